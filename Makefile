@@ -1,0 +1,48 @@
+# quivo-bulk developer commands. Every target installs what it needs first,
+# so `make demo` and `make test` work on a fresh clone.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install check format test test-fast demo sandbox bench sample-data clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+check: install
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff format --check pipeline tests
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix pipeline tests
+	$(BIN)/ruff format pipeline tests
+
+test: check
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
+demo: install
+	$(BIN)/quivo-bulk demo
+
+sandbox: install
+	$(BIN)/quivo-bulk sandbox --orders sample_data/sandbox_orders.jsonl --port 8787
+
+bench: install
+	$(BIN)/python -m tests.benchmarks
+
+sample-data: install
+	$(BIN)/python -c 'from pipeline.sandbox.orders import main; main()' --count 300 --seed 7 \
+		> sample_data/sandbox_orders.jsonl
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache runs

@@ -1,0 +1,118 @@
+"""The Quivo API's own rules, as the sandbox enforces them (SPEC §2).
+
+These are the server's rules, written from the API docs, independent of the
+client's validation: the sandbox must not trust that the client checked.
+
+    problem = address_problem({"name": "A", "city": "Wien"})  # "address.street: ..."
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.countries import ISO_ALPHA2, NO_POSTAL_CODE, STATE_REQUIRED
+
+COMMENT_MAX_CHARS = 250
+ADDRESS_FIELDS = (
+    "name",
+    "company",
+    "email",
+    "phone",
+    "street",
+    "street2",
+    "city",
+    "zip",
+    "state",
+    "countryIso2",
+    "latitude",
+    "longitude",
+)
+# Request field -> field of the order's deliveryAddress / invoiceAddress.
+RESPONSE_FIELD = {
+    "name": "name1",
+    "company": "company",
+    "email": "email",
+    "phone": "phone",
+    "street": "address1",
+    "street2": "address2",
+    "city": "city",
+    "zip": "zip",
+    "state": "state",
+    "countryIso2": "country",
+    "latitude": "latitude",
+    "longitude": "longitude",
+}
+ADDRESS_TYPES = ("DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE")
+
+# Which status allows what (SPEC §2 status table).
+UPDATABLE = frozenset({"PROCESSING"})
+CANCELLABLE = frozenset({"PENDING", "PROCESSING"})
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def comment_problem(comment: Any) -> str | None:
+    if comment is None:
+        return None
+    if not isinstance(comment, str):
+        return "comment: must be a string"
+    if len(comment) > COMMENT_MAX_CHARS:
+        return f"comment: size must be between 0 and {COMMENT_MAX_CHARS}"
+    return None
+
+
+def address_problem(address: dict[str, Any]) -> str | None:
+    """Return the API's plain-text 400 message for a request address, or None."""
+    unknown = set(address) - set(ADDRESS_FIELDS)
+    if unknown:
+        return f"address: unknown field {sorted(unknown)[0]}"
+    for key in ("latitude", "longitude"):
+        value = address.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"address.{key}: must be a number"
+    for key in set(ADDRESS_FIELDS) - {"latitude", "longitude"}:
+        value = address.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"address.{key}: must be a string"
+    if _blank(address.get("name")) and _blank(address.get("company")):
+        return "address.name: name or company is required"
+    lat, lon = address.get("latitude"), address.get("longitude")
+    if lat is not None and not -90 <= lat <= 90:
+        return "address.latitude: must be between -90 and 90"
+    if lon is not None and not -180 <= lon <= 180:
+        return "address.longitude: must be between -180 and 180"
+    has_coordinates = lat is not None and lon is not None
+    country = (address.get("countryIso2") or "").strip().upper()
+    if country and country not in ISO_ALPHA2:
+        return "address.countryIso2: must be a valid ISO 3166-1 alpha-2 code"
+    if not has_coordinates:
+        for key in ("street", "city", "countryIso2"):
+            if _blank(address.get(key)):
+                return f"address.{key}: must not be blank"
+        if country not in NO_POSTAL_CODE and _blank(address.get("zip")):
+            return f"address.zip: must not be blank for country {country}"
+    if country in STATE_REQUIRED and _blank(address.get("state")):
+        return f"address.state: is required for country {country}"
+    return None
+
+
+def to_response_address(address: dict[str, Any], *, invoice: bool) -> dict[str, Any]:
+    """Map request fields onto the order's address fields (name -> name1, ...)."""
+    mapped = {RESPONSE_FIELD[key]: value for key, value in address.items()}
+    if "country" in mapped and isinstance(mapped["country"], str):
+        mapped["country"] = mapped["country"].strip().upper()
+    if invoice:
+        mapped.pop("latitude", None)
+        mapped.pop("longitude", None)
+    return mapped
+
+
+def to_request_address(response_address: dict[str, Any]) -> dict[str, Any]:
+    """The inverse mapping, used to validate a PATCH merged onto the current address."""
+    return {
+        key: response_address.get(field)
+        for key, field in RESPONSE_FIELD.items()
+        if response_address.get(field) not in (None, "")
+    }

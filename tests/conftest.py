@@ -1,0 +1,103 @@
+"""Shared fixtures: a controllable clock and the sandbox on loopback (never a mock)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from pipeline.sandbox import STATE, SandboxConfig, SandboxState, create_app, running_sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = REPO / "sample_data"
+API_KEY, USERNAME, PASSWORD = "sandbox-key", "sandbox", "sandbox"
+
+
+class FakeClock:
+    """A monotonic clock that moves only when a test says so."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class Api:
+    """A plain aiohttp client for poking the sandbox in its own tests."""
+
+    def __init__(self, base_url: str, session: aiohttp.ClientSession, state: SandboxState) -> None:
+        self.base_url, self.session, self.state = base_url, session, state
+        self.token = ""
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Answer:
+        sent = {"X-Api-Key": API_KEY, "Authorization": self.token}
+        sent.update(headers or {})
+        async with self.session.request(
+            method, self.base_url + path, json=json_body, headers=sent, params=params
+        ) as response:
+            return Answer(response.status, dict(response.headers), await response.text())
+
+    async def login(self, username: str = USERNAME, password: str = PASSWORD) -> Answer:
+        answer = await self.call(
+            "POST", "/login", json_body={"username": username, "password": password}
+        )
+        if answer.status == 200:
+            self.token = answer.json()["token"]
+        return answer
+
+    def order(self, order_id: int) -> dict[str, Any]:
+        order = self.state.order(order_id, touch=False)
+        assert order is not None
+        return order
+
+    def first(self, status: str) -> int:
+        """The ID of the first order with `status` and no cancellation request."""
+        for order_id in self.state.store.ids():
+            order = self.state.order(order_id, touch=False)
+            if order and order["orderStatus"] == status and not order.get("cancelRequestedAt"):
+                return order_id
+        raise AssertionError(f"no {status} order in the sandbox")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    return SandboxConfig()
+
+
+@pytest.fixture
+async def api(sandbox_config: SandboxConfig, clock: FakeClock) -> AsyncIterator[Api]:
+    app = create_app(sandbox_config, clock=clock)
+    async with running_sandbox(app) as base_url, aiohttp.ClientSession() as session:
+        yield Api(base_url, session, app[STATE])
