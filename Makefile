@@ -17,13 +17,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 check: install
-	$(BIN)/ruff check pipeline tests
-	$(BIN)/ruff format --check pipeline tests
+	$(BIN)/ruff check pipeline tests sample_data
+	$(BIN)/ruff format --check pipeline tests sample_data
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff check --fix pipeline tests
-	$(BIN)/ruff format pipeline tests
+	$(BIN)/ruff check --fix pipeline tests sample_data
+	$(BIN)/ruff format pipeline tests sample_data
 
 test: check
 	$(BIN)/pytest
@@ -43,6 +43,7 @@ bench: install
 sample-data: install
 	$(BIN)/python -c 'from pipeline.sandbox.orders import main; main()' --count 300 --seed 7 \
 		> sample_data/sandbox_orders.jsonl
+	$(BIN)/python sample_data/build_samples.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache runs

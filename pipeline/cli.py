@@ -1,24 +1,33 @@
 """The `quivo-bulk` command line: a thin click layer over the library.
 
 Each command parses options, calls one library function, and turns the
-library's `QuivoBulkError`s into one-line messages and exit codes. Heavy
-imports (polars, aiohttp) happen inside the commands so `--help` is fast.
+library's `QuivoBulkError`s into one-line messages and exit codes (here and
+nowhere else). Heavy imports (polars, aiohttp) happen inside the commands so
+`quivo-bulk --help` starts fast.
 """
 
 from __future__ import annotations
 
-import os
+import functools
+import logging
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from pipeline.errors import QuivoBulkError, UsageError
 
+if TYPE_CHECKING:
+    from pipeline.runner import RunResult
+    from pipeline.settings import Environment
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
+ACTIONS = click.Choice(["update", "address", "cancel"], case_sensitive=False)
+ADDRESS_TYPES = click.Choice(["DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE"], case_sensitive=False)
 
 
 class UsageFailure(click.ClickException):
@@ -33,22 +42,302 @@ class StoppedFailure(click.ClickException):
     exit_code = EXIT_STOPPED
 
 
+class Redactor(logging.Filter):
+    """Replaces every known secret value in log records and messages with ***."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: list[str] = []
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.scrub(record.getMessage())
+        record.args = None
+        return True
+
+
+REDACTOR = Redactor()
+
+
 def fail(error: QuivoBulkError) -> click.ClickException:
     """Translate a library error into a click error with the contract's exit code."""
+    message = REDACTOR.scrub(str(error))
     if isinstance(error, UsageError):
-        return UsageFailure(str(error))
-    return StoppedFailure(str(error))
+        return UsageFailure(message)
+    return StoppedFailure(message)
+
+
+def environment() -> Environment:
+    """QUIVO_* settings; their secrets are registered for redaction."""
+    from pipeline.settings import Environment
+
+    env = Environment()
+    REDACTOR.secrets = env.credentials().secrets()
+    return env
+
+
+def input_options(fn: F) -> F:
+    """Options shared by the commands that read input files."""
+    decorators = [
+        click.argument("inputs", nargs=-1, type=click.Path(path_type=Path)),
+        click.option("--job", type=click.Path(path_type=Path), help="Job file (TOML)."),
+        click.option("--action", type=ACTIONS, help="Action for rows without an action cell."),
+        click.option(
+            "--address-type",
+            type=ADDRESS_TYPES,
+            help="Address type for address rows without one (default DELIVERY).",
+        ),
+        click.option("--sheet", help="Excel sheet to read (default: the first)."),
+        click.option(
+            "--out", type=click.Path(path_type=Path), help="Run directory for the reports."
+        ),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+def api_options(fn: F) -> F:
+    """Options that tune how requests are sent."""
+    decorators = [
+        click.option("--base-url", help="API base URL (https, or http on loopback)."),
+        click.option(
+            "--rate", type=click.FloatRange(min=0), help="Requests per second (default 5)."
+        ),
+        click.option(
+            "--concurrency", type=click.IntRange(1, 64), help="Requests in flight (default 4)."
+        ),
+        click.option("--retries", type=click.IntRange(0, 10), help="Retries per request."),
+        click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per request (30)."),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+def library_errors(fn: F) -> F:
+    """Run a command, translating library errors into one-line messages and exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except QuivoBulkError as error:
+            raise fail(error) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _resolve(cli: dict[str, Any], job_path: Path | None, env: Environment | None) -> Any:
+    from pipeline.jobfile import load_job
+    from pipeline.settings import resolve_options
+
+    job = load_job(job_path) if job_path else None
+    return job, resolve_options(cli=cli, job=job, env=env)
+
+
+def _inputs(inputs: tuple[Path, ...], job: Any) -> list[Path]:
+    if inputs:
+        return list(inputs)
+    if job is not None:
+        paths: list[Path] = job.input_paths()
+        if not paths:
+            raise UsageFailure(f"the job's input {job.input!r} matches no file")
+        return paths
+    raise UsageFailure("name at least one input file (or a --job with an input)")
+
+
+def _confirm(orders: int, base_url: str) -> bool:
+    return click.confirm(f"Cancel {orders} orders at {base_url}?", default=False, err=True)
+
+
+def _progress(quiet: bool) -> Callable[[int], Any]:
+    from pipeline.progress import make_progress
+
+    return lambda total: make_progress(total, interactive=None, quiet=quiet)
+
+
+def show_result(result: RunResult) -> None:
+    """Print the warnings, the summary table and where the reports are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    summary = result.summary
+    table = Table(title=f"quivo-bulk {summary['command']}: {summary['rows']} rows")
+    table.add_column("outcome")
+    table.add_column("rows", justify="right")
+    for outcome, count in summary["outcomes"].items():
+        table.add_row(outcome, str(count))
+    for code, count in summary["error_codes"].items():
+        table.add_row(f"  {code}", str(count), style="dim")
+    if summary["requests"]:
+        table.add_section()
+        table.add_row("requests", str(summary["requests"]))
+        table.add_row("retries", str(summary["retries"]))
+        table.add_row("429 answers", str(summary["rate_limited"]))
+        table.add_row("requests/s", f"{summary['achieved_requests_per_s']:.1f}")
+        table.add_row("wall time", f"{summary['wall_time_s']:.1f} s")
+    console = Console(soft_wrap=True)
+    console.print(table)
+    if summary.get("stopped"):
+        click.echo(f"stopped early: {REDACTOR.scrub(summary['stopped'])}", err=True)
+    click.echo(f"reports: {result.run_dir}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="quivo-bulk")
-def main() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="warning",
+    show_default=True,
+    help="How much to log on stderr.",
+)
+def main(log_level: str) -> None:
     """Bulk changes to Quivo fulfillment orders: validate, send, verify, report.
 
     \b
+    Exit codes: 0 all rows applied/duplicate/unchanged (or a clean dry run),
+    1 some rows invalid/failed/unverified, 2 unusable input/job/options
+    (nothing sent), 3 stopped early (API unusable, Ctrl-C).
+
+    \b
     Example:
-      quivo-bulk run corrections.xlsx --action address --out runs/today
+      quivo-bulk run corrections.xlsx --action address --base-url http://127.0.0.1:8787
     """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(REDACTOR)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("pipeline")
+    logger.handlers[:] = [handler]
+    logger.setLevel(log_level.upper())
+
+
+@main.command()
+@input_options
+@api_options
+@click.option("--dry-run", is_flag=True, help="Validate and log in; send no change.")
+@click.option("--yes", is_flag=True, help="Cancel without asking (needed without a terminal).")
+@click.option("--no-refetch", is_flag=True, help="Skip refetch and verification (outcome 'sent').")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@library_errors
+def run(
+    inputs: tuple[Path, ...], job: Path | None, out: Path | None, quiet: bool, **cli: Any
+) -> None:
+    """Validate INPUT files and send their changes, then verify and report.
+
+    Credentials come from QUIVO_API_KEY with QUIVO_USERNAME / QUIVO_PASSWORD (or
+    QUIVO_TOKEN), from the environment or a .env file.
+
+    \b
+    Examples:
+      quivo-bulk run fixes.csv --action address --out runs/fixes
+      quivo-bulk run cancel-list.parquet --action cancel --yes --rate 2
+      quivo-bulk run --job jobs/address-corrections.toml
+    """
+    from pipeline.runner import run_files
+
+    env = environment()
+    job_file, options = _resolve(cli, job, env)
+    paths = _inputs(inputs, job_file)
+    result = run_files(
+        paths,
+        options=options,
+        env=env,
+        out=out,
+        confirm=_confirm if sys.stdin.isatty() else None,
+        progress_factory=_progress(quiet),
+    )
+    show_result(result)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@input_options
+@library_errors
+def validate(inputs: tuple[Path, ...], job: Path | None, out: Path | None, **cli: Any) -> None:
+    """Validate INPUT files offline and write the reports; nothing is sent.
+
+    \b
+    Example:
+      quivo-bulk validate fixes.xlsx --action address --out runs/check
+    """
+    from pipeline.runner import validate_files
+
+    job_file, options = _resolve(cli, job, None)
+    result = validate_files(_inputs(inputs, job_file), options=options, out=out)
+    show_result(result)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@api_options
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@library_errors
+def resume(run_dir: Path, quiet: bool, **cli: Any) -> None:
+    """Finish an interrupted run: rows that finished are not sent again.
+
+    \b
+    Example:
+      quivo-bulk resume runs/20261124T020000Z-nightly
+    """
+    from pipeline.runner import resume_run
+
+    env = environment()
+    result = resume_run(run_dir, cli=cli, env=env, progress_factory=_progress(quiet))
+    show_result(result)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@library_errors
+def report(run_dir: Path) -> None:
+    """Print the summary of a past run.
+
+    \b
+    Example:
+      quivo-bulk report runs/20261124T020000Z-nightly
+    """
+    import json
+
+    from pipeline.errors import RunDirError
+    from pipeline.runner import RunResult
+
+    path = run_dir / "summary.json"
+    if not path.exists():
+        raise RunDirError(f"{run_dir}: no summary.json; is this a run directory?")
+    import polars as pl
+
+    summary = json.loads(path.read_text())
+    show_result(RunResult(run_dir, summary, summary["exit_code"], pl.DataFrame()))
+    sys.exit(summary["exit_code"])
+
+
+@main.command()
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True
+)
+@library_errors
+def demo(out: Path) -> None:
+    """Start an in-process sandbox and run the sample jobs against it.
+
+    \b
+    Example:
+      quivo-bulk demo --out runs/demo
+    """
+    from pipeline.demo import run_demo
+
+    for result in run_demo(out_root=out, echo=click.echo):
+        show_result(result)
+        click.echo()
 
 
 @main.command()
@@ -112,7 +401,6 @@ def sandbox(
           --rate-limit 20 --faults error=0.05,drop=0.01
     """
     import asyncio
-    from pathlib import Path
 
     from pipeline.sandbox import SandboxConfig, create_app, load_orders
     from pipeline.sandbox.cli_options import parse_faults
@@ -151,39 +439,5 @@ def sandbox(
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
-@main.command()
-def demo() -> None:
-    """Start an in-process sandbox and show it answering a login and a refetch.
-
-    \b
-    Example:
-      quivo-bulk demo
-    """
-    import asyncio
-    from pathlib import Path
-
-    import aiohttp
-
-    from pipeline.sandbox import create_app, load_orders, running_sandbox
-
-    async def show() -> None:
-        app = create_app(orders=load_orders(Path("sample_data/sandbox_orders.jsonl")))
-        async with running_sandbox(app) as base_url, aiohttp.ClientSession() as session:
-            click.echo(f"Sandbox listening on {base_url}")
-            headers = {"X-Api-Key": "sandbox-key"}
-            credentials = {"username": "sandbox", "password": "sandbox"}
-            async with session.post(f"{base_url}/login", json=credentials, headers=headers) as r:
-                click.echo(f"POST /login -> {r.status}")
-                headers["Authorization"] = (await r.json())["token"]
-            async with session.post(f"{base_url}/orders/4100001/refetch", headers=headers) as r:
-                order = await r.json()
-                click.echo(
-                    f"POST /orders/4100001/refetch -> {r.status}: status {order['orderStatus']},"
-                    f" {order['deliveryAddress']['city']}, {len(await r.read())} bytes"
-                )
-
-    asyncio.run(show())
-
-
 if __name__ == "__main__":  # pragma: no cover
-    main(prog_name=os.path.basename(sys.argv[0]))
+    main()

@@ -1,0 +1,107 @@
+"""Job files (`jobs/*.toml`): a declarative run, validated strictly (SPEC §8).
+
+    job = load_job(Path("jobs/nightly-cancellation-sweep.toml"))
+    job.input_paths()  # the files the input path or glob matches, sorted
+
+Relative paths in a job (input, runs_dir, state_dir) are taken from the job
+file's folder, so a cron job works whatever its working directory.
+"""
+
+from __future__ import annotations
+
+import glob
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.columns import ATTRIBUTE_PREFIX, CANONICAL
+from pipeline.errors import JobFileError
+
+
+class JobFile(BaseModel):
+    """The keys a job file may have; any other key is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    input: str | list[str] = Field(description="a path or glob, or a list of them")
+    action: Literal["update", "address", "cancel"] | None = None
+    address_type: Literal["DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE"] | None = None
+    sheet: str | None = None
+    columns: dict[str, str] = {}
+    base_url: str | None = None
+    rate: float | None = Field(None, ge=0)
+    concurrency: int | None = Field(None, ge=1, le=64)
+    retries: int | None = Field(None, ge=0, le=10)
+    timeout_s: float | None = Field(None, gt=0)
+    runs_dir: str = "runs"
+    state_dir: str | None = None
+    assume_yes: bool = False
+    refetch: bool = True
+
+    # Set by load_job: where relative paths start.
+    folder: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("columns")
+    @classmethod
+    def _known_targets(cls, columns: dict[str, str]) -> dict[str, str]:
+        for header, target in columns.items():
+            if target not in CANONICAL and not (
+                target.startswith(ATTRIBUTE_PREFIX) and len(target) > len(ATTRIBUTE_PREFIX)
+            ):
+                raise ValueError(
+                    f"column {header!r} maps to {target!r}, which is not one of"
+                    f" {', '.join(CANONICAL)} or customAttributes.<key>"
+                )
+        return columns
+
+    @property
+    def job_name(self) -> str:
+        return self.name or "job"
+
+    def patterns(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else list(self.input)
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path).expanduser()
+        return (candidate if candidate.is_absolute() else self.folder / candidate).resolve()
+
+    def is_sweep(self) -> bool:
+        """A job whose input is a glob: each matching file is processed once."""
+        return any(glob.has_magic(pattern) for pattern in self.patterns())
+
+    def input_paths(self) -> list[Path]:
+        paths: list[Path] = []
+        for pattern in self.patterns():
+            resolved = str(self.resolve(pattern))
+            if glob.has_magic(pattern):
+                paths.extend(Path(p) for p in sorted(glob.glob(resolved)) if Path(p).is_file())
+            else:
+                paths.append(Path(resolved))
+        return paths
+
+
+def load_job(path: Path) -> JobFile:
+    """Read and validate a job file; JobFileError names the file and the key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JobFileError(f"job file {path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise JobFileError(f"job file {path}: not valid TOML ({error})") from None
+    data.setdefault("name", path.stem)
+    try:
+        return JobFile.model_validate({**data, "folder": path.resolve().parent})
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_url=False):
+            key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+            if item["type"] == "extra_forbidden":
+                problems.append(f"unknown key '{key}'")
+            elif item["type"] == "missing":
+                problems.append(f"'{key}' is required")
+            else:
+                problems.append(f"'{key}': {item['msg']}")
+        raise JobFileError(f"job file {path}: " + "; ".join(problems)) from None

@@ -1,0 +1,263 @@
+"""The run journal: SQLite in the run directory, the source of truth for reports (SPEC §8).
+
+It holds the manifest (inputs with sha256, options; never a secret), every
+request before it is sent and its answer when it arrives, every refetched
+order, and each row's final outcome. Writes are buffered and committed as a
+group: `await journal.durable()` returns once everything written so far is
+committed, and all workers waiting in the same loop turn share that commit.
+
+    journal = Journal.create(run_dir / "journal.sqlite", manifest)
+    journal.finish_rows([RowResult(index=0, outcome=Outcome.APPLIED)])
+    await journal.durable()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import OutputError, RunDirError
+from pipeline.outcomes import ErrorCode, Outcome
+
+JOURNAL_NAME = "journal.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifest (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    idx INTEGER PRIMARY KEY, outcome TEXT NOT NULL, order_id INTEGER, action TEXT,
+    error_code TEXT, error TEXT, http_status INTEGER, attempts INTEGER NOT NULL,
+    latency_ms REAL
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, order_id INTEGER, row_idx INTEGER,
+    method TEXT NOT NULL, path TEXT NOT NULL, attempt INTEGER NOT NULL, sent_at REAL NOT NULL,
+    status INTEGER, error TEXT, latency_ms REAL
+);
+CREATE INDEX IF NOT EXISTS requests_by_row ON requests (row_idx);
+CREATE TABLE IF NOT EXISTS orders (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY, command TEXT NOT NULL, started_at REAL NOT NULL,
+    finished_at REAL, stopped TEXT
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """The final outcome of one input row."""
+
+    index: int
+    outcome: Outcome
+    order_id: int | None = None
+    action: str | None = None
+    error_code: ErrorCode | None = None
+    error: str | None = None
+    http_status: int | None = None
+    attempts: int = 0
+    latency_ms: float | None = None
+
+
+RESULT_COLUMNS = tuple(f.name for f in fields(RowResult))
+INSERT_RESULT = f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
+
+
+class Journal:
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+        self._db.execute("BEGIN")
+        self._results: list[tuple[Any, ...]] = []
+        self._sent: list[tuple[Any, ...]] = []
+        self._answers: list[tuple[Any, ...]] = []
+        self._orders: list[tuple[int, str]] = []
+        self._commit_due: asyncio.Future[None] | None = None
+        row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()
+        self._next_request_id = int(row[0]) + 1
+        self.session = 0
+
+    # --- opening --------------------------------------------------------------------------
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    @classmethod
+    def create(cls, path: Path, manifest: dict[str, Any]) -> Journal:
+        try:
+            connection = cls._connect(path)
+            connection.executescript(SCHEMA)
+            connection.execute("INSERT INTO manifest VALUES (1, ?)", (json.dumps(manifest),))
+        except sqlite3.Error as error:
+            raise OutputError(f"cannot create the journal {path}: {error}") from None
+        return cls(path, connection)
+
+    @classmethod
+    def open(cls, path: Path) -> Journal:
+        if not path.exists():
+            raise RunDirError(
+                f"{path.parent}: no journal ({JOURNAL_NAME}); is this a run directory?"
+            )
+        try:
+            connection = cls._connect(path)
+            connection.execute("SELECT body FROM manifest").fetchone()
+        except sqlite3.Error as error:
+            raise RunDirError(
+                f"{path}: the journal cannot be read ({error}); the run cannot be resumed"
+            ) from None
+        return cls(path, connection)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        body = self._db.execute("SELECT body FROM manifest WHERE id = 1").fetchone()
+        if body is None:
+            raise RunDirError(f"{self.path}: the journal has no manifest")
+        manifest: dict[str, Any] = json.loads(body[0])
+        return manifest
+
+    def begin_session(self, command: str) -> None:
+        cursor = self._db.execute(
+            "INSERT INTO sessions (command, started_at) VALUES (?, ?)", (command, time.time())
+        )
+        self.session = int(cursor.lastrowid or 0)
+        self.commit()
+
+    def end_session(self, stopped: str | None) -> None:
+        self.commit()
+        self._db.execute(
+            "UPDATE sessions SET finished_at = ?, stopped = ? WHERE id = ?",
+            (time.time(), stopped, self.session),
+        )
+        self.commit()
+
+    # --- writing (buffered) ----------------------------------------------------------------
+
+    def sending(
+        self, *, order_id: int | None, method: str, path: str, attempt: int, row: int | None
+    ) -> int:
+        request_id = self._next_request_id
+        self._next_request_id += 1
+        self._sent.append(
+            (request_id, self.session, order_id, row, method, path, attempt, time.time())
+        )
+        self._schedule()
+        return request_id
+
+    def answered(
+        self, request_id: int, *, status: int | None, error: str | None, latency_ms: float
+    ) -> None:
+        self._answers.append((status, error, latency_ms, request_id))
+
+    def order_fetched(self, order_id: int, order: dict[str, Any]) -> None:
+        self._orders.append((order_id, json.dumps(order, ensure_ascii=False)))
+
+    def finish_rows(self, results: Iterable[RowResult]) -> None:
+        self._results.extend(astuple(result) for result in results)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._commit_due is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # outside the event loop: committed by the next commit() call
+        self._commit_due = loop.create_future()
+        loop.call_soon(self._commit_scheduled)
+
+    def _commit_scheduled(self) -> None:
+        due, self._commit_due = self._commit_due, None
+        try:
+            self.commit()
+        except BaseException as error:
+            if due is not None and not due.done():
+                due.set_exception(error)
+            raise
+        if due is not None and not due.done():
+            due.set_result(None)
+
+    async def durable(self) -> None:
+        """Return once everything written so far is committed (a shared group commit)."""
+        self._schedule()
+        if self._commit_due is not None:
+            await asyncio.shield(self._commit_due)
+
+    def commit(self) -> None:
+        db = self._db
+        try:
+            if self._sent:
+                db.executemany(
+                    "INSERT INTO requests VALUES (?,?,?,?,?,?,?,?,NULL,NULL,NULL)", self._sent
+                )
+                self._sent.clear()
+            if self._answers:
+                db.executemany(
+                    "UPDATE requests SET status = ?, error = ?, latency_ms = ? WHERE id = ?",
+                    self._answers,
+                )
+                self._answers.clear()
+            if self._orders:
+                db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", self._orders)
+                self._orders.clear()
+            if self._results:
+                db.executemany(INSERT_RESULT, self._results)
+                self._results.clear()
+            db.execute("COMMIT")
+            db.execute("BEGIN")
+        except sqlite3.Error as error:
+            raise OutputError(f"cannot write the journal {self.path}: {error}") from None
+
+    def close(self) -> None:
+        try:
+            self.commit()
+            self._db.execute("COMMIT")
+        finally:
+            self._db.close()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def finished_indexes(self) -> set[int]:
+        return {row[0] for row in self._db.execute("SELECT idx FROM results")}
+
+    def results(self) -> Iterator[RowResult]:
+        query = (
+            f"SELECT {', '.join(c if c != 'index' else 'idx' for c in RESULT_COLUMNS)} FROM results"
+        )
+        for row in self._db.execute(query + " ORDER BY idx"):
+            values = dict(zip(RESULT_COLUMNS, row, strict=True))
+            values["outcome"] = Outcome(values["outcome"])
+            if values["error_code"] is not None:
+                values["error_code"] = ErrorCode(values["error_code"])
+            yield RowResult(**values)
+
+    def attempts_by_row(self) -> dict[int, int]:
+        """Requests already sent per row (from earlier sessions, for `resume`)."""
+        query = "SELECT row_idx, COUNT(*) FROM requests WHERE row_idx IS NOT NULL GROUP BY row_idx"
+        return dict(self._db.execute(query).fetchall())
+
+    def orders(self) -> Iterator[tuple[int, str]]:
+        yield from self._db.execute("SELECT order_id, body FROM orders ORDER BY order_id")
+
+    def request_counts(self) -> dict[str, int]:
+        row = self._db.execute(
+            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = '/login')"
+            " FROM requests"
+        ).fetchone()
+        return {
+            "requests": row[0] or 0,
+            "retries": row[1] or 0,
+            "rate_limited": row[2] or 0,
+            "logins": row[3] or 0,
+        }
+
+    def sessions(self) -> list[dict[str, Any]]:
+        query = "SELECT id, command, started_at, finished_at, stopped FROM sessions ORDER BY id"
+        keys = ("id", "command", "started_at", "finished_at", "stopped")
+        return [dict(zip(keys, row, strict=True)) for row in self._db.execute(query)]

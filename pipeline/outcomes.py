@@ -1,0 +1,66 @@
+"""The vocabulary of a run's results: outcomes and stable error codes (SPEC §7).
+
+Outcome.APPLIED in SUCCESS  # True: counts towards exit code 0
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"  # sent, and the refetched order shows the change
+    UNVERIFIED = "unverified"  # sent and accepted, but the order does not show the change
+    FAILED = "failed"  # the API refused the change or never answered
+    INVALID = "invalid"  # the row did not validate; nothing was sent
+    DUPLICATE = "duplicate"  # the same change as an earlier row, which was sent once
+    NOT_ATTEMPTED = "not_attempted"  # the run stopped before this row was sent
+    UNCHANGED = "unchanged"  # the order already had the values
+    SENT = "sent"  # sent and accepted; not verified (--no-refetch)
+    DRY_RUN = "dry_run"  # valid; nothing sent (--dry-run, validate)
+
+
+# Outcomes that leave nothing to do (exit code 0, not in errors.csv). `sent` is not
+# among them: with --no-refetch nothing was verified (SPEC §7).
+SUCCESS = frozenset({Outcome.APPLIED, Outcome.DUPLICATE, Outcome.UNCHANGED})
+# Outcomes that `rerun` sends again (invalid rows need fixing first).
+RERUNNABLE = frozenset({Outcome.FAILED, Outcome.UNVERIFIED, Outcome.NOT_ATTEMPTED})
+
+
+class ErrorCode(StrEnum):
+    # Row validation (nothing sent).
+    MISSING_ORDER_ID = "missing_order_id"
+    INVALID_ORDER_ID = "invalid_order_id"
+    MISSING_ACTION = "missing_action"
+    INVALID_ACTION = "invalid_action"
+    INVALID_ADDRESS_TYPE = "invalid_address_type"
+    COMMENT_TOO_LONG = "comment_too_long"
+    INVALID_BOOLEAN = "invalid_boolean"
+    INVALID_COUNTRY = "invalid_country"
+    MISSING_NAME = "missing_name"
+    MISSING_STREET = "missing_street"
+    MISSING_CITY = "missing_city"
+    MISSING_COUNTRY = "missing_country"
+    MISSING_ZIP = "missing_zip"
+    MISSING_STATE = "missing_state"
+    INVALID_LATITUDE = "invalid_latitude"
+    INVALID_LONGITUDE = "invalid_longitude"
+    INCOMPLETE_COORDINATES = "incomplete_coordinates"
+    INVALID_EMAIL = "invalid_email"
+    NOTHING_TO_CHANGE = "nothing_to_change"
+    UNEXPECTED_FIELDS = "unexpected_fields"
+    CONFLICTING_ROWS = "conflicting_rows"
+    # Answers of the API.
+    ORDER_NOT_FOUND = "order_not_found"
+    STATUS_CONFLICT = "status_conflict"
+    REJECTED = "rejected"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    BAD_RESPONSE = "bad_response"
+    TIMEOUT = "timeout"
+    NETWORK = "network"
+    # Verification and run control.
+    NOT_VERIFIED = "not_verified"
+    ABORTED = "aborted"

@@ -1,0 +1,207 @@
+"""Write a run's reports from its row results and inputs (SPEC §7).
+
+results.parquet / results.csv   one row per input row, in input order
+errors.csv (+ errors.xlsx)      rows left to do, in the input's own columns, ready to rerun
+orders.parquet                  the refetched orders
+summary.json                    counts, requests, timing, inputs with sha256
+
+frame = results_frame(table, results, orders)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.csvsafe import guard_frame
+from pipeline.errors import OutputError
+from pipeline.journal import RowResult
+from pipeline.outcomes import SUCCESS, Outcome
+from pipeline.read import InputTable
+
+LEADING = (
+    "file",
+    "row",
+    "orderId",
+    "action",
+    "outcome",
+    "errorCode",
+    "error",
+    "httpStatus",
+    "attempts",
+    "latencyMs",
+    "orderStatus",
+    "cancelRequestedAt",
+    "lastModified",
+)
+ORDER_KEYS = ("orderStatus", "cancelRequestedAt", "lastModified")
+
+
+def outcome_frame(results: Sequence[RowResult]) -> pl.DataFrame:
+    """Row results as columns, sorted by input index."""
+    ordered = sorted(results, key=lambda r: r.index)
+    return pl.DataFrame(
+        {
+            "__index": [r.index for r in ordered],
+            "orderId": [r.order_id for r in ordered],
+            "action": [r.action for r in ordered],
+            "outcome": [r.outcome.value for r in ordered],
+            "errorCode": [r.error_code.value if r.error_code else None for r in ordered],
+            "error": [r.error for r in ordered],
+            "httpStatus": [r.http_status for r in ordered],
+            "attempts": [r.attempts for r in ordered],
+            "latencyMs": [r.latency_ms for r in ordered],
+        },
+        schema={
+            "__index": pl.Int64,
+            "orderId": pl.Int64,
+            "action": pl.String,
+            "outcome": pl.String,
+            "errorCode": pl.String,
+            "error": pl.String,
+            "httpStatus": pl.Int32,
+            "attempts": pl.Int32,
+            "latencyMs": pl.Float64,
+        },
+    )
+
+
+def order_frame(orders: Iterable[tuple[int, str]]) -> pl.DataFrame:
+    """Refetched orders: key fields as columns plus the whole order as JSON text."""
+    records: dict[str, list[Any]] = {
+        "orderId": [],
+        "orderStatus": [],
+        "cancelRequestedAt": [],
+        "lastModified": [],
+        "comment": [],
+        "trackingEnabled": [],
+        "deliveryCity": [],
+        "deliveryCountry": [],
+        "order": [],
+    }
+    for order_id, body in orders:
+        order = json.loads(body)
+        delivery = order.get("deliveryAddress") or {}
+        records["orderId"].append(order_id)
+        for key in ("orderStatus", "cancelRequestedAt", "lastModified", "comment"):
+            value = order.get(key)
+            records[key].append(None if value is None else str(value))
+        tracking = order.get("trackingEnabled")
+        records["trackingEnabled"].append(tracking if isinstance(tracking, bool) else None)
+        records["deliveryCity"].append(delivery.get("city"))
+        records["deliveryCountry"].append(delivery.get("country"))
+        records["order"].append(body)
+    schema = dict.fromkeys(records, pl.String) | {
+        "orderId": pl.Int64,
+        "trackingEnabled": pl.Boolean,
+    }
+    return pl.DataFrame(records, schema=schema)
+
+
+def results_frame(
+    table: InputTable, results: Sequence[RowResult], orders: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per input row: the contract's leading columns, then the input's own."""
+    if len(results) != table.raw.height:
+        raise OutputError(
+            f"internal error: {len(results)} results for {table.raw.height} input rows"
+        )
+    outcomes = outcome_frame(results).drop("__index")
+    keys = orders.select("orderId", *ORDER_KEYS)
+    with_order = outcomes.with_row_index("__position").join(keys, on="orderId", how="left")
+    with_order = with_order.sort("__position").drop("__position")
+    own = table.raw.drop("file", "row")
+    renamed = {name: f"input.{name}" for name in own.columns if name in LEADING}
+    return pl.concat(
+        [table.raw.select("file", "row"), with_order, own.rename(renamed)], how="horizontal"
+    ).select(*LEADING, *[renamed.get(name, name) for name in own.columns])
+
+
+def errors_frame(
+    table: InputTable, results_table: pl.DataFrame, *, default_address_type: str
+) -> pl.DataFrame:
+    """Rows left to do, in the input's own columns plus `error` and `errorCode`.
+
+    When the action or address type came from an option rather than a column,
+    that column is added, so the file runs again as it is.
+    """
+    own = [name for name in table.raw.columns if name not in ("file", "row")]
+    mapped = {field for source in table.files for field in source.columns.fields.values()}
+    keep = ~results_table["outcome"].is_in([o.value for o in SUCCESS])
+    left = results_table.filter(keep)
+    added = []
+    if "action" not in mapped:
+        added.append(left["action"])
+    if "addressType" not in mapped and (left["action"] == "address").any():
+        added.append(
+            left.select(
+                pl.when(pl.col("action") == "address")
+                .then(pl.lit(default_address_type))
+                .alias("addressType")
+            ).to_series()
+        )
+    return pl.concat(
+        [
+            table.raw.filter(keep).select(own),
+            pl.DataFrame(added),
+            left.select("error", "errorCode"),
+        ],
+        how="horizontal",
+    )
+
+
+def write_csv(frame: pl.DataFrame, path: Path) -> None:
+    """CSV that Excel opens safely (formula guard on text cells), UTF-8 with BOM for Excel."""
+    guard_frame(frame).write_csv(path, include_bom=True)
+
+
+def write_reports(
+    run_dir: Path,
+    table: InputTable,
+    results: Sequence[RowResult],
+    orders: pl.DataFrame,
+    *,
+    summary: dict[str, Any],
+    default_address_type: str = "DELIVERY",
+) -> pl.DataFrame:
+    """Write every report into `run_dir`; return the results frame."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        frame = results_frame(table, results, orders)
+        frame.write_parquet(run_dir / "results.parquet")
+        write_csv(frame, run_dir / "results.csv")
+        errors = errors_frame(table, frame, default_address_type=default_address_type)
+        write_csv(errors, run_dir / "errors.csv")
+        if table.has_excel:
+            errors.write_excel(run_dir / "errors.xlsx", worksheet="errors", autofit=True)
+        elif (run_dir / "errors.xlsx").exists():
+            (run_dir / "errors.xlsx").unlink()
+        orders.write_parquet(run_dir / "orders.parquet")
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    except OSError as error:
+        raise OutputError(f"cannot write the reports in {run_dir}: {error.strerror}") from None
+    return frame
+
+
+def count_outcomes(results: Iterable[RowResult]) -> tuple[dict[str, int], dict[str, int]]:
+    """Counts per outcome and per errorCode, most frequent first."""
+    outcomes: Counter[str] = Counter()
+    codes: Counter[str] = Counter()
+    for result in results:
+        outcomes[result.outcome.value] += 1
+        if result.error_code is not None:
+            codes[result.error_code.value] += 1
+    return dict(outcomes.most_common()), dict(codes.most_common())
+
+
+def exit_code_for(outcomes: dict[str, int], *, stopped: bool) -> int:
+    """SPEC §7: 3 stopped early; 0 all applied/duplicate/unchanged (or a clean dry run); 1 else."""
+    if stopped:
+        return 3
+    fine = {o.value for o in SUCCESS} | {Outcome.DRY_RUN.value}
+    return 0 if set(outcomes) <= fine else 1

@@ -1,0 +1,475 @@
+"""Run a bulk job end to end: read -> validate -> plan -> send -> refetch/verify -> report.
+
+The library entry points behind the CLI, callable from a notebook:
+
+    options = RunOptions(action="address")
+    result = run_files([Path("fixes.xlsx")], options=options, env=Environment())
+    result.results  # polars DataFrame, one row per input row
+    result.exit_code
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.changes import Change
+from pipeline.client import Answer, QuivoClient
+from pipeline.errors import OptionsError, RunDirError
+from pipeline.executor import run_on_each
+from pipeline.journal import JOURNAL_NAME, Journal, RowResult
+from pipeline.outcomes import ErrorCode, Outcome
+from pipeline.plan import OrderWork, Plan, plan_changes
+from pipeline.progress import Progress
+from pipeline.read import InputTable, read_inputs
+from pipeline.report import count_outcomes, exit_code_for, order_frame, write_reports
+from pipeline.rows import RowDefaults, validate_rows
+from pipeline.send import RunRecorder, judge, process_order
+from pipeline.settings import Credentials, Environment, RunOptions, is_loopback
+
+Confirm = Callable[[int, str], bool]  # (orders to cancel, base URL) -> go ahead?
+ProgressFactory = Callable[[int], Progress]
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    exit_code: int
+    results: pl.DataFrame
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Inputs read, validated and planned: everything decided before sending."""
+
+    table: InputTable
+    plan: Plan
+    settled: list[RowResult] = field(default_factory=list)  # invalid and duplicate rows
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
+
+
+def default_run_dir(name: str, *, root: Path = Path("runs")) -> Path:
+    """`runs/<UTC time>-<name>/`, made unique if a run started in the same second."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = root / f"{stamp}-{_slug(name)}"
+    number = 2
+    while candidate.exists():
+        candidate = root / f"{stamp}-{_slug(name)}-{number}"
+        number += 1
+    return candidate
+
+
+def display_name(path: Path) -> str:
+    """How a file is named in reports: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def locator(table: InputTable) -> Callable[[int], str]:
+    """Describe a row by index: `row 7`, or `row 7 of b.csv` when several files are read."""
+    files = table.raw["file"]
+    rows = table.raw["row"]
+    several = len(table.files) > 1
+
+    def locate(index: int) -> str:
+        return f"row {rows[index]} of {files[index]}" if several else f"row {rows[index]}"
+
+    return locate
+
+
+def prepare(
+    inputs: Sequence[Path], *, options: RunOptions, names: Sequence[str] | None = None
+) -> Prepared:
+    """Read, validate and plan; raise InputFileError for a file that cannot be used."""
+    names = names or [display_name(path) for path in inputs]
+    table = read_inputs(inputs, mapping=options.columns, sheet=options.sheet, names=names)
+    checked = validate_rows(
+        table.fields,
+        defaults=RowDefaults(action=options.action, address_type=options.address_type),
+    )
+    locate = locator(table)
+    plan = plan_changes(checked, locate=locate)
+    settled = [
+        RowResult(
+            index=r.index,
+            outcome=Outcome.INVALID,
+            order_id=r.order_id,
+            action=r.action,
+            error_code=r.code,
+            error=r.message,
+        )
+        for r in plan.rejections
+    ]
+    settled += [
+        RowResult(
+            index=d.index,
+            outcome=Outcome.DUPLICATE,
+            order_id=d.order_id,
+            action=d.action,
+            error=f"same change as {locate(d.original)}, which is sent once",
+        )
+        for d in plan.duplicates
+    ]
+    return Prepared(table=table, plan=plan, settled=settled)
+
+
+def _dry_results(plan: Plan) -> list[RowResult]:
+    return [
+        RowResult(index=c.index, outcome=Outcome.DRY_RUN, order_id=c.order_id, action=c.action)
+        for work in plan.orders
+        for c in work.changes
+    ]
+
+
+def _summary(
+    *,
+    command: str,
+    run_dir: Path,
+    options: RunOptions,
+    table: InputTable,
+    results: Sequence[RowResult],
+    stopped: str | None,
+    journal: Journal | None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    outcomes, codes = count_outcomes(results)
+    counts = journal.request_counts() if journal else {}
+    sessions = journal.sessions() if journal else []
+    wall_s = sum((s["finished_at"] or s["started_at"]) - s["started_at"] for s in sessions)
+    requests = counts.get("requests", 0)
+    return {
+        "command": command,
+        "run_dir": str(run_dir),
+        "job": options.job_name,
+        "base_url": options.api.base_url,
+        "dry_run": options.dry_run,
+        "rows": len(results),
+        "outcomes": outcomes,
+        "error_codes": codes,
+        "requests": requests,
+        "retries": counts.get("retries", 0),
+        "rate_limited": counts.get("rate_limited", 0),
+        "logins": counts.get("logins", 0),
+        "wall_time_s": round(wall_s, 3),
+        "achieved_requests_per_s": round(requests / wall_s, 2) if wall_s > 0 else 0.0,
+        "inputs": [
+            {"file": f.name, "sha256": f.sha256, "rows": f.rows, "kind": f.kind}
+            for f in table.files
+        ],
+        "warnings": list(table.warnings),
+        "stopped": stopped,
+        "exit_code": exit_code_for(outcomes, stopped=stopped is not None),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
+
+
+def validate_files(
+    inputs: Sequence[Path], *, options: RunOptions, out: Path | None = None
+) -> RunResult:
+    """Validate offline and write the reports; valid rows are `dry_run`."""
+    prepared = prepare(inputs, options=options)
+    run_dir = out or default_run_dir(f"validate-{inputs[0].stem}")
+    results = prepared.settled + _dry_results(prepared.plan)
+    summary = _summary(
+        command="validate",
+        run_dir=run_dir,
+        options=options,
+        table=prepared.table,
+        results=results,
+        stopped=None,
+        journal=None,
+    )
+    frame = write_reports(
+        run_dir,
+        prepared.table,
+        results,
+        order_frame([]),
+        summary=summary,
+        default_address_type=options.address_type,
+    )
+    return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+
+
+@contextlib.contextmanager
+def _interrupts(client: QuivoClient) -> Iterator[None]:
+    """First Ctrl-C (or SIGTERM): stop sending and write the reports. Second: quit at once."""
+    loop = asyncio.get_running_loop()
+    presses = 0
+
+    def on_signal() -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            os._exit(130)  # the journal is committed per group: WAL keeps it consistent
+        client.halt("interrupted (Ctrl-C or SIGTERM); press Ctrl-C again to quit at once")
+
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (e.g. a notebook worker): no handler
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def _send(
+    plan: Plan,
+    *,
+    journal: Journal,
+    options: RunOptions,
+    credentials: Credentials,
+    progress: Progress,
+    skip: set[int],
+    earlier_attempts: dict[int, int],
+) -> str | None:
+    """Send every change not in `skip`; return why the run stopped early, if it did."""
+    work = [
+        OrderWork(w.order_id, tuple(c for c in w.changes if c.index not in skip))
+        for w in plan.orders
+    ]
+    work = [w for w in work if w.changes]
+    if not work:
+        return None
+    recorder = RunRecorder(journal, progress.request)
+
+    def on_rows(results: list[RowResult]) -> None:
+        progress.rows(r.outcome for r in results)
+
+    async with QuivoClient(options.api, credentials, observer=recorder) as client:
+        with _interrupts(client):
+            if await client.login() and not options.dry_run:
+                await run_on_each(
+                    work,
+                    lambda order: process_order(
+                        order,
+                        client=client,
+                        journal=journal,
+                        refetch=options.refetch,
+                        earlier_attempts=earlier_attempts,
+                        on_rows=on_rows,
+                    ),
+                    max_at_once=options.api.concurrency * 4,
+                    stop=client.stop,
+                )
+        await journal.durable()
+        return client.stop_reason
+
+
+def _finish_missing(
+    plan: Plan, journal: Journal, *, stopped: str | None, dry_run: bool
+) -> list[RowResult]:
+    """Rows without an outcome after sending: dry-run rows, or rows the stop cut off."""
+    finished = journal.finished_indexes()
+    attempts = journal.attempts_by_row()
+    missing: list[Change] = [c for w in plan.orders for c in w.changes if c.index not in finished]
+    if dry_run and stopped is None:
+        results = [
+            RowResult(index=c.index, outcome=Outcome.DRY_RUN, order_id=c.order_id, action=c.action)
+            for c in missing
+        ]
+    else:
+        stop = Answer(None, None, ErrorCode.ABORTED, stopped or "the run was stopped", 0, None)
+        results = [judge(c, stop, None, earlier_attempts=attempts.get(c.index, 0)) for c in missing]
+    journal.finish_rows(results)
+    journal.commit()
+    return results
+
+
+def _confirm_cancels(plan: Plan, options: RunOptions, confirm: Confirm | None) -> None:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(options.api.base_url).hostname or ""
+    orders = len({c.order_id for w in plan.orders for c in w.changes if c.action == "cancel"})
+    if not orders or options.dry_run or options.assume_yes or is_loopback(host):
+        return
+    if confirm is None:
+        raise OptionsError(
+            f"this run would cancel {orders} orders at {options.api.base_url}; without a"
+            " terminal to confirm, pass --yes (or assume_yes = true in the job)"
+        )
+    if not confirm(orders, options.api.base_url):
+        raise OptionsError("not confirmed; nothing was sent")
+
+
+def _manifest(
+    prepared: Prepared, options: RunOptions, *, command: str, extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "version": MANIFEST_VERSION,
+        "command": command,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "inputs": [
+            {"path": str(f.path.resolve()), "name": f.name, "sha256": f.sha256, "rows": f.rows}
+            for f in prepared.table.files
+        ],
+        "row_count": prepared.table.raw.height,
+        "options": options.to_manifest(),
+        **(extra or {}),
+    }
+
+
+def execute(
+    prepared: Prepared,
+    journal: Journal,
+    *,
+    run_dir: Path,
+    options: RunOptions,
+    credentials: Credentials,
+    progress_factory: ProgressFactory,
+    command: str,
+    extra: dict[str, Any] | None = None,
+) -> RunResult:
+    """Send what the journal does not have an outcome for, then write the reports."""
+    journal.begin_session(command)
+    finished = journal.finished_indexes()
+    journal.finish_rows(r for r in prepared.settled if r.index not in finished)
+    journal.commit()
+    finished = journal.finished_indexes()
+    earlier = journal.attempts_by_row()
+    to_send = sum(1 for w in prepared.plan.orders for c in w.changes if c.index not in finished)
+    stopped: str | None = None
+    try:
+        with progress_factory(to_send) as progress:
+            stopped = asyncio.run(
+                _send(
+                    prepared.plan,
+                    journal=journal,
+                    options=options,
+                    credentials=credentials,
+                    progress=progress,
+                    skip=finished,
+                    earlier_attempts=earlier,
+                )
+            )
+        _finish_missing(prepared.plan, journal, stopped=stopped, dry_run=options.dry_run)
+    finally:
+        journal.end_session(stopped)
+    results = list(journal.results())
+    summary = _summary(
+        command=command,
+        run_dir=run_dir,
+        options=options,
+        table=prepared.table,
+        results=results,
+        stopped=stopped,
+        journal=journal,
+        extra=extra,
+    )
+    frame = write_reports(
+        run_dir,
+        prepared.table,
+        results,
+        order_frame(journal.orders()),
+        summary=summary,
+        default_address_type=options.address_type,
+    )
+    journal.close()
+    return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+
+
+def run_files(
+    inputs: Sequence[Path],
+    *,
+    options: RunOptions,
+    env: Environment,
+    out: Path | None = None,
+    confirm: Confirm | None = None,
+    progress_factory: ProgressFactory = Progress,
+    names: Sequence[str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> RunResult:
+    """Run `inputs` against the API: the library behind `quivo-bulk run`."""
+    prepared = prepare(inputs, options=options, names=names)
+    credentials = env.credentials()
+    if prepared.plan.orders:
+        credentials.check()
+    _confirm_cancels(prepared.plan, options, confirm)
+    run_dir = out or default_run_dir(options.job_name or inputs[0].stem)
+    if (run_dir / JOURNAL_NAME).exists():
+        raise RunDirError(
+            f"{run_dir} already holds a run; resume it with 'quivo-bulk resume {run_dir}'"
+            " or choose another --out"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    journal = Journal.create(
+        run_dir / JOURNAL_NAME, _manifest(prepared, options, command="run", extra=extra)
+    )
+    return execute(
+        prepared,
+        journal,
+        run_dir=run_dir,
+        options=options,
+        credentials=credentials,
+        progress_factory=progress_factory,
+        command="run",
+        extra=extra,
+    )
+
+
+def resume_run(
+    run_dir: Path,
+    *,
+    cli: dict[str, Any],
+    env: Environment,
+    progress_factory: ProgressFactory = Progress,
+) -> RunResult:
+    """Finish an interrupted run: send only what has no outcome, then write every report."""
+    from pipeline.read import sha256_of
+    from pipeline.settings import resolve_options
+
+    journal = Journal.open(run_dir / JOURNAL_NAME)
+    try:
+        manifest = journal.manifest
+        base = RunOptions.from_manifest(manifest["options"])
+        options = resolve_options(cli=cli, job=None, env=None, base=base)
+        inputs = [Path(entry["path"]) for entry in manifest["inputs"]]
+        for entry, path in zip(manifest["inputs"], inputs, strict=True):
+            if not path.exists():
+                raise RunDirError(f"{run_dir}: its input {path} is gone; it cannot be resumed")
+            if sha256_of(path) != entry["sha256"]:
+                raise RunDirError(
+                    f"{run_dir}: its input {entry['name']} changed since the run started"
+                    " (sha256 differs); resume refuses to mix two versions: start a new run"
+                )
+        prepared = prepare(inputs, options=options, names=[e["name"] for e in manifest["inputs"]])
+        credentials = env.credentials()
+        if prepared.plan.orders:
+            credentials.check()
+    except BaseException:
+        journal.close()
+        raise
+    extra = {k: manifest[k] for k in ("reruns",) if k in manifest}
+    return execute(
+        prepared,
+        journal,
+        run_dir=run_dir,
+        options=options,
+        credentials=credentials,
+        progress_factory=progress_factory,
+        command="resume",
+        extra=extra,
+    )

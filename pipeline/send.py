@@ -1,0 +1,170 @@
+"""Send one order's changes, refetch it, and judge each row (SPEC §5, §6).
+
+An order's changes go one after another, never in flight together. The order
+is refetched once afterwards (also when a change failed), and each row is
+judged against it by `judge`, a pure function:
+
+- accepted and on the order                     -> applied
+- accepted, not on the order                    -> unverified (not_verified)
+- refused, but the order already shows it:
+    an earlier attempt may have landed          -> applied
+    otherwise (it was there before)             -> unchanged
+- refused                                       -> failed, naming the order's status
+- the run stopped before / while sending        -> not_attempted / failed (aborted)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pipeline.changes import Change
+from pipeline.client import Answer, QuivoClient
+from pipeline.journal import Journal, RowResult
+from pipeline.outcomes import ErrorCode, Outcome
+from pipeline.plan import OrderWork
+from pipeline.verify import mismatches, status_explanation
+
+
+@dataclass(frozen=True, slots=True)
+class Refetch:
+    """The refetched order, or why there is none."""
+
+    order: dict[str, Any] | None
+    problem: str | None = None
+
+
+def judge(
+    change: Change,
+    answer: Answer | None,
+    refetch: Refetch | None,
+    *,
+    earlier_attempts: int = 0,
+) -> RowResult:
+    """The outcome of one row from its answer and the refetched order (None: not refetched)."""
+    if answer is None or (answer.code is ErrorCode.ABORTED and answer.attempts == 0):
+        sent_before = earlier_attempts > 0
+        return RowResult(
+            index=change.index,
+            order_id=change.order_id,
+            action=change.action,
+            outcome=Outcome.FAILED if sent_before else Outcome.NOT_ATTEMPTED,
+            error_code=ErrorCode.ABORTED,
+            error=_stopped_message(answer, sent_before=sent_before),
+            attempts=earlier_attempts,
+        )
+    attempts = answer.attempts + earlier_attempts
+    sent = RowResult(
+        index=change.index,
+        order_id=change.order_id,
+        action=change.action,
+        outcome=Outcome.SENT,
+        http_status=answer.status,
+        attempts=attempts,
+        latency_ms=round(answer.latency_ms, 1) if answer.latency_ms is not None else None,
+    )
+    order = refetch.order if refetch is not None else None
+    if answer.ok:
+        if refetch is None:
+            return sent
+        if order is None:
+            return replace(
+                sent,
+                outcome=Outcome.UNVERIFIED,
+                error_code=ErrorCode.NOT_VERIFIED,
+                error=f"sent, but the order could not be refetched to check it ({refetch.problem})",
+            )
+        missing = mismatches(change, order)
+        if not missing:
+            return replace(sent, outcome=Outcome.APPLIED)
+        return replace(
+            sent,
+            outcome=Outcome.UNVERIFIED,
+            error_code=ErrorCode.NOT_VERIFIED,
+            error="sent and accepted, but the order shows " + "; ".join(missing[:3]),
+        )
+    if order is not None and answer.code is not ErrorCode.ABORTED and not mismatches(change, order):
+        if attempts > 1:  # an earlier attempt may have landed before its answer was lost
+            return replace(sent, outcome=Outcome.APPLIED)
+        return replace(
+            sent, outcome=Outcome.UNCHANGED, error=f"the order already had this ({answer.message})"
+        )
+    message = answer.message
+    explanation = status_explanation(change.action, order.get("orderStatus") if order else None)
+    if explanation and answer.code in (ErrorCode.STATUS_CONFLICT, ErrorCode.REJECTED):
+        message = f"{explanation} (HTTP {answer.status})"
+    return replace(sent, outcome=Outcome.FAILED, error_code=answer.code, error=message)
+
+
+def _stopped_message(answer: Answer | None, *, sent_before: bool) -> str:
+    reason = answer.message if answer is not None else "the run was stopped"
+    if sent_before:
+        return f"{reason}; the change was in flight and may have landed (rerun sends it again)"
+    return f"{reason}; not sent"
+
+
+class RunRecorder:
+    """The client's observer: journals every request and feeds the progress display."""
+
+    def __init__(self, journal: Journal, on_request: Callable[[], None]) -> None:
+        self._journal = journal
+        self._on_request = on_request
+        self.row_of_request: dict[int, int | None] = {}
+
+    def sending(
+        self, *, order_id: int | None, method: str, path: str, attempt: int, row: int | None = None
+    ) -> int:
+        self._on_request()
+        return self._journal.sending(
+            order_id=order_id, method=method, path=path, attempt=attempt, row=row
+        )
+
+    def answered(
+        self, request_id: int, *, status: int | None, error: str | None, latency_ms: float
+    ) -> None:
+        self._journal.answered(request_id, status=status, error=error, latency_ms=latency_ms)
+
+
+async def process_order(
+    work: OrderWork,
+    *,
+    client: QuivoClient,
+    journal: Journal,
+    refetch: bool,
+    earlier_attempts: Mapping[int, int],
+    on_rows: Callable[[list[RowResult]], None],
+) -> None:
+    """Send `work`'s changes in order, refetch once, journal each row's outcome."""
+    answers: list[tuple[Change, Answer | None]] = []
+    for change in work.changes:
+        if client.stop.is_set():
+            answers.append((change, None))
+            continue
+        request = change.request()
+        answer = await client.call(
+            request.method,
+            request.path,
+            params=request.params,
+            body=request.body,
+            order_id=work.order_id,
+            row=change.index,
+        )
+        answers.append((change, answer))
+    fetched: Refetch | None = None
+    if refetch and any(a is not None and a.attempts for _, a in answers):
+        reply = await client.call(
+            "POST", f"/orders/{work.order_id}/refetch", order_id=work.order_id, expect_json=True
+        )
+        if reply.ok:
+            journal.order_fetched(work.order_id, reply.body)
+            fetched = Refetch(reply.body)
+        else:
+            fetched = Refetch(None, reply.message)
+    results = [
+        judge(change, answer, fetched, earlier_attempts=earlier_attempts.get(change.index, 0))
+        for change, answer in answers
+    ]
+    journal.finish_rows(results)
+    on_rows(results)
+    await journal.durable()

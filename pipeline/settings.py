@@ -1,0 +1,203 @@
+"""Run configuration: API settings, credentials, and their precedence (SPEC §3).
+
+Command-line option > job file > environment (QUIVO_*, a `.env` file) > defaults.
+Secrets live only in `Credentials` as `SecretStr`, are read from the
+environment, and never reach a manifest, a report or a message.
+
+    options = resolve_options(cli={"rate": 20.0}, job=None, env=Environment())
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.errors import OptionsError
+
+DEFAULT_BASE_URL = "https://api.quivo.co"
+# Defaults safe for the real API: a low rate and a few requests in flight.
+DEFAULT_RATE_PER_S = 5.0
+DEFAULT_CONCURRENCY = 4
+DEFAULT_RETRIES = 4
+DEFAULT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiSettings:
+    """How to talk to the API; no secrets, so it is saved in the run's manifest."""
+
+    base_url: str = DEFAULT_BASE_URL
+    rate_per_s: float | None = DEFAULT_RATE_PER_S  # None: unpaced (benchmarks only)
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_attempts: int = DEFAULT_RETRIES + 1
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    connect_timeout_s: float = 10.0
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    token_refresh_s: float = 50 * 60  # tokens live one hour: renew well before
+    max_body_bytes: int = 8 * 1024 * 1024
+
+
+class Environment(BaseSettings):
+    """QUIVO_* variables and the `.env` file of the current directory."""
+
+    model_config = SettingsConfigDict(env_prefix="QUIVO_", env_file=".env", extra="ignore")
+
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+
+    def credentials(self) -> Credentials:
+        return Credentials(
+            api_key=self.api_key,
+            username=self.username,
+            password=self.password,
+            token=self.token,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = field(default=None, repr=False)
+    token: SecretStr | None = field(default=None, repr=False)
+
+    @property
+    def can_login(self) -> bool:
+        return bool(self.username) and self.password is not None
+
+    def api_key_text(self) -> str:
+        return self.api_key.get_secret_value() if self.api_key else ""
+
+    def password_text(self) -> str:
+        return self.password.get_secret_value() if self.password else ""
+
+    def static_token(self) -> str | None:
+        return self.token.get_secret_value() if self.token else None
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for redaction."""
+        values = [self.api_key, self.password, self.token]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def check(self) -> None:
+        """Raise OptionsError when these cannot authenticate at all."""
+        if self.api_key is None:
+            raise OptionsError("QUIVO_API_KEY is not set; export it or put it in a .env file")
+        if not self.can_login and self.token is None:
+            raise OptionsError(
+                "no credentials: set QUIVO_USERNAME and QUIVO_PASSWORD (or QUIVO_TOKEN)"
+                " in the environment or a .env file"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """Return the base URL without a trailing slash; refuse http unless loopback."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OptionsError(f"base URL {url!r} is not an http(s) URL, e.g. {DEFAULT_BASE_URL}")
+    if parts.username or parts.password:
+        raise OptionsError("the base URL must not contain credentials; use QUIVO_* variables")
+    if parts.scheme != "https" and not is_loopback(parts.hostname):
+        raise OptionsError(
+            f"base URL {parts.scheme}://{parts.hostname} is not https; plain http is only"
+            " allowed to loopback (127.0.0.1, localhost)"
+        )
+    return url.strip().rstrip("/")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """Everything a run needs besides inputs and credentials; saved in the manifest."""
+
+    api: ApiSettings = ApiSettings()
+    action: str | None = None
+    address_type: str = "DELIVERY"
+    columns: Mapping[str, str] = field(default_factory=dict)
+    sheet: str | None = None
+    dry_run: bool = False
+    refetch: bool = True
+    assume_yes: bool = False
+    job_name: str | None = None
+
+    def to_manifest(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["columns"] = dict(self.columns)
+        return data
+
+    @classmethod
+    def from_manifest(cls, data: Mapping[str, Any]) -> RunOptions:
+        values = dict(data)
+        values["api"] = ApiSettings(**values["api"])
+        return cls(**values)
+
+
+def _pick(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def resolve_options(
+    *,
+    cli: Mapping[str, Any],
+    job: Any | None,
+    env: Environment | None,
+    base: RunOptions | None = None,
+) -> RunOptions:
+    """Merge option sources: `cli` (None = not given) > `job` > `env` > `base` > defaults.
+
+    `base` is a previous run's options, for `resume` and `rerun`.
+    """
+    start = base or RunOptions()
+
+    def job_value(name: str) -> Any:
+        return getattr(job, name, None) if job is not None else None
+
+    env_url = env.base_url if env is not None else None
+    base_url = _pick(cli.get("base_url"), job_value("base_url"), env_url if base is None else None)
+    retries = _pick(cli.get("retries"), job_value("retries"))
+    rate = _pick(cli.get("rate"), job_value("rate"))
+    api = ApiSettings(
+        **{
+            **asdict(start.api),
+            "base_url": check_base_url(base_url or start.api.base_url),
+            "rate_per_s": (None if rate == 0 else rate)
+            if rate is not None
+            else start.api.rate_per_s,
+            "concurrency": _pick(
+                cli.get("concurrency"), job_value("concurrency"), start.api.concurrency
+            ),
+            "max_attempts": retries + 1 if retries is not None else start.api.max_attempts,
+            "timeout_s": _pick(cli.get("timeout"), job_value("timeout_s"), start.api.timeout_s),
+        }
+    )
+    if api.concurrency < 1:
+        raise OptionsError("--concurrency must be at least 1")
+    return RunOptions(
+        api=api,
+        action=_pick(cli.get("action"), job_value("action"), start.action),
+        address_type=_pick(cli.get("address_type"), job_value("address_type"), start.address_type),
+        columns=dict(job_value("columns") or start.columns),
+        sheet=_pick(cli.get("sheet"), job_value("sheet"), start.sheet),
+        dry_run=bool(cli.get("dry_run")),
+        refetch=not cli.get("no_refetch") and (job_value("refetch") is not False) and start.refetch,
+        assume_yes=bool(_pick(cli.get("yes") or None, job_value("assume_yes"), start.assume_yes)),
+        job_name=_pick(job_value("name"), start.job_name),
+    )

@@ -1,0 +1,407 @@
+"""Build the deliberately dirty sample inputs from sandbox_orders.jsonl.
+
+    python sample_data/build_samples.py     (or: make sample-data)
+
+Each row's comment in ROWS says what the run should make of it; the tests
+assert exactly that. Order IDs are picked by status from the shipped orders.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import xlsxwriter
+
+HERE = Path(__file__).resolve().parent
+
+
+def orders_by_status() -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    with (HERE / "sandbox_orders.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            order = json.loads(line)
+            found.setdefault(order["orderStatus"], []).append(order["orderId"])
+    return found
+
+
+def build_address_csv(ids: dict[str, list[int]]) -> None:
+    """Semicolon CSV with a BOM, `Order ID`-style headers and leading-zero zips."""
+    p, completed = ids["PROCESSING"], ids["COMPLETED"]
+    header = (
+        "Order ID",
+        "Name",
+        "Company",
+        "Street",
+        "Street 2",
+        "ZIP",
+        "City",
+        "State",
+        "Country",
+        "E-Mail",
+        "Phone",
+        "Note",
+        "Latitude",
+        "Longitude",
+    )
+    rows = [
+        # Each: id, name, company, street, street2, zip, city, state, country, email, phone,
+        # note, latitude, longitude; the trailing comment is the expected outcome.
+        (
+            p[0],
+            "Anna Gruber",
+            "",
+            "Cambridge St 12",
+            "Apt 4",
+            "02134",
+            "Boston",
+            "MA",
+            "US",
+            "anna@example.com",
+            "",
+            "new flat",
+            "",
+            "",
+        ),  # applied, zip keeps its 0
+        (
+            p[1],
+            "Lukas Huber",
+            "",
+            "Invalidenstraße 5",
+            "",
+            "10115",
+            "Berlin",
+            "",
+            "de",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ),  # applied
+        (
+            p[2],
+            "Marie Wagner",
+            "",
+            "Main St 1",
+            "",
+            "02134",
+            "Boston",
+            "",
+            "US",
+            "",
+            "",
+            "state missing",
+            "",
+            "",
+        ),  # invalid: missing_state
+        (
+            p[3],
+            "Jonas Müller",
+            "",
+            "Hauptplatz 1",
+            "",
+            "8010",
+            "Graz",
+            "",
+            "XX",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ),  # invalid: invalid_country
+        (
+            completed[0],
+            "Emma Smith",
+            "",
+            "Whitehall 1",
+            "",
+            "SW1A 1AA",
+            "London",
+            "",
+            "GB",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ),  # failed: status_conflict (COMPLETED)
+        (
+            p[4],
+            "Noah Ó Brien",
+            "",
+            "Grafton Street 3",
+            "",
+            "",
+            "Dublin",
+            "",
+            "IE",
+            "",
+            "",
+            "no zip in IE",
+            "",
+            "",
+        ),  # applied
+        (
+            9999999,
+            "Nobody",
+            "",
+            "Nowhere 1",
+            "",
+            "1010",
+            "Wien",
+            "",
+            "AT",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ),  # failed: order_not_found
+        (
+            p[1],
+            "Lukas Huber",
+            "",
+            "Invalidenstraße 5",
+            "",
+            "10115",
+            "Berlin",
+            "",
+            "de",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ),  # duplicate of row 2
+        (
+            p[5],
+            "",
+            "Alpenhof GmbH",
+            "Bahnhofstrasse 9",
+            "",
+            "8001",
+            "Zürich",
+            "",
+            "CH",
+            "",
+            "+41 44 000 00 00",
+            "company only",
+            "",
+            "",
+        ),  # applied
+        (
+            "1.23457E+11",
+            "Mia Rossi",
+            "",
+            "Via Roma 1",
+            "",
+            "00184",
+            "Roma",
+            "",
+            "IT",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ),  # invalid: invalid_order_id (Excel ate the digits)
+        (
+            p[6],
+            "Elias Jansen",
+            "",
+            "",
+            "",
+            "1012 JS",
+            "Amsterdam",
+            "",
+            "NL",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ),  # invalid: missing_street
+        (
+            p[7],
+            "Sofia Dubois",
+            "",
+            "Rue de Rivoli 1",
+            "",
+            "75001",
+            "Paris",
+            "",
+            "FR",
+            "sofia(at)example.com",
+            "",
+            "",
+            "",
+            "",
+        ),  # invalid: invalid_email
+        (
+            p[8],
+            "Paul Gruber",
+            "=Acme Corp",
+            "Graben 1",
+            "",
+            "1010",
+            "Wien",
+            "",
+            "AT",
+            "",
+            "-43 1 234",
+            "formula-like cells",
+            "",
+            "",
+        ),  # applied
+        (
+            p[9],
+            "Anna Huber",
+            "",
+            "Herrengasse 1",
+            "",
+            "8010",
+            "Graz",
+            "",
+            "AT",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ),  # invalid: conflicting_rows (with the next row)
+        (
+            p[9],
+            "Anna Huber",
+            "",
+            "Herrengasse 1",
+            "",
+            "8010",
+            "Leoben",
+            "",
+            "AT",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ),  # invalid: conflicting_rows
+        (
+            p[10],
+            "Lukas Wagner",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "by coordinates",
+            "48,2082",
+            "16,3738",
+        ),  # applied (decimal commas)
+    ]
+    lines = [";".join(header)] + [";".join(str(cell) for cell in row) for row in rows]
+    text = "\r\n".join(lines) + "\r\n"
+    (HERE / "address-corrections.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+
+
+def build_mixed_xlsx(ids: dict[str, list[int]]) -> None:
+    """An .xlsx with mixed actions, numeric ID cells, a second sheet, and invalid rows."""
+    p = ids["PROCESSING"][20:]
+    header = [
+        "orderId",
+        "action",
+        "comment",
+        "trackingEnabled",
+        "customAttributes.giftWrap",
+        "customAttributes.priority",
+    ]
+    rows: list[list[object]] = [
+        [p[0], "update", "Please ring twice", "yes", None, None],  # applied
+        [p[1], "Update", None, None, "true", "high"],  # applied (action case)
+        [ids["PENDING"][0], "update", "Too early", None, None, None],  # failed: PENDING
+        [ids["PENDING"][1], "cancel", None, None, None, None],  # applied
+        [ids["COMPLETED"][1], "cancel", None, None, None, None],  # failed: COMPLETED
+        [ids["CANCELLED"][0], "cancel", None, None, None, None],  # unchanged
+        [p[2], "update", "x" * 251, None, None, None],  # comment_too_long
+        [p[3], "update", None, None, None, None],  # nothing_to_change
+        [p[4], "delete", None, None, None, None],  # invalid_action
+        [p[5], "update", None, "maybe", None, None],  # invalid_boolean
+        [p[6], "cancel", None, None, None, None],  # applied, after the next row's update
+        [p[6], "update", "Last words before cancelling", None, None, None],  # applied first
+        [f"{p[7]}.0", "update", "ID typed as 4100xxx.0", "N", None, None],  # applied
+    ]
+    workbook = xlsxwriter.Workbook(HERE / "mixed-changes.xlsx")
+    sheet = workbook.add_worksheet("Changes")
+    sheet.write_row(0, 0, header)
+    for number, row in enumerate(rows, start=1):
+        for column, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, int):
+                sheet.write_number(number, column, value)
+            else:
+                sheet.write_string(number, column, str(value))
+    notes = workbook.add_worksheet("Notes")
+    notes.write_string(0, 0, "Rows on the first sheet are sent; this sheet is ignored.")
+    workbook.close()
+
+
+def build_cancellations_parquet(ids: dict[str, list[int]]) -> None:
+    """A Parquet cancellation list with an integer orderId column and a free-text reason."""
+    frame = pl.DataFrame(
+        {
+            "orderId": [
+                ids["PENDING"][2],  # applied
+                ids["PENDING"][3],  # applied
+                ids["PROCESSING"][40],  # applied
+                ids["PROCESSING"][41],  # applied
+                ids["COMPLETED"][2],  # failed: status_conflict
+                ids["CANCELLED"][1],  # unchanged
+                ids["PROCESSING"][40],  # duplicate
+            ],
+            "reason": [
+                "fraud",
+                "customer request",
+                "out of stock",
+                "address unknown",
+                "too late",
+                "already cancelled",
+                "listed twice",
+            ],
+        },
+        schema={"orderId": pl.Int64, "reason": pl.String},
+    )
+    frame.write_parquet(HERE / "cancellations.parquet")
+
+
+def build_inbox(ids: dict[str, list[int]]) -> None:
+    """Two files in an inbox folder for the nightly cancellation sweep."""
+    inbox = HERE / "inbox"
+    inbox.mkdir(exist_ok=True)
+    pending, processing = ids["PENDING"][10:], ids["PROCESSING"][60:]
+    (inbox / "2026-11-23-cancellations.csv").write_text(
+        "orderId,reason\n" + "".join(f"{i},nightly\n" for i in pending[:4] + processing[:3])
+    )
+    (inbox / "2026-11-24-cancellations.csv").write_text(
+        "order_id;reason\n"
+        + "".join(f"{i};nightly\n" for i in processing[3:6])
+        + f"{ids['COMPLETED'][5]};nightly\n"
+    )
+
+
+def main() -> None:
+    ids = orders_by_status()
+    build_address_csv(ids)
+    build_mixed_xlsx(ids)
+    build_cancellations_parquet(ids)
+    build_inbox(ids)
+
+
+if __name__ == "__main__":
+    main()
