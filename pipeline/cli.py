@@ -42,6 +42,10 @@ class StoppedFailure(click.ClickException):
     exit_code = EXIT_STOPPED
 
 
+# Shorter "secrets" would scrub ordinary words out of every message; they protect nothing.
+MIN_SECRET_CHARS = 4
+
+
 class Redactor(logging.Filter):
     """Replaces every known secret value in log records and messages with ***."""
 
@@ -51,7 +55,8 @@ class Redactor(logging.Filter):
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
-            text = text.replace(secret, "***")
+            if len(secret) >= MIN_SECRET_CHARS:
+                text = text.replace(secret, "***")
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -7,8 +7,9 @@ numbered rules, each applied in `AdaptiveRate.on_answer`:
 2. Remember every answer that is not a 429 for one second: the accepted rate.
 3. Ignore a 429 that arrives within `cooldown_s` of the last decrease: it
    answers a request sent at the old rate.
-4. Otherwise drop to `decrease_factor` x min(current rate, accepted rate), but
-   not below the floor: just under what the server is seen to accept.
+4. Otherwise drop to `decrease_factor` x min(current rate, accepted rate):
+   just under what the server is seen to accept; when it accepted nothing in
+   the last second, halve instead. Never below the floor.
 5. After `calm_s` without a 429 and without a change, raise the rate by
    `increase_factor`, up to the ceiling; then wait `calm_s` again.
 
@@ -60,7 +61,11 @@ class AdaptiveRate:
         if now - self._last_decrease < self.cooldown_s:
             return None  # rule 3
         accepted = self.accepted_last_second(now)
-        lowered = max(self.floor_per_s, self.decrease_factor * min(self.current_per_s, accepted))
+        if accepted:
+            lowered = self.decrease_factor * min(self.current_per_s, accepted)
+        else:
+            lowered = self.current_per_s / 2
+        lowered = max(self.floor_per_s, lowered)
         self._last_decrease = now
         return self._change(now, lowered)  # rule 4
 

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
-from pipeline.sandbox import STATE, SandboxConfig, SandboxState, create_app, running_sandbox
+from pipeline.runner import RunResult
+from pipeline.sandbox import (
+    STATE,
+    SandboxConfig,
+    SandboxState,
+    SandboxThread,
+    create_app,
+    load_orders,
+    running_sandbox,
+)
+from pipeline.settings import Environment, RunOptions, resolve_options
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"
@@ -101,3 +112,60 @@ async def api(sandbox_config: SandboxConfig, clock: FakeClock) -> AsyncIterator[
     app = create_app(sandbox_config, clock=clock)
     async with running_sandbox(app) as base_url, aiohttp.ClientSession() as session:
         yield Api(base_url, session, app[STATE])
+
+
+# --- end-to-end helpers: the sandbox in a thread, runs through the library ---------------
+
+SAMPLE_ORDERS = SAMPLE_DATA / "sandbox_orders.jsonl"
+
+
+@pytest.fixture(scope="session")
+def sample_orders() -> list[dict[str, Any]]:
+    return load_orders(SAMPLE_ORDERS)
+
+
+@pytest.fixture
+def sandbox(
+    request: pytest.FixtureRequest, sample_orders: list[dict[str, Any]]
+) -> Iterator[SandboxThread]:
+    """The sandbox with the sample orders; parametrize indirectly with a SandboxConfig."""
+    config = getattr(request, "param", SandboxConfig(cancel_delay_s=60))
+    orders = json.loads(json.dumps(sample_orders))  # every test gets fresh orders
+    with SandboxThread(create_app(config, orders=orders)) as thread:
+        yield thread
+
+
+def env_for(
+    sandbox: SandboxThread,
+    *,
+    api_key: str = API_KEY,
+    username: str = USERNAME,
+    password: str = PASSWORD,
+) -> Environment:
+    return Environment(
+        base_url=sandbox.base_url,
+        api_key=SecretStr(api_key),
+        username=username,
+        password=SecretStr(password),
+        token=None,
+    )
+
+
+def options_for(target: SandboxThread | str, **cli: Any) -> RunOptions:
+    """Fast options for tests against a sandbox (or a base URL): high rate, tiny backoff."""
+    base_url = target if isinstance(target, str) else target.base_url
+    options = resolve_options(
+        cli={"base_url": base_url, "rate": 500.0, "concurrency": 8} | cli,
+        job=None,
+        env=None,
+    )
+    return replace(options, api=replace(options.api, backoff_base_s=0.01, backoff_cap_s=0.05))
+
+
+def state_of(sandbox: SandboxThread) -> SandboxState:
+    return sandbox.app[STATE]
+
+
+def outcomes(result: RunResult) -> list[tuple[int, str, str | None]]:
+    """(row, outcome, errorCode) for every row of a run."""
+    return list(result.results.select("row", "outcome", "errorCode").iter_rows())

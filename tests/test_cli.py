@@ -1,0 +1,197 @@
+"""The command line: help, exit codes, one-line errors, secrets, Ctrl-C, the rate window."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.sandbox import SandboxConfig, SandboxThread
+from tests.conftest import API_KEY, PASSWORD, REPO, SAMPLE_DATA, USERNAME, state_of
+
+KEY_MARKER = "KEY-MARKER-7f3a9c"
+PASSWORD_MARKER = "PW-MARKER-51d2e8"
+
+
+def cli_env(
+    sandbox: SandboxThread, *, key: str = API_KEY, password: str = PASSWORD
+) -> dict[str, str]:
+    return {
+        "QUIVO_BASE_URL": sandbox.base_url,
+        "QUIVO_API_KEY": key,
+        "QUIVO_USERNAME": USERNAME,
+        "QUIVO_PASSWORD": password,
+    }
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text()
+    for command in main.commands:
+        assert f"quivo-bulk {command}" in readme
+
+
+def test_run_prints_the_summary_and_exits_1_when_rows_failed(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(SAMPLE_DATA / "mixed-changes.xlsx"),
+            "--out",
+            str(out),
+            "--rate",
+            "200",
+            "--quiet",
+        ],
+        env=cli_env(sandbox),
+    )
+    assert result.exit_code == 1, result.output
+    assert "applied" in result.output
+    assert f"reports: {out}" in result.output
+    report = CliRunner().invoke(main, ["report", str(out)])
+    assert report.exit_code == 1
+    assert "unchanged" in report.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "missing.csv", "--action", "cancel"], "missing.csv: no such file; check the path"),
+        (["run"], "name at least one input file"),
+        (
+            ["run", str(SAMPLE_DATA / "cancellations.parquet"), "--base-url", "http://example.com"],
+            "is not https; plain http is only allowed to loopback",
+        ),
+        (
+            ["validate", str(SAMPLE_DATA / "cancellations.parquet")],
+            None,  # no action anywhere: every row invalid, exit 1, not a file error
+        ),
+        (["run", "x.csv", "--job", "nope.toml"], "job file nope.toml: no such file"),
+        (["resume", "nowhere"], "no journal"),
+        (["report", "nowhere"], "no summary.json"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(
+    tmp_path: Path, args: list[str], message: str | None
+) -> None:
+    os.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main, args, env={"QUIVO_API_KEY": "dummy-key", "QUIVO_TOKEN": "dummy-token"}
+    )
+    if message is None:
+        assert result.exit_code == 1
+        return
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_secrets_never_reach_output_reports_or_the_journal(tmp_path: Path) -> None:
+    from pipeline.sandbox import create_app, load_orders
+
+    config = SandboxConfig(api_key=KEY_MARKER, password=PASSWORD_MARKER, cancel_delay_s=60)
+    app = create_app(config, orders=load_orders(SAMPLE_DATA / "sandbox_orders.jsonl"))
+    with SandboxThread(app) as sandbox:
+        env = cli_env(sandbox, key=KEY_MARKER, password=PASSWORD_MARKER)
+        outputs = []
+        for args in (
+            ["--log-level", "debug", "run", str(SAMPLE_DATA / "mixed-changes.xlsx"), "--out",
+             str(tmp_path / "ok"), "--quiet", "--rate", "200"],
+            ["run", str(SAMPLE_DATA / "cancellations.parquet"), "--action", "cancel", "--out",
+             str(tmp_path / "refused"), "--quiet", "--rate", "200"],
+        ):  # fmt: skip
+            outputs.append(CliRunner().invoke(main, args, env=env).output)
+        wrong = CliRunner().invoke(
+            main,
+            ["run", str(SAMPLE_DATA / "cancellations.parquet"), "--action", "cancel", "--out",
+             str(tmp_path / "wrong"), "--quiet"],
+            env=cli_env(sandbox, key=KEY_MARKER, password="PW-WRONG-MARKER"),
+        )  # fmt: skip
+        assert wrong.exit_code == 3
+        outputs.append(wrong.output)
+        tokens = list(state_of(sandbox).tokens)
+    assert tokens
+    markers = [KEY_MARKER, PASSWORD_MARKER, "PW-WRONG-MARKER", *tokens]
+    for output in outputs:
+        for marker in markers:
+            assert marker not in output
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for marker in markers:
+                assert marker.encode() not in data, (path, marker)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_sending_and_writes_complete_reports(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    ids = state_of(sandbox).store.ids()[:120]
+    path = tmp_path / "cancel.csv"
+    path.write_text("orderId\n" + "".join(f"{i}\n" for i in ids))
+    out = tmp_path / "run"
+    env = {**os.environ, **cli_env(sandbox)}
+    with subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", str(path), "--action", "cancel", "--rate", "20",
+         "--out", str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:  # fmt: skip
+        time.sleep(2.0)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 3, stderr
+    assert "interrupted" in stderr
+    frame = pl.read_parquet(out / "results.parquet")
+    assert frame["row"].to_list() == list(range(1, 121))
+    outcomes = set(frame["outcome"])
+    assert "not_attempted" in outcomes
+    assert outcomes & {"applied", "unchanged", "failed"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["exit_code"] == 3
+    sent = sum(counts.get("cancel", 0) for counts in state_of(sandbox).stats.by_order.values())
+    assert sent < 120
+
+
+@pytest.mark.slow
+def test_the_rate_is_never_exceeded_in_any_second(sandbox: SandboxThread, tmp_path: Path) -> None:
+    ids = state_of(sandbox).store.ids()[:90]
+    path = tmp_path / "cancel.csv"
+    path.write_text("orderId\n" + "".join(f"{i}\n" for i in ids))
+    result = CliRunner().invoke(
+        main,
+        ["run", str(path), "--action", "cancel", "--rate", "40", "--concurrency", "8",
+         "--out", str(tmp_path / "run"), "--quiet"],
+        env=cli_env(sandbox),
+    )  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    stats = state_of(sandbox).stats
+    assert stats.requests >= 150  # login + cancels + refetches
+    assert stats.max_in_any_second() <= 40
+
+
+def test_click_usage_errors_exit_2() -> None:
+    result = CliRunner().invoke(main, ["run", "x.csv", "--rate", "-1"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--rate'" in result.output
