@@ -2,7 +2,40 @@
 
 read -> validate -> plan -> send -> refetch/verify -> report, with a journal
 that makes every run resumable. The CLI (`pipeline.cli`) is a thin layer over
-the library functions exported here, which a notebook can call directly.
+these library functions, which a notebook can call directly:
+
+    from pipeline import Environment, load_results, rerun_run
+    result = rerun_run(Path("runs/last-night"), cli={}, env=Environment())
+    result.results.filter(pl.col("outcome") != "applied")
+
+Names are imported on first use, so `quivo-bulk --help` stays fast.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "run_files": "pipeline.runner",
+    "validate_files": "pipeline.runner",
+    "RunResult": "pipeline.runner",
+    "resume_run": "pipeline.durable",
+    "rerun_run": "pipeline.durable",
+    "rebuild_reports": "pipeline.durable",
+    "load_results": "pipeline.durable",
+    "sweep_job": "pipeline.sweep",
+    "load_job": "pipeline.jobfile",
+    "Environment": "pipeline.settings",
+    "RunOptions": "pipeline.settings",
+    "resolve_options": "pipeline.settings",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -250,17 +250,86 @@ def run(
 
     env = environment()
     job_file, options = _resolve(cli, job, env)
-    paths = _inputs(inputs, job_file)
+    confirm = _confirm if sys.stdin.isatty() else None
+    if not inputs and job_file is not None and job_file.rerun is not None:
+        from_job = {
+            "base_url": job_file.base_url,
+            "rate": job_file.rate,
+            "concurrency": job_file.concurrency,
+            "retries": job_file.retries,
+            "timeout": job_file.timeout_s,
+        }
+        given = {k: cli.get(k) if cli.get(k) is not None else v for k, v in from_job.items()}
+        _rerun(job_file.rerun_dir(), cli={**cli, **given}, env=env, out=out, quiet=quiet)
+        return
+    if not inputs and job_file is not None and job_file.is_sweep():
+        _sweep(job_file, cli=cli, env=env, confirm=confirm, quiet=quiet)
+        return
     result = run_files(
-        paths,
+        _inputs(inputs, job_file),
         options=options,
         env=env,
         out=out,
-        confirm=_confirm if sys.stdin.isatty() else None,
+        confirm=confirm,
         progress_factory=_progress(quiet),
     )
     show_result(result)
     sys.exit(result.exit_code)
+
+
+def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, quiet: bool) -> None:
+    from pipeline.sweep import SweepItem, sweep_exit_code, sweep_job
+
+    def on_item(item: SweepItem) -> None:
+        if item.result is not None:
+            click.echo(f"{item.path}: {item.status}")
+            show_result(item.result)
+        else:
+            click.echo(f"{item.path}: {item.status}; {REDACTOR.scrub(item.message)}")
+
+    items = sweep_job(
+        job, cli=cli, env=env, confirm=confirm, progress_factory=_progress(quiet), on_item=on_item
+    )
+    if not items:
+        click.echo(f"no file matches {job.input!r}; nothing to do")
+    sys.exit(sweep_exit_code(items))
+
+
+def _rerun(
+    run_dir: Path, *, cli: dict[str, Any], env: Environment, out: Path | None, quiet: bool
+) -> None:
+    from pipeline.durable import rerun_run
+
+    given = {k: v for k, v in cli.items() if k in RERUN_OPTIONS}
+    result = rerun_run(run_dir, cli=given, env=env, out=out, progress_factory=_progress(quiet))
+    if not result.summary["rows"]:
+        click.echo(f"{run_dir}: nothing to rerun; every row landed or is invalid (see errors.csv)")
+        sys.exit(0)
+    show_result(result)
+    sys.exit(result.exit_code)
+
+
+RERUN_OPTIONS = ("base_url", "rate", "concurrency", "retries", "timeout", "dry_run", "no_refetch")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory of the new run.")
+@api_options
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@library_errors
+def rerun(run_dir: Path, out: Path | None, quiet: bool, **cli: Any) -> None:
+    """Send again the rows of a finished run that failed, were unverified or not attempted.
+
+    Invalid rows are left out: fix them in errors.csv and run that file. The new
+    run uses the original run's settings (options given here override them) and
+    records which run it reruns.
+
+    \b
+    Example:
+      quivo-bulk rerun runs/20261124T020000Z-nightly-cancellation-sweep --rate 2
+    """
+    _rerun(run_dir, cli=cli, env=environment(), out=out, quiet=quiet)
 
 
 @main.command()
@@ -293,7 +362,7 @@ def resume(run_dir: Path, quiet: bool, **cli: Any) -> None:
     Example:
       quivo-bulk resume runs/20261124T020000Z-nightly
     """
-    from pipeline.runner import resume_run
+    from pipeline.durable import resume_run
 
     env = environment()
     result = resume_run(run_dir, cli=cli, env=env, progress_factory=_progress(quiet))
@@ -303,19 +372,27 @@ def resume(run_dir: Path, quiet: bool, **cli: Any) -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--rebuild", is_flag=True, help="Write the reports again from the journal first.")
 @library_errors
-def report(run_dir: Path) -> None:
-    """Print the summary of a past run.
+def report(run_dir: Path, rebuild: bool) -> None:
+    """Print the summary of a past run (its exit code is the run's).
 
     \b
-    Example:
+    Examples:
       quivo-bulk report runs/20261124T020000Z-nightly
+      quivo-bulk report runs/20261124T020000Z-nightly --rebuild
     """
     import json
 
     from pipeline.errors import RunDirError
     from pipeline.runner import RunResult
 
+    if rebuild:
+        from pipeline.durable import rebuild_reports
+
+        result = rebuild_reports(run_dir)
+        show_result(result)
+        sys.exit(result.exit_code)
     path = run_dir / "summary.json"
     if not path.exists():
         raise RunDirError(f"{run_dir}: no summary.json; is this a run directory?")

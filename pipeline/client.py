@@ -63,9 +63,11 @@ class Answer:
 class RequestObserver(Protocol):
     """Told about every attempt: the journal, the counters and the progress display."""
 
-    def sending(
+    async def sending(
         self, *, order_id: int | None, method: str, path: str, attempt: int, row: int | None
-    ) -> int: ...
+    ) -> int:
+        """Record the request before it goes out; return its ID for `answered`."""
+        ...
 
     def answered(
         self, request_id: int, *, status: int | None, error: str | None, latency_ms: float
@@ -240,7 +242,7 @@ class QuivoClient:
             headers["Authorization"] = token
         async with self._slots:
             await self.pacer.acquire()
-            request_id = self._observer.sending(
+            request_id = await self._observer.sending(
                 order_id=order_id, method=method, path=path, attempt=attempt, row=row
             )
             started = time.perf_counter()

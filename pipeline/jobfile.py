@@ -14,7 +14,14 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.columns import ATTRIBUTE_PREFIX, CANONICAL
 from pipeline.errors import JobFileError
@@ -26,7 +33,8 @@ class JobFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str | None = None
-    input: str | list[str] = Field(description="a path or glob, or a list of them")
+    input: str | list[str] | None = Field(None, description="a path or glob, or a list of them")
+    rerun: str | None = Field(None, description="a run directory, or a glob: the newest match")
     action: Literal["update", "address", "cancel"] | None = None
     address_type: Literal["DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE"] | None = None
     sheet: str | None = None
@@ -43,6 +51,12 @@ class JobFile(BaseModel):
 
     # Set by load_job: where relative paths start.
     folder: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JobFile:
+        if (self.input is None) == (self.rerun is None):
+            raise ValueError("give exactly one of 'input' (files) and 'rerun' (a run directory)")
+        return self
 
     @field_validator("columns")
     @classmethod
@@ -62,7 +76,22 @@ class JobFile(BaseModel):
         return self.name or "job"
 
     def patterns(self) -> list[str]:
+        if self.input is None:
+            return []
         return [self.input] if isinstance(self.input, str) else list(self.input)
+
+    def rerun_dir(self) -> Path:
+        """The run directory a rerun job names: with a glob, the newest (names start with UTC)."""
+        assert self.rerun is not None
+        pattern = str(self.resolve(self.rerun))
+        if not glob.has_magic(self.rerun):
+            return Path(pattern)
+        matches = sorted(p for p in glob.glob(pattern) if Path(p).is_dir())
+        if not matches:
+            raise JobFileError(
+                f"job '{self.job_name}': rerun {self.rerun!r} matches no run directory"
+            )
+        return Path(matches[-1])
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()
@@ -102,6 +131,8 @@ def load_job(path: Path) -> JobFile:
                 problems.append(f"unknown key '{key}'")
             elif item["type"] == "missing":
                 problems.append(f"'{key}' is required")
+            elif key == "(top level)":
+                problems.append(str(item["msg"]).removeprefix("Value error, "))
             else:
                 problems.append(f"'{key}': {item['msg']}")
         raise JobFileError(f"job file {path}: " + "; ".join(problems)) from None

@@ -110,15 +110,19 @@ class RunRecorder:
     def __init__(self, journal: Journal, on_request: Callable[[], None]) -> None:
         self._journal = journal
         self._on_request = on_request
-        self.row_of_request: dict[int, int | None] = {}
 
-    def sending(
+    async def sending(
         self, *, order_id: int | None, method: str, path: str, attempt: int, row: int | None = None
     ) -> int:
+        """Journal the request; a row's change is committed before it is sent, so that a
+        resume after kill -9 knows the change may have landed (refetches need not wait)."""
         self._on_request()
-        return self._journal.sending(
+        request_id = self._journal.sending(
             order_id=order_id, method=method, path=path, attempt=attempt, row=row
         )
+        if row is not None:
+            await self._journal.durable()
+        return request_id
 
     def answered(
         self, request_id: int, *, status: int | None, error: str | None, latency_ms: float

@@ -125,13 +125,19 @@ def sample_orders() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
+def fresh_orders(sample_orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A deep copy of the sample orders: sandboxes change their orders."""
+    copied: list[dict[str, Any]] = json.loads(json.dumps(sample_orders))
+    return copied
+
+
+@pytest.fixture
 def sandbox(
-    request: pytest.FixtureRequest, sample_orders: list[dict[str, Any]]
+    request: pytest.FixtureRequest, fresh_orders: list[dict[str, Any]]
 ) -> Iterator[SandboxThread]:
     """The sandbox with the sample orders; parametrize indirectly with a SandboxConfig."""
     config = getattr(request, "param", SandboxConfig(cancel_delay_s=60))
-    orders = json.loads(json.dumps(sample_orders))  # every test gets fresh orders
-    with SandboxThread(create_app(config, orders=orders)) as thread:
+    with SandboxThread(create_app(config, orders=fresh_orders)) as thread:
         yield thread
 
 

@@ -90,9 +90,9 @@ def test_run_prints_the_summary_and_exits_1_when_rows_failed(
     ],
 )
 def test_usage_errors_are_one_line_with_exit_2(
-    tmp_path: Path, args: list[str], message: str | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str | None
 ) -> None:
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(
         main, args, env={"QUIVO_API_KEY": "dummy-key", "QUIVO_TOKEN": "dummy-token"}
     )
@@ -109,7 +109,7 @@ def test_secrets_never_reach_output_reports_or_the_journal(tmp_path: Path) -> No
     from pipeline.sandbox import create_app, load_orders
 
     config = SandboxConfig(api_key=KEY_MARKER, password=PASSWORD_MARKER, cancel_delay_s=60)
-    app = create_app(config, orders=load_orders(SAMPLE_DATA / "sandbox_orders.jsonl"))
+    app = create_app(config, orders=load_orders(SAMPLE_DATA / "sandbox_orders.jsonl"))  # fresh
     with SandboxThread(app) as sandbox:
         env = cli_env(sandbox, key=KEY_MARKER, password=PASSWORD_MARKER)
         outputs = []

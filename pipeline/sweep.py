@@ -1,0 +1,188 @@
+"""The nightly sweep: a job whose input is a glob processes each matching file once (SPEC §8).
+
+A state database beside the runs records each file (path and sha256) with its
+run and status. Running the same job again sends nothing for files already
+done, resumes a file whose run was interrupted, and takes new files. An
+exclusive lock keeps two sweeps of one job from processing the same files.
+
+    results = sweep_job(job, cli={}, env=Environment())
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.durable import resume_run
+from pipeline.errors import InputFileError, OptionsError, OutputError
+from pipeline.jobfile import JobFile
+from pipeline.journal import JOURNAL_NAME
+from pipeline.progress import Progress
+from pipeline.read import sha256_of
+from pipeline.runner import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
+from pipeline.settings import Environment, resolve_options
+
+STATE_NAME = "sweep-state.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT NOT NULL, sha256 TEXT NOT NULL, run_dir TEXT NOT NULL, status TEXT NOT NULL,
+    exit_code INTEGER, started_at REAL NOT NULL, finished_at REAL,
+    PRIMARY KEY (path, sha256)
+);
+"""
+
+
+@dataclass(frozen=True)
+class SweepItem:
+    path: Path
+    status: str  # "done" (this sweep), "skipped" (done earlier), "stopped", "rejected"
+    result: RunResult | None
+    message: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "rejected":
+            return 2
+        return self.result.exit_code if self.result is not None else 0
+
+
+def sweep_exit_code(items: list[SweepItem]) -> int:
+    """3 if a run stopped early, else the worst of the files (2 rejected, 1 rows not ok)."""
+    codes = [item.exit_code for item in items]
+    return 3 if 3 in codes else max(codes, default=0)
+
+
+def state_folder(job: JobFile) -> Path:
+    return job.resolve(job.state_dir or job.runs_dir)
+
+
+@contextmanager
+def sweep_lock(folder: Path, job_name: str) -> Iterator[None]:
+    """Hold the job's sweep lock; a second sweep of the job is refused at once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{job_name}.lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise OptionsError(
+                f"another sweep of job '{job_name}' is running ({holder}, lock {path});"
+                " this one sends nothing"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class SweepState:
+    """Which files of a sweep were processed, by which run."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as error:
+            raise OutputError(f"cannot open the sweep state {path}: {error}") from None
+
+    def find(self, path: Path, sha256: str) -> tuple[str, str] | None:
+        row = self._db.execute(
+            "SELECT status, run_dir FROM files WHERE path = ? AND sha256 = ?", (str(path), sha256)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def started(self, path: Path, sha256: str, run_dir: Path) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO files (path, sha256, run_dir, status, started_at)"
+            " VALUES (?, ?, ?, 'running', ?)",
+            (str(path), sha256, str(run_dir), time.time()),
+        )
+
+    def finished(self, path: Path, sha256: str, *, status: str, exit_code: int) -> None:
+        self._db.execute(
+            "UPDATE files SET status = ?, exit_code = ?, finished_at = ?"
+            " WHERE path = ? AND sha256 = ?",
+            (status, exit_code, time.time(), str(path), sha256),
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def sweep_job(
+    job: JobFile,
+    *,
+    cli: dict[str, Any],
+    env: Environment,
+    confirm: Confirm | None = None,
+    progress_factory: ProgressFactory = Progress,
+    on_item: Callable[[SweepItem], None] | None = None,
+) -> list[SweepItem]:
+    """Process each file the job's glob matches that no earlier sweep completed."""
+    options = resolve_options(cli=cli, job=job, env=env)
+    folder = state_folder(job)
+    items: list[SweepItem] = []
+    with sweep_lock(folder, job.job_name):
+        state = SweepState(folder / STATE_NAME)
+        try:
+            for path in job.input_paths():
+                item = _sweep_file(path, job, state, cli, env, options, confirm, progress_factory)
+                items.append(item)
+                if on_item is not None:
+                    on_item(item)
+                if item.status == "stopped":
+                    break  # the API is unusable or the sweep was interrupted: stop here
+        finally:
+            state.close()
+    return items
+
+
+def _sweep_file(
+    path: Path,
+    job: JobFile,
+    state: SweepState,
+    cli: dict[str, Any],
+    env: Environment,
+    options: Any,
+    confirm: Confirm | None,
+    progress_factory: ProgressFactory,
+) -> SweepItem:
+    digest = sha256_of(path)
+    known = state.find(path, digest)
+    if known is not None and known[0] in ("done", "rejected"):
+        return SweepItem(path, "skipped", None, f"already {known[0]} by {known[1]}")
+    if known is not None and (Path(known[1]) / JOURNAL_NAME).exists():
+        run_dir = Path(known[1])
+        result = resume_run(run_dir, cli=cli, env=env, progress_factory=progress_factory)
+    else:
+        run_dir = default_run_dir(f"{job.job_name}-{path.stem}", root=job.resolve(job.runs_dir))
+        state.started(path, digest, run_dir)
+        try:
+            result = run_files(
+                [path],
+                options=options,
+                env=env,
+                out=run_dir,
+                confirm=confirm,
+                progress_factory=progress_factory,
+            )
+        except InputFileError as error:  # one bad file must not stop the night's sweep
+            state.finished(path, digest, status="rejected", exit_code=2)
+            return SweepItem(path, "rejected", None, str(error))
+    status = "stopped" if result.exit_code == 3 else "done"
+    state.finished(path, digest, status=status, exit_code=result.exit_code)
+    return SweepItem(path, status, result)

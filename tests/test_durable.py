@@ -1,0 +1,250 @@
+"""Durable runs: kill -9 and resume, rerun, report --rebuild (SPEC §8)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+from aiohttp import web
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.durable import load_results, rebuild_reports, rerun_run
+from pipeline.errors import RunDirError
+from pipeline.runner import run_files
+from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
+from tests.conftest import SAMPLE_DATA, env_for, options_for, state_of
+from tests.test_cli import cli_env
+
+MUTATIONS = ("patch", "address", "cancel")
+CONCURRENCY = 4
+
+
+def order_ids(sandbox: SandboxThread, status: str, count: int) -> list[int]:
+    found = []
+    for order_id in state_of(sandbox).store.ids():
+        order = state_of(sandbox).order(order_id, touch=False)
+        if order and order["orderStatus"] == status and not order.get("cancelRequestedAt"):
+            found.append(order_id)
+    return found[:count]
+
+
+def mixed_input(sandbox: SandboxThread, folder: Path) -> tuple[Path, int]:
+    """40 cancels and 20 comment updates on distinct orders: all should land."""
+    cancels = order_ids(sandbox, "PENDING", 20) + order_ids(sandbox, "PROCESSING", 60)[:20]
+    updates = order_ids(sandbox, "PROCESSING", 60)[20:40]
+    lines = [f"{i},cancel," for i in cancels] + [f"{i},update,kill test {i}" for i in updates]
+    path = folder / "mixed.csv"
+    path.write_text("orderId,action,comment\n" + "\n".join(lines) + "\n")
+    return path, len(lines)
+
+
+def killer(route: str, at: int, pid: list[int]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """A sandbox middleware that SIGKILLs the client when the at-th `route` request arrives."""
+    seen = 0
+
+    @web.middleware
+    async def kill(
+        request: web.Request, handler: Callable[..., Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        nonlocal seen
+        if request.match_info.route.name == route:
+            seen += 1
+            if seen == at and pid:
+                os.kill(pid[0], signal.SIGKILL)
+        return await handler(request)
+
+    return kill
+
+
+def finished_rows(run_dir: Path) -> set[int]:
+    with sqlite3.connect(run_dir / "journal.sqlite") as db:
+        return {row[0] for row in db.execute("SELECT idx FROM results")}
+
+
+def mutations_by_order(sandbox: SandboxThread) -> dict[int, int]:
+    return {
+        order_id: sum(counts.get(kind, 0) for kind in MUTATIONS)
+        for order_id, counts in state_of(sandbox).stats.by_order.items()
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("route", "at"),
+    [
+        ("cancel", 1),  # before the first answer
+        ("cancel", 25),  # in the middle
+        ("refetch", 10),  # during refetches
+        (None, 0),  # while writing the reports
+    ],
+    ids=["before-first-answer", "middle", "during-refetch", "writing-reports"],
+)
+def test_kill_9_then_resume_sends_every_row_once(
+    tmp_path: Path, fresh_orders: list[dict[str, object]], route: str | None, at: int
+) -> None:
+    pid: list[int] = []
+    app = create_app(SandboxConfig(cancel_delay_s=60), orders=fresh_orders)
+    if route is not None:
+        app.middlewares.insert(0, killer(route, at, pid))
+    with SandboxThread(app) as sandbox:
+        path, rows = mixed_input(sandbox, tmp_path)
+        out = tmp_path / "run"
+        env = {**os.environ, **cli_env(sandbox)}
+        command = [sys.executable, "-m", "pipeline", "run", str(path), "--out", str(out),
+                   "--rate", "60", "--concurrency", str(CONCURRENCY), "--quiet"]  # fmt: skip
+        with subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        ) as process:
+            pid.append(process.pid)
+            if route is None:
+                _kill_when_reports_start(process, out)
+            process.wait(timeout=60)
+        assert process.returncode == -signal.SIGKILL
+        finished = finished_rows(out)
+        before = mutations_by_order(sandbox)
+
+        resumed = CliRunner().invoke(main, ["resume", str(out), "--quiet"], env=cli_env(sandbox))
+        assert resumed.exit_code == 0, resumed.output
+        after = mutations_by_order(sandbox)
+
+    results = pl.read_parquet(out / "results.parquet")
+    assert results["row"].to_list() == list(range(1, rows + 1))  # every row exactly once
+    assert set(results["outcome"]) == {"applied"}
+    by_row = dict(zip(range(rows), results["orderId"].to_list(), strict=True))
+    for index in finished:  # rows that finished before the kill were not sent again
+        assert after[by_row[index]] == 1, by_row[index]
+    resent = sum(after.values()) - rows
+    assert resent == sum(after.values()) - sum(1 for n in after.values() if n)
+    assert 0 <= resent <= CONCURRENCY * 4  # at most the orders in progress at the kill
+    assert sum(before.values()) <= sum(after.values())
+    if route is None:
+        assert sum(after.values()) == rows  # killed while writing reports: nothing re-sent
+
+
+def _kill_when_reports_start(process: subprocess.Popen[bytes], out: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if (out / "results.parquet").exists():
+            process.kill()
+            return
+        time.sleep(0.001)
+    raise AssertionError("the run finished before its reports could be interrupted")
+
+
+def test_resume_refuses_changed_inputs(sandbox: SandboxThread, tmp_path: Path) -> None:
+    path = tmp_path / "cancel.csv"
+    path.write_text("orderId\n" + "\n".join(map(str, order_ids(sandbox, "PENDING", 3))) + "\n")
+    run_files(
+        [path],
+        options=options_for(sandbox, action="cancel"),
+        env=env_for(sandbox),
+        out=tmp_path / "r",
+    )
+    path.write_text(path.read_text() + "4100001\n")
+    result = CliRunner().invoke(main, ["resume", str(tmp_path / "r")], env=cli_env(sandbox))
+    assert result.exit_code == 2
+    assert "changed since the run started (sha256 differs)" in result.output
+
+
+def test_resume_of_a_finished_run_sends_nothing(sandbox: SandboxThread, tmp_path: Path) -> None:
+    result = run_files(
+        [SAMPLE_DATA / "mixed-changes.xlsx"], options=options_for(sandbox), env=env_for(sandbox),
+        out=tmp_path / "r",
+    )  # fmt: skip
+    sent = state_of(sandbox).stats.requests
+    again = CliRunner().invoke(
+        main, ["resume", str(tmp_path / "r"), "--quiet"], env=cli_env(sandbox)
+    )
+    assert again.exit_code == result.exit_code
+    assert state_of(sandbox).stats.requests == sent
+    assert load_results(tmp_path / "r")["outcome"].to_list() == result.results["outcome"].to_list()
+
+
+def test_rerun_takes_exactly_the_rows_that_did_not_land(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    first = run_files(
+        [SAMPLE_DATA / "mixed-changes.xlsx"], options=options_for(sandbox), env=env_for(sandbox),
+        out=tmp_path / "night",
+    )  # fmt: skip
+    wanted = first.results.filter(
+        pl.col("outcome").is_in(["failed", "unverified", "not_attempted"])
+    )
+    assert wanted["row"].to_list() == [3, 5]
+    # From a notebook: a library call that gives a DataFrame back.
+    again = rerun_run(tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "again")
+    assert isinstance(again.results, pl.DataFrame)
+    assert again.results["sourceRow"].to_list() == ["3", "5"]
+    assert again.results["orderId"].to_list() == wanted["orderId"].to_list()
+    assert again.summary["reruns"] == str(tmp_path / "night")
+    assert set(again.results["outcome"]) == {"failed"}  # still PENDING / COMPLETED
+
+
+def test_rerun_with_nothing_to_do_exits_0(sandbox: SandboxThread, tmp_path: Path) -> None:
+    path = tmp_path / "cancel.csv"
+    path.write_text("orderId\n" + "\n".join(map(str, order_ids(sandbox, "PENDING", 2))) + "\n")
+    run_files(
+        [path],
+        options=options_for(sandbox, action="cancel"),
+        env=env_for(sandbox),
+        out=tmp_path / "r",
+    )
+    result = CliRunner().invoke(main, ["rerun", str(tmp_path / "r")], env=cli_env(sandbox))
+    assert result.exit_code == 0
+    assert "nothing to rerun" in result.output
+
+
+def test_rerun_refuses_an_unfinished_run(sandbox: SandboxThread, tmp_path: Path) -> None:
+    run = run_files(
+        [SAMPLE_DATA / "cancellations.parquet"], options=options_for(sandbox, action="cancel"),
+        env=env_for(sandbox), out=tmp_path / "r",
+    )  # fmt: skip
+    with sqlite3.connect(run.run_dir / "journal.sqlite") as db:
+        db.execute("DELETE FROM results WHERE idx = 0")
+    with pytest.raises(RunDirError, match="unfinished"):
+        rerun_run(run.run_dir, cli={}, env=env_for(sandbox))
+
+
+def test_report_rebuild_writes_the_reports_from_the_journal(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    run = run_files(
+        [SAMPLE_DATA / "address-corrections.csv"], options=options_for(sandbox, action="address"),
+        env=env_for(sandbox), out=tmp_path / "r",
+    )  # fmt: skip
+    original = (run.run_dir / "results.csv").read_text()
+    for name in ("results.csv", "results.parquet", "errors.csv", "summary.json"):
+        (run.run_dir / name).unlink()
+    rebuilt = rebuild_reports(run.run_dir)
+    assert (run.run_dir / "results.csv").read_text() == original
+    assert rebuilt.summary["outcomes"] == run.summary["outcomes"]
+    shown = CliRunner().invoke(main, ["report", str(run.run_dir), "--rebuild"])
+    assert shown.exit_code == 1
+    assert "conflicting_rows" in shown.output
+
+
+def test_runs_work_from_a_worker_thread(sandbox: SandboxThread, tmp_path: Path) -> None:
+    """Signal handlers can only be installed on the main thread; elsewhere runs still work."""
+    results: list[int] = []
+
+    def work() -> None:
+        run = run_files(
+            [SAMPLE_DATA / "cancellations.parquet"], options=options_for(sandbox, action="cancel"),
+            env=env_for(sandbox), out=tmp_path / "t",
+        )  # fmt: skip
+        results.append(run.exit_code)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=60)
+    assert results == [1]

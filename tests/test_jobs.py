@@ -1,0 +1,187 @@
+"""Job files and the nightly sweep (SPEC §8)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.errors import JobFileError, OptionsError
+from pipeline.jobfile import load_job
+from pipeline.sandbox import SandboxThread
+from pipeline.sweep import STATE_NAME, sweep_exit_code, sweep_job, sweep_lock
+from tests.conftest import REPO, SAMPLE_DATA, env_for, state_of
+from tests.test_cli import cli_env
+
+FAST = {"rate": 500.0, "concurrency": 8}
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "jobs").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_job_validates(path: Path) -> None:
+    job = load_job(path)
+    assert job.action in (None, "address", "cancel", "update")
+    if job.input is not None:
+        assert job.input_paths(), f"{path.name} matches no input"
+
+
+def test_the_shipped_jobs_are_the_three_uses() -> None:
+    names = {p.name for p in (REPO / "jobs").glob("*.toml")}
+    assert names >= {
+        "address-corrections.toml",
+        "nightly-cancellation-sweep.toml",
+        "data-team-rerun.toml",
+    }
+    assert load_job(REPO / "jobs/nightly-cancellation-sweep.toml").is_sweep()
+    assert load_job(REPO / "jobs/data-team-rerun.toml").rerun is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('input = "a.csv"\ncolour = "red"\n', "unknown key 'colour'"),
+        (
+            'input = "a.csv"\naction = "delete"\n',
+            "'action': Input should be 'update', 'address' or",
+        ),
+        ('input = "a.csv"\nrate = -1\n', "'rate': Input should be greater than or equal to 0"),
+        (
+            'input = "a.csv"\nconcurrency = 0\n',
+            "'concurrency': Input should be greater than or equal",
+        ),
+        ('input = "a.csv"\nretries = "many"\n', "'retries': Input should be a valid integer"),
+        (
+            'input = "a.csv"\n[columns]\n"Stadt" = "town"\n',
+            "'Stadt' maps to 'town', which is not one",
+        ),
+        ('action = "cancel"\n', "give exactly one of 'input' (files) and 'rerun'"),
+        ('input = "a.csv"\nrerun = "runs/x"\n', "give exactly one of 'input' (files) and 'rerun'"),
+        ('input = "a.csv\n', "not valid TOML"),
+        (
+            'input = "a.csv"\nassume_yes = "yes please"\n',
+            "'assume_yes': Input should be a valid boolean",
+        ),
+    ],
+)
+def test_bad_job_files_name_the_file_and_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(JobFileError) as caught:
+        load_job(path)
+    assert str(caught.value).startswith(f"job file {path}: ")
+    assert message in str(caught.value)
+
+
+def test_a_bad_job_file_is_exit_2_on_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('input = "a.csv"\ncolour = "red"\n')
+    result = CliRunner().invoke(main, ["run", "--job", str(path)])
+    assert result.exit_code == 2
+    assert "unknown key 'colour'" in result.output
+
+
+def test_options_override_the_job_and_relative_paths_follow_the_job(tmp_path: Path) -> None:
+    from pipeline.settings import resolve_options
+
+    job = load_job(REPO / "jobs/address-corrections.toml")
+    assert job.input_paths() == [SAMPLE_DATA / "address-corrections.csv"]
+    options = resolve_options(cli={"rate": 9.0}, job=job, env=None)
+    assert options.api.rate_per_s == 9.0
+    assert options.api.concurrency == job.concurrency
+    assert options.action == "address"
+
+
+def sweep_job_in(tmp_path: Path, inbox_files: list[Path]) -> Path:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in inbox_files:
+        shutil.copy(path, inbox / path.name)
+    job = tmp_path / "sweep.toml"
+    job.write_text(
+        'input = "inbox/*.csv"\naction = "cancel"\nassume_yes = true\n'
+        'runs_dir = "runs"\nstate_dir = "state"\n'
+    )
+    return job
+
+
+def test_the_sweep_processes_each_file_once(sandbox: SandboxThread, tmp_path: Path) -> None:
+    job = load_job(sweep_job_in(tmp_path, sorted((SAMPLE_DATA / "inbox").glob("*.csv"))))
+    first = sweep_job(job, cli=FAST, env=env_for(sandbox))
+    assert [item.status for item in first] == ["done", "done"]
+    assert sweep_exit_code(first) == 1  # one order in the second file is COMPLETED
+    sent = state_of(sandbox).stats.requests
+    second = sweep_job(job, cli=FAST, env=env_for(sandbox))
+    assert [item.status for item in second] == ["skipped", "skipped"]
+    assert sweep_exit_code(second) == 0
+    assert state_of(sandbox).stats.requests == sent  # nothing sent the second time
+    # A new file dropped into the inbox is taken by the next sweep.
+    (tmp_path / "inbox" / "late.csv").write_text("orderId\n4100003\n")
+    third = sweep_job(job, cli=FAST, env=env_for(sandbox))
+    assert [item.status for item in third] == ["skipped", "skipped", "done"]
+
+
+def test_an_interrupted_file_is_resumed_by_the_next_sweep(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    job = load_job(sweep_job_in(tmp_path, sorted((SAMPLE_DATA / "inbox").glob("*.csv"))))
+    refused = sweep_job(job, cli=FAST, env=env_for(sandbox, password="wrong"))
+    assert [item.status for item in refused] == ["stopped"]  # the sweep stops at the first
+    assert sweep_exit_code(refused) == 3
+    stopped_run = refused[0].result
+    assert stopped_run is not None
+    again = sweep_job(job, cli=FAST, env=env_for(sandbox))
+    assert [item.status for item in again] == ["done", "done"]
+    resumed = again[0].result
+    assert resumed is not None
+    assert resumed.run_dir == stopped_run.run_dir
+    assert resumed.summary["command"] == "resume"
+    with sqlite3.connect(tmp_path / "state" / STATE_NAME) as db:
+        statuses = [row[0] for row in db.execute("SELECT status FROM files ORDER BY path")]
+    assert statuses == ["done", "done"]
+
+
+def test_a_file_that_cannot_be_used_does_not_stop_the_sweep(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    job_path = sweep_job_in(tmp_path, [sorted((SAMPLE_DATA / "inbox").glob("*.csv"))[0]])
+    (tmp_path / "inbox" / "0-broken.csv").write_text("Order Number\n1\n")
+    items = sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox))
+    assert [item.status for item in items] == ["rejected", "done"]
+    assert "no orderId column" in items[0].message
+    assert sweep_exit_code(items) == 2
+
+
+def test_two_sweeps_at_once_do_not_both_run(sandbox: SandboxThread, tmp_path: Path) -> None:
+    job = load_job(sweep_job_in(tmp_path, sorted((SAMPLE_DATA / "inbox").glob("*.csv"))))
+    with sweep_lock(tmp_path / "state", job.job_name):
+        with pytest.raises(OptionsError, match="another sweep of job 'sweep' is running"):
+            sweep_job(job, cli=FAST, env=env_for(sandbox))
+        result = CliRunner().invoke(
+            main, ["run", "--job", str(job.folder / "sweep.toml")], env=cli_env(sandbox)
+        )
+        assert result.exit_code == 2
+        assert "another sweep" in result.output
+    assert state_of(sandbox).stats.requests == 0
+
+
+def test_the_sweep_from_the_command_line_then_the_data_team_rerun(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    job_path = sweep_job_in(tmp_path, sorted((SAMPLE_DATA / "inbox").glob("*.csv")))
+    env = cli_env(sandbox)
+    first = CliRunner().invoke(
+        main, ["run", "--job", str(job_path), "--rate", "500", "--quiet"], env=env
+    )
+    assert first.exit_code == 1, first.output
+    assert first.output.count(": done") == 2
+    second = CliRunner().invoke(main, ["run", "--job", str(job_path), "--quiet"], env=env)
+    assert second.exit_code == 0
+    assert second.output.count(": skipped") == 2
+    rerun_job = tmp_path / "rerun.toml"
+    rerun_job.write_text('rerun = "runs/????????T??????Z-sweep-2026-11-24-*"\nrate = 500\n')
+    rerun = CliRunner().invoke(main, ["run", "--job", str(rerun_job), "--quiet"], env=env)
+    assert rerun.exit_code == 1, rerun.output
+    assert "quivo-bulk run: 1 rows" in rerun.output  # the COMPLETED order, again refused
