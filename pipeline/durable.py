@@ -22,7 +22,7 @@ from pipeline.journal import JOURNAL_NAME, Journal
 from pipeline.outcomes import RERUNNABLE
 from pipeline.progress import Progress
 from pipeline.read import sha256_of
-from pipeline.report import order_frame, write_reports
+from pipeline.report import order_frame, outcome_frame, write_reports
 from pipeline.runner import (
     Prepared,
     ProgressFactory,
@@ -110,9 +110,9 @@ def rebuild_reports(run_dir: Path) -> RunResult:
     try:
         options = RunOptions.from_manifest(manifest["options"])
         prepared = _prepare_again(run_dir, manifest, options)
-        results = list(journal.results())
-        if len(results) != manifest["row_count"]:
-            missing = manifest["row_count"] - len(results)
+        outcomes = outcome_frame(list(journal.results()))
+        if outcomes.height != manifest["row_count"]:
+            missing = manifest["row_count"] - outcomes.height
             raise RunDirError(
                 f"{run_dir}: {missing} rows have no outcome yet; finish the run with"
                 f" 'quivo-bulk resume {run_dir}'"
@@ -124,7 +124,7 @@ def rebuild_reports(run_dir: Path) -> RunResult:
             run_dir=run_dir,
             options=options,
             table=prepared.table,
-            results=results,
+            outcomes=outcomes,
             stopped=stopped,
             journal=journal,
             extra={k: manifest[k] for k in ("reruns",) if k in manifest},
@@ -132,7 +132,7 @@ def rebuild_reports(run_dir: Path) -> RunResult:
         frame = write_reports(
             run_dir,
             prepared.table,
-            results,
+            outcomes,
             order_frame(journal.orders()),
             summary=summary,
             default_address_type=options.address_type,

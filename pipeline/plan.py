@@ -96,34 +96,43 @@ def find_conflicts(
     return rejected
 
 
-def _identity(change: Change) -> tuple[object, ...]:
-    return (change.order_id, change.action, change.address_type, tuple(change.claims().items()))
-
-
 def plan_changes(checked: Sequence[Change | Rejection], *, locate: Callable[[int], str]) -> Plan:
-    """Turn validated rows into per-order work, rejecting conflicts and folding duplicates."""
-    changes = [c for c in checked if isinstance(c, Change)]
+    """Turn validated rows into per-order work, rejecting conflicts and folding duplicates.
+
+    Conflicts and duplicates can only occur within one order, so only orders
+    with several rows have their claims compared (a million distinct orders
+    cost one dict insert each).
+    """
     rejections = [r for r in checked if isinstance(r, Rejection)]
-    conflicts = find_conflicts(changes, locate=locate)
-    rejections.extend(conflicts.values())
-    first_of: dict[tuple[object, ...], int] = {}
-    duplicates: list[Duplicate] = []
     per_order: dict[int, list[Change]] = {}
-    for change in changes:
-        if change.index in conflicts:
-            continue
-        identity = _identity(change)
-        original = first_of.setdefault(identity, change.index)
-        if original != change.index:
-            duplicates.append(Duplicate(change.index, change.order_id, change.action, original))
-            continue
-        per_order.setdefault(change.order_id, []).append(change)
-    orders = tuple(
-        OrderWork(
-            order_id,
-            tuple(sorted(order_changes, key=lambda c: (c.action == "cancel", c.index))),
-        )
-        for order_id, order_changes in per_order.items()
-    )
+    for change in checked:
+        if isinstance(change, Change):
+            per_order.setdefault(change.order_id, []).append(change)
+    duplicates: list[Duplicate] = []
+    orders: list[OrderWork] = []
+    for order_id, changes in per_order.items():
+        if len(changes) > 1:
+            conflicts = find_conflicts(changes, locate=locate)
+            rejections.extend(conflicts.values())
+            changes = _fold_duplicates([c for c in changes if c.index not in conflicts], duplicates)
+            if not changes:
+                continue
+            changes.sort(key=lambda c: (c.action == "cancel", c.index))
+        orders.append(OrderWork(order_id, tuple(changes)))
     rejections.sort(key=lambda r: r.index)
-    return Plan(orders=orders, rejections=tuple(rejections), duplicates=tuple(duplicates))
+    duplicates.sort(key=lambda d: d.index)
+    return Plan(orders=tuple(orders), rejections=tuple(rejections), duplicates=tuple(duplicates))
+
+
+def _fold_duplicates(changes: list[Change], duplicates: list[Duplicate]) -> list[Change]:
+    """Keep the first of each identical change of one order; record the others."""
+    first_of: dict[tuple[object, ...], int] = {}
+    kept = []
+    for change in changes:
+        identity = (change.action, change.address_type, tuple(change.claims().items()))
+        original = first_of.setdefault(identity, change.index)
+        if original == change.index:
+            kept.append(change)
+        else:
+            duplicates.append(Duplicate(change.index, change.order_id, change.action, original))
+    return kept

@@ -11,7 +11,6 @@ frame = results_frame(table, results, orders)
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,21 @@ LEADING = (
 ORDER_KEYS = ("orderStatus", "cancelRequestedAt", "lastModified")
 
 
+OUTCOME_SCHEMA = {
+    "__index": pl.Int64,
+    "orderId": pl.Int64,
+    "action": pl.String,
+    "outcome": pl.String,
+    "errorCode": pl.String,
+    "error": pl.String,
+    "httpStatus": pl.Int32,
+    "attempts": pl.Int32,
+    "latencyMs": pl.Float64,
+}
+
+
 def outcome_frame(results: Sequence[RowResult]) -> pl.DataFrame:
-    """Row results as columns, sorted by input index."""
+    """Row results as columns (OUTCOME_SCHEMA), sorted by input index."""
     ordered = sorted(results, key=lambda r: r.index)
     return pl.DataFrame(
         {
@@ -57,17 +69,7 @@ def outcome_frame(results: Sequence[RowResult]) -> pl.DataFrame:
             "attempts": [r.attempts for r in ordered],
             "latencyMs": [r.latency_ms for r in ordered],
         },
-        schema={
-            "__index": pl.Int64,
-            "orderId": pl.Int64,
-            "action": pl.String,
-            "outcome": pl.String,
-            "errorCode": pl.String,
-            "error": pl.String,
-            "httpStatus": pl.Int32,
-            "attempts": pl.Int32,
-            "latencyMs": pl.Float64,
-        },
+        schema=OUTCOME_SCHEMA,
     )
 
 
@@ -103,15 +105,16 @@ def order_frame(orders: Iterable[tuple[int, str]]) -> pl.DataFrame:
     return pl.DataFrame(records, schema=schema)
 
 
-def results_frame(
-    table: InputTable, results: Sequence[RowResult], orders: pl.DataFrame
-) -> pl.DataFrame:
-    """One row per input row: the contract's leading columns, then the input's own."""
-    if len(results) != table.raw.height:
+def results_frame(table: InputTable, outcomes: pl.DataFrame, orders: pl.DataFrame) -> pl.DataFrame:
+    """One row per input row: the contract's leading columns, then the input's own.
+
+    `outcomes` has OUTCOME_SCHEMA, one row per input row, in input order.
+    """
+    if outcomes.height != table.raw.height:
         raise OutputError(
-            f"internal error: {len(results)} results for {table.raw.height} input rows"
+            f"internal error: {outcomes.height} results for {table.raw.height} input rows"
         )
-    outcomes = outcome_frame(results).drop("__index")
+    outcomes = outcomes.drop("__index")
     keys = orders.select("orderId", *ORDER_KEYS)
     with_order = outcomes.with_row_index("__position").join(keys, on="orderId", how="left")
     with_order = with_order.sort("__position").drop("__position")
@@ -163,7 +166,7 @@ def write_csv(frame: pl.DataFrame, path: Path) -> None:
 def write_reports(
     run_dir: Path,
     table: InputTable,
-    results: Sequence[RowResult],
+    outcomes: pl.DataFrame,
     orders: pl.DataFrame,
     *,
     summary: dict[str, Any],
@@ -172,7 +175,7 @@ def write_reports(
     """Write every report into `run_dir`; return the results frame."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        frame = results_frame(table, results, orders)
+        frame = results_frame(table, outcomes, orders)
         frame.write_parquet(run_dir / "results.parquet")
         write_csv(frame, run_dir / "results.csv")
         errors = errors_frame(table, frame, default_address_type=default_address_type)
@@ -188,15 +191,14 @@ def write_reports(
     return frame
 
 
-def count_outcomes(results: Iterable[RowResult]) -> tuple[dict[str, int], dict[str, int]]:
+def count_outcomes(outcomes: pl.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
     """Counts per outcome and per errorCode, most frequent first."""
-    outcomes: Counter[str] = Counter()
-    codes: Counter[str] = Counter()
-    for result in results:
-        outcomes[result.outcome.value] += 1
-        if result.error_code is not None:
-            codes[result.error_code.value] += 1
-    return dict(outcomes.most_common()), dict(codes.most_common())
+
+    def counts(column: str) -> dict[str, int]:
+        values = outcomes[column].drop_nulls().value_counts(sort=True)
+        return {str(value): int(n) for value, n in values.iter_rows()}
+
+    return counts("outcome"), counts("errorCode")
 
 
 def exit_code_for(outcomes: dict[str, int], *, stopped: bool) -> int:

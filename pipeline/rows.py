@@ -21,7 +21,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     ValidationError,
     model_validator,
 )
@@ -73,6 +72,9 @@ def utf16_units(text: str) -> int:
 
 
 def parse_order_id(value: str | None) -> int:
+    """The order ID in a cell; raises the row's error (missing / invalid) as its code."""
+    if value is not None and value.isdigit() and len(value) < 19 and value[0] != "0":
+        return int(value)  # the common case, without regular expressions
     if value is None:
         raise _error(ErrorCode.MISSING_ORDER_ID, "orderId is empty; every row needs the order's ID")
     digits = value
@@ -172,16 +174,16 @@ Text = str | None
 
 
 class RowModel(BaseModel):
-    """One input row after header matching; cells are stripped text or None."""
+    """One input row after header matching, but its orderId (checked by `parse_order_id`);
+    cells are stripped text or None."""
 
     model_config = ConfigDict(frozen=True)
 
-    orderId: Annotated[int, BeforeValidator(parse_order_id)] = Field(None, validate_default=True)
     action: Text = None
     addressType: Text = None
     comment: Annotated[Text, AfterValidator(_check_comment)] = None
     trackingEnabled: Annotated[bool | None, BeforeValidator(parse_boolean)] = None
-    customAttributes: dict[str, str] = {}
+    customAttributes: dict[str, str] | None = None
     name: Text = None
     company: Text = None
     email: Annotated[Text, AfterValidator(_check_email)] = None
@@ -226,7 +228,7 @@ class RowModel(BaseModel):
             )
         address = [f for f in ADDRESS_FIELDS if fields[f] is not None]
         extras = [f for f in ("comment", "trackingEnabled") if fields[f] is not None]
-        extras += [ATTRIBUTE_PREFIX + key for key in self.customAttributes]
+        extras += [ATTRIBUTE_PREFIX + key for key in self.customAttributes or {}]
         if self.action == "cancel" and (address or extras):
             raise _error(
                 ErrorCode.UNEXPECTED_FIELDS,
@@ -285,64 +287,122 @@ def _address_rules(row: RowModel) -> None:
         )
 
 
-def _rows(fields: pl.DataFrame, defaults: RowDefaults) -> Iterator[dict[str, Any]]:
-    attributes = [c for c in fields.columns if c.startswith(ATTRIBUTE_PREFIX)]
-    wanted = [c for c in fields.columns if c in RowModel.model_fields]
-    for row in fields.select(*wanted, *attributes).iter_rows(named=True):
-        data = {k: row[k] for k in wanted if row[k] is not None}
-        data.setdefault("orderId", None)
-        if "action" in data:
-            data["action"] = data["action"].casefold()
-        else:
-            data["action"] = defaults.action
-        if "addressType" in data:
-            data["addressType"] = data["addressType"].upper()
-        if attributes:
-            data["customAttributes"] = {
-                c[len(ATTRIBUTE_PREFIX) :]: row[c] for c in attributes if row[c] is not None
-            }
-        yield data
+SLICE_ROWS = 50_000  # rows turned into Python objects at a time
+CACHE_LIMIT = 100_000  # distinct row contents remembered at a time
 
 
-def validate_rows(fields: pl.DataFrame, *, defaults: RowDefaults) -> list[Change | Rejection]:
-    """Validate every row of `fields` (canonical columns); one result per row, in order."""
-    results: list[Change | Rejection] = []
-    for index, data in enumerate(_rows(fields, defaults)):
-        try:
-            row = RowModel.model_validate(data)
-        except ValidationError as error:
-            first = error.errors(include_url=False)[0]
-            try:
-                code = ErrorCode(first["type"])
-            except ValueError:  # a pydantic built-in check, e.g. a non-text cell
-                code = ErrorCode.REJECTED
-            order_id = _order_id_or_none(data.get("orderId"))
-            results.append(Rejection(index, order_id, data.get("action"), code, first["msg"]))
-            continue
-        results.append(_change(index, row, defaults))
-    return results
+@dataclass(frozen=True, slots=True)
+class _Content:
+    """A validated row without its orderId: everything a Change needs but index and ID."""
+
+    action: str
+    address_type: str | None
+    comment: str | None
+    tracking_enabled: bool | None
+    custom_attributes: tuple[tuple[str, str], ...]
+    address: tuple[tuple[str, Any], ...]
 
 
-def _order_id_or_none(value: str | None) -> int | None:
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    action: str | None
+    code: ErrorCode
+    message: str
+
+
+def _row_data(
+    names: list[str], attributes: list[str], cells: tuple[Any, ...], defaults: RowDefaults
+) -> dict[str, Any]:
+    """The model's input for one row's cells (orderId excluded)."""
+    data = {name: cell for name, cell in zip(names, cells, strict=False) if cell is not None}
+    data["action"] = data["action"].casefold() if "action" in data else defaults.action
+    if "addressType" in data:
+        data["addressType"] = data["addressType"].upper()
+    if attributes:
+        given = {
+            name[len(ATTRIBUTE_PREFIX) :]: cell
+            for name, cell in zip(attributes, cells[len(names) :], strict=True)
+            if cell is not None
+        }
+        if given:
+            data["customAttributes"] = given
+    return data
+
+
+def _judge(data: dict[str, Any], defaults: RowDefaults) -> _Content | _Refusal:
     try:
-        return parse_order_id(value)
-    except PydanticCustomError:
-        return None
-
-
-def _change(index: int, row: RowModel, defaults: RowDefaults) -> Change:
+        row = RowModel.model_validate(data)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        try:
+            code = ErrorCode(first["type"])
+        except ValueError:  # a pydantic built-in check, e.g. a non-text cell
+            code = ErrorCode.REJECTED
+        return _Refusal(data.get("action"), code, first["msg"])
     fields: dict[str, Any] = row.__dict__
-    address = tuple((f, fields[f]) for f in ADDRESS_FIELDS if fields[f] is not None)
     assert row.action is not None  # guaranteed by the model's rules
-    return Change(
-        index=index,
-        order_id=row.orderId,
+    return _Content(
         action=row.action,
         address_type=(row.addressType or defaults.address_type)
         if row.action == "address"
         else None,
         comment=row.comment,
         tracking_enabled=row.trackingEnabled,
-        custom_attributes=tuple(sorted(row.customAttributes.items())),
-        address=address,
+        custom_attributes=tuple(sorted((row.customAttributes or {}).items())),
+        address=tuple((f, fields[f]) for f in ADDRESS_FIELDS if fields[f] is not None),
     )
+
+
+def _cells(fields: pl.DataFrame, names: list[str]) -> Iterator[tuple[Any, tuple[Any, ...]]]:
+    """(orderId cell, the other cells) per row, a slice of rows at a time."""
+    for part in fields.select("orderId", *names).iter_slices(SLICE_ROWS):
+        columns = [part[name].to_list() for name in names]
+        rows = zip(*columns, strict=True) if columns else [()] * part.height
+        yield from zip(part["orderId"].to_list(), rows, strict=True)
+
+
+def validate_rows(fields: pl.DataFrame, *, defaults: RowDefaults) -> list[Change | Rejection]:
+    """Validate every row of `fields` (canonical columns); one result per row, in order.
+
+    The orderId is checked per row; the rest of a row is validated by the
+    pydantic model once per distinct content (bulk files repeat it: a million
+    cancellations share one), so the cost follows the variety of the rows.
+    """
+    if "orderId" not in fields.columns:
+        fields = fields.with_columns(pl.lit(None, dtype=pl.String).alias("orderId"))
+    names = [c for c in fields.columns if c in RowModel.model_fields]
+    attributes = [c for c in fields.columns if c.startswith(ATTRIBUTE_PREFIX)]
+    verdicts: dict[tuple[Any, ...], _Content | _Refusal] = {}
+    results: list[Change | Rejection] = []
+    for index, (order_cell, cells) in enumerate(_cells(fields, names + attributes)):
+        verdict = verdicts.get(cells)
+        if verdict is None:
+            if len(verdicts) >= CACHE_LIMIT:
+                verdicts.clear()
+            verdict = verdicts[cells] = _judge(
+                _row_data(names, attributes, cells, defaults), defaults
+            )
+        try:
+            order_id = parse_order_id(order_cell)
+        except PydanticCustomError as error:
+            action = verdict.action if verdict is not None else None
+            results.append(Rejection(index, None, action, ErrorCode(error.type), error.message()))
+            continue
+        if isinstance(verdict, _Refusal):
+            results.append(
+                Rejection(index, order_id, verdict.action, verdict.code, verdict.message)
+            )
+        else:
+            results.append(
+                Change(
+                    index,
+                    order_id,
+                    verdict.action,
+                    verdict.address_type,
+                    verdict.comment,
+                    verdict.tracking_enabled,
+                    verdict.custom_attributes,
+                    verdict.address,
+                )
+            )
+    return results
