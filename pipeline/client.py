@@ -241,10 +241,13 @@ class QuivoClient:
         if token is not None:
             headers["Authorization"] = token
         async with self._slots:
-            await self.pacer.acquire()
+            # Journal first (a row's change waits for its commit), pace last: the pacer's
+            # log must hold the moment the request really leaves, or a slow commit could
+            # squeeze rate+1 requests into one second at the server.
             request_id = await self._observer.sending(
                 order_id=order_id, method=method, path=path, attempt=attempt, row=row
             )
+            await self.pacer.acquire()
             started = time.perf_counter()
             status: int | None = None
             answer_headers: Mapping[str, str] | None = None

@@ -18,6 +18,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,8 @@ class Journal:
         self._answers: list[tuple[Any, ...]] = []
         self._orders: list[tuple[int, str]] = []
         self._commit_due: asyncio.Future[None] | None = None
+        # One thread owns every write, so commits keep their order and never block the loop.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()
         self._next_request_id = int(row[0]) + 1
         self.session = 0
@@ -170,18 +173,24 @@ class Journal:
         except RuntimeError:
             return  # outside the event loop: committed by the next commit() call
         self._commit_due = loop.create_future()
-        loop.call_soon(self._commit_scheduled)
+        loop.call_soon(self._start_commit, loop)
 
-    def _commit_scheduled(self) -> None:
+    def _start_commit(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand the buffered writes to the writer thread: the loop never waits on SQLite
+        (a WAL checkpoint's fsync can take tens of milliseconds and would delay sends)."""
         due, self._commit_due = self._commit_due, None
-        try:
-            self.commit()
-        except BaseException as error:
-            if due is not None and not due.done():
-                due.set_exception(error)
-            raise
-        if due is not None and not due.done():
-            due.set_result(None)
+        batch = self._take_batch()
+        done = loop.run_in_executor(self._writer, self._write, batch)
+
+        def settle(finished: asyncio.Future[None]) -> None:
+            if due is None or due.done():
+                return
+            if finished.exception() is not None:
+                due.set_exception(finished.exception())  # type: ignore[arg-type]
+            else:
+                due.set_result(None)
+
+        done.add_done_callback(settle)
 
     async def durable(self) -> None:
         """Return once everything written so far is committed (a shared group commit)."""
@@ -189,37 +198,43 @@ class Journal:
         if self._commit_due is not None:
             await asyncio.shield(self._commit_due)
 
-    def commit(self) -> None:
+    def _take_batch(self) -> tuple[list[tuple[Any, ...]], ...]:
+        batch = (self._sent, self._answers, self._orders, self._results)
+        self._sent, self._answers, self._orders, self._results = [], [], [], []
+        return batch
+
+    def _write(self, batch: tuple[list[tuple[Any, ...]], ...]) -> None:
+        """Write one batch and commit (on the writer thread, one batch at a time)."""
+        sent, answers, orders, results = batch
         db = self._db
         try:
-            if self._sent:
-                db.executemany(
-                    "INSERT INTO requests VALUES (?,?,?,?,?,?,?,?,NULL,NULL,NULL)", self._sent
-                )
-                self._sent.clear()
-            if self._answers:
+            if sent:
+                db.executemany("INSERT INTO requests VALUES (?,?,?,?,?,?,?,?,NULL,NULL,NULL)", sent)
+            if answers:
                 db.executemany(
                     "UPDATE requests SET status = ?, error = ?, latency_ms = ? WHERE id = ?",
-                    self._answers,
+                    answers,
                 )
-                self._answers.clear()
-            if self._orders:
-                db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", self._orders)
-                self._orders.clear()
-            if self._results:
-                db.executemany(INSERT_RESULT, self._results)
-                self._results.clear()
+            if orders:
+                db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", orders)
+            if results:
+                db.executemany(INSERT_RESULT, results)
             db.execute("COMMIT")
             db.execute("BEGIN")
         except sqlite3.Error as error:
             raise OutputError(f"cannot write the journal {self.path}: {error}") from None
 
+    def commit(self) -> None:
+        """Write and commit everything buffered, now (outside the event loop)."""
+        self._writer.submit(self._write, self._take_batch()).result()
+
     def close(self) -> None:
         try:
             self.commit()
-            self._db.execute("COMMIT")
+            self._writer.submit(self._db.execute, "COMMIT").result()
         finally:
-            self._db.close()
+            self._writer.submit(self._db.close).result()
+            self._writer.shutdown()
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from aiolimiter import AsyncLimiter
 WINDOW_S = 1.0
 # Extra room on the one-second window so that network jitter between our send
 # and the server's arrival stamp cannot squeeze rate+1 requests into its window.
-WINDOW_MARGIN_S = 0.005
+WINDOW_MARGIN_S = 0.020
 LAG_ABSORB_S = 0.02  # bucket depth in seconds of sending: the lag the limiter can make up
 
 

@@ -1,0 +1,70 @@
+"""`make bench`: every benchmark, one line per figure with its target and baseline.
+
+    python -m tests.benchmarks            # the full suite (a few minutes)
+    python -m tests.benchmarks --smoke    # tiny sizes: checks the benchmarks still run
+
+Exits 1 when a figure misses its target. Results also go to bench-results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.benchmarks.adapt import bench_adapt
+from tests.benchmarks.common import REPO, Figure
+from tests.benchmarks.overhead import bench_overhead
+from tests.benchmarks.rate import bench_rate
+from tests.benchmarks.scale import bench_dry_run_memory, bench_scale
+from tests.benchmarks.startup import bench_startup
+
+FULL = {"rate_rows": 1500, "overhead_rows": 20_000, "adapt_rows": 200, "scale_rows": 1_000_000,
+        "dry_small": 10_000, "dry_large": 100_000}  # fmt: skip
+SMOKE = {"rate_rows": 60, "overhead_rows": 400, "adapt_rows": 30, "scale_rows": 20_000,
+         "dry_small": 1_000, "dry_large": 5_000}  # fmt: skip
+
+
+def suite(sizes: dict[str, int], workdir: Path) -> list[Callable[[], list[Figure]]]:
+    return [
+        bench_startup,
+        lambda: bench_rate(50, sizes["rate_rows"], workdir),
+        lambda: bench_rate(200, sizes["rate_rows"], workdir),
+        lambda: bench_overhead(sizes["overhead_rows"], workdir),
+        lambda: bench_adapt(sizes["adapt_rows"], workdir),
+        lambda: bench_scale(sizes["scale_rows"], workdir),
+        lambda: bench_dry_run_memory(sizes["dry_small"], sizes["dry_large"], workdir),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for the test suite")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    print(f"quivo-bulk benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}")
+    with tempfile.TemporaryDirectory() as folder:
+        for bench in suite(SMOKE if args.smoke else FULL, Path(folder)):
+            for figure in bench():
+                print(figure.line(), flush=True)
+                figures.append(figure)
+    failed = [f for f in figures if f.passed is False]
+    print(f"{len(figures) - len(failed)} passed, {len(failed)} failed "
+          f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    if not args.smoke:
+        out = REPO / "bench-results"
+        out.mkdir(exist_ok=True)
+        (out / "latest.json").write_text(json.dumps([asdict(f) for f in figures], indent=2))
+    return 1 if failed and not args.smoke else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
