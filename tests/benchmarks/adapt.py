@@ -19,7 +19,7 @@ def bench_adapt(rows: int, workdir: Path) -> list[Figure]:
             "orderId,comment",
             (f"{first_order_id() + i},adapt bench" for i in range(rows)),
         )
-        code, wall_s, _ = run_cli(
+        code, _, _ = run_cli(
             ["run", str(path), "--action", "update", "--rate", "100", "--concurrency", "8",
              "--retries", "10", "--out", str(workdir / "adapt"), "--quiet"],
             base_url=url,

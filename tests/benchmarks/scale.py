@@ -57,6 +57,8 @@ def bench_dry_run_memory(small: int, large: int, workdir: Path) -> list[Figure]:
                 base_url=url,
                 cwd=workdir,
             )
+            if code not in (0, 1):
+                raise RuntimeError(f"dry run of {rows} rows exited {code}")
             peaks[rows] = rss
     per_row = (peaks[large] - peaks[small]) / (large - small)
     return [
