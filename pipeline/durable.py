@@ -86,7 +86,7 @@ def resume_run(
         options = resolve_options(cli=cli, job=None, env=None, base=base)
         prepared = _prepare_again(run_dir, manifest, options)
         credentials = env.credentials()
-        if prepared.plan.orders:
+        if prepared.plan.change_count:
             credentials.check()
     except BaseException:
         journal.close()

@@ -11,13 +11,16 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+
+import polars as pl
 
 from pipeline.changes import Change, Value
 from pipeline.outcomes import ErrorCode
-from pipeline.rows import Rejection
+from pipeline.rows import CheckedRows, Rejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +41,41 @@ class OrderWork:
 
 @dataclass(frozen=True)
 class Plan:
-    orders: tuple[OrderWork, ...]  # in order of first appearance
+    """What to send, order by order, in order of first appearance.
+
+    Compact: single-row orders are kept as (order ID, row index); their Change
+    is built when the sender reaches them. Orders with several rows were
+    checked for conflicts and duplicates and keep their Changes.
+    """
+
+    checked: CheckedRows
+    order_ids: array[int]  # per order
+    first_index: array[int]  # per order: its one row, or -1 when it has several
+    several: dict[int, tuple[Change, ...]]  # order ID -> changes in sending order
     rejections: tuple[Rejection, ...]  # invalid rows, conflicts included
     duplicates: tuple[Duplicate, ...]
+    change_count: int
 
-    @property
-    def change_count(self) -> int:
-        return sum(len(work.changes) for work in self.orders)
+    def works(self) -> Iterator[OrderWork]:
+        """Each order's work, built as it is reached."""
+        for order_id, index in zip(self.order_ids, self.first_index, strict=True):
+            if index >= 0:
+                yield OrderWork(order_id, (self.checked.change(index),))
+            elif self.several[order_id]:
+                yield OrderWork(order_id, self.several[order_id])
 
-    @property
-    def cancels(self) -> int:
-        return sum(1 for work in self.orders for c in work.changes if c.action == "cancel")
+    def sendable(self) -> Iterator[tuple[int, int, str]]:
+        """(row index, order ID, action) of every row to send, without building Changes."""
+        actions = self.checked.actions
+        for order_id, index in zip(self.order_ids, self.first_index, strict=True):
+            if index >= 0:
+                yield index, order_id, actions[index] or ""
+            else:
+                for change in self.several[order_id]:
+                    yield change.index, order_id, change.action
+
+    def cancel_orders(self) -> int:
+        return len({order for _, order, action in self.sendable() if action == "cancel"})
 
 
 def _shown(value: Value) -> str:
@@ -96,32 +123,44 @@ def find_conflicts(
     return rejected
 
 
-def plan_changes(checked: Sequence[Change | Rejection], *, locate: Callable[[int], str]) -> Plan:
-    """Turn validated rows into per-order work, rejecting conflicts and folding duplicates.
+def plan_changes(checked: CheckedRows, *, locate: Callable[[int], str]) -> Plan:
+    """Group valid rows by order, rejecting conflicts and folding duplicates.
 
     Conflicts and duplicates can only occur within one order, so only orders
-    with several rows have their claims compared (a million distinct orders
-    cost one dict insert each).
+    with several rows have their Changes built and compared: a million distinct
+    orders are grouped by polars and cost two integers each.
     """
-    rejections = [r for r in checked if isinstance(r, Rejection)]
-    per_order: dict[int, list[Change]] = {}
-    for change in checked:
-        if isinstance(change, Change):
-            per_order.setdefault(change.order_id, []).append(change)
+    rejected = sorted(checked.rejections)
+    rows = pl.DataFrame(
+        {"order": checked.order_ids.tolist(), "index": range(len(checked))},
+        schema={"order": pl.Int64, "index": pl.Int64},
+    ).filter(~pl.col("index").is_in(rejected))
+    groups = rows.group_by("order", maintain_order=True).agg(pl.col("index"))
+    sizes = groups["index"].list.len()
+    first = groups.select(
+        pl.when(sizes == 1).then(pl.col("index").list.first()).otherwise(-1)
+    ).to_series()
+    rejections = list(checked.rejections.values())
     duplicates: list[Duplicate] = []
-    orders: list[OrderWork] = []
-    for order_id, changes in per_order.items():
-        if len(changes) > 1:
-            conflicts = find_conflicts(changes, locate=locate)
-            rejections.extend(conflicts.values())
-            changes = _fold_duplicates([c for c in changes if c.index not in conflicts], duplicates)
-            if not changes:
-                continue
-            changes.sort(key=lambda c: (c.action == "cancel", c.index))
-        orders.append(OrderWork(order_id, tuple(changes)))
+    several: dict[int, tuple[Change, ...]] = {}
+    for order_id, indexes in groups.filter(sizes > 1).iter_rows():
+        changes = [checked.change(index) for index in indexes]
+        conflicts = find_conflicts(changes, locate=locate)
+        rejections.extend(conflicts.values())
+        kept = _fold_duplicates([c for c in changes if c.index not in conflicts], duplicates)
+        several[order_id] = tuple(sorted(kept, key=lambda c: (c.action == "cancel", c.index)))
     rejections.sort(key=lambda r: r.index)
     duplicates.sort(key=lambda d: d.index)
-    return Plan(orders=tuple(orders), rejections=tuple(rejections), duplicates=tuple(duplicates))
+    single = int((sizes == 1).sum())
+    return Plan(
+        checked=checked,
+        order_ids=array("q", groups["order"].to_list()),
+        first_index=array("q", first.to_list()),
+        several=several,
+        rejections=tuple(rejections),
+        duplicates=tuple(duplicates),
+        change_count=single + sum(len(changes) for changes in several.values()),
+    )
 
 
 def _fold_duplicates(changes: list[Change], duplicates: list[Duplicate]) -> list[Change]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import polars as pl
@@ -203,7 +204,6 @@ class RowModel(BaseModel):
 
     @model_validator(mode="after")
     def _rules(self) -> RowModel:
-        fields: dict[str, Any] = self.__dict__
         if self.action is None:
             raise _error(
                 ErrorCode.MISSING_ACTION,
@@ -226,21 +226,21 @@ class RowModel(BaseModel):
                 ErrorCode.INCOMPLETE_COORDINATES,
                 "latitude and longitude go together; fill both or neither",
             )
-        address = [f for f in ADDRESS_FIELDS if fields[f] is not None]
-        extras = [f for f in ("comment", "trackingEnabled") if fields[f] is not None]
-        extras += [ATTRIBUTE_PREFIX + key for key in self.customAttributes or {}]
+        given = self.model_fields_set  # the cells that were not empty
+        address = _ADDRESS_SET & given
+        extras = _EXTRA_SET & given
         if self.action == "cancel" and (address or extras):
             raise _error(
                 ErrorCode.UNEXPECTED_FIELDS,
                 "a cancel row sends only the cancellation; clear {fields} or make it an update row",
-                fields=", ".join(address + extras),
+                fields=_named(self, address | extras),
             )
         if self.action == "address":
             if extras:
                 raise _error(
                     ErrorCode.UNEXPECTED_FIELDS,
                     "an address row sends only the address; put {fields} in an update row",
-                    fields=", ".join(extras),
+                    fields=_named(self, extras),
                 )
             _address_rules(self)
         if self.action == "update":
@@ -258,6 +258,22 @@ class RowModel(BaseModel):
                     value=self.addressType,
                 )
         return self
+
+
+_ADDRESS_SET = frozenset(ADDRESS_FIELDS)
+_EXTRA_SET = frozenset({"comment", "trackingEnabled", "customAttributes"})
+_FIELD_ORDER = {name: position for position, name in enumerate(RowModel.model_fields)}
+
+
+def _named(row: RowModel, fields: set[str] | frozenset[str]) -> str:
+    """Field names in column order, attributes spelled out: `city, customAttributes.x`."""
+    names = []
+    for name in sorted(fields, key=_FIELD_ORDER.__getitem__):
+        if name == "customAttributes":
+            names += [ATTRIBUTE_PREFIX + key for key in row.customAttributes or {}]
+        else:
+            names.append(name)
+    return ", ".join(names)
 
 
 def _address_rules(row: RowModel) -> None:
@@ -310,28 +326,68 @@ class _Refusal:
     message: str
 
 
-def _row_data(
-    names: list[str], attributes: list[str], cells: tuple[Any, ...], defaults: RowDefaults
-) -> dict[str, Any]:
-    """The model's input for one row's cells (orderId excluded)."""
-    data = {name: cell for name, cell in zip(names, cells, strict=False) if cell is not None}
-    data["action"] = data["action"].casefold() if "action" in data else defaults.action
-    if "addressType" in data:
-        data["addressType"] = data["addressType"].upper()
-    if attributes:
-        given = {
-            name[len(ATTRIBUTE_PREFIX) :]: cell
-            for name, cell in zip(attributes, cells[len(names) :], strict=True)
-            if cell is not None
-        }
-        if given:
-            data["customAttributes"] = given
-    return data
+class RowCells:
+    """Every row's canonical cells, normalised in polars and read back a slice at a time.
+
+    The action default and the case of `action` / `addressType` are applied to
+    whole columns, so the per-row work is only what needs Python.
+    """
+
+    def __init__(self, fields: pl.DataFrame, defaults: RowDefaults) -> None:
+        self.defaults = defaults
+        self.names = [c for c in fields.columns if c in RowModel.model_fields]
+        self.attributes = [c for c in fields.columns if c.startswith(ATTRIBUTE_PREFIX)]
+        action = pl.col("action").str.to_lowercase() if "action" in fields.columns else None
+        normalised = [
+            (action if action is not None else pl.lit(None, dtype=pl.String))
+            .fill_null(pl.lit(defaults.action, dtype=pl.String))
+            .alias("action")
+        ]
+        if "addressType" in fields.columns:
+            normalised.append(pl.col("addressType").str.to_uppercase())
+        if "action" not in self.names:
+            self.names.append("action")
+        order = pl.col("orderId") if "orderId" in fields.columns else pl.lit(None, pl.String)
+        self._frame = fields.with_columns(*normalised).select(
+            order.alias("orderId"), *self.names, *self.attributes
+        )
+        self.height = self._frame.height
+        self._cached: tuple[int, list[tuple[Any, tuple[Any, ...]]]] = (-1, [])
+
+    def _slice(self, start: int) -> list[tuple[Any, tuple[Any, ...]]]:
+        part = self._frame.slice(start, SLICE_ROWS)
+        columns = [part[name].to_list() for name in (*self.names, *self.attributes)]
+        rows = zip(*columns, strict=True) if columns else [()] * part.height
+        return list(zip(part["orderId"].to_list(), rows, strict=True))
+
+    def __iter__(self) -> Iterator[tuple[Any, tuple[Any, ...]]]:
+        for start in range(0, self.height, SLICE_ROWS):
+            yield from self._slice(start)
+
+    def at(self, index: int) -> tuple[Any, tuple[Any, ...]]:
+        """One row's (orderId cell, other cells); neighbouring rows are kept at hand."""
+        start = index - index % SLICE_ROWS
+        if self._cached[0] != start:
+            self._cached = (start, self._slice(start))
+        return self._cached[1][index - start]
+
+    def data(self, cells: tuple[Any, ...]) -> dict[str, Any]:
+        """The model's input for one row's cells."""
+        data = {n: cell for n, cell in zip(self.names, cells, strict=False) if cell is not None}
+        if self.attributes:
+            given = {
+                name[len(ATTRIBUTE_PREFIX) :]: cell
+                for name, cell in zip(self.attributes, cells[len(self.names) :], strict=True)
+                if cell is not None
+            }
+            if given:
+                data["customAttributes"] = given
+        return data
 
 
-def _judge(data: dict[str, Any], defaults: RowDefaults) -> _Content | _Refusal:
+def _check(data: dict[str, Any]) -> RowModel | _Refusal:
     try:
-        row = RowModel.model_validate(data)
+        return RowModel.model_validate(data)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         try:
@@ -339,6 +395,9 @@ def _judge(data: dict[str, Any], defaults: RowDefaults) -> _Content | _Refusal:
         except ValueError:  # a pydantic built-in check, e.g. a non-text cell
             code = ErrorCode.REJECTED
         return _Refusal(data.get("action"), code, first["msg"])
+
+
+def _content(row: RowModel, defaults: RowDefaults) -> _Content:
     fields: dict[str, Any] = row.__dict__
     assert row.action is not None  # guaranteed by the model's rules
     return _Content(
@@ -353,56 +412,82 @@ def _judge(data: dict[str, Any], defaults: RowDefaults) -> _Content | _Refusal:
     )
 
 
-def _cells(fields: pl.DataFrame, names: list[str]) -> Iterator[tuple[Any, tuple[Any, ...]]]:
-    """(orderId cell, the other cells) per row, a slice of rows at a time."""
-    for part in fields.select("orderId", *names).iter_slices(SLICE_ROWS):
-        columns = [part[name].to_list() for name in names]
-        rows = zip(*columns, strict=True) if columns else [()] * part.height
-        yield from zip(part["orderId"].to_list(), rows, strict=True)
+@dataclass
+class CheckedRows:
+    """Every row's validation, kept compact: a million rows make no per-row objects.
+
+    Per row: its order ID (0 when invalid) and its action; the rejected rows with
+    why. A valid row's `Change` is built again when it is needed (`change`).
+    """
+
+    cells: RowCells
+    order_ids: array[int]
+    actions: list[str | None]
+    rejections: dict[int, Rejection]
+    _contents: dict[tuple[Any, ...], _Content] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.order_ids)
+
+    def change(self, index: int) -> Change:
+        """The change row `index` asks for (the row must be valid)."""
+        _, cells = self.cells.at(index)
+        content = self._contents.get(cells)
+        if content is None:
+            row = _check(self.cells.data(cells))
+            assert isinstance(row, RowModel), f"row {index} is not valid"
+            if len(self._contents) >= CACHE_LIMIT:
+                self._contents.clear()
+            content = self._contents[cells] = _content(row, self.cells.defaults)
+        return Change(
+            index,
+            self.order_ids[index],
+            content.action,
+            content.address_type,
+            content.comment,
+            content.tracking_enabled,
+            content.custom_attributes,
+            content.address,
+        )
 
 
-def validate_rows(fields: pl.DataFrame, *, defaults: RowDefaults) -> list[Change | Rejection]:
-    """Validate every row of `fields` (canonical columns); one result per row, in order.
+_SHARED_ACTIONS: dict[str | None, str | None] = {action: action for action in ACTIONS}
+
+
+def validate_rows(fields: pl.DataFrame, *, defaults: RowDefaults) -> CheckedRows:
+    """Validate every row of `fields` (canonical columns), keeping the results compact.
 
     The orderId is checked per row; the rest of a row is validated by the
     pydantic model once per distinct content (bulk files repeat it: a million
     cancellations share one), so the cost follows the variety of the rows.
     """
-    if "orderId" not in fields.columns:
-        fields = fields.with_columns(pl.lit(None, dtype=pl.String).alias("orderId"))
-    names = [c for c in fields.columns if c in RowModel.model_fields]
-    attributes = [c for c in fields.columns if c.startswith(ATTRIBUTE_PREFIX)]
-    verdicts: dict[tuple[Any, ...], _Content | _Refusal] = {}
-    results: list[Change | Rejection] = []
-    for index, (order_cell, cells) in enumerate(_cells(fields, names + attributes)):
-        verdict = verdicts.get(cells)
-        if verdict is None:
+    cells = RowCells(fields, defaults)
+    action_at = cells.names.index("action")
+    verdicts: dict[tuple[Any, ...], _Refusal | None] = {}
+    order_ids: array[int] = array("q")
+    actions: list[str | None] = []
+    rejections: dict[int, Rejection] = {}
+    for index, (order_cell, row_cells) in enumerate(cells):
+        action = _SHARED_ACTIONS.get(row_cells[action_at], row_cells[action_at])
+        try:
+            verdict = verdicts[row_cells]
+        except KeyError:
             if len(verdicts) >= CACHE_LIMIT:
                 verdicts.clear()
-            verdict = verdicts[cells] = _judge(
-                _row_data(names, attributes, cells, defaults), defaults
-            )
+            checked = _check(cells.data(row_cells))
+            verdict = verdicts[row_cells] = checked if isinstance(checked, _Refusal) else None
         try:
             order_id = parse_order_id(order_cell)
         except PydanticCustomError as error:
-            action = verdict.action if verdict is not None else None
-            results.append(Rejection(index, None, action, ErrorCode(error.type), error.message()))
-            continue
-        if isinstance(verdict, _Refusal):
-            results.append(
-                Rejection(index, order_id, verdict.action, verdict.code, verdict.message)
+            rejections[index] = Rejection(
+                index, None, action, ErrorCode(error.type), error.message()
             )
+            order_id = 0
         else:
-            results.append(
-                Change(
-                    index,
-                    order_id,
-                    verdict.action,
-                    verdict.address_type,
-                    verdict.comment,
-                    verdict.tracking_enabled,
-                    verdict.custom_attributes,
-                    verdict.address,
+            if verdict is not None:
+                rejections[index] = Rejection(
+                    index, order_id, verdict.action, verdict.code, verdict.message
                 )
-            )
-    return results
+        order_ids.append(order_id)
+        actions.append(action)
+    return CheckedRows(cells, order_ids, actions, rejections)

@@ -24,7 +24,6 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.changes import Change
 from pipeline.client import Answer, QuivoClient
 from pipeline.errors import OptionsError, RunDirError
 from pipeline.executor import run_on_each
@@ -170,12 +169,12 @@ def _dry_outcomes(prepared: Prepared) -> pl.DataFrame:
 
     Built as columns: a million-row validation makes no per-row result objects.
     """
-    changes = [c for work in prepared.plan.orders for c in work.changes]
-    given = {
-        "__index": [c.index for c in changes],
-        "orderId": [c.order_id for c in changes],
-        "action": [c.action for c in changes],
-    }
+    indexes, order_ids, actions = [], [], []
+    for index, order_id, action in prepared.plan.sendable():
+        indexes.append(index)
+        order_ids.append(order_id)
+        actions.append(action)
+    given = {"__index": indexes, "orderId": order_ids, "action": actions}
     valid = pl.DataFrame(given, schema={k: OUTCOME_SCHEMA[k] for k in given}).with_columns(
         pl.lit(Outcome.DRY_RUN.value).alias("outcome"),
         pl.lit(0, dtype=pl.Int32).alias("attempts"),
@@ -297,14 +296,17 @@ async def _send(
     skip: set[int],
     earlier_attempts: dict[int, int],
 ) -> str | None:
-    """Send every change not in `skip`; return why the run stopped early, if it did."""
-    work = [
-        OrderWork(w.order_id, tuple(c for c in w.changes if c.index not in skip))
-        for w in plan.orders
-    ]
-    work = [w for w in work if w.changes]
-    if not work:
+    """Send every change not in `skip`; return why the run stopped early, if it did.
+
+    Orders are built one at a time as the executor takes them, never all at once.
+    """
+    if not any(index not in skip for index, _, _ in plan.sendable()):
         return None
+    work = (
+        OrderWork(w.order_id, tuple(c for c in w.changes if c.index not in skip))
+        for w in plan.works()
+        if any(c.index not in skip for c in w.changes)
+    )
     recorder = RunRecorder(journal, progress.request)
 
     def on_rows(results: list[RowResult]) -> None:
@@ -336,15 +338,23 @@ def _finish_missing(
     """Rows without an outcome after sending: dry-run rows, or rows the stop cut off."""
     finished = journal.finished_indexes()
     attempts = journal.attempts_by_row()
-    missing: list[Change] = [c for w in plan.orders for c in w.changes if c.index not in finished]
+    missing = [row for row in plan.sendable() if row[0] not in finished]
     if dry_run and stopped is None:
         results = [
-            RowResult(index=c.index, outcome=Outcome.DRY_RUN, order_id=c.order_id, action=c.action)
-            for c in missing
+            RowResult(index=index, outcome=Outcome.DRY_RUN, order_id=order_id, action=action)
+            for index, order_id, action in missing
         ]
     else:
         stop = Answer(None, None, ErrorCode.ABORTED, stopped or "the run was stopped", 0, None)
-        results = [judge(c, stop, None, earlier_attempts=attempts.get(c.index, 0)) for c in missing]
+        results = [
+            judge(
+                plan.checked.change(index),
+                stop,
+                None,
+                earlier_attempts=attempts.get(index, 0),
+            )
+            for index, _, _ in missing
+        ]
     journal.finish_rows(results)
     journal.commit()
     return results
@@ -354,7 +364,7 @@ def _confirm_cancels(plan: Plan, options: RunOptions, confirm: Confirm | None) -
     from urllib.parse import urlsplit
 
     host = urlsplit(options.api.base_url).hostname or ""
-    orders = len({c.order_id for w in plan.orders for c in w.changes if c.action == "cancel"})
+    orders = plan.cancel_orders()
     if not orders or options.dry_run or options.assume_yes or is_loopback(host):
         return
     if confirm is None:
@@ -401,7 +411,7 @@ def execute(
     journal.commit()
     finished = journal.finished_indexes()
     earlier = journal.attempts_by_row()
-    to_send = sum(1 for w in prepared.plan.orders for c in w.changes if c.index not in finished)
+    to_send = sum(1 for index, _, _ in prepared.plan.sendable() if index not in finished)
     stopped: str | None = None
     try:
         with progress_factory(to_send) as progress:
@@ -456,7 +466,7 @@ def run_files(
     """Run `inputs` against the API: the library behind `quivo-bulk run`."""
     prepared = prepare(inputs, options=options, names=names)
     credentials = env.credentials()
-    if prepared.plan.orders:
+    if prepared.plan.change_count:
         credentials.check()
     _confirm_cancels(prepared.plan, options, confirm)
     run_dir = out or default_run_dir(options.job_name or inputs[0].stem)

@@ -33,7 +33,8 @@ ADDRESS = {
 
 def check(row: dict[str, Any], *, action: str | None = None) -> Change | Rejection:
     frame = pl.DataFrame([row], schema=dict.fromkeys(row, pl.String))
-    return validate_rows(frame, defaults=RowDefaults(action=action))[0]
+    checked = validate_rows(frame, defaults=RowDefaults(action=action))
+    return checked.rejections.get(0) or checked.change(0)
 
 
 def code_of(row: dict[str, Any], **kwargs: Any) -> ErrorCode | None:
@@ -167,7 +168,7 @@ def test_actions_come_from_the_row_else_the_default(
 
 def test_address_type_defaults_to_the_run_default() -> None:
     frame = pl.DataFrame([ADDRESS])
-    invoice = validate_rows(frame, defaults=RowDefaults(address_type="INVOICE"))[0]
+    invoice = validate_rows(frame, defaults=RowDefaults(address_type="INVOICE")).change(0)
     assert isinstance(invoice, Change)
     assert invoice.address_type == "INVOICE"
 
@@ -188,3 +189,17 @@ def test_booleans_in_any_case(word: str, upper: bool) -> None:
 def test_anything_else_is_not_a_boolean(word: str) -> None:
     with pytest.raises(ValueError, match="not a yes/no value"):
         parse_boolean(word)
+
+
+def test_rows_with_the_same_content_share_one_verdict() -> None:
+    rows = [{"orderId": str(4100001 + i), "action": "cancel"} for i in range(5)]
+    rows.append({"orderId": "x", "action": "cancel"})
+    rows.append({"orderId": "4100009", "action": "nope"})
+    checked = validate_rows(pl.DataFrame(rows), defaults=RowDefaults())
+    assert list(checked.order_ids) == [4100001, 4100002, 4100003, 4100004, 4100005, 0, 4100009]
+    assert checked.actions == ["cancel"] * 6 + ["nope"]
+    assert {i: r.code for i, r in checked.rejections.items()} == {
+        5: ErrorCode.INVALID_ORDER_ID,
+        6: ErrorCode.INVALID_ACTION,
+    }
+    assert checked.change(3).order_id == 4100004

@@ -123,6 +123,11 @@ class OrderStore:
     def ids(self) -> list[int]:
         return sorted(set(self._orders) | set(self._generated))
 
+    def materialize(self) -> None:
+        """Generate every order now rather than on first touch."""
+        for order_id in self._generated:
+            self.get(order_id)
+
 
 class SandboxState:
     """Mutable state of one sandbox: orders, tokens, rate window, fault dice, stats."""
