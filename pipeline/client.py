@@ -54,6 +54,7 @@ class Answer:
     message: str
     attempts: int
     latency_ms: float | None  # of the last attempt
+    text: str = ""  # the body as received
 
     @property
     def ok(self) -> bool:
@@ -78,16 +79,18 @@ class Health:
     """Is the API usable? False once most recent attempts failed with 5xx or no answer."""
 
     def __init__(self, *, window: int = 50, minimum: int = 20, failing_share: float = 0.8) -> None:
-        self._recent: deque[bool] = deque(maxlen=window)
-        self._minimum, self._failing_share = minimum, failing_share
+        self._recent: deque[bool] = deque()
+        self._window, self._minimum, self._failing_share = window, minimum, failing_share
+        self._failures = 0  # among _recent, kept as it changes (record runs per request)
 
     def record(self, *, failed: bool) -> bool:
         """Add one attempt; return True when the API now counts as unusable."""
         self._recent.append(failed)
-        return (
-            len(self._recent) >= self._minimum
-            and sum(self._recent) / len(self._recent) >= self._failing_share
-        )
+        self._failures += failed
+        if len(self._recent) > self._window:
+            self._failures -= self._recent.popleft()
+        seen = len(self._recent)
+        return seen >= self._minimum and self._failures >= self._failing_share * seen
 
 
 def error_message(status: int | None, body: Any) -> str:
@@ -105,16 +108,18 @@ def error_message(status: int | None, body: Any) -> str:
     return f"{prefix}: {text}" if text else prefix
 
 
-def _decode(data: bytes, content_type: str) -> Any:
+def _decode(data: bytes, content_type: str) -> tuple[Any, str]:
+    """(parsed JSON or text, the text): the text is kept so a fetched order can be
+    journaled as it came, without encoding it again."""
     if not data:
-        return None
+        return None, ""
     text = data.decode("utf-8", errors="replace")
     if "json" in content_type:
         try:
-            return json.loads(text)
+            return json.loads(text), text
         except json.JSONDecodeError:
-            return text
-    return text
+            return text, text
+    return text, text
 
 
 class QuivoClient:
@@ -194,7 +199,7 @@ class QuivoClient:
         tries = 0
         while True:
             tries += 1
-            status, headers, body, problem, _ = await self._attempt(
+            status, headers, body, _, problem, _ = await self._attempt(
                 "POST", "/login", None, payload, None, None, tries
             )
             if status in (401, 403):
@@ -234,8 +239,8 @@ class QuivoClient:
         order_id: int | None,
         attempt: int,
         row: int | None = None,
-    ) -> tuple[int | None, Mapping[str, str] | None, Any, str | None, float]:
-        """One HTTP exchange: (status, headers, decoded body, problem, latency_ms)."""
+    ) -> tuple[int | None, Mapping[str, str] | None, Any, str, str | None, float]:
+        """One HTTP exchange: (status, headers, decoded body, body text, problem, latency_ms)."""
         assert self._session is not None, "use QuivoClient as an async context manager"
         headers = {"X-Api-Key": self._credentials.api_key_text()}
         if token is not None:
@@ -252,6 +257,7 @@ class QuivoClient:
             status: int | None = None
             answer_headers: Mapping[str, str] | None = None
             decoded: Any = None
+            text = ""
             problem: str | None = None
             try:
                 async with self._session.request(
@@ -269,7 +275,7 @@ class QuivoClient:
                             f"answer larger than {self.settings.max_body_bytes:,} bytes refused"
                         )
                     else:
-                        decoded = _decode(data, response.content_type)
+                        decoded, text = _decode(data, response.content_type)
             except TimeoutError:
                 problem = f"timeout after {self.settings.timeout_s:g} s"
             except aiohttp.ClientError as error:
@@ -279,14 +285,20 @@ class QuivoClient:
         if status is not None and problem is not None:
             status = None  # an unreadable answer counts as no answer
         self._account(status)
-        return status, answer_headers, decoded, problem, latency_ms
+        return status, answer_headers, decoded, text, problem, latency_ms
 
     async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes | None:
+        """The whole body, or None once it passes `max_body_bytes` (never read further)."""
         limit = self.settings.max_body_bytes
         if (response.content_length or 0) > limit:
             return None
-        data = await response.content.read(limit + 1)
-        return None if len(data) > limit else data
+        chunks, size = [], 0
+        async for chunk in response.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _account(self, status: int | None) -> None:
         failed = status is None or status >= 500
@@ -331,7 +343,7 @@ class QuivoClient:
                 continue
             attempts += 1
             tries += 1
-            status, headers, body_answer, problem, latency_ms = await self._attempt(
+            status, headers, body_answer, text, problem, latency_ms = await self._attempt(
                 method, path, params, body, token, order_id, attempts, row
             )
             last = (status, body_answer, problem, latency_ms)
@@ -344,7 +356,7 @@ class QuivoClient:
                 continue
             if status is not None and 200 <= status < 300:
                 if not expect_json or isinstance(body_answer, dict):
-                    return Answer(status, body_answer, None, "", attempts, latency_ms)
+                    return Answer(status, body_answer, None, "", attempts, latency_ms, text)
                 problem = "the answer is not the expected JSON object"
                 retryable, wait_s = True, None
                 code = ErrorCode.BAD_RESPONSE

@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +62,25 @@ class RowResult:
     attempts: int = 0
     latency_ms: float | None = None
 
+    def as_row(self) -> tuple[Any, ...]:
+        """The journal's row (dataclasses.astuple deep-copies; this does not)."""
+        return (
+            self.index,
+            self.outcome.value,
+            self.order_id,
+            self.action,
+            self.error_code.value if self.error_code is not None else None,
+            self.error,
+            self.http_status,
+            self.attempts,
+            self.latency_ms,
+        )
+
 
 RESULT_COLUMNS = tuple(f.name for f in fields(RowResult))
+# Writes nobody waits for are committed in groups this often: every commit costs a hand-off
+# to the writer thread and a wake-up of the event loop.
+COMMIT_EVERY_S = 0.05
 INSERT_RESULT = f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
 
 
@@ -77,6 +94,7 @@ class Journal:
         self._answers: list[tuple[Any, ...]] = []
         self._orders: list[tuple[int, str]] = []
         self._commit_due: asyncio.Future[None] | None = None
+        self._timer: asyncio.Handle | None = None
         # One thread owns every write, so commits keep their order and never block the loop.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()
@@ -158,27 +176,31 @@ class Journal:
     ) -> None:
         self._answers.append((status, error, latency_ms, request_id))
 
-    def order_fetched(self, order_id: int, order: dict[str, Any]) -> None:
-        self._orders.append((order_id, json.dumps(order, ensure_ascii=False)))
+    def order_fetched(self, order_id: int, body: str) -> None:
+        """Keep a refetched order: the JSON text as the API sent it."""
+        self._orders.append((order_id, body))
 
     def finish_rows(self, results: Iterable[RowResult]) -> None:
-        self._results.extend(astuple(result) for result in results)
+        self._results.extend(result.as_row() for result in results)
         self._schedule()
 
-    def _schedule(self) -> None:
-        if self._commit_due is not None:
-            return
+    def _schedule(self, *, now: bool = False) -> None:
+        """Commit what is buffered within COMMIT_EVERY_S, or at once when `now`."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # outside the event loop: committed by the next commit() call
-        self._commit_due = loop.create_future()
-        loop.call_soon(self._start_commit, loop)
+        if self._commit_due is None:
+            self._commit_due = loop.create_future()
+            self._timer = loop.call_later(0 if now else COMMIT_EVERY_S, self._start_commit, loop)
+        elif now and self._timer is not None and not self._timer.cancelled():
+            self._timer.cancel()
+            self._timer = loop.call_soon(self._start_commit, loop)
 
     def _start_commit(self, loop: asyncio.AbstractEventLoop) -> None:
         """Hand the buffered writes to the writer thread: the loop never waits on SQLite
         (a WAL checkpoint's fsync can take tens of milliseconds and would delay sends)."""
-        due, self._commit_due = self._commit_due, None
+        due, self._commit_due, self._timer = self._commit_due, None, None
         batch = self._take_batch()
         done = loop.run_in_executor(self._writer, self._write, batch)
 
@@ -194,7 +216,7 @@ class Journal:
 
     async def durable(self) -> None:
         """Return once everything written so far is committed (a shared group commit)."""
-        self._schedule()
+        self._schedule(now=True)
         if self._commit_due is not None:
             await asyncio.shield(self._commit_due)
 

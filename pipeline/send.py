@@ -114,13 +114,18 @@ class RunRecorder:
     async def sending(
         self, *, order_id: int | None, method: str, path: str, attempt: int, row: int | None = None
     ) -> int:
-        """Journal the request; a row's change is committed before it is sent, so that a
-        resume after kill -9 knows the change may have landed (refetches need not wait)."""
+        """Journal the request before it is sent.
+
+        A cancel waits until its record is committed: repeating a cancel that landed
+        is refused, and only the record tells a resume after kill -9 that the refusal
+        means `applied`, not `unchanged`. A repeated update simply lands again, and
+        refetches change nothing, so they do not wait for the commit.
+        """
         self._on_request()
         request_id = self._journal.sending(
             order_id=order_id, method=method, path=path, attempt=attempt, row=row
         )
-        if row is not None:
+        if row is not None and path.endswith("/cancelRequest"):
             await self._journal.durable()
         return request_id
 
@@ -161,7 +166,7 @@ async def process_order(
             "POST", f"/orders/{work.order_id}/refetch", order_id=work.order_id, expect_json=True
         )
         if reply.ok:
-            journal.order_fetched(work.order_id, reply.body)
+            journal.order_fetched(work.order_id, reply.text)
             fetched = Refetch(reply.body)
         else:
             fetched = Refetch(None, reply.message)
@@ -169,6 +174,7 @@ async def process_order(
         judge(change, answer, fetched, earlier_attempts=earlier_attempts.get(change.index, 0))
         for change, answer in answers
     ]
+    # Buffered, committed with the next group: a row counts as finished once its
+    # result is committed, so a kill before that only makes resume send it again.
     journal.finish_rows(results)
     on_rows(results)
-    await journal.durable()

@@ -134,3 +134,22 @@ def test_rules_1_and_5_never_above_the_ceiling_and_never_below_the_floor() -> No
     for step in range(1, 200):
         rate.on_answer(step * 2.5, throttled=False)
     assert rate.current_per_s == 10
+
+
+@pytest.mark.parametrize(
+    ("failures", "expected"),
+    [
+        ([True] * 19, False),  # too few to judge
+        ([True] * 20, True),
+        ([True] * 16 + [False] * 4, True),  # 80% failing
+        ([True] * 15 + [False] * 5, False),
+        ([False] * 50 + [True] * 39, False),  # 39 of the last 50
+        ([False] * 50 + [True] * 40, True),  # 40 of the last 50: the old successes left
+    ],
+)
+def test_health_trips_when_most_recent_attempts_fail(failures: list[bool], expected: bool) -> None:
+    from pipeline.client import Health
+
+    health = Health()
+    verdicts = [health.record(failed=failed) for failed in failures]
+    assert verdicts[-1] is expected
