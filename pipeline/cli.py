@@ -133,6 +133,16 @@ def library_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except QuivoBulkError as error:
             raise fail(error) from None
+        except KeyboardInterrupt:
+            raise StoppedFailure("interrupted before anything was sent") from None
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as error:  # a bug: one scrubbed line, never a traceback
+            name = type(error).__name__
+            raise StoppedFailure(
+                f"internal error ({name}: {REDACTOR.scrub(str(error))[:300]}); please report"
+                " it with the command you ran; the journal keeps the run resumable"
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 import time
@@ -31,6 +32,8 @@ from pipeline.payloads import LoginPayload
 from pipeline.retry import backoff_s, retry_wait_s
 from pipeline.settings import ApiSettings, Credentials
 from pipeline.throttle import AdaptiveRate
+
+log = logging.getLogger(__name__)
 
 CODE_BY_STATUS = {
     400: ErrorCode.REJECTED,
@@ -179,6 +182,7 @@ class QuivoClient:
     def halt(self, reason: str) -> None:
         """Stop the run's sending: calls not yet sent come back as `aborted`."""
         if self.stop_reason is None:
+            log.warning("stopping: %s", reason)
             self.stop_reason = reason
         self.stop.set()
 
@@ -282,6 +286,15 @@ class QuivoClient:
                 problem = f"connection failed ({type(error).__name__})"
             latency_ms = (time.perf_counter() - started) * 1000
         self._observer.answered(request_id, status=status, error=problem, latency_ms=latency_ms)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %s in %.0f ms (attempt %d)",
+                method,
+                path,
+                status if problem is None else problem,
+                latency_ms,
+                attempt,
+            )
         if status is not None and problem is not None:
             status = None  # an unreadable answer counts as no answer
         self._account(status)
@@ -310,6 +323,7 @@ class QuivoClient:
             self.throttled += 1
         new_rate = self._adaptive.on_answer(time.monotonic(), throttled=status == 429)
         if new_rate is not None:
+            log.info("sending rate now %.1f requests/s", new_rate)
             self.pacer.set_rate(new_rate)
 
     async def call(

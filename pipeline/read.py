@@ -161,14 +161,18 @@ def _read_excel(path: Path, source: str, sheet: str | None) -> tuple[pl.DataFram
     try:
         workbook = fastexcel.read_excel(path)
     except Exception as error:  # fastexcel raises its own types for every kind of damage
-        raise InputFileError(f"{source}: cannot be opened as an Excel workbook ({error})") from None
+        raise InputFileError(
+            f"{source}: cannot be opened as an Excel workbook ({_first_line(str(error))})"
+        ) from None
     if sheet is not None and sheet not in workbook.sheet_names:
         names = ", ".join(repr(name) for name in workbook.sheet_names)
         raise InputFileError(f"{source}: there is no sheet {sheet!r}; the sheets are {names}")
     try:
         frame = workbook.load_sheet(sheet if sheet is not None else 0, dtypes="string").to_polars()
     except Exception as error:
-        raise InputFileError(f"{source}: the sheet cannot be read ({error})") from None
+        raise InputFileError(
+            f"{source}: the sheet cannot be read ({_first_line(str(error))})"
+        ) from None
     headers = _unique_names([str(name) for name in frame.columns], source)
     return frame.rename(dict(zip(frame.columns, headers, strict=True))), headers
 
@@ -177,7 +181,9 @@ def _read_parquet(path: Path, source: str) -> tuple[pl.DataFrame, list[str]]:
     try:
         frame = pl.read_parquet(path)
     except Exception as error:
-        raise InputFileError(f"{source}: cannot be read as Parquet ({error})") from None
+        raise InputFileError(
+            f"{source}: cannot be read as Parquet ({_first_line(str(error))})"
+        ) from None
     cast = []
     for name, dtype in frame.schema.items():
         if dtype.is_nested():
@@ -193,6 +199,29 @@ def _read_parquet(path: Path, source: str) -> tuple[pl.DataFrame, list[str]]:
         else:
             cast.append(pl.col(name).cast(pl.String))
     return frame.select(cast), list(frame.columns)
+
+
+# Words that database and spreadsheet exports write for "no value". Not "NA": that is
+# Namibia's country code.
+NULL_WORDS = ("null", "n/a", "#n/a", "nan")
+
+
+def _cell(column: pl.Expr) -> pl.Expr:
+    """A cell as validation sees it: stripped; empty, NULL, N/A and NaN become null."""
+    stripped = column.str.strip_chars()
+    empty = (stripped == "") | stripped.str.to_lowercase().is_in(NULL_WORDS)
+    return pl.when(empty).then(None).otherwise(stripped)
+
+
+def _null_words(frame: pl.DataFrame, headers: list[str]) -> int:
+    if not headers:
+        return 0
+    counts = frame.select(
+        pl.sum_horizontal(
+            pl.col(h).str.strip_chars().str.to_lowercase().is_in(NULL_WORDS).sum() for h in headers
+        )
+    )
+    return int(counts.item() or 0)
 
 
 def read_file(
@@ -273,10 +302,15 @@ def read_inputs(
         warnings.extend(file_warnings)
         raws.append(frame.select("file", "row", *source.headers))
         canonical = [
-            pl.col(header).str.strip_chars().replace("", None).alias(field)
-            for header, field in source.columns.fields.items()
+            _cell(pl.col(header)).alias(field) for header, field in source.columns.fields.items()
         ]
-        fields.append(frame.select("file", "row", *canonical))
+        read = frame.select("file", "row", *canonical)
+        nulls = _null_words(frame, list(source.columns.fields))
+        if nulls:
+            warnings.append(
+                f"{name}: {nulls} cell(s) say NULL, N/A or NaN; they were read as empty"
+            )
+        fields.append(read)
     return InputTable(
         files=tuple(files),
         raw=pl.concat(raws, how="diagonal"),
