@@ -42,8 +42,8 @@ def test_markers_appear_nowhere(tmp_path: Path) -> None:
             return result.exit_code
 
         # Success with debug logs, through 401 storms (tokens live 0.3 s).
-        assert run("--log-level", "debug", "run", str(cancels), "--action", "cancel",
-                   "--rate", "60", "--out", str(tmp_path / "storm"), "--quiet") in (0, 1)  # fmt: skip
+        storm = ["run", str(cancels), "--action", "cancel", "--rate", "60", "--quiet"]
+        assert run("--log-level", "debug", *storm, "--out", str(tmp_path / "storm")) in (0, 1)
         assert state_of(sandbox).stats.auth_failures["expired_token"] >= 1
         # A refused login.
         assert run("run", str(SAMPLE_DATA / "mixed-changes.xlsx"), "--out",

@@ -120,8 +120,9 @@ def test_chaos_soak(tmp_path: Path) -> None:
     assert stats.rate_limited > 0
     assert stats.auth_failures["expired_token"] > 0
     assert result.summary["retries"] > 0
+    retries = result.summary["retries"]
     print(f"\nsoak: {counts}, faults {dict(stats.faults)}, 429s {stats.rate_limited},"
-          f" logins {stats.logins}, retries {result.summary['retries']}, {wall_s:.0f} s")  # fmt: skip
+          f" logins {stats.logins}, retries {retries}, {wall_s:.0f} s")  # fmt: skip
 
 
 @pytest.mark.slow
@@ -129,9 +130,9 @@ def test_chaos_soak_killed_and_resumed(tmp_path: Path) -> None:
     with SandboxThread(create_app(CHAOS)) as sandbox:
         out = tmp_path / "run"
         started = time.monotonic()
-        command = [sys.executable, "-m", "pipeline", "run", str(soak_input(tmp_path)), "--rate", "300",
-                   "--concurrency", "16", "--retries", "6", "--timeout", "1", "--out", str(out),
-                   "--quiet"]  # fmt: skip
+        command = [sys.executable, "-m", "pipeline", "run", str(soak_input(tmp_path)),
+                   "--rate", "300", "--concurrency", "16", "--retries", "6", "--timeout", "1",
+                   "--out", str(out), "--quiet"]  # fmt: skip
         with subprocess.Popen(
             command, env={**os.environ, **cli_env(sandbox)}, stderr=subprocess.DEVNULL
         ) as process:
