@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.errors import InputFileError
+from pipeline.outcomes import LEADING_COLUMNS
 
 ADDRESS_FIELDS = (
     "name",
@@ -44,19 +45,7 @@ ALIASES = {
 }
 ATTRIBUTE_PREFIX = "customAttributes."
 # The columns a report adds (SPEC §7): ignored when a report is fed back in.
-REPORT_COLUMNS = (
-    "file",
-    "row",
-    "outcome",
-    "errorCode",
-    "error",
-    "httpStatus",
-    "attempts",
-    "latencyMs",
-    "orderStatus",
-    "cancelRequestedAt",
-    "lastModified",
-)
+REPORT_COLUMNS = tuple(c for c in LEADING_COLUMNS if c not in ("orderId", "action"))
 
 _SEPARATORS = re.compile(r"[\s_.\-]+")
 

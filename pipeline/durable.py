@@ -27,13 +27,13 @@ from pipeline.runner import (
     Prepared,
     ProgressFactory,
     RunResult,
-    _summary,
     default_run_dir,
     execute,
     prepare,
     run_files,
 )
 from pipeline.settings import Environment, RunOptions, resolve_options
+from pipeline.summary import build_summary
 
 
 def load_results(run_dir: Path) -> pl.DataFrame:
@@ -119,7 +119,7 @@ def rebuild_reports(run_dir: Path) -> RunResult:
             )
         sessions = journal.sessions()
         stopped = sessions[-1]["stopped"] if sessions else None
-        summary = _summary(
+        summary = build_summary(
             command="report --rebuild",
             run_dir=run_dir,
             options=options,

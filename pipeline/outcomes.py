@@ -27,6 +27,24 @@ SUCCESS = frozenset({Outcome.APPLIED, Outcome.DUPLICATE, Outcome.UNCHANGED})
 RERUNNABLE = frozenset({Outcome.FAILED, Outcome.UNVERIFIED, Outcome.NOT_ATTEMPTED})
 
 
+# The columns results.* start with (SPEC §7), before the input's own columns.
+LEADING_COLUMNS = (
+    "file",
+    "row",
+    "orderId",
+    "action",
+    "outcome",
+    "errorCode",
+    "error",
+    "httpStatus",
+    "attempts",
+    "latencyMs",
+    "orderStatus",
+    "cancelRequestedAt",
+    "lastModified",
+)
+
+
 class ErrorCode(StrEnum):
     # Row validation (nothing sent).
     MISSING_ORDER_ID = "missing_order_id"

@@ -20,24 +20,10 @@ import polars as pl
 from pipeline.csvsafe import guard_frame
 from pipeline.errors import OutputError
 from pipeline.journal import RowResult
-from pipeline.outcomes import SUCCESS, Outcome
+from pipeline.outcomes import LEADING_COLUMNS, SUCCESS, Outcome
 from pipeline.read import InputTable
 
-LEADING = (
-    "file",
-    "row",
-    "orderId",
-    "action",
-    "outcome",
-    "errorCode",
-    "error",
-    "httpStatus",
-    "attempts",
-    "latencyMs",
-    "orderStatus",
-    "cancelRequestedAt",
-    "lastModified",
-)
+LEADING = LEADING_COLUMNS
 ORDER_KEYS = ("orderStatus", "cancelRequestedAt", "lastModified")
 
 

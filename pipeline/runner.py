@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 import re
-import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,25 +22,22 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.client import Answer, QuivoClient
 from pipeline.errors import OptionsError, RunDirError
-from pipeline.executor import run_on_each
 from pipeline.journal import JOURNAL_NAME, Journal, RowResult
-from pipeline.outcomes import ErrorCode, Outcome
-from pipeline.plan import OrderWork, Plan, plan_changes
+from pipeline.outcomes import Outcome
+from pipeline.plan import Plan, plan_changes
 from pipeline.progress import Progress
 from pipeline.read import InputTable, read_inputs
 from pipeline.report import (
     OUTCOME_SCHEMA,
-    count_outcomes,
-    exit_code_for,
     order_frame,
     outcome_frame,
     write_reports,
 )
 from pipeline.rows import RowDefaults, validate_rows
-from pipeline.send import RunRecorder, judge, process_order
+from pipeline.send import finish_missing, send_plan
 from pipeline.settings import Credentials, Environment, RunOptions, is_loopback
+from pipeline.summary import build_summary
 
 Confirm = Callable[[int, str], bool]  # (orders to cancel, base URL) -> go ahead?
 ProgressFactory = Callable[[int], Progress]
@@ -188,49 +183,6 @@ def _dry_outcomes(prepared: Prepared) -> pl.DataFrame:
     return frame.sort("__index")
 
 
-def _summary(
-    *,
-    command: str,
-    run_dir: Path,
-    options: RunOptions,
-    table: InputTable,
-    outcomes: pl.DataFrame,
-    stopped: str | None,
-    journal: Journal | None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    outcome_counts, codes = count_outcomes(outcomes)
-    counts = journal.request_counts() if journal else {}
-    sessions = journal.sessions() if journal else []
-    wall_s = sum((s["finished_at"] or s["started_at"]) - s["started_at"] for s in sessions)
-    requests = counts.get("requests", 0)
-    return {
-        "command": command,
-        "run_dir": str(run_dir),
-        "job": options.job_name,
-        "base_url": options.api.base_url,
-        "dry_run": options.dry_run,
-        "rows": outcomes.height,
-        "outcomes": outcome_counts,
-        "error_codes": codes,
-        "requests": requests,
-        "retries": counts.get("retries", 0),
-        "rate_limited": counts.get("rate_limited", 0),
-        "logins": counts.get("logins", 0),
-        "wall_time_s": round(wall_s, 3),
-        "achieved_requests_per_s": round(requests / wall_s, 2) if wall_s > 0 else 0.0,
-        "inputs": [
-            {"file": f.name, "sha256": f.sha256, "rows": f.rows, "kind": f.kind}
-            for f in table.files
-        ],
-        "warnings": list(table.warnings),
-        "stopped": stopped,
-        "exit_code": exit_code_for(outcome_counts, stopped=stopped is not None),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **(extra or {}),
-    }
-
-
 def validate_files(
     inputs: Sequence[Path], *, options: RunOptions, out: Path | None = None
 ) -> RunResult:
@@ -239,7 +191,7 @@ def validate_files(
     run_dir = out or default_run_dir(f"validate-{inputs[0].stem}")
     with bulk_objects():
         outcomes = _dry_outcomes(prepared)
-    summary = _summary(
+    summary = build_summary(
         command="validate",
         run_dir=run_dir,
         options=options,
@@ -257,107 +209,6 @@ def validate_files(
         default_address_type=options.address_type,
     )
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
-
-
-@contextlib.contextmanager
-def _interrupts(client: QuivoClient) -> Iterator[None]:
-    """First Ctrl-C (or SIGTERM): stop sending and write the reports. Second: quit at once."""
-    loop = asyncio.get_running_loop()
-    presses = 0
-
-    def on_signal() -> None:
-        nonlocal presses
-        presses += 1
-        if presses > 1:
-            os._exit(130)  # the journal is committed per group: WAL keeps it consistent
-        client.halt("interrupted (Ctrl-C or SIGTERM); press Ctrl-C again to quit at once")
-
-    installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, on_signal)
-            installed.append(signum)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread (e.g. a notebook worker): no handler
-    try:
-        yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
-
-
-async def _send(
-    plan: Plan,
-    *,
-    journal: Journal,
-    options: RunOptions,
-    credentials: Credentials,
-    progress: Progress,
-    skip: set[int],
-    earlier_attempts: dict[int, int],
-) -> str | None:
-    """Send every change not in `skip`; return why the run stopped early, if it did.
-
-    Orders are built one at a time as the executor takes them, never all at once.
-    """
-    if not any(index not in skip for index, _, _ in plan.sendable()):
-        return None
-    work = (
-        OrderWork(w.order_id, tuple(c for c in w.changes if c.index not in skip))
-        for w in plan.works()
-        if any(c.index not in skip for c in w.changes)
-    )
-    recorder = RunRecorder(journal, progress.request)
-
-    def on_rows(results: list[RowResult]) -> None:
-        progress.rows(r.outcome for r in results)
-
-    async with QuivoClient(options.api, credentials, observer=recorder) as client:
-        with _interrupts(client):
-            if await client.login() and not options.dry_run:
-                await run_on_each(
-                    work,
-                    lambda order: process_order(
-                        order,
-                        client=client,
-                        journal=journal,
-                        refetch=options.refetch,
-                        earlier_attempts=earlier_attempts,
-                        on_rows=on_rows,
-                    ),
-                    max_at_once=options.api.concurrency * 4,
-                    stop=client.stop,
-                )
-        await journal.durable()
-        return client.stop_reason
-
-
-def _finish_missing(
-    plan: Plan, journal: Journal, *, stopped: str | None, dry_run: bool
-) -> list[RowResult]:
-    """Rows without an outcome after sending: dry-run rows, or rows the stop cut off."""
-    finished = journal.finished_indexes()
-    attempts = journal.attempts_by_row()
-    missing = [row for row in plan.sendable() if row[0] not in finished]
-    if dry_run and stopped is None:
-        results = [
-            RowResult(index=index, outcome=Outcome.DRY_RUN, order_id=order_id, action=action)
-            for index, order_id, action in missing
-        ]
-    else:
-        stop = Answer(None, None, ErrorCode.ABORTED, stopped or "the run was stopped", 0, None)
-        results = [
-            judge(
-                plan.checked.change(index),
-                stop,
-                None,
-                earlier_attempts=attempts.get(index, 0),
-            )
-            for index, _, _ in missing
-        ]
-    journal.finish_rows(results)
-    journal.commit()
-    return results
 
 
 def _confirm_cancels(plan: Plan, options: RunOptions, confirm: Confirm | None) -> None:
@@ -416,7 +267,7 @@ def execute(
     try:
         with progress_factory(to_send) as progress:
             stopped = asyncio.run(
-                _send(
+                send_plan(
                     prepared.plan,
                     journal=journal,
                     options=options,
@@ -426,11 +277,11 @@ def execute(
                     earlier_attempts=earlier,
                 )
             )
-        _finish_missing(prepared.plan, journal, stopped=stopped, dry_run=options.dry_run)
+        finish_missing(prepared.plan, journal, stopped=stopped, dry_run=options.dry_run)
     finally:
         journal.end_session(stopped)
     outcomes = outcome_frame(list(journal.results()))
-    summary = _summary(
+    summary = build_summary(
         command=command,
         run_dir=run_dir,
         options=options,

@@ -21,9 +21,13 @@ from typing import Any
 
 from pipeline.changes import Change
 from pipeline.client import Answer, QuivoClient
+from pipeline.executor import run_on_each
+from pipeline.interrupts import stop_on_signals
 from pipeline.journal import Journal, RowResult
 from pipeline.outcomes import ErrorCode, Outcome
-from pipeline.plan import OrderWork
+from pipeline.plan import OrderWork, Plan
+from pipeline.progress import Progress
+from pipeline.settings import Credentials, RunOptions
 from pipeline.verify import mismatches, status_explanation
 
 
@@ -178,3 +182,77 @@ async def process_order(
     # result is committed, so a kill before that only makes resume send it again.
     journal.finish_rows(results)
     on_rows(results)
+
+
+async def send_plan(
+    plan: Plan,
+    *,
+    journal: Journal,
+    options: RunOptions,
+    credentials: Credentials,
+    progress: Progress,
+    skip: set[int],
+    earlier_attempts: dict[int, int],
+) -> str | None:
+    """Send every change not in `skip`; return why the run stopped early, if it did.
+
+    Orders are built one at a time as the executor takes them, never all at once.
+    """
+    if not any(index not in skip for index, _, _ in plan.sendable()):
+        return None
+    work = (
+        OrderWork(w.order_id, tuple(c for c in w.changes if c.index not in skip))
+        for w in plan.works()
+        if any(c.index not in skip for c in w.changes)
+    )
+    recorder = RunRecorder(journal, progress.request)
+
+    def on_rows(results: list[RowResult]) -> None:
+        progress.rows(r.outcome for r in results)
+
+    async with QuivoClient(options.api, credentials, observer=recorder) as client:
+        with stop_on_signals(client):
+            if await client.login() and not options.dry_run:
+                await run_on_each(
+                    work,
+                    lambda order: process_order(
+                        order,
+                        client=client,
+                        journal=journal,
+                        refetch=options.refetch,
+                        earlier_attempts=earlier_attempts,
+                        on_rows=on_rows,
+                    ),
+                    max_at_once=options.api.concurrency * 4,
+                    stop=client.stop,
+                )
+        await journal.durable()
+        return client.stop_reason
+
+
+def finish_missing(
+    plan: Plan, journal: Journal, *, stopped: str | None, dry_run: bool
+) -> list[RowResult]:
+    """Rows without an outcome after sending: dry-run rows, or rows the stop cut off."""
+    finished = journal.finished_indexes()
+    attempts = journal.attempts_by_row()
+    missing = [row for row in plan.sendable() if row[0] not in finished]
+    if dry_run and stopped is None:
+        results = [
+            RowResult(index=index, outcome=Outcome.DRY_RUN, order_id=order_id, action=action)
+            for index, order_id, action in missing
+        ]
+    else:
+        stop = Answer(None, None, ErrorCode.ABORTED, stopped or "the run was stopped", 0, None)
+        results = [
+            judge(
+                plan.checked.change(index),
+                stop,
+                None,
+                earlier_attempts=attempts.get(index, 0),
+            )
+            for index, _, _ in missing
+        ]
+    journal.finish_rows(results)
+    journal.commit()
+    return results

@@ -1,0 +1,61 @@
+"""A run's summary: what summary.json holds and the table at the end shows (SPEC §7).
+
+summary = build_summary(command="run", run_dir=d, options=o, table=t, outcomes=f,
+                        stopped=None, journal=journal)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.journal import Journal
+from pipeline.read import InputTable
+from pipeline.report import count_outcomes, exit_code_for
+from pipeline.settings import RunOptions
+
+
+def build_summary(
+    *,
+    command: str,
+    run_dir: Path,
+    options: RunOptions,
+    table: InputTable,
+    outcomes: pl.DataFrame,
+    stopped: str | None,
+    journal: Journal | None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    outcome_counts, codes = count_outcomes(outcomes)
+    counts = journal.request_counts() if journal else {}
+    sessions = journal.sessions() if journal else []
+    wall_s = sum((s["finished_at"] or s["started_at"]) - s["started_at"] for s in sessions)
+    requests = counts.get("requests", 0)
+    return {
+        "command": command,
+        "run_dir": str(run_dir),
+        "job": options.job_name,
+        "base_url": options.api.base_url,
+        "dry_run": options.dry_run,
+        "rows": outcomes.height,
+        "outcomes": outcome_counts,
+        "error_codes": codes,
+        "requests": requests,
+        "retries": counts.get("retries", 0),
+        "rate_limited": counts.get("rate_limited", 0),
+        "logins": counts.get("logins", 0),
+        "wall_time_s": round(wall_s, 3),
+        "achieved_requests_per_s": round(requests / wall_s, 2) if wall_s > 0 else 0.0,
+        "inputs": [
+            {"file": f.name, "sha256": f.sha256, "rows": f.rows, "kind": f.kind}
+            for f in table.files
+        ],
+        "warnings": list(table.warnings),
+        "stopped": stopped,
+        "exit_code": exit_code_for(outcome_counts, stopped=stopped is not None),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
