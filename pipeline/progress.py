@@ -117,6 +117,15 @@ class RichBar(Progress):
             transient=False,
         )
         self._task = self._bar.add_task("rows", total=total, rate=0.0, good=0, bad=0)
+        self._shown_at = 0.0
+
+    def request(self) -> None:
+        """Count a request; the bar's rate moves before the first row finishes (10/s at most)."""
+        super().request()
+        now = time.monotonic()
+        if now - self._shown_at >= 0.1:
+            self._shown_at = now
+            self.refresh()
 
     def refresh(self) -> None:
         self._bar.update(
