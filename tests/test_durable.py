@@ -129,6 +129,10 @@ def test_kill_9_then_resume_sends_every_row_once(
     assert sum(before.values()) <= sum(after.values())
     if route is None:
         assert sum(after.values()) == rows  # killed while writing reports: nothing re-sent
+    print(
+        f"\nkill at {route or 'reports'} #{at}: {len(finished)} of {rows} rows finished before"
+        f" the kill, {sum(before.values())} mutations sent before, {resent} sent again on resume"
+    )
 
 
 def _kill_when_reports_start(process: subprocess.Popen[bytes], out: Path) -> None:

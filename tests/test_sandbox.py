@@ -174,6 +174,7 @@ async def test_patch_updates_comment_tracking_attributes_and_maps_the_address(ap
     ("body", "message"),
     [
         ({"comment": "x" * 251}, "comment: size must be between 0 and 250"),
+        ({"comment": "😀" * 126}, "comment: size must be between 0 and 250"),  # UTF-16 units
         ({"trackingEnabled": "yes"}, "trackingEnabled: must be a boolean"),
         ({"customAttributes": ["a"]}, "customAttributes: must be an object"),
         ({"colour": "red"}, 'Unrecognized field "colour"'),

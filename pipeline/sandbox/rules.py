@@ -58,7 +58,8 @@ def comment_problem(comment: Any) -> str | None:
         return None
     if not isinstance(comment, str):
         return "comment: must be a string"
-    if len(comment) > COMMENT_MAX_CHARS:
+    # Java's String.length(): UTF-16 code units (an emoji counts two), as the real API.
+    if len(comment.encode("utf-16-le")) // 2 > COMMENT_MAX_CHARS:
         return f"comment: size must be between 0 and {COMMENT_MAX_CHARS}"
     return None
 
