@@ -166,6 +166,16 @@ def _inputs(inputs: tuple[Path, ...], job: Any) -> list[Path]:
     raise UsageFailure("name at least one input file (or a --job with an input)")
 
 
+def _job_run_dir(job: Any) -> Path | None:
+    """A job's run goes under its `runs_dir` (relative to the job file), not the cwd."""
+    if job is None:
+        return None
+    from pipeline.runner import default_run_dir
+
+    run_dir: Path = default_run_dir(job.job_name, root=job.resolve(job.runs_dir))
+    return run_dir
+
+
 def _confirm(orders: int, base_url: str) -> bool:
     return click.confirm(f"Cancel {orders} orders at {base_url}?", default=False, err=True)
 
@@ -279,7 +289,7 @@ def run(
         _inputs(inputs, job_file),
         options=options,
         env=env,
-        out=out,
+        out=out or _job_run_dir(job_file),
         confirm=confirm,
         progress_factory=_progress(quiet),
     )
@@ -355,7 +365,9 @@ def validate(inputs: tuple[Path, ...], job: Path | None, out: Path | None, **cli
     from pipeline.runner import validate_files
 
     job_file, options = _resolve(cli, job, None)
-    result = validate_files(_inputs(inputs, job_file), options=options, out=out)
+    result = validate_files(
+        _inputs(inputs, job_file), options=options, out=out or _job_run_dir(job_file)
+    )
     show_result(result)
     sys.exit(result.exit_code)
 

@@ -185,3 +185,24 @@ def test_the_sweep_from_the_command_line_then_the_data_team_rerun(
     rerun = CliRunner().invoke(main, ["run", "--job", str(rerun_job), "--quiet"], env=env)
     assert rerun.exit_code == 1, rerun.output
     assert "quivo-bulk run: 1 rows" in rerun.output  # the COMPLETED order, again refused
+
+
+def test_a_job_run_goes_under_its_runs_dir(
+    sandbox: SandboxThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    shutil.copy(SAMPLE_DATA / "cancellations.parquet", tmp_path / "list.parquet")
+    (jobs / "cancel.toml").write_text(
+        'input = "../list.parquet"\naction = "cancel"\nruns_dir = "../runs"\nrate = 500\n'
+    )
+    monkeypatch.chdir(tmp_path / "jobs")  # cron starts anywhere
+    result = CliRunner().invoke(
+        main, ["run", "--job", str(jobs / "cancel.toml"), "--quiet"], env=cli_env(sandbox)
+    )
+    assert result.exit_code == 1, result.output
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1
+    assert runs[0].name.endswith("-cancel")
+    assert (runs[0] / "results.parquet").exists()
+    assert not (tmp_path / "jobs" / "runs").exists()
