@@ -175,3 +175,23 @@ def state_of(sandbox: SandboxThread) -> SandboxState:
 def outcomes(result: RunResult) -> list[tuple[int, str, str | None]]:
     """(row, outcome, errorCode) for every row of a run."""
     return list(result.results.select("row", "outcome", "errorCode").iter_rows())
+
+
+def order_ids(sandbox: SandboxThread, status: str, count: int) -> list[int]:
+    """The first `count` orders with `status` and no cancellation request."""
+    found = []
+    for order_id in state_of(sandbox).store.ids():
+        order = state_of(sandbox).order(order_id, touch=False)
+        if order and order["orderStatus"] == status and not order.get("cancelRequestedAt"):
+            found.append(order_id)
+    return found[:count]
+
+
+def comment_file(
+    sandbox: SandboxThread, folder: Path, count: int, text: str
+) -> tuple[Path, list[int]]:
+    """An update file commenting `count` PROCESSING orders with `<text> <orderId>`."""
+    ids = order_ids(sandbox, "PROCESSING", count)
+    path = folder / "comments.csv"
+    path.write_text("orderId,comment\n" + "".join(f"{i},{text} {i}\n" for i in ids))
+    return path, ids

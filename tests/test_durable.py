@@ -22,20 +22,11 @@ from pipeline.durable import load_results, rebuild_reports, rerun_run
 from pipeline.errors import RunDirError
 from pipeline.runner import run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
-from tests.conftest import SAMPLE_DATA, env_for, options_for, state_of
+from tests.conftest import SAMPLE_DATA, env_for, options_for, order_ids, state_of
 from tests.test_cli import cli_env
 
 MUTATIONS = ("patch", "address", "cancel")
 CONCURRENCY = 4
-
-
-def order_ids(sandbox: SandboxThread, status: str, count: int) -> list[int]:
-    found = []
-    for order_id in state_of(sandbox).store.ids():
-        order = state_of(sandbox).order(order_id, touch=False)
-        if order and order["orderStatus"] == status and not order.get("cancelRequestedAt"):
-            found.append(order_id)
-    return found[:count]
 
 
 def mixed_input(sandbox: SandboxThread, folder: Path) -> tuple[Path, int]:

@@ -14,7 +14,7 @@ from pipeline.errors import OptionsError
 from pipeline.runner import run_files, validate_files
 from pipeline.sandbox import Faults, SandboxConfig, SandboxThread
 from pipeline.settings import Environment
-from tests.conftest import SAMPLE_DATA, env_for, options_for, outcomes, state_of
+from tests.conftest import SAMPLE_DATA, comment_file, env_for, options_for, outcomes, state_of
 
 ADDRESS_CSV = SAMPLE_DATA / "address-corrections.csv"
 MIXED_XLSX = SAMPLE_DATA / "mixed-changes.xlsx"
@@ -223,9 +223,7 @@ def test_dry_run_sends_nothing_but_the_login(sandbox: SandboxThread, tmp_path: P
     indirect=True,
 )
 def test_faults_and_429s_are_survived(sandbox: SandboxThread, tmp_path: Path) -> None:
-    ids = [o for o in state_of(sandbox).store.ids() if _status(sandbox, o) == "PROCESSING"][:60]
-    path = tmp_path / "comments.csv"
-    path.write_text("orderId,comment\n" + "".join(f"{i},note {i}\n" for i in ids))
+    path, ids = comment_file(sandbox, tmp_path, 60, "note")
     result = run_files(
         [path],
         options=options_for(sandbox, action="update", rate=80.0, retries=8),
@@ -243,21 +241,13 @@ def test_faults_and_429s_are_survived(sandbox: SandboxThread, tmp_path: Path) ->
         assert order["comment"] == f"note {order_id}"
 
 
-def _status(sandbox: SandboxThread, order_id: int) -> str:
-    order = state_of(sandbox).order(order_id, touch=False)
-    assert order is not None
-    return str(order["orderStatus"])
-
-
 @pytest.mark.parametrize(
     "sandbox", [SandboxConfig(token_ttl_s=0.4, cancel_delay_s=60)], indirect=True
 )
 def test_token_expiry_mid_run_costs_one_login_per_expiry(
     sandbox: SandboxThread, tmp_path: Path
 ) -> None:
-    ids = [o for o in state_of(sandbox).store.ids() if _status(sandbox, o) == "PROCESSING"][:80]
-    path = tmp_path / "comments.csv"
-    path.write_text("orderId,comment\n" + "".join(f"{i},ttl {i}\n" for i in ids))
+    path, _ = comment_file(sandbox, tmp_path, 80, "ttl")
     result = run_files(
         [path],
         options=options_for(sandbox, action="update", rate=100.0, concurrency=8),
