@@ -221,7 +221,8 @@ async def count_and_limit(request: web.Request, handler: Handler) -> web.StreamR
             if state.config.retry_after == "seconds":
                 response.headers["Retry-After"] = str(wait_s)
             elif state.config.retry_after == "date":
-                when = datetime.fromtimestamp(time.time() + wait_s, UTC)
+                # HTTP dates have whole seconds: round up, or the date could be in the past.
+                when = datetime.fromtimestamp(math.ceil(time.time() + wait_s), UTC)
                 response.headers["Retry-After"] = format_datetime(when, usegmt=True)
             return response
         window.append(now)
