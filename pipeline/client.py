@@ -338,7 +338,8 @@ class QuivoClient:
         expect_json: bool = False,
     ) -> Answer:
         """Send with retries; return the final answer. Never raises for HTTP trouble."""
-        attempts, tries, renewed = 0, 0, False
+        attempts, tries = 0, 0
+        fresh: str | None = None  # the token this call last got by logging in again
         last: tuple[int | None, Any, str | None, float | None] = (None, None, None, None)
         while True:
             if self.stop.is_set():
@@ -361,10 +362,12 @@ class QuivoClient:
                 method, path, params, body, token, order_id, attempts, row
             )
             last = (status, body_answer, problem, latency_ms)
-            if status == 401 and not renewed:
-                renewed, tries = True, tries - 1  # log in again once; that retry is free
+            if status == 401 and token != fresh:
+                # The token expired (a long call can outlive two tokens): log in again and
+                # retry for free. Only a token fresh from that login being refused is final.
+                tries -= 1
                 try:
-                    await self._tokens.renew(stale=token)
+                    fresh = await self._tokens.renew(stale=token)
                 except ApiUnusable as error:
                     self.halt(str(error))
                 continue

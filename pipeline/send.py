@@ -94,6 +94,16 @@ def judge(
         return replace(
             sent, outcome=Outcome.UNCHANGED, error=f"the order already had this ({answer.message})"
         )
+    if order is None and attempts > 1 and answer.code is ErrorCode.STATUS_CONFLICT:
+        # An earlier attempt's answer was lost and the retry was refused: the first may
+        # have landed, and without the order nobody can tell. Rerun sends it and checks.
+        return replace(
+            sent,
+            outcome=Outcome.UNVERIFIED,
+            error_code=ErrorCode.NOT_VERIFIED,
+            error=f"an earlier attempt's answer was lost, the retry was refused ({answer.message}),"
+            " and the order could not be refetched to check; it may have landed",
+        )
     message = answer.message
     explanation = status_explanation(change.action, order.get("orderStatus") if order else None)
     if explanation and answer.code in (ErrorCode.STATUS_CONFLICT, ErrorCode.REJECTED):
