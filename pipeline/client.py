@@ -339,7 +339,7 @@ class QuivoClient:
     ) -> Answer:
         """Send with retries; return the final answer. Never raises for HTTP trouble."""
         attempts, tries = 0, 0
-        fresh: str | None = None  # the token this call last got by logging in again
+        just_renewed = False  # the next attempt is the first use of a token this call got
         last: tuple[int | None, Any, str | None, float | None] = (None, None, None, None)
         while True:
             if self.stop.is_set():
@@ -362,15 +362,18 @@ class QuivoClient:
                 method, path, params, body, token, order_id, attempts, row
             )
             last = (status, body_answer, problem, latency_ms)
-            if status == 401 and token != fresh:
-                # The token expired (a long call can outlive two tokens): log in again and
-                # retry for free. Only a token fresh from that login being refused is final.
+            if status == 401 and not just_renewed:
+                # The token expired: log in again and retry for free. A long call can outlive
+                # several tokens; only a token refused on its first use after a login is final
+                # (every renewal needs a non-401 answer in between, so this stays bounded).
                 tries -= 1
+                just_renewed = True
                 try:
-                    fresh = await self._tokens.renew(stale=token)
+                    await self._tokens.renew(stale=token)
                 except ApiUnusable as error:
                     self.halt(str(error))
                 continue
+            just_renewed = False
             if status is not None and 200 <= status < 300:
                 if not expect_json or isinstance(body_answer, dict):
                     return Answer(status, body_answer, None, "", attempts, latency_ms, text)

@@ -191,3 +191,52 @@ def test_error_bodies_of_every_shape_become_one_line(
     status: int | None, body: Any, message: str
 ) -> None:
     assert error_message(status, body) == message
+
+
+def one_use_tokens(*, refuse_all: bool = False) -> Handler:
+    """A server whose tokens expire after one use; the first two good requests get 503."""
+    used: set[str] = set()
+    issued = [0]
+    failures = [0]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.path == "/login":
+            issued[0] += 1
+            return web.json_response({"token": f"t{issued[0]}"})
+        token = request.headers.get("Authorization", "")
+        if refuse_all:
+            return web.json_response({"message": "Unauthorized"}, status=401)
+        if token in used:
+            return web.json_response({"message": "The incoming token has expired"}, status=401)
+        used.add(token)
+        if failures[0] < 2:
+            failures[0] += 1
+            return web.json_response({"message": "busy"}, status=503)
+        return web.json_response({"orderId": 1, "token": token})
+
+    return handler
+
+
+async def test_a_call_that_outlives_several_tokens_logs_in_again_each_time() -> None:
+    credentials = Credentials(api_key=SecretStr("key-123"), username="u", password=SecretStr("pw"))
+    async with serve(one_use_tokens()) as base_url:
+        config = settings(base_url, max_attempts=5)
+        async with QuivoClient(config, credentials, observer=Recorder()) as client:
+            answer = await client.call("POST", "/orders/1/refetch", expect_json=True)
+            logins = client.logins
+    assert answer.ok, answer.message
+    assert answer.body["token"] == "t3"  # expired twice within the one call
+    assert logins == 3
+
+
+async def test_a_token_refused_on_first_use_after_a_login_is_final() -> None:
+    credentials = Credentials(api_key=SecretStr("key-123"), username="u", password=SecretStr("pw"))
+    async with (
+        serve(one_use_tokens(refuse_all=True)) as base_url,
+        QuivoClient(settings(base_url), credentials, observer=Recorder()) as client,
+    ):
+        answer = await client.call("POST", "/orders/1/refetch", expect_json=True)
+        logins = client.logins
+    assert answer.code is ErrorCode.UNAUTHORIZED
+    assert answer.attempts == 2
+    assert logins == 2  # the first login, and one more after the first 401
