@@ -23,7 +23,6 @@ from pipeline.journal import RowResult
 from pipeline.outcomes import LEADING_COLUMNS, SUCCESS, Outcome
 from pipeline.read import InputTable
 
-LEADING = LEADING_COLUMNS
 ORDER_KEYS = ("orderStatus", "cancelRequestedAt", "lastModified")
 
 
@@ -105,10 +104,10 @@ def results_frame(table: InputTable, outcomes: pl.DataFrame, orders: pl.DataFram
     with_order = outcomes.with_row_index("__position").join(keys, on="orderId", how="left")
     with_order = with_order.sort("__position").drop("__position")
     own = table.raw.drop("file", "row")
-    renamed = {name: f"input.{name}" for name in own.columns if name in LEADING}
+    renamed = {name: f"input.{name}" for name in own.columns if name in LEADING_COLUMNS}
     return pl.concat(
         [table.raw.select("file", "row"), with_order, own.rename(renamed)], how="horizontal"
-    ).select(*LEADING, *[renamed.get(name, name) for name in own.columns])
+    ).select(*LEADING_COLUMNS, *[renamed.get(name, name) for name in own.columns])
 
 
 def errors_frame(

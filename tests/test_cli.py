@@ -158,7 +158,11 @@ def test_ctrl_c_stops_sending_and_writes_complete_reports(
         stderr=subprocess.PIPE,
         text=True,
     ) as process:  # fmt: skip
-        time.sleep(2.0)
+        deadline = time.monotonic() + 30
+        while state_of(sandbox).stats.by_endpoint.get("cancel", 0) < 10:  # sending for real
+            assert time.monotonic() < deadline
+            assert process.poll() is None
+            time.sleep(0.02)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 3, stderr
