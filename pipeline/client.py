@@ -35,6 +35,9 @@ from pipeline.throttle import AdaptiveRate
 
 log = logging.getLogger(__name__)
 
+# Logins one call may ask for after a 401 (tokens live an hour; a call lasts seconds).
+MAX_RENEWALS_PER_CALL = 3
+
 CODE_BY_STATUS = {
     400: ErrorCode.REJECTED,
     401: ErrorCode.UNAUTHORIZED,
@@ -338,8 +341,7 @@ class QuivoClient:
         expect_json: bool = False,
     ) -> Answer:
         """Send with retries; return the final answer. Never raises for HTTP trouble."""
-        attempts, tries = 0, 0
-        just_renewed = False  # the next attempt is the first use of a token this call got
+        attempts, tries, renewals = 0, 0, 0
         last: tuple[int | None, Any, str | None, float | None] = (None, None, None, None)
         while True:
             if self.stop.is_set():
@@ -362,18 +364,17 @@ class QuivoClient:
                 method, path, params, body, token, order_id, attempts, row
             )
             last = (status, body_answer, problem, latency_ms)
-            if status == 401 and not just_renewed:
-                # The token expired: log in again and retry for free. A long call can outlive
-                # several tokens; only a token refused on its first use after a login is final
-                # (every renewal needs a non-401 answer in between, so this stays bounded).
+            if status == 401 and renewals < MAX_RENEWALS_PER_CALL:
+                # The token expired: log in again (one login for every caller holding the
+                # same stale token) and retry for free. A long call can outlive several
+                # tokens; a bounded number of renewals keeps refused credentials from looping.
                 tries -= 1
-                just_renewed = True
+                renewals += 1
                 try:
                     await self._tokens.renew(stale=token)
                 except ApiUnusable as error:
                     self.halt(str(error))
                 continue
-            just_renewed = False
             if status is not None and 200 <= status < 300:
                 if not expect_json or isinstance(body_answer, dict):
                     return Answer(status, body_answer, None, "", attempts, latency_ms, text)

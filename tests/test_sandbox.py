@@ -529,6 +529,7 @@ async def test_stats_count_requests_per_order_and_endpoint_and_reset(api: Api) -
     stats = (await api.call("GET", "/_sandbox/stats")).json()
     assert stats["requests"] == 4
     assert stats["logins"] == 1
+    assert stats["tokens_used"] == 1
     assert stats["by_order"][str(order_id)] == {"patch": 2, "refetch": 1}
     assert stats["by_endpoint"] == {"login": 1, "patch": 2, "refetch": 1}
     assert stats["accepted_mutations"] == {str(order_id): 2}

@@ -75,6 +75,8 @@ class Stats:
     rate_limited: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     arrivals: list[float] = field(default_factory=list)
+    # Tokens a client went on to use: logins whose answer was lost to a fault never are.
+    tokens_used: set[str] = field(default_factory=set)
 
     def max_in_any_second(self) -> int:
         """Largest number of arrivals in any half-open window [t, t+1) (two pointers)."""
@@ -93,6 +95,7 @@ class Stats:
             "by_order": {str(k): dict(v) for k, v in self.by_order.items()},
             "accepted_mutations": {str(k): v for k, v in self.accepted_mutations.items()},
             "logins": self.logins,
+            "tokens_used": len(self.tokens_used),
             "login_failures": self.login_failures,
             "auth_failures": dict(self.auth_failures),
             "rate_limited": self.rate_limited,
@@ -286,6 +289,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if state.clock() >= expiry:
         state.stats.auth_failures["expired_token"] += 1
         return _message(401, EXPIRED_MESSAGE)
+    state.stats.tokens_used.add(token)
     return await handler(request)
 
 
