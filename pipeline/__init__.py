@@ -19,14 +19,14 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "run_files": "pipeline.runner",
-    "validate_files": "pipeline.runner",
-    "RunResult": "pipeline.runner",
-    "resume_run": "pipeline.durable",
-    "rerun_run": "pipeline.durable",
-    "rebuild_reports": "pipeline.durable",
-    "load_results": "pipeline.durable",
-    "sweep_job": "pipeline.sweep",
+    "run_files": "pipeline.run.runner",
+    "validate_files": "pipeline.run.runner",
+    "RunResult": "pipeline.run.runner",
+    "resume_run": "pipeline.run.durable",
+    "rerun_run": "pipeline.run.durable",
+    "rebuild_reports": "pipeline.run.durable",
+    "load_results": "pipeline.run.durable",
+    "sweep_job": "pipeline.run.sweep",
     "load_job": "pipeline.jobfile",
     "Environment": "pipeline.settings",
     "RunOptions": "pipeline.settings",

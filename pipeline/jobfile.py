@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.columns import ATTRIBUTE_PREFIX, CANONICAL
 from pipeline.errors import JobFileError
+from pipeline.inputs.columns import ATTRIBUTE_PREFIX, CANONICAL
 
 
 class JobFile(BaseModel):

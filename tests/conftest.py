@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from pipeline.runner import RunResult
+from pipeline.run.runner import RunResult
 from pipeline.sandbox import (
     STATE,
     SandboxConfig,

@@ -7,10 +7,10 @@ import io
 
 import pytest
 
-from pipeline.auth import TokenKeeper
+from pipeline.api.auth import TokenKeeper
 from pipeline.errors import ApiUnusable
 from pipeline.outcomes import Outcome
-from pipeline.progress import Progress, RichBar, StatusLines, make_progress
+from pipeline.run.progress import Progress, RichBar, StatusLines, make_progress
 from tests.conftest import FakeClock
 
 

@@ -6,8 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.columns import CANONICAL, edit_distance, likely_column, match_columns, normalize
 from pipeline.errors import InputFileError
+from pipeline.inputs.columns import (
+    CANONICAL,
+    edit_distance,
+    likely_column,
+    match_columns,
+    normalize,
+)
 
 
 @pytest.mark.parametrize(

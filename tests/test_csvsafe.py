@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.csvsafe import guard, guard_frame, unguard, unguard_frame
+from pipeline.inputs.csvsafe import guard, guard_frame, unguard, unguard_frame
 
 
 @pytest.mark.parametrize(

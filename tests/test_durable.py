@@ -18,9 +18,9 @@ from aiohttp import web
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.durable import load_results, rebuild_reports, rerun_run
 from pipeline.errors import RunDirError
-from pipeline.runner import run_files
+from pipeline.run.durable import load_results, rebuild_reports, rerun_run
+from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
 from tests.conftest import SAMPLE_DATA, env_for, options_for, order_ids, state_of
 from tests.test_cli import cli_env

@@ -19,7 +19,7 @@ import pytest
 import xlsxwriter
 
 from pipeline.errors import InputFileError
-from pipeline.runner import validate_files
+from pipeline.run.runner import validate_files
 from pipeline.settings import RunOptions
 from tests.conftest import SAMPLE_DATA
 
@@ -65,7 +65,7 @@ def test_text_survives_the_reports_exactly(tmp_path: Path) -> None:
         out = tmp_path / name
         validate_files([CORPUS / name], options=RunOptions(action="update"), out=out)
         written = pl.read_parquet(out / "results.parquet")
-        from pipeline.csvsafe import unguard_frame
+        from pipeline.inputs.csvsafe import unguard_frame
 
         back = unguard_frame(pl.read_csv(out / "results.csv", infer_schema=False))
         for column in written.columns[13:]:
@@ -202,7 +202,7 @@ def test_generated_input(
 
 
 def test_formula_cells_give_their_values_and_parquet_floats_their_digits(tmp_path: Path) -> None:
-    from pipeline.read import read_inputs
+    from pipeline.inputs.read import read_inputs
 
     assert read_inputs([formulas(tmp_path)]).fields.row(0, named=True) | {"file": ""} == {
         "file": "", "row": 1, "orderId": "4100001", "action": "update", "comment": "ring twice"

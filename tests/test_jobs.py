@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.errors import JobFileError, OptionsError
 from pipeline.jobfile import load_job
+from pipeline.run.sweep import STATE_NAME, sweep_exit_code, sweep_job, sweep_lock
 from pipeline.sandbox import SandboxThread
-from pipeline.sweep import STATE_NAME, sweep_exit_code, sweep_job, sweep_lock
 from tests.conftest import REPO, SAMPLE_DATA, env_for, state_of
 from tests.test_cli import cli_env
 

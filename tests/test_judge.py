@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.changes import Change
-from pipeline.client import Answer
+from pipeline.api.client import Answer
 from pipeline.outcomes import ErrorCode, Outcome
-from pipeline.send import Refetch, judge
+from pipeline.run.changes import Change
+from pipeline.run.send import Refetch, judge
 
 CANCEL = Change(index=0, order_id=7, action="cancel", address_type=None)
 REQUESTED = {"orderStatus": "PROCESSING", "cancelRequestedAt": "2026-11-24T01:00:00Z"}

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from pipeline.client import QuivoClient, error_message
+from pipeline.api.client import QuivoClient, error_message
 from pipeline.errors import OptionsError
 from pipeline.outcomes import ErrorCode
 from pipeline.sandbox.serve import running_sandbox

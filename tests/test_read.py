@@ -9,7 +9,7 @@ import pytest
 import xlsxwriter
 
 from pipeline.errors import InputFileError
-from pipeline.read import read_inputs, sniff_separator
+from pipeline.inputs.read import read_inputs, sniff_separator
 from tests.conftest import SAMPLE_DATA
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.pacing import window_wait_s
-from pipeline.retry import backoff_s, parse_retry_after, retry_wait_s
-from pipeline.throttle import AdaptiveRate
+from pipeline.api.pacing import window_wait_s
+from pipeline.api.retry import backoff_s, parse_retry_after, retry_wait_s
+from pipeline.api.throttle import AdaptiveRate
 
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 
@@ -148,7 +148,7 @@ def test_rules_1_and_5_never_above_the_ceiling_and_never_below_the_floor() -> No
     ],
 )
 def test_health_trips_when_most_recent_attempts_fail(failures: list[bool], expected: bool) -> None:
-    from pipeline.client import Health
+    from pipeline.api.client import Health
 
     health = Health()
     verdicts = [health.record(failed=failed) for failed in failures]

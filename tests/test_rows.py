@@ -9,9 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.changes import Change
-from pipeline.outcomes import ErrorCode
-from pipeline.rows import (
+from pipeline.inputs.rows import (
     FALSE_WORDS,
     TRUE_WORDS,
     Rejection,
@@ -19,6 +17,8 @@ from pipeline.rows import (
     parse_boolean,
     validate_rows,
 )
+from pipeline.outcomes import ErrorCode
+from pipeline.run.changes import Change
 
 ADDRESS = {
     "orderId": "4100001",

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from pipeline.errors import OptionsError
-from pipeline.runner import run_files, validate_files
+from pipeline.run.runner import run_files, validate_files
 from pipeline.sandbox import Faults, SandboxConfig, SandboxThread
 from pipeline.settings import Environment
 from tests.conftest import SAMPLE_DATA, comment_file, env_for, options_for, outcomes, state_of

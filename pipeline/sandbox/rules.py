@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.countries import ISO_ALPHA2, NO_POSTAL_CODE, STATE_REQUIRED
+from pipeline.inputs.countries import ISO_ALPHA2, NO_POSTAL_CODE, STATE_REQUIRED
 
 COMMENT_MAX_CHARS = 250
 ADDRESS_FIELDS = (

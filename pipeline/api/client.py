@@ -24,14 +24,14 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from pipeline.auth import TokenKeeper
+from pipeline.api.auth import TokenKeeper
+from pipeline.api.pacing import Pacer
+from pipeline.api.payloads import LoginPayload
+from pipeline.api.retry import backoff_s, retry_wait_s
+from pipeline.api.throttle import AdaptiveRate
 from pipeline.errors import ApiUnusable
 from pipeline.outcomes import ErrorCode
-from pipeline.pacing import Pacer
-from pipeline.payloads import LoginPayload
-from pipeline.retry import backoff_s, retry_wait_s
 from pipeline.settings import ApiSettings, Credentials
-from pipeline.throttle import AdaptiveRate
 
 log = logging.getLogger(__name__)
 

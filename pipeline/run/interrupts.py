@@ -11,7 +11,7 @@ import os
 import signal
 from collections.abc import Iterator
 
-from pipeline.client import QuivoClient
+from pipeline.api.client import QuivoClient
 
 
 @contextlib.contextmanager

@@ -27,10 +27,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from pipeline.changes import ACTIONS, ADDRESS_TYPES, Change
-from pipeline.columns import ADDRESS_FIELDS, ATTRIBUTE_PREFIX
-from pipeline.countries import ISO_ALPHA2, NO_POSTAL_CODE, STATE_REQUIRED
+from pipeline.inputs.columns import ADDRESS_FIELDS, ATTRIBUTE_PREFIX
+from pipeline.inputs.countries import ISO_ALPHA2, NO_POSTAL_CODE, STATE_REQUIRED
 from pipeline.outcomes import ErrorCode
+from pipeline.run.changes import ACTIONS, ADDRESS_TYPES, Change
 
 COMMENT_MAX_UNITS = 250
 MAX_ORDER_ID = 2**63 - 1

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.durable import resume_run
 from pipeline.errors import InputFileError, OptionsError, OutputError
+from pipeline.inputs.read import sha256_of
 from pipeline.jobfile import JobFile
-from pipeline.journal import JOURNAL_NAME
-from pipeline.progress import Progress
-from pipeline.read import sha256_of
-from pipeline.runner import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
+from pipeline.run.durable import resume_run
+from pipeline.run.journal import JOURNAL_NAME
+from pipeline.run.progress import Progress
+from pipeline.run.runner import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
 from pipeline.settings import Environment, resolve_options
 
 STATE_NAME = "sweep-state.sqlite"

@@ -18,12 +18,13 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import RunDirError
-from pipeline.journal import JOURNAL_NAME, Journal
+from pipeline.inputs.read import sha256_of
 from pipeline.outcomes import RERUNNABLE
-from pipeline.progress import Progress
-from pipeline.read import sha256_of
-from pipeline.report import order_frame, outcome_frame, write_reports
-from pipeline.runner import (
+from pipeline.reports.report import order_frame, outcome_frame, write_reports
+from pipeline.reports.summary import build_summary
+from pipeline.run.journal import JOURNAL_NAME, Journal
+from pipeline.run.progress import Progress
+from pipeline.run.runner import (
     Prepared,
     ProgressFactory,
     RunResult,
@@ -33,7 +34,6 @@ from pipeline.runner import (
     run_files,
 )
 from pipeline.settings import Environment, RunOptions, resolve_options
-from pipeline.summary import build_summary
 
 
 def load_results(run_dir: Path) -> pl.DataFrame:

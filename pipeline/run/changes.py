@@ -2,7 +2,7 @@
 
 `Change` is the plain frozen value passed inside the pipeline. It knows the
 request that carries it (built through the pydantic payload models of
-`pipeline.payloads`), the fields it claims on the order (for conflict and
+`pipeline.api.payloads`), the fields it claims on the order (for conflict and
 duplicate detection), and what the refetched order must show afterwards.
 
     change.request()       # Request("PATCH", "/orders/42", None, {"comment": "..."})
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.payloads import RESPONSE_FIELD, AddressPayload, PatchPayload
+from pipeline.api.payloads import RESPONSE_FIELD, AddressPayload, PatchPayload
 
 ACTIONS = ("update", "address", "cancel")
 ADDRESS_TYPES = ("DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE")

@@ -23,21 +23,21 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import OptionsError, RunDirError
-from pipeline.journal import JOURNAL_NAME, Journal, RowResult
+from pipeline.inputs.read import InputTable, read_inputs
+from pipeline.inputs.rows import RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
-from pipeline.plan import Plan, plan_changes
-from pipeline.progress import Progress
-from pipeline.read import InputTable, read_inputs
-from pipeline.report import (
+from pipeline.reports.report import (
     OUTCOME_SCHEMA,
     order_frame,
     outcome_frame,
     write_reports,
 )
-from pipeline.rows import RowDefaults, validate_rows
-from pipeline.send import finish_missing, send_plan
+from pipeline.reports.summary import build_summary
+from pipeline.run.journal import JOURNAL_NAME, Journal, RowResult
+from pipeline.run.plan import Plan, plan_changes
+from pipeline.run.progress import Progress
+from pipeline.run.send import finish_missing, send_plan
 from pipeline.settings import Credentials, Environment, RunOptions, is_loopback
-from pipeline.summary import build_summary
 
 Confirm = Callable[[int, str], bool]  # (orders to cancel, base URL) -> go ahead?
 ProgressFactory = Callable[[int], Progress]

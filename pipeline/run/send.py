@@ -19,16 +19,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pipeline.changes import Change
-from pipeline.client import Answer, QuivoClient
-from pipeline.executor import run_on_each
-from pipeline.interrupts import stop_on_signals
-from pipeline.journal import Journal, RowResult
+from pipeline.api.client import Answer, QuivoClient
 from pipeline.outcomes import ErrorCode, Outcome
-from pipeline.plan import OrderWork, Plan
-from pipeline.progress import Progress
+from pipeline.run.changes import Change
+from pipeline.run.executor import run_on_each
+from pipeline.run.interrupts import stop_on_signals
+from pipeline.run.journal import Journal, RowResult
+from pipeline.run.plan import OrderWork, Plan
+from pipeline.run.progress import Progress
+from pipeline.run.verify import mismatches, status_explanation
 from pipeline.settings import Credentials, RunOptions
-from pipeline.verify import mismatches, status_explanation
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,11 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.csvsafe import guard_frame
 from pipeline.errors import OutputError
-from pipeline.journal import RowResult
+from pipeline.inputs.csvsafe import guard_frame
+from pipeline.inputs.read import InputTable
 from pipeline.outcomes import LEADING_COLUMNS, SUCCESS, Outcome
-from pipeline.read import InputTable
+from pipeline.run.journal import RowResult
 
 ORDER_KEYS = ("orderStatus", "cancelRequestedAt", "lastModified")
 

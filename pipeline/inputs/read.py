@@ -1,7 +1,7 @@
 """Read input files (CSV/TSV/TXT, XLSX, Parquet) into one table of text cells (SPEC §4).
 
 Every cell is read as text, each row remembers its file and 1-based data row
-number, and headers are matched onto canonical fields (`pipeline.columns`).
+number, and headers are matched onto canonical fields (`pipeline.inputs.columns`).
 
     table = read_inputs([Path("fixes.csv")], mapping={}, sheet=None)
     table.fields  # file, row, orderId, action, ... (stripped, empty -> null)
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.columns import ColumnMap, match_columns
-from pipeline.csvsafe import unguard_frame
 from pipeline.errors import InputFileError
+from pipeline.inputs.columns import ColumnMap, match_columns
+from pipeline.inputs.csvsafe import unguard_frame
 
 TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 EXCEL_SUFFIXES = frozenset({".xlsx"})

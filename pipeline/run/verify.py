@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.changes import Change, Value
+from pipeline.run.changes import Change, Value
 
 UPDATABLE = frozenset({"PROCESSING"})
 CANCELLABLE = frozenset({"PENDING", "PROCESSING"})

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipeline.changes import Change, Value
+from pipeline.inputs.rows import CheckedRows, Rejection
 from pipeline.outcomes import ErrorCode
-from pipeline.rows import CheckedRows, Rejection
+from pipeline.run.changes import Change, Value
 
 
 @dataclass(frozen=True, slots=True)

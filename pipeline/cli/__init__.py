@@ -20,7 +20,7 @@ import click
 from pipeline.errors import QuivoBulkError, UsageError
 
 if TYPE_CHECKING:
-    from pipeline.runner import RunResult
+    from pipeline.run.runner import RunResult
     from pipeline.settings import Environment
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -170,7 +170,7 @@ def _job_run_dir(job: Any) -> Path | None:
     """A job's run goes under its `runs_dir` (relative to the job file), not the cwd."""
     if job is None:
         return None
-    from pipeline.runner import default_run_dir
+    from pipeline.run.runner import default_run_dir
 
     run_dir: Path = default_run_dir(job.job_name, root=job.resolve(job.runs_dir))
     return run_dir
@@ -181,7 +181,7 @@ def _confirm(orders: int, base_url: str) -> bool:
 
 
 def _progress(quiet: bool) -> Callable[[int], Any]:
-    from pipeline.progress import make_progress
+    from pipeline.run.progress import make_progress
 
     return lambda total: make_progress(total, interactive=None, quiet=quiet)
 
@@ -266,7 +266,7 @@ def run(
       quivo-bulk run cancel-list.parquet --action cancel --yes --rate 2
       quivo-bulk run --job jobs/address-corrections.toml
     """
-    from pipeline.runner import run_files
+    from pipeline.run.runner import run_files
 
     env = environment()
     job_file, options = _resolve(cli, job, env)
@@ -298,7 +298,7 @@ def run(
 
 
 def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, quiet: bool) -> None:
-    from pipeline.sweep import SweepItem, sweep_exit_code, sweep_job
+    from pipeline.run.sweep import SweepItem, sweep_exit_code, sweep_job
 
     def on_item(item: SweepItem) -> None:
         if item.result is not None:
@@ -318,7 +318,7 @@ def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, qui
 def _rerun(
     run_dir: Path, *, cli: dict[str, Any], env: Environment, out: Path | None, quiet: bool
 ) -> None:
-    from pipeline.durable import rerun_run
+    from pipeline.run.durable import rerun_run
 
     given = {k: v for k, v in cli.items() if k in RERUN_OPTIONS}
     result = rerun_run(run_dir, cli=given, env=env, out=out, progress_factory=_progress(quiet))
@@ -362,7 +362,7 @@ def validate(inputs: tuple[Path, ...], job: Path | None, out: Path | None, **cli
     Example:
       quivo-bulk validate fixes.xlsx --action address --out runs/check
     """
-    from pipeline.runner import validate_files
+    from pipeline.run.runner import validate_files
 
     job_file, options = _resolve(cli, job, None)
     result = validate_files(
@@ -384,7 +384,7 @@ def resume(run_dir: Path, quiet: bool, **cli: Any) -> None:
     Example:
       quivo-bulk resume runs/20261124T020000Z-nightly
     """
-    from pipeline.durable import resume_run
+    from pipeline.run.durable import resume_run
 
     env = environment()
     result = resume_run(run_dir, cli=cli, env=env, progress_factory=_progress(quiet))
@@ -407,10 +407,10 @@ def report(run_dir: Path, rebuild: bool) -> None:
     import json
 
     from pipeline.errors import RunDirError
-    from pipeline.runner import RunResult
+    from pipeline.run.runner import RunResult
 
     if rebuild:
-        from pipeline.durable import rebuild_reports
+        from pipeline.run.durable import rebuild_reports
 
         result = rebuild_reports(run_dir)
         show_result(result)
@@ -437,7 +437,7 @@ def demo(out: Path) -> None:
     Example:
       quivo-bulk demo --out runs/demo
     """
-    from pipeline.demo import run_demo
+    from pipeline.cli.demo import run_demo
 
     for result in run_demo(out_root=out, echo=click.echo):
         show_result(result)

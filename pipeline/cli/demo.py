@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from pipeline.jobfile import load_job
-from pipeline.runner import RunResult, run_files
+from pipeline.run.runner import RunResult, run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app, load_orders
 from pipeline.settings import Environment, RunOptions, resolve_options
 

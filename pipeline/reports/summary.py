@@ -12,9 +12,9 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.journal import Journal
-from pipeline.read import InputTable
-from pipeline.report import count_outcomes, exit_code_for
+from pipeline.inputs.read import InputTable
+from pipeline.reports.report import count_outcomes, exit_code_for
+from pipeline.run.journal import Journal
 from pipeline.settings import RunOptions
 
 

@@ -1,0 +1,8 @@
+"""A run: plan -> send -> refetch/verify, journaled so it can always finish (SPEC §5-§8).
+
+`plan` and `changes` turn valid rows into per-order work, `executor` is the one
+bounded fan-out, `send` the per-order worker, `verify` the check against the
+refetched order, `journal` the SQLite record that `durable` resumes and reruns
+from, `runner` a run end to end, `sweep` the nightly inbox job, `progress` and
+`interrupts` the terminal side. May import every other subpackage but `cli`.
+"""
