@@ -1,0 +1,212 @@
+"""What every command shares: option bundles, error translation, result display.
+
+Library errors become `click.ClickException`s here (`library_errors`), and
+nowhere else; secrets are scrubbed from every log line (`REDACTOR`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from pipeline.errors import QuivoBulkError, UsageError
+
+if TYPE_CHECKING:
+    from pipeline.run.runner import RunResult
+    from pipeline.settings import Environment
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
+ACTIONS = click.Choice(["update", "address", "cancel"], case_sensitive=False)
+ADDRESS_TYPES = click.Choice(["DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE"], case_sensitive=False)
+
+
+class UsageFailure(click.ClickException):
+    """The input, job or options could not be used: nothing was sent (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class StoppedFailure(click.ClickException):
+    """The run stopped early or could not finish its reports (exit 3)."""
+
+    exit_code = EXIT_STOPPED
+
+
+# Shorter "secrets" would scrub ordinary words out of every message; they protect nothing.
+MIN_SECRET_CHARS = 4
+
+
+class Redactor(logging.Filter):
+    """Replaces every known secret value in log records and messages with ***."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: list[str] = []
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            if len(secret) >= MIN_SECRET_CHARS:
+                text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.scrub(record.getMessage())
+        record.args = None
+        return True
+
+
+REDACTOR = Redactor()
+
+
+def fail(error: QuivoBulkError) -> click.ClickException:
+    """Translate a library error into a click error with the contract's exit code."""
+    message = REDACTOR.scrub(str(error))
+    if isinstance(error, UsageError):
+        return UsageFailure(message)
+    return StoppedFailure(message)
+
+
+def environment() -> Environment:
+    """QUIVO_* settings; their secrets are registered for redaction."""
+    from pipeline.settings import Environment
+
+    env = Environment()
+    REDACTOR.secrets = env.credentials().secrets()
+    return env
+
+
+def input_options(fn: F) -> F:
+    """Options shared by the commands that read input files."""
+    decorators = [
+        click.argument("inputs", nargs=-1, type=click.Path(path_type=Path)),
+        click.option("--job", type=click.Path(path_type=Path), help="Job file (TOML)."),
+        click.option("--action", type=ACTIONS, help="Action for rows without an action cell."),
+        click.option(
+            "--address-type",
+            type=ADDRESS_TYPES,
+            help="Address type for address rows without one (default DELIVERY).",
+        ),
+        click.option("--sheet", help="Excel sheet to read (default: the first)."),
+        click.option(
+            "--out", type=click.Path(path_type=Path), help="Run directory for the reports."
+        ),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+def api_options(fn: F) -> F:
+    """Options that tune how requests are sent."""
+    decorators = [
+        click.option("--base-url", help="API base URL (https, or http on loopback)."),
+        click.option(
+            "--rate", type=click.FloatRange(min=0), help="Requests per second (default 5)."
+        ),
+        click.option(
+            "--concurrency", type=click.IntRange(1, 64), help="Requests in flight (default 4)."
+        ),
+        click.option("--retries", type=click.IntRange(0, 10), help="Retries per request."),
+        click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per request (30)."),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+def library_errors(fn: F) -> F:
+    """Run a command, translating library errors into one-line messages and exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except QuivoBulkError as error:
+            raise fail(error) from None
+        except KeyboardInterrupt:
+            raise StoppedFailure("interrupted before anything was sent") from None
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as error:  # a bug: one scrubbed line, never a traceback
+            name = type(error).__name__
+            raise StoppedFailure(
+                f"internal error ({name}: {REDACTOR.scrub(str(error))[:300]}); please report"
+                " it with the command you ran; the journal keeps the run resumable"
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def resolve(cli: dict[str, Any], job_path: Path | None, env: Environment | None) -> Any:
+    from pipeline.jobfile import load_job
+    from pipeline.settings import resolve_options
+
+    job = load_job(job_path) if job_path else None
+    return job, resolve_options(cli=cli, job=job, env=env)
+
+
+def input_paths(inputs: tuple[Path, ...], job: Any) -> list[Path]:
+    if inputs:
+        return list(inputs)
+    if job is not None:
+        paths: list[Path] = job.input_paths()
+        if not paths:
+            raise UsageFailure(f"the job's input {job.input!r} matches no file")
+        return paths
+    raise UsageFailure("name at least one input file (or a --job with an input)")
+
+
+def job_run_dir(job: Any) -> Path | None:
+    """A job's run goes under its `runs_dir` (relative to the job file), not the cwd."""
+    if job is None:
+        return None
+    from pipeline.run.runner import default_run_dir
+
+    run_dir: Path = default_run_dir(job.job_name, root=job.resolve(job.runs_dir))
+    return run_dir
+
+
+def confirm_cancels(orders: int, base_url: str) -> bool:
+    return click.confirm(f"Cancel {orders} orders at {base_url}?", default=False, err=True)
+
+
+def progress_for(quiet: bool) -> Callable[[int], Any]:
+    from pipeline.run.progress import make_progress
+
+    return lambda total: make_progress(total, interactive=None, quiet=quiet)
+
+
+def show_result(result: RunResult) -> None:
+    """Print the warnings, the summary table and where the reports are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    summary = result.summary
+    table = Table(title=f"quivo-bulk {summary['command']}: {summary['rows']} rows")
+    table.add_column("outcome")
+    table.add_column("rows", justify="right")
+    for outcome, count in summary["outcomes"].items():
+        table.add_row(outcome, str(count))
+    for code, count in summary["error_codes"].items():
+        table.add_row(f"  {code}", str(count), style="dim")
+    if summary["requests"]:
+        table.add_section()
+        table.add_row("requests", str(summary["requests"]))
+        table.add_row("retries", str(summary["retries"]))
+        table.add_row("429 answers", str(summary["rate_limited"]))
+        table.add_row("requests/s", f"{summary['achieved_requests_per_s']:.1f}")
+        table.add_row("wall time", f"{summary['wall_time_s']:.1f} s")
+    console = Console(soft_wrap=True)
+    console.print(table)
+    if summary.get("stopped"):
+        click.echo(f"stopped early: {REDACTOR.scrub(summary['stopped'])}", err=True)
+    click.echo(f"reports: {result.run_dir}")
