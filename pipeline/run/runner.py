@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.errors import OptionsError, RunDirError
+from pipeline.errors import OptionsError
 from pipeline.inputs.read import InputTable, read_inputs
 from pipeline.inputs.rows import RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
@@ -36,6 +36,7 @@ from pipeline.reports.summary import build_summary
 from pipeline.run.journal import JOURNAL_NAME, Journal, RowResult
 from pipeline.run.plan import Plan, plan_changes
 from pipeline.run.progress import Progress
+from pipeline.run.rundir import check_fresh, make_run_dir, remove_unstarted, run_lock, seal
 from pipeline.run.send import finish_missing, send_plan
 from pipeline.settings import Credentials, Environment, RunOptions, is_loopback
 
@@ -51,6 +52,7 @@ class RunResult:
     exit_code: int
     results: pl.DataFrame
     warnings: tuple[str, ...] = ()
+    finished_before: bool = False  # `resume` of a run that had already finished: nothing sent
 
 
 @dataclass(frozen=True)
@@ -187,8 +189,12 @@ def validate_files(
     inputs: Sequence[Path], *, options: RunOptions, out: Path | None = None
 ) -> RunResult:
     """Validate offline and write the reports; valid rows are `dry_run`."""
+    if out is not None:
+        check_fresh(out)
     prepared = prepare(inputs, options=options)
     run_dir = out or default_run_dir(f"validate-{inputs[0].stem}")
+    check_fresh(run_dir)
+    make_run_dir(run_dir)
     with bulk_objects():
         outcomes = _dry_outcomes(prepared)
     summary = build_summary(
@@ -208,6 +214,7 @@ def validate_files(
         summary=summary,
         default_address_type=options.address_type,
     )
+    seal(run_dir)
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
 
 
@@ -300,6 +307,7 @@ def execute(
         default_address_type=options.address_type,
     )
     journal.close()
+    seal(run_dir)
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
 
 
@@ -314,29 +322,66 @@ def run_files(
     names: Sequence[str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Run `inputs` against the API: the library behind `quivo-bulk run`."""
+    """Run `inputs` against the API: the library behind `quivo-bulk run`.
+
+    Everything that can refuse the run (an --out that is not empty, inputs, credentials,
+    the confirmation) is checked before the run directory is made.
+    """
+    if out is not None:
+        check_fresh(out)
     prepared = prepare(inputs, options=options, names=names)
-    credentials = env.credentials()
-    if prepared.plan.change_count:
-        credentials.check()
+    credentials = ready_credentials(prepared, options=options, env=env)
     _confirm_cancels(prepared.plan, options, confirm)
     run_dir = out or default_run_dir(options.job_name or inputs[0].stem)
-    if (run_dir / JOURNAL_NAME).exists():
-        raise RunDirError(
-            f"{run_dir} already holds a run; resume it with 'quivo-bulk resume {run_dir}'"
-            " or choose another --out"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    journal = Journal.create(
-        run_dir / JOURNAL_NAME, _manifest(prepared, options, command="run", extra=extra)
-    )
-    return execute(
+    check_fresh(run_dir)
+    make_run_dir(run_dir)
+    return start_run(
         prepared,
-        journal,
         run_dir=run_dir,
         options=options,
         credentials=credentials,
         progress_factory=progress_factory,
-        command="run",
         extra=extra,
     )
+
+
+def ready_credentials(prepared: Prepared, *, options: RunOptions, env: Environment) -> Credentials:
+    """The environment's credentials, checked when the plan has something to send."""
+    credentials = env.credentials()
+    if prepared.plan.change_count:
+        credentials.check()
+    return credentials
+
+
+def start_run(
+    prepared: Prepared,
+    *,
+    run_dir: Path,
+    options: RunOptions,
+    credentials: Credentials,
+    progress_factory: ProgressFactory,
+    extra: dict[str, Any] | None,
+) -> RunResult:
+    """Journal and run `prepared` in the (new, empty) `run_dir`, holding its lock.
+
+    A run that cannot start (the journal cannot be made) leaves no half-made directory.
+    """
+    with run_lock(run_dir):
+        try:
+            journal = Journal.create(
+                run_dir / JOURNAL_NAME, _manifest(prepared, options, command="run", extra=extra)
+            )
+        except BaseException:
+            remove_unstarted(run_dir)
+            raise
+        seal(run_dir)
+        return execute(
+            prepared,
+            journal,
+            run_dir=run_dir,
+            options=options,
+            credentials=credentials,
+            progress_factory=progress_factory,
+            command="run",
+            extra=extra,
+        )
