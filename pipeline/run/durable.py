@@ -181,7 +181,7 @@ def rerun_run(
     extra = {"reruns": str(run_dir)}
     if not again:
         return _nothing_to_rerun(target, run_dir, options)
-    inputs, names = _subset_inputs(prepared, sorted(again), target / "inputs")
+    inputs, names = subset_inputs(prepared, sorted(again), target / "inputs")
     return run_files(
         inputs,
         options=options,
@@ -193,7 +193,7 @@ def rerun_run(
     )
 
 
-def _subset_inputs(
+def subset_inputs(
     prepared: Prepared, indexes: list[int], folder: Path
 ) -> tuple[list[Path], list[str]]:
     """Write the chosen rows, file by file, with their own columns and provenance."""
