@@ -29,6 +29,7 @@ from pipeline.run.runner import (
     execute,
     prepare,
 )
+from pipeline.run.snapshot import last_read, load_images, request_costs, row_changes
 from pipeline.settings import Environment, RunOptions, resolve_options
 
 
@@ -51,7 +52,7 @@ def _open(run_dir: Path) -> tuple[Journal, dict[str, Any]]:
         raise
 
 
-def _prepare_again(run_dir: Path, manifest: dict[str, Any], options: RunOptions) -> Prepared:
+def prepare_again(run_dir: Path, manifest: dict[str, Any], options: RunOptions) -> Prepared:
     """Read the run's inputs again, refusing any that changed since the run started."""
     inputs = [Path(entry["path"]) for entry in manifest["inputs"]]
     for entry, path in zip(manifest["inputs"], inputs, strict=True):
@@ -101,7 +102,7 @@ def resume_run(
                 return _finished_result(run_dir)
             base = RunOptions.from_manifest(manifest["options"])
             options = resolve_options(cli=cli, job=None, env=None, base=base)
-            prepared = _prepare_again(run_dir, manifest, options)
+            prepared = prepare_again(run_dir, manifest, options)
             credentials = env.credentials()
             if prepared.plan.change_count:
                 credentials.check()
@@ -142,8 +143,10 @@ def _rebuild(run_dir: Path) -> RunResult:
     journal, manifest = _open(run_dir)
     try:
         options = RunOptions.from_manifest(manifest["options"])
-        prepared = _prepare_again(run_dir, manifest, options)
-        outcomes = outcome_frame(list(journal.results()))
+        prepared = prepare_again(run_dir, manifest, options)
+        outcomes = outcome_frame(
+            list(journal.results()), row_changes(prepared.plan, load_images(journal))
+        )
         if outcomes.height != manifest["row_count"]:
             missing = manifest["row_count"] - outcomes.height
             raise RunDirError(
@@ -160,16 +163,44 @@ def _rebuild(run_dir: Path) -> RunResult:
             outcomes=outcomes,
             stopped=stopped,
             journal=journal,
-            extra={k: manifest[k] for k in ("reruns",) if k in manifest},
+            extra={
+                **request_costs(journal, outcomes.height),
+                **{k: manifest[k] for k in ("reruns",) if k in manifest},
+            },
         )
         frame = write_reports(
             run_dir,
             prepared.table,
             outcomes,
-            order_frame(journal.orders()),
+            order_frame(last_read(journal)),
             summary=summary,
             default_address_type=options.address_type,
         )
     finally:
         journal.close()
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+
+
+def subset_inputs(
+    prepared: Prepared, indexes: list[int], folder: Path
+) -> tuple[list[Path], list[str]]:
+    """Write the chosen rows, file by file, with their own columns and provenance."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chosen = prepared.table.raw.with_row_index("__index").filter(pl.col("__index").is_in(indexes))
+    paths, names = [], []
+    for number, source in enumerate(prepared.table.files, start=1):
+        rows = chosen.filter(pl.col("file") == source.name)
+        if rows.height == 0:
+            continue
+        provenance = [
+            pl.col("file").alias("sourceFile"),
+            pl.col("row").cast(pl.String).alias("sourceRow"),
+        ]
+        if "sourceFile" in source.headers:  # a rerun of a rerun: keep the first origin
+            provenance = []
+        subset = rows.select(*source.headers, *provenance)
+        path = folder / f"{number}-{Path(source.name).stem}.parquet"
+        subset.write_parquet(path)
+        paths.append(path)
+        names.append(f"{path.parent.parent.name}/inputs/{path.name}")
+    return paths, names

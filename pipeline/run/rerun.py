@@ -23,7 +23,7 @@ import polars as pl
 
 from pipeline.errors import RunDirError
 from pipeline.outcomes import ErrorCode, Outcome
-from pipeline.run.durable import _open, _prepare_again, is_finished
+from pipeline.run.durable import _open, is_finished, prepare_again
 from pipeline.run.progress import Progress
 from pipeline.run.rundir import (
     check_fresh,
@@ -124,7 +124,7 @@ def _source(
             for r in journal.results()
             if wanted(r.outcome, r.error_code, include_permanent=include_permanent)
         ]
-        prepared = _prepare_again(run_dir, manifest, options) if indexes else None
+        prepared = prepare_again(run_dir, manifest, options) if indexes else None
     finally:
         journal.close()
     if prepared is None:
