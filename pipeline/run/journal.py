@@ -282,10 +282,11 @@ class Journal:
     def orders(self) -> Iterator[tuple[int, str]]:
         yield from self._db.execute("SELECT order_id, body FROM orders ORDER BY order_id")
 
-    def request_counts(self) -> dict[str, int]:
+    def request_counts(self, *, login_path: str) -> dict[str, int]:
+        """Requests, retries, 429s and logins (requests to `login_path`) of every session."""
         row = self._db.execute(
-            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = '/login')"
-            " FROM requests"
+            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = ?) FROM requests",
+            (login_path,),
         ).fetchone()
         return {
             "requests": row[0] or 0,
