@@ -56,6 +56,10 @@ class JobFile(BaseModel):
     api: ProfileSettings | None = Field(
         default=None, description="the [api] table: API profile settings"
     )
+    snapshot: Literal["always", "changes", "never"] | None = None
+    max_changes: int | None = Field(None, ge=0)
+    max_cancels: int | None = Field(None, ge=0)
+    breaker: bool = True
 
     # Set by load_job: where relative paths start.
     folder: Path = Field(default=Path("."), exclude=True)

@@ -33,6 +33,7 @@ from pipeline.run.runner import (
     prepare,
     run_files,
 )
+from pipeline.run.snapshot import last_read, load_images, request_costs, row_changes
 from pipeline.settings import Environment, RunOptions, resolve_options
 
 
@@ -110,7 +111,9 @@ def rebuild_reports(run_dir: Path) -> RunResult:
     try:
         options = RunOptions.from_manifest(manifest["options"])
         prepared = _prepare_again(run_dir, manifest, options)
-        outcomes = outcome_frame(list(journal.results()))
+        outcomes = outcome_frame(
+            list(journal.results()), row_changes(prepared.plan, load_images(journal))
+        )
         if outcomes.height != manifest["row_count"]:
             missing = manifest["row_count"] - outcomes.height
             raise RunDirError(
@@ -127,13 +130,16 @@ def rebuild_reports(run_dir: Path) -> RunResult:
             outcomes=outcomes,
             stopped=stopped,
             journal=journal,
-            extra={k: manifest[k] for k in ("reruns",) if k in manifest},
+            extra={
+                **request_costs(journal, outcomes.height, profile=options.api.profile),
+                **{k: manifest[k] for k in ("reruns",) if k in manifest},
+            },
         )
         frame = write_reports(
             run_dir,
             prepared.table,
             outcomes,
-            order_frame(journal.orders()),
+            order_frame(last_read(journal)),
             summary=summary,
             default_address_type=options.address_type,
         )
