@@ -84,7 +84,8 @@ def zip_problem(country: str, value: str) -> str | None:
     message = f"zip '{value}' is not a{'n' if name[0] in 'aeiou' else ''} {country} {name}"
     message += f" ({_shape(rules.postal_code_examples)})"
     if text.isdigit():
-        for width in sorted({len(e) for e in rules.postal_code_examples if e.isdigit()}):
+        digits = {"".join(c for c in e if c.isdigit()) for e in rules.postal_code_examples}
+        for width in sorted({len(d) for d in digits if d}):
             padded = text.zfill(width)
             if padded != text and pattern.fullmatch(padded):
                 return f"{message}; Excel may have dropped a leading zero: {padded}?"

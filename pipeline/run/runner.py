@@ -213,6 +213,7 @@ def validate_files(
         order_frame([]),
         summary=summary,
         default_address_type=options.address_type,
+        fixable_only=True,
     )
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
 
