@@ -50,6 +50,10 @@ class JobFile(BaseModel):
     state_dir: str | None = None
     assume_yes: bool = False
     refetch: bool = True
+    snapshot: Literal["always", "changes", "never"] | None = None
+    max_changes: int | None = Field(None, ge=0)
+    max_cancels: int | None = Field(None, ge=0)
+    breaker: bool = True
 
     # Set by load_job: where relative paths start.
     folder: Path = Field(default=Path("."), exclude=True)

@@ -15,7 +15,8 @@ class Outcome(StrEnum):
     INVALID = "invalid"  # the row did not validate; nothing was sent
     DUPLICATE = "duplicate"  # the same change as an earlier row, which was sent once
     NOT_ATTEMPTED = "not_attempted"  # the run stopped before this row was sent
-    UNCHANGED = "unchanged"  # the order already had the values
+    UNCHANGED = "unchanged"  # the order already had exactly the values (before-image)
+    STALE = "stale"  # changed by someone else since the plan or the undone run; nothing sent
     SENT = "sent"  # sent and accepted; not verified (--no-refetch)
     DRY_RUN = "dry_run"  # valid; nothing sent (--dry-run, validate)
 
@@ -42,6 +43,7 @@ LEADING_COLUMNS = (
     "orderStatus",
     "cancelRequestedAt",
     "lastModified",
+    "changes",
 )
 
 
@@ -83,5 +85,6 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     NETWORK = "network"
     # Verification and run control.
+    CHANGED_SINCE_PLAN = "changed_since_plan"
     NOT_VERIFIED = "not_verified"
     ABORTED = "aborted"

@@ -139,6 +139,11 @@ class RunOptions:
     refetch: bool = True
     assume_yes: bool = False
     job_name: str | None = None
+    # Before-images and guards (SPEC §10).
+    snapshot: str = "changes"  # always | changes (update/address orders) | never
+    max_changes: int | None = None  # refuse (exit 2) a run that would change more orders
+    max_cancels: int | None = None  # refuse (exit 2) a run that would cancel more orders
+    breaker: bool = True  # stop a run whose rows systematically fail the same way
 
     def to_manifest(self) -> dict[str, Any]:
         data = asdict(self)
@@ -206,4 +211,8 @@ def resolve_options(
         refetch=not cli.get("no_refetch") and (job_value("refetch") is not False) and start.refetch,
         assume_yes=bool(_pick(cli.get("yes") or None, job_value("assume_yes"), start.assume_yes)),
         job_name=_pick(job_value("name"), start.job_name),
+        snapshot=_pick(cli.get("snapshot"), job_value("snapshot"), start.snapshot),
+        max_changes=_pick(cli.get("max_changes"), job_value("max_changes"), start.max_changes),
+        max_cancels=_pick(cli.get("max_cancels"), job_value("max_cancels"), start.max_cancels),
+        breaker=not cli.get("no_breaker") and (job_value("breaker") is not False) and start.breaker,
     )

@@ -87,14 +87,15 @@ def test_address_corrections_give_each_row_its_exact_outcome(
     located = state_of(sandbox).order(frame["orderId"][15], touch=False)
     assert located is not None
     assert located["deliveryAddress"]["latitude"] == pytest.approx(48.2082)
-    # A refused change names the order's status.
+    # A change the order's status forbids is decided from the before-image: not sent.
     refused = frame.filter(pl.col("row") == 6).row(0, named=True)
     assert (
         refused["error"]
-        == "order is COMPLETED; updates are allowed only while PROCESSING (HTTP 409)"
+        == "order is COMPLETED; updates are allowed only while PROCESSING; nothing sent"
     )
     assert refused["orderStatus"] == "COMPLETED"
-    assert refused["httpStatus"] == 409
+    assert refused["httpStatus"] is None
+    assert mutations_of(sandbox, refused["orderId"]) == 0
 
 
 def test_mixed_excel_actions_and_per_order_sequencing(
@@ -107,7 +108,8 @@ def test_mixed_excel_actions_and_per_order_sequencing(
     # Rows 12 (cancel) and 13 (update) share an order: the update went first, or the
     # sandbox would have refused it after the cancellation request.
     order_id = result.results.filter(pl.col("row") == 12)["orderId"][0]
-    assert state_of(sandbox).stats.by_order[order_id] == {"patch": 1, "cancel": 1, "refetch": 1}
+    # One read for the before-image, then the two changes, then one refetch to verify.
+    assert state_of(sandbox).stats.by_order[order_id] == {"patch": 1, "cancel": 1, "refetch": 2}
     order = state_of(sandbox).order(order_id, touch=False)
     assert order is not None
     assert order["comment"] == "Last words before cancelling"
@@ -145,13 +147,14 @@ def test_reports_have_the_contract_columns_and_feed_back_in(
         "file", "row", "orderId", "action", "outcome", "errorCode", "error", "httpStatus",
         "attempts", "latencyMs", "orderStatus", "cancelRequestedAt", "lastModified",
     ]  # fmt: skip
-    assert parquet.columns[13:] == [
+    assert parquet.columns[13] == "changes"
+    assert parquet.columns[14:] == [
         "Order ID", "Name", "Company", "Street", "Street 2", "ZIP", "City", "State", "Country",
         "E-Mail", "Phone", "Note", "Latitude", "Longitude",
     ]  # fmt: skip
     with (run_dir / "errors.csv").open(encoding="utf-8-sig", newline="") as stream:
-        rows = list(csv.DictReader(stream))
-    assert list(rows[0])[:14] == parquet.columns[13:]
+        rows = list(csv.DictReader(stream, delimiter=";"))  # the input's own delimiter
+    assert list(rows[0])[:14] == parquet.columns[14:]
     assert list(rows[0])[14:] == ["action", "addressType", "error", "errorCode"]
     assert [r["errorCode"] for r in rows] == [
         "missing_state", "invalid_country", "status_conflict", "order_not_found",

@@ -11,7 +11,7 @@ frame = results_frame(table, results, orders)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,19 @@ OUTCOME_SCHEMA = {
     "httpStatus": pl.Int32,
     "attempts": pl.Int32,
     "latencyMs": pl.Float64,
+    "changes": pl.String,
 }
 
 
-def outcome_frame(results: Sequence[RowResult]) -> pl.DataFrame:
-    """Row results as columns (OUTCOME_SCHEMA), sorted by input index."""
+def outcome_frame(
+    results: Sequence[RowResult], changes: Mapping[int, str] | None = None
+) -> pl.DataFrame:
+    """Row results as columns (OUTCOME_SCHEMA), sorted by input index.
+
+    `changes`: per row index, the `field: old -> new` text from its before-image.
+    """
     ordered = sorted(results, key=lambda r: r.index)
+    described = changes or {}
     return pl.DataFrame(
         {
             "__index": [r.index for r in ordered],
@@ -53,6 +60,7 @@ def outcome_frame(results: Sequence[RowResult]) -> pl.DataFrame:
             "httpStatus": [r.http_status for r in ordered],
             "attempts": [r.attempts for r in ordered],
             "latencyMs": [r.latency_ms for r in ordered],
+            "changes": [described.get(r.index) for r in ordered],
         },
         schema=OUTCOME_SCHEMA,
     )
