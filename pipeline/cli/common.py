@@ -75,9 +75,13 @@ def fail(error: QuivoBulkError) -> click.ClickException:
 
 def environment() -> Environment:
     """QUIVO_* settings; their secrets are registered for redaction."""
-    from pipeline.settings import Environment
+    from pipeline.errors import OptionsError
+    from pipeline.settings import read_environment
 
-    env = Environment()
+    try:
+        env = read_environment()
+    except OptionsError as error:
+        raise fail(error) from None
     REDACTOR.secrets = env.credentials().secrets()
     return env
 

@@ -313,7 +313,10 @@ def execute(
         outcomes=outcomes,
         stopped=stopped,
         journal=journal,
-        extra={**request_costs(journal, outcomes.height), **(extra or {})},
+        extra={
+            **request_costs(journal, outcomes.height, profile=options.api.profile),
+            **(extra or {}),
+        },
     )
     write_before_images(run_dir, journal)
     frame = write_reports(
