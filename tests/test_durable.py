@@ -178,7 +178,7 @@ def test_rerun_takes_exactly_the_rows_that_did_not_land(
     wanted = first.results.filter(
         pl.col("outcome").is_in(["failed", "unverified", "not_attempted"])
     )
-    assert wanted["row"].to_list() == [3, 5]
+    assert wanted["row"].to_list() == [4, 6]  # Excel's row numbers
     assert set(wanted["errorCode"]) == {"status_conflict"}  # permanent: needs a person
     nothing = rerun_run(tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "none")
     assert nothing.summary["rows"] == 0
@@ -189,7 +189,7 @@ def test_rerun_takes_exactly_the_rows_that_did_not_land(
         include_permanent=True,
     )  # fmt: skip
     assert isinstance(again.results, pl.DataFrame)
-    assert again.results["sourceRow"].to_list() == [3, 5]  # an integer, as in the source
+    assert again.results["sourceRow"].to_list() == [4, 6]  # an integer, as in the source
     assert pl.read_parquet(tmp_path / "again" / "results.parquet")["sourceRow"].dtype == pl.Int64
     assert again.results["orderId"].to_list() == wanted["orderId"].to_list()
     assert again.summary["reruns"] == str(tmp_path / "night")

@@ -99,6 +99,17 @@ def input_options(fn: F) -> F:
         ),
         click.option("--sheet", help="Excel sheet to read (default: the first)."),
         click.option(
+            "--header-row",
+            type=click.IntRange(min=1),
+            help="The row that holds the column names (default: found below titles).",
+        ),
+        click.option(
+            "--skip-hidden-rows",
+            is_flag=True,
+            default=None,
+            help="Leave out rows hidden (filtered out) in a workbook.",
+        ),
+        click.option(
             "--out", type=click.Path(path_type=Path), help="Run directory for the reports."
         ),
     ]
@@ -193,7 +204,8 @@ def show_result(result: RunResult) -> None:
     from rich.table import Table
 
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        # Notes (a synonym matched, a country name converted) come prefixed already.
+        click.echo(warning if warning.startswith("note: ") else f"warning: {warning}", err=True)
     summary = result.summary
     table = Table(title=f"quivo-bulk {summary['command']}: {summary['rows']} rows")
     table.add_column("outcome")
