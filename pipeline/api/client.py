@@ -62,11 +62,6 @@ def _is_object(body: Any) -> bool:
     return isinstance(body, dict)
 
 
-def _has_token(body: Any) -> bool:
-    token = body.get("token") if isinstance(body, dict) else None
-    return isinstance(token, str) and bool(token)
-
-
 class QuivoClient:
     """One run's connection to the API. Build and use it inside the running event loop."""
 
@@ -80,6 +75,7 @@ class QuivoClient:
         rand: random.Random | None = None,
     ) -> None:
         self.settings = settings
+        self.profile = settings.profile
         self._credentials = credentials
         self._observer = observer
         self.stop = stop or asyncio.Event()
@@ -100,7 +96,7 @@ class QuivoClient:
         self._tokens = TokenKeeper(
             login=self._login if credentials.can_login else None,
             static_token=credentials.static_token(),
-            refresh_after_s=settings.token_refresh_s,
+            refresh_after_s=settings.profile.refresh_after_s,
         )
         self._transport = Transport(
             base_url=settings.base_url,
@@ -153,11 +149,17 @@ class QuivoClient:
             password=self._credentials.password_text(),
         ).model_dump()
         # A login answer without a token counts as mangled by a gateway: retried.
+        request = self.profile.login_request(payload)
         answer = await self._send(
-            "POST", "/login", body=payload, authenticated=False, accept=_has_token
+            request.method,
+            request.path,
+            body=request.body,
+            authenticated=False,
+            accept=lambda body: self.profile.token_from(body) is not None,
         )
-        if answer.ok:
-            return str(answer.body["token"])
+        token = self.profile.token_from(answer.body)
+        if answer.ok and token is not None:
+            return token
         if answer.status in (401, 403):
             raise ApiUnusable(
                 f"login refused ({error_message(answer.status, answer.body)}); check"
@@ -286,9 +288,7 @@ class QuivoClient:
         row: int | None = None,
     ) -> Exchange:
         """One attempt: journaled, paced, inside an in-flight slot, then accounted."""
-        headers = {"X-Api-Key": self._credentials.api_key_text()}
-        if token is not None:
-            headers["Authorization"] = token
+        headers = self.profile.auth_headers(api_key=self._credentials.api_key_text(), token=token)
         async with self._slots:
             # Journal first (a row's change waits for its commit), pace last: the pacer's
             # log must hold the moment the request really leaves, or a slow commit could

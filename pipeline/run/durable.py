@@ -131,7 +131,7 @@ def rebuild_reports(run_dir: Path) -> RunResult:
             stopped=stopped,
             journal=journal,
             extra={
-                **request_costs(journal, outcomes.height),
+                **request_costs(journal, outcomes.height, profile=options.api.profile),
                 **{k: manifest[k] for k in ("reruns",) if k in manifest},
             },
         )

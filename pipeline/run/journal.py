@@ -300,14 +300,14 @@ class Journal:
         """Every order's before-image: (order ID, the order as JSON text)."""
         yield from self._db.execute("SELECT order_id, body FROM before_images ORDER BY order_id")
 
-    def requests_by_kind(self) -> dict[str, int]:
+    def requests_by_kind(self, *, login_path: str, orders_path: str) -> dict[str, int]:
         """Requests by kind: login, lookup (GET /orders), read (of an order before its
         first change in a session), mutation (a row's request) and refetch (after)."""
         query = """
             SELECT CASE
-                WHEN r.path = '/login' THEN 'login'
+                WHEN r.path = :login THEN 'login'
                 WHEN r.row_idx IS NOT NULL THEN 'mutation'
-                WHEN r.method = 'GET' AND r.path = '/orders' THEN 'lookup'
+                WHEN r.method = 'GET' AND r.path = :orders THEN 'lookup'
                 WHEN r.order_id IS NOT NULL AND NOT EXISTS (
                     SELECT 1 FROM requests m WHERE m.order_id = r.order_id
                     AND m.session = r.session AND m.row_idx IS NOT NULL AND m.id < r.id
@@ -316,13 +316,16 @@ class Journal:
             FROM requests r GROUP BY kind
         """
         counts = dict.fromkeys(("login", "lookup", "read", "mutation", "refetch"), 0)
-        counts.update(dict(self._db.execute(query).fetchall()))
+        counts.update(
+            dict(self._db.execute(query, {"login": login_path, "orders": orders_path}).fetchall())
+        )
         return counts
 
-    def request_counts(self) -> dict[str, int]:
+    def request_counts(self, *, login_path: str) -> dict[str, int]:
+        """Requests, retries, 429s and logins (requests to `login_path`) of every session."""
         row = self._db.execute(
-            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = '/login')"
-            " FROM requests"
+            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = ?) FROM requests",
+            (login_path,),
         ).fetchone()
         return {
             "requests": row[0] or 0,

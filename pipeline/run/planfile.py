@@ -102,7 +102,7 @@ async def _read_all(
 ) -> tuple[dict[int, Answer], str | None]:
     """Read every order once (paced like a run); return the answers and why it stopped."""
     answers: dict[int, Answer] = {}
-    recorder = RunRecorder(journal, progress.request)
+    recorder = RunRecorder(journal, progress.request, profile=options.api.profile)
 
     async def read(order_id: int) -> None:
         answer = await read_order(client, order_id)
@@ -228,6 +228,7 @@ def plan_summary(
         }
         for code, rows in sorted(groups.items(), key=lambda item: -len(item[1]))
     }
+    costs = request_costs(journal, len(predictions), profile=options.api.profile)
     fine = counts["will_change"] + counts["unchanged"] == len(predictions)
     return {
         "command": "plan",
@@ -240,8 +241,8 @@ def plan_summary(
         "field_changes": dict(fields.most_common()),
         "cancels": len(cancels),
         "failures": failures,
-        "requests": sum(journal.requests_by_kind().values()),
-        **request_costs(journal, len(predictions)),
+        "requests": sum(costs["requests_by_kind"].values()),
+        **costs,
         "inputs": [
             {"file": f.name, "sha256": f.sha256, "rows": f.rows} for f in prepared.table.files
         ],

@@ -21,6 +21,7 @@ from typing import Any
 
 from pipeline.api.answers import Answer
 from pipeline.api.client import QuivoClient
+from pipeline.api.profile import ApiProfile
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
 from pipeline.run.executor import run_on_each
@@ -130,8 +131,11 @@ def _stopped_message(answer: Answer | None, *, sent_before: bool) -> str:
 class RunRecorder:
     """The client's observer: journals every request and feeds the progress display."""
 
-    def __init__(self, journal: Journal, on_request: Callable[[], None]) -> None:
+    def __init__(
+        self, journal: Journal, on_request: Callable[[], None], *, profile: ApiProfile
+    ) -> None:
         self._journal = journal
+        self._profile = profile
         self._on_request = on_request
 
     async def sending(
@@ -148,7 +152,7 @@ class RunRecorder:
         request_id = self._journal.sending(
             order_id=order_id, method=method, path=path, attempt=attempt, row=row
         )
-        if row is not None and path.endswith("/cancelRequest"):
+        if row is not None and self._profile.is_cancel(method, path):
             await self._journal.durable()
         return request_id
 
@@ -187,7 +191,7 @@ async def process_order(
         if client.stop.is_set():
             answers.append((change, None))
             continue
-        request = change.request()
+        request = change.request(client.profile)
         answer = await client.call(
             request.method,
             request.path,
@@ -199,9 +203,8 @@ async def process_order(
         answers.append((change, answer))
     fetched: Refetch | None = None
     if refetch and any(a is not None and a.attempts for _, a in answers):
-        reply = await client.call(
-            "POST", f"/orders/{work.order_id}/refetch", order_id=work.order_id, expect_json=True
-        )
+        read = client.profile.verify_request(work.order_id)
+        reply = await client.call(read.method, read.path, order_id=work.order_id, expect_json=True)
         if reply.ok:
             journal.order_fetched(work.order_id, reply.text)
             fetched = Refetch(reply.body)
@@ -279,7 +282,7 @@ async def send_plan(
         for w in plan.works()
         if any(c.index not in skip for c in w.changes)
     )
-    recorder = RunRecorder(journal, progress.request)
+    recorder = RunRecorder(journal, progress.request, profile=options.api.profile)
     breaker = Breaker() if options.breaker else None
     conditions = preconditions or {}
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from pipeline.api.client import Answer, QuivoClient
 from pipeline.api.payloads import RESPONSE_FIELD
+from pipeline.api.profile import ApiProfile
 from pipeline.errors import OutputError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.reports.report import order_frame
@@ -41,9 +42,8 @@ async def read_order(client: QuivoClient, order_id: int) -> Answer:
 
     The read is the API profile's `read` endpoint (SPEC §11): the refetch by default.
     """
-    return await client.call(
-        "POST", f"/orders/{order_id}/refetch", order_id=order_id, expect_json=True
-    )
+    read = client.profile.read_request(order_id)
+    return await client.call(read.method, read.path, order_id=order_id, expect_json=True)
 
 
 def wants_image(changes: Sequence[Change], mode: str, *, precondition: bool = False) -> bool:
@@ -260,9 +260,9 @@ def preconditions_of(manifest: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     return {int(k): dict(v) for k, v in (manifest.get("preconditions") or {}).items()}
 
 
-def request_costs(journal: Journal, rows: int) -> dict[str, Any]:
+def request_costs(journal: Journal, rows: int, *, profile: ApiProfile) -> dict[str, Any]:
     """Requests by kind and per row (SPEC §7, §10): what the before-image read costs."""
-    kinds = journal.requests_by_kind()
+    kinds = journal.requests_by_kind(login_path=profile.login_path, orders_path=profile.orders_path)
     total = sum(kinds.values())
     return {
         "requests_by_kind": kinds,

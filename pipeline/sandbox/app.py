@@ -69,7 +69,8 @@ def create_app(
     app[STATE] = SandboxState(config, store, clock)
     app.router.add_post("/login", login, name="login")
     app.router.add_get("/orders", list_orders, name="list")
-    app.router.add_get("/orders/{order_id}", get_order, name="get")
+    if config.get_order:
+        app.router.add_get("/orders/{order_id}", get_order, name="get")
     app.router.add_patch("/orders/{order_id}", patch_order, name="patch")
     app.router.add_put("/orders/{order_id}/address", put_address, name="address")
     app.router.add_post("/orders/{order_id}/cancelRequest", cancel_request, name="cancel")

@@ -34,3 +34,8 @@ class SandboxConfig:
     seed: int = 0
     # Orders generated when no orders are given: IDs FIRST_ORDER_ID .. +count-1.
     count: int = 300
+    # API-profile variants (SPEC §11): how an API that differs from the docs behaves.
+    auth_scheme: Literal["raw", "bearer"] = "raw"  # Authorization: <token> or Bearer <token>
+    token_field: str = "token"  # where the login answer puts the token (dotted: nested)
+    get_order: bool = True  # serve GET /orders/{id}; False: only the refetch reads an order
+    cancel_status: int = 204  # what an accepted cancelRequest answers

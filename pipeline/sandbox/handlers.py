@@ -33,7 +33,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     state.stats.logins += 1
     token = secrets.token_urlsafe(24)
     state.tokens[token] = state.clock() + config.token_ttl_s
-    return web.json_response({"token": token})
+    answer: dict[str, Any] = {}
+    *parents, leaf = config.token_field.split(".")
+    inner = answer
+    for key in parents:
+        inner = inner.setdefault(key, {})
+    inner[leaf] = token
+    return web.json_response(answer)
 
 
 SUMMARY_FIELDS = (
@@ -184,4 +190,4 @@ async def cancel_request(request: web.Request) -> web.StreamResponse:
     order["cancelRequestedAt"] = order["lastModified"] = now_iso()
     state.cancel_due[order_id] = state.clock() + state.config.cancel_delay_s
     state.stats.accepted_mutations[order_id] += 1
-    return web.Response(status=204)
+    return web.Response(status=state.config.cancel_status)

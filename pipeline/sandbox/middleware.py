@@ -100,7 +100,11 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """X-Api-Key on every call; a live raw token in Authorization on all but /login."""
+    """X-Api-Key on every call; a live token in Authorization on all but /login.
+
+    The token is sent raw (the documented scheme) or, in the bearer variant, as
+    `Bearer <token>`; the other form is an unknown token (401).
+    """
     if request.path.startswith("/_sandbox"):
         return await handler(request)
     state = request.app[STATE]
@@ -110,6 +114,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if request.match_info.route.name == "login":
         return await handler(request)
     token = request.headers.get("Authorization", "")
+    if state.config.auth_scheme == "bearer":
+        scheme, _, token = token.partition(" ")
+        token = token if scheme.lower() == "bearer" else ""
     expiry = state.tokens.get(token)
     if expiry is None:
         state.stats.auth_failures["unknown_token"] += 1
