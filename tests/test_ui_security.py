@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from pipeline.sandbox import SandboxThread
-from pipeline.ui.security import COOKIE, HEADER
+from pipeline.ui.security import HEADER
 from tests.conftest import SAMPLE_DATA, env_for, options_for
 from tests.ui_helpers import running_ui
 
@@ -39,13 +40,14 @@ async def logged_in(url: str, token: str) -> aiohttp.ClientSession:
         assert answer.status == 303
         assert answer.headers["Location"] == "/"
         cookie = answer.headers["Set-Cookie"]
-        assert "SameSite=Strict" in cookie and "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        assert "HttpOnly" in cookie
     return client
 
 
 async def upload(client: aiohttp.ClientSession, url: str, token: str, path: Path) -> str:
     form = aiohttp.FormData()
-    form.add_field("files", path.read_bytes(), filename=path.name)
+    form.add_field("files", await asyncio.to_thread(path.read_bytes), filename=path.name)
     async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
         assert answer.status == 200, await answer.text()
         next_page: str = (await answer.json())["next"]
@@ -107,7 +109,7 @@ async def test_path_traversal_download_names(ui: tuple[str, str, Path], tmp_path
         for path in (
             f"/run/{draft}/download/..%2F..%2Fsecret.txt",
             f"/run/{draft}/download/inputs%2F1-mixed-changes.xlsx",
-            f"/run/..%2F/download/secret.txt",
+            "/run/..%2F/download/secret.txt",
             f"/run/{draft}/download/ui-draft.json",
             "/static/../../secret.txt",
             "/static/..%2F..%2Fapp.py",
