@@ -90,6 +90,10 @@ async def history_page(request: web.Request) -> web.Response:
     return render(request, "history.html", runs=runs, running=running, step="history")
 
 
+async def no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
 def json_body(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="expected a JSON object")
@@ -117,6 +121,7 @@ def create_app(config: UiConfig, *, env: Environment) -> web.Application:
     app[STATE] = ui
     app.router.add_get("/", start_page)
     app.router.add_get("/runs", history_page)
+    app.router.add_get("/favicon.ico", no_icon)
     draft_views.add_routes(app.router)
     run_views.add_routes(app.router)
     app.router.add_static("/static", STATIC)

@@ -203,6 +203,11 @@ class Draft:
                     return []
         return []
 
+    def _first_sheet(self) -> str:
+        """The sheet name an edited workbook keeps, so the same sheet option reads it."""
+        sheets = self.sheets()
+        return sheets[0] if sheets else "Sheet1"
+
     def choose(self, **choices: Any) -> None:
         """Change action, address_type, sheet or columns; edits stay."""
         for key, value in choices.items():
@@ -265,7 +270,7 @@ class Draft:
         folder = private_dir(self.run_dir / "inputs" / "fixed")
         for source, target in zip(original.files, self.input_paths(), strict=True):
             frame = raw.filter(pl.col("file") == source.name).select(source.headers)
-            write_table(frame, target)
+            write_table(frame, target, sheet=self.settings.sheet or self._first_sheet())
             target.chmod(0o600)
         del folder
 
@@ -275,11 +280,11 @@ class Draft:
         return self.input_paths()[0]
 
 
-def write_table(frame: pl.DataFrame, path: Path) -> None:
+def write_table(frame: pl.DataFrame, path: Path, *, sheet: str) -> None:
     """Write text cells in the kind `path` names; CSV with the formula guard, read back exactly."""
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
-        frame.write_excel(path, worksheet="fixed", autofit=True)
+        frame.write_excel(path, worksheet=sheet, autofit=True)
     elif suffix in PARQUET_SUFFIXES:
         frame.write_parquet(path)
     else:

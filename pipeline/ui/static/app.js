@@ -126,6 +126,7 @@ function setupGrid() {
       line.dataset.position = i;
       if (row) {
         line.dataset.index = row.index;
+        if (row.code) line.dataset.code = row.code;
         const marked = new Set(row.marked || []);
         cellsOf(row).forEach((value, c) => {
           const cell = document.createElement("div");
