@@ -52,7 +52,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     while True:
         snapshot = task.snapshot()
-        await response.write(f"data: {json.dumps(snapshot)}\n\n".encode())
+        try:
+            await response.write(f"data: {json.dumps(snapshot)}\n\n".encode())
+        except ConnectionResetError:  # the page went away; the run goes on
+            break
         if snapshot["state"] != "running":
             break
         await asyncio.sleep(EVENT_EVERY_S)
