@@ -148,7 +148,7 @@ def test_rules_1_and_5_never_above_the_ceiling_and_never_below_the_floor() -> No
     ],
 )
 def test_health_trips_when_most_recent_attempts_fail(failures: list[bool], expected: bool) -> None:
-    from pipeline.api.client import Health
+    from pipeline.api.health import Health
 
     health = Health()
     verdicts = [health.record(failed=failed) for failed in failures]

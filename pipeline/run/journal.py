@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 CREATE INDEX IF NOT EXISTS requests_by_row ON requests (row_idx);
 CREATE TABLE IF NOT EXISTS orders (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS before_images (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, command TEXT NOT NULL, started_at REAL NOT NULL,
     finished_at REAL, stopped TEXT
@@ -93,6 +94,7 @@ class Journal:
         self._sent: list[tuple[Any, ...]] = []
         self._answers: list[tuple[Any, ...]] = []
         self._orders: list[tuple[int, str]] = []
+        self._befores: list[tuple[int, str]] = []
         self._commit_due: asyncio.Future[None] | None = None
         self._timer: asyncio.Handle | None = None
         # One thread owns every write, so commits keep their order and never block the loop.
@@ -129,6 +131,7 @@ class Journal:
         try:
             connection = cls._connect(path)
             connection.execute("SELECT body FROM manifest").fetchone()
+            connection.executescript(SCHEMA)  # a journal from before a table was added
         except sqlite3.Error as error:
             raise RunDirError(
                 f"{path}: the journal cannot be read ({error}); the run cannot be resumed"
@@ -180,6 +183,14 @@ class Journal:
         """Keep a refetched order: the JSON text as the API sent it."""
         self._orders.append((order_id, body))
 
+    def before_fetched(self, order_id: int, body: str) -> None:
+        """Keep an order's before-image: read before its first change (SPEC §10).
+
+        Stored the same way as refetched orders. The first image of an order is
+        kept: a resumed run reads the order again, after some of its changes.
+        """
+        self._befores.append((order_id, body))
+
     def finish_rows(self, results: Iterable[RowResult]) -> None:
         self._results.extend(result.as_row() for result in results)
         self._schedule()
@@ -221,13 +232,14 @@ class Journal:
             await asyncio.shield(self._commit_due)
 
     def _take_batch(self) -> tuple[list[tuple[Any, ...]], ...]:
-        batch = (self._sent, self._answers, self._orders, self._results)
+        batch = (self._sent, self._answers, self._orders, self._results, self._befores)
         self._sent, self._answers, self._orders, self._results = [], [], [], []
+        self._befores = []
         return batch
 
     def _write(self, batch: tuple[list[tuple[Any, ...]], ...]) -> None:
         """Write one batch and commit (on the writer thread, one batch at a time)."""
-        sent, answers, orders, results = batch
+        sent, answers, orders, results, befores = batch
         db = self._db
         try:
             if sent:
@@ -241,6 +253,8 @@ class Journal:
                 db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", orders)
             if results:
                 db.executemany(INSERT_RESULT, results)
+            if befores:
+                db.executemany("INSERT OR IGNORE INTO before_images VALUES (?, ?)", befores)
             db.execute("COMMIT")
             db.execute("BEGIN")
         except sqlite3.Error as error:
@@ -282,10 +296,36 @@ class Journal:
     def orders(self) -> Iterator[tuple[int, str]]:
         yield from self._db.execute("SELECT order_id, body FROM orders ORDER BY order_id")
 
-    def request_counts(self) -> dict[str, int]:
+    def before_images(self) -> Iterator[tuple[int, str]]:
+        """Every order's before-image: (order ID, the order as JSON text)."""
+        yield from self._db.execute("SELECT order_id, body FROM before_images ORDER BY order_id")
+
+    def requests_by_kind(self, *, login_path: str, orders_path: str) -> dict[str, int]:
+        """Requests by kind: login, lookup (GET /orders), read (of an order before its
+        first change in a session), mutation (a row's request) and refetch (after)."""
+        query = """
+            SELECT CASE
+                WHEN r.path = :login THEN 'login'
+                WHEN r.row_idx IS NOT NULL THEN 'mutation'
+                WHEN r.method = 'GET' AND r.path = :orders THEN 'lookup'
+                WHEN r.order_id IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM requests m WHERE m.order_id = r.order_id
+                    AND m.session = r.session AND m.row_idx IS NOT NULL AND m.id < r.id
+                ) THEN 'read'
+                ELSE 'refetch' END AS kind, COUNT(*)
+            FROM requests r GROUP BY kind
+        """
+        counts = dict.fromkeys(("login", "lookup", "read", "mutation", "refetch"), 0)
+        counts.update(
+            dict(self._db.execute(query, {"login": login_path, "orders": orders_path}).fetchall())
+        )
+        return counts
+
+    def request_counts(self, *, login_path: str) -> dict[str, int]:
+        """Requests, retries, 429s and logins (requests to `login_path`) of every session."""
         row = self._db.execute(
-            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = '/login')"
-            " FROM requests"
+            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = ?) FROM requests",
+            (login_path,),
         ).fetchone()
         return {
             "requests": row[0] or 0,
