@@ -24,13 +24,25 @@ FILE_MODE = 0o600
 LOCK_NAME = ".lock"
 
 
-def check_fresh(run_dir: Path) -> None:
-    """Refuse a run directory that exists and is not empty (nothing is written first)."""
+# What a run writes: a folder holding any of these already holds a run's results.
+RUN_FILES = frozenset(
+    {"journal.sqlite", "results.parquet", "results.csv", "errors.csv", "errors.xlsx",
+     "orders.parquet", "summary.json"}
+)  # fmt: skip
+
+
+def check_fresh(run_dir: Path, *, prepared: bool = False) -> None:
+    """Refuse a run directory that exists and is not empty (nothing is written first).
+
+    `prepared`: the caller made the folder for this run and put its inputs there
+    (the browser UI's drafts); it is refused only when it already holds a run.
+    """
     if not run_dir.exists():
         return
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir} is a file, not a folder; choose another --out")
-    if any(run_dir.iterdir()):
+    entries = {entry.name for entry in run_dir.iterdir()}
+    if entries & RUN_FILES if prepared else entries:
         hint = (
             f"; finish that run with 'quivo-bulk resume {run_dir}'"
             if (run_dir / "journal.sqlite").exists()

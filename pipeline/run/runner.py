@@ -351,6 +351,7 @@ def run_files(
     extra: dict[str, Any] | None = None,
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     confirm_again: Callable[[str], bool] | None = None,
+    prepared_dir: bool = False,
 ) -> RunResult:
     """Run `inputs` against the API: the library behind `quivo-bulk run`.
 
@@ -360,9 +361,10 @@ def run_files(
     read before its change, else its rows are `stale` (apply, undo --apply).
     `confirm_again`: asked (with the message) when an input already ran from the same
     runs directory; without it the run warns and goes on.
+    `prepared_dir`: the caller made `out` for this run (its inputs may be inside).
     """
     if out is not None:
-        check_fresh(out)
+        check_fresh(out, prepared=prepared_dir)
     prepared = prepare(inputs, options=options, names=names)
     credentials = ready_credentials(prepared, options=options, env=env)
     check_limits(prepared.plan, max_changes=options.max_changes, max_cancels=options.max_cancels)
@@ -375,7 +377,7 @@ def run_files(
         options=options,
         confirm_again=confirm_again,
     )
-    check_fresh(run_dir)
+    check_fresh(run_dir, prepared=prepared_dir)
     make_run_dir(run_dir)
     result = start_run(
         prepared,
@@ -385,6 +387,7 @@ def run_files(
         progress_factory=progress_factory,
         extra=extra,
         preconditions=preconditions,
+        made_here=not prepared_dir,
     )
     return replace(result, warnings=(*warnings, *result.warnings))
 
@@ -406,10 +409,12 @@ def start_run(
     progress_factory: ProgressFactory,
     extra: dict[str, Any] | None,
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
+    made_here: bool = True,
 ) -> RunResult:
     """Journal and run `prepared` in the (new, empty) `run_dir`, holding its lock.
 
-    A run that cannot start (the journal cannot be made) leaves no half-made directory.
+    A run that cannot start (the journal cannot be made) leaves no half-made directory
+    (`made_here`: the directory was made for this run and may be taken away).
     """
     manifest = _manifest(prepared, options, command="run", extra=extra)
     if preconditions:
@@ -418,7 +423,8 @@ def start_run(
         try:
             journal = Journal.create(run_dir / JOURNAL_NAME, manifest)
         except BaseException:
-            remove_unstarted(run_dir)
+            if made_here:
+                remove_unstarted(run_dir)
             raise
         seal(run_dir)
         return execute(

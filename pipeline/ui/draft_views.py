@@ -217,6 +217,7 @@ async def send(request: web.Request) -> web.Response:
             confirm=lambda orders, _url: orders == cancels,
             progress_factory=progress,
             names=names,
+            prepared_dir=True,
         ),
     )
     ui.drafts.pop(draft.name, None)
