@@ -24,7 +24,7 @@ import polars as pl
 
 from pipeline.errors import OptionsError, RunDirError
 from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
-from pipeline.inputs.rows import RowDefaults, validate_rows
+from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
 from pipeline.reports.report import (
     OUTCOME_SCHEMA,
@@ -37,6 +37,7 @@ from pipeline.run.guards import already_run, check_limits
 from pipeline.run.journal import JOURNAL_NAME, Journal, RowResult
 from pipeline.run.plan import Plan, plan_changes
 from pipeline.run.progress import Progress
+from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.send import finish_missing, send_plan
 from pipeline.run.snapshot import (
     last_read,
@@ -126,15 +127,27 @@ def bulk_objects() -> Iterator[None]:
 
 
 def prepare(
-    inputs: Sequence[Path], *, options: RunOptions, names: Sequence[str] | None = None
+    inputs: Sequence[Path],
+    *,
+    options: RunOptions,
+    names: Sequence[str] | None = None,
+    resolved: dict[str, Resolution] | None = None,
 ) -> Prepared:
-    """Read, validate and plan; raise InputFileError for a file that cannot be used."""
+    """Read, validate and plan; raise InputFileError for a file that cannot be used.
+
+    `resolved`: the orderIds of rows keyed by shop order number or reference
+    (`resolve_order_keys`); without it such rows are planned by their key.
+    """
     with bulk_objects():
-        return _prepare(inputs, options=options, names=names)
+        return _prepare(inputs, options=options, names=names, resolved=resolved)
 
 
 def _prepare(
-    inputs: Sequence[Path], *, options: RunOptions, names: Sequence[str] | None
+    inputs: Sequence[Path],
+    *,
+    options: RunOptions,
+    names: Sequence[str] | None,
+    resolved: dict[str, Resolution] | None,
 ) -> Prepared:
     names = names or [display_name(path) for path in inputs]
     read_options = ReadOptions(
@@ -147,6 +160,7 @@ def _prepare(
     checked = validate_rows(
         table.fields,
         defaults=RowDefaults(action=options.action, address_type=options.address_type),
+        resolved=resolved,
     )
     locate = locator(table)
     plan = plan_changes(checked, locate=locate)
@@ -375,6 +389,20 @@ def run_files(
     if preconditions:
         manifest["preconditions"] = {str(k): dict(v) for k, v in preconditions.items()}
     journal = Journal.create(run_dir / JOURNAL_NAME, manifest)
+    try:
+        prepared = resolve_order_keys(
+            prepared,
+            prepared.table.fields,
+            replan=lambda resolved: prepare(
+                inputs, options=options, names=names, resolved=resolved
+            ),
+            journal=journal,
+            options=options,
+            credentials=credentials,
+        )
+    except BaseException:
+        journal.close()
+        raise
     result = execute(
         prepared,
         journal,
