@@ -11,10 +11,8 @@ The library entry points behind the CLI, callable from a notebook:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +31,7 @@ from pipeline.reports.report import (
     write_reports,
 )
 from pipeline.reports.summary import build_summary
+from pipeline.run.bulk import bulk_objects
 from pipeline.run.guards import already_run, check_limits
 from pipeline.run.journal import JOURNAL_NAME, Journal, RowResult
 from pipeline.run.plan import Plan, plan_changes
@@ -105,25 +104,6 @@ def locator(table: InputTable) -> Callable[[int], str]:
         return f"row {rows[index]} of {files[index]}" if several else f"row {rows[index]}"
 
     return locate
-
-
-@contextlib.contextmanager
-def bulk_objects() -> Iterator[None]:
-    """Pause the cyclic garbage collector while rows become objects, then freeze them.
-
-    Every full collection walks all live objects, so creating a million row
-    objects with the collector on costs more than creating them. They hold no
-    reference cycles and live until the run ends: freezing them keeps later
-    collections from walking them again (the technique of CPython's gc.freeze docs).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def prepare(
