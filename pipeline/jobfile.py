@@ -23,8 +23,9 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.errors import JobFileError
+from pipeline.errors import JobFileError, OptionsError
 from pipeline.inputs.columns import ATTRIBUTE_PREFIX, CANONICAL
+from pipeline.settings import parse_rate
 
 
 class JobFile(BaseModel):
@@ -40,7 +41,7 @@ class JobFile(BaseModel):
     sheet: str | None = None
     columns: dict[str, str] = {}
     base_url: str | None = None
-    rate: float | None = Field(None, ge=0)
+    rate: str | float | None = Field(None, description="like --rate: 5, 100/min, 2.5, auto")
     concurrency: int | None = Field(None, ge=1, le=64)
     retries: int | None = Field(None, ge=0, le=10)
     timeout_s: float | None = Field(None, gt=0)
@@ -57,6 +58,16 @@ class JobFile(BaseModel):
         if (self.input is None) == (self.rerun is None):
             raise ValueError("give exactly one of 'input' (files) and 'rerun' (a run directory)")
         return self
+
+    @field_validator("rate")
+    @classmethod
+    def _readable_rate(cls, rate: str | float | None) -> str | float | None:
+        if rate is not None:
+            try:
+                parse_rate(rate)
+            except OptionsError as error:
+                raise ValueError(str(error).removeprefix("--")) from None
+        return rate
 
     @field_validator("columns")
     @classmethod

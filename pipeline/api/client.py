@@ -28,7 +28,7 @@ from pipeline.api.auth import TokenKeeper
 from pipeline.api.pacing import Pacer
 from pipeline.api.payloads import LoginPayload
 from pipeline.api.retry import backoff_s, retry_wait_s
-from pipeline.api.throttle import AdaptiveRate
+from pipeline.api.throttle import AdaptiveRate, adaptive_rate_for
 from pipeline.errors import ApiUnusable
 from pipeline.outcomes import ErrorCode
 from pipeline.settings import ApiSettings, Credentials
@@ -147,8 +147,10 @@ class QuivoClient:
         self.stop_reason: str | None = None
         self._rand = rand or random.Random()
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self.pacer = Pacer(settings.rate_per_s)
-        self._adaptive = AdaptiveRate(settings.rate_per_s) if settings.rate_per_s else None
+        self.pacer = Pacer(settings.rate_per_s, period_s=settings.rate_period_s)
+        self._adaptive = adaptive_rate_for(settings)
+        if self._adaptive is not None and self._adaptive.start_per_s is not None:
+            self.pacer.set_rate(self._adaptive.current_per_s)  # auto: start low
         self._health = Health()
         self._tokens = TokenKeeper(
             login=self._login if credentials.can_login else None,
@@ -158,6 +160,11 @@ class QuivoClient:
         self._session: aiohttp.ClientSession | None = None
         self.retries = 0
         self.throttled = 0
+
+    @property
+    def adaptive_rate(self) -> AdaptiveRate | None:
+        """The run's rate controller (None when unpaced)."""
+        return self._adaptive
 
     async def __aenter__(self) -> QuivoClient:
         timeout = aiohttp.ClientTimeout(
@@ -326,7 +333,7 @@ class QuivoClient:
             self.throttled += 1
         new_rate = self._adaptive.on_answer(time.monotonic(), throttled=status == 429)
         if new_rate is not None:
-            log.info("sending rate now %.1f requests/s", new_rate)
+            log.info("sending rate now %.2f requests/s", new_rate)
             self.pacer.set_rate(new_rate)
 
     async def call(

@@ -18,6 +18,7 @@ from pipeline.cli.common import (
     job_run_dir,
     library_errors,
     progress_for,
+    remember_found_rate,
     resolve,
     show_result,
 )
@@ -77,6 +78,7 @@ def run(
         progress_factory=progress_for(quiet),
     )
     show_result(result)
+    remember_found_rate(job_file, result)
     sys.exit(result.exit_code)
 
 
@@ -87,6 +89,7 @@ def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, qui
         if item.result is not None:
             click.echo(f"{item.path}: {item.status}")
             show_result(item.result)
+            remember_found_rate(job, item.result)
         else:
             click.echo(f"{item.path}: {item.status}; {REDACTOR.scrub(item.message)}")
 

@@ -25,9 +25,19 @@ from typing import Any
 
 from pipeline.errors import OutputError, RunDirError
 from pipeline.outcomes import ErrorCode, Outcome
+from pipeline.run.orderstore import OrderCodec
 
 JOURNAL_NAME = "journal.sqlite"
-SCHEMA = """
+# Tables added after the first journals were written: created on open as well.
+ADDED_TABLES = """
+CREATE TABLE IF NOT EXISTS codec (id INTEGER PRIMARY KEY CHECK (id = 1), zdict BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS rates (
+    session INTEGER PRIMARY KEY, auto INTEGER NOT NULL, final_per_s REAL,
+    found_per_s REAL, settled_per_s REAL
+);
+"""
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS manifest (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS results (
     idx INTEGER PRIMARY KEY, outcome TEXT NOT NULL, order_id INTEGER, action TEXT,
@@ -46,6 +56,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     finished_at REAL, stopped TEXT
 );
 """
+    + ADDED_TABLES
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +105,8 @@ class Journal:
         self._sent: list[tuple[Any, ...]] = []
         self._answers: list[tuple[Any, ...]] = []
         self._orders: list[tuple[int, str]] = []
+        row = self._db.execute("SELECT zdict FROM codec WHERE id = 1").fetchone()
+        self._codec = OrderCodec(row[0] if row else None)
         self._commit_due: asyncio.Future[None] | None = None
         self._timer: asyncio.Handle | None = None
         # One thread owns every write, so commits keep their order and never block the loop.
@@ -129,6 +143,7 @@ class Journal:
         try:
             connection = cls._connect(path)
             connection.execute("SELECT body FROM manifest").fetchone()
+            connection.executescript(ADDED_TABLES)
         except sqlite3.Error as error:
             raise RunDirError(
                 f"{path}: the journal cannot be read ({error}); the run cannot be resumed"
@@ -177,8 +192,16 @@ class Journal:
         self._answers.append((status, error, latency_ms, request_id))
 
     def order_fetched(self, order_id: int, body: str) -> None:
-        """Keep a refetched order: the JSON text as the API sent it."""
+        """Keep a refetched order: the JSON text as the API sent it (stored compressed)."""
         self._orders.append((order_id, body))
+
+    def rate_used(
+        self, *, auto: bool, final_per_s: float, found_per_s: float | None, settled_per_s: float
+    ) -> None:
+        """Keep what the session's rate controller ended with (summary, the job's next start)."""
+        values = (self.session, int(auto), final_per_s, found_per_s, settled_per_s)
+        insert = "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?, ?)"
+        self._writer.submit(self._db.execute, insert, values).result()  # committed with the rest
 
     def finish_rows(self, results: Iterable[RowResult]) -> None:
         self._results.extend(result.as_row() for result in results)
@@ -238,7 +261,11 @@ class Journal:
                     answers,
                 )
             if orders:
-                db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", orders)
+                if self._codec.dictionary is None:
+                    zdict = self._codec.choose_dictionary(orders[0][1])
+                    db.execute("INSERT OR REPLACE INTO codec VALUES (1, ?)", (zdict,))
+                packed = [(order_id, self._codec.pack(text)) for order_id, text in orders]
+                db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", packed)
             if results:
                 db.executemany(INSERT_RESULT, results)
             db.execute("COMMIT")
@@ -280,7 +307,23 @@ class Journal:
         return dict(self._db.execute(query).fetchall())
 
     def orders(self) -> Iterator[tuple[int, str]]:
-        yield from self._db.execute("SELECT order_id, body FROM orders ORDER BY order_id")
+        """Every stored order as (order_id, JSON text), one at a time, by order ID."""
+        query = "SELECT order_id, body FROM orders ORDER BY order_id"
+        for order_id, body in self._db.execute(query):
+            yield order_id, self._codec.unpack(body)
+
+    def rates(self) -> dict[str, Any] | None:
+        """The rate controller's result of the last session that sent (None: unpaced)."""
+        row = self._db.execute(
+            "SELECT auto, final_per_s, found_per_s, settled_per_s FROM rates"
+            " ORDER BY session DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        keys = ("auto", "final_per_s", "found_per_s", "settled_per_s")
+        values = dict(zip(keys, row, strict=True))
+        values["auto"] = bool(values["auto"])
+        return values
 
     def request_counts(self) -> dict[str, int]:
         row = self._db.execute(
