@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.api.profile import ProfileSettings
 from pipeline.errors import JobFileError, OptionsError
 from pipeline.inputs.columns import ATTRIBUTE_PREFIX, CANONICAL
 from pipeline.settings import parse_rate
@@ -34,21 +35,34 @@ class JobFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str | None = None
-    input: str | list[str] | None = Field(None, description="a path or glob, or a list of them")
-    rerun: str | None = Field(None, description="a run directory, or a glob: the newest match")
+    input: str | list[str] | None = Field(
+        default=None, description="a path or glob, or a list of them"
+    )
+    rerun: str | None = Field(
+        default=None, description="a run directory, or a glob: the newest match"
+    )
     action: Literal["update", "address", "cancel"] | None = None
     address_type: Literal["DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE"] | None = None
     sheet: str | None = None
+    header_row: int | None = Field(None, ge=1)
+    skip_hidden_rows: bool = False
     columns: dict[str, str] = {}
     base_url: str | None = None
-    rate: str | float | None = Field(None, description="like --rate: 5, 100/min, 2.5, auto")
-    concurrency: int | None = Field(None, ge=1, le=64)
-    retries: int | None = Field(None, ge=0, le=10)
-    timeout_s: float | None = Field(None, gt=0)
+    rate: str | float | None = Field(default=None, description="like --rate: 5, 100/min, 2.5, auto")
+    concurrency: int | None = Field(default=None, ge=1, le=64)
+    retries: int | None = Field(default=None, ge=0, le=10)
+    timeout_s: float | None = Field(default=None, gt=0)
     runs_dir: str = "runs"
     state_dir: str | None = None
     assume_yes: bool = False
     refetch: bool = True
+    api: ProfileSettings | None = Field(
+        default=None, description="the [api] table: API profile settings"
+    )
+    snapshot: Literal["always", "changes", "never"] | None = None
+    max_changes: int | None = Field(None, ge=0)
+    max_cancels: int | None = Field(None, ge=0)
+    breaker: bool = True
 
     # Set by load_job: where relative paths start.
     folder: Path = Field(default=Path("."), exclude=True)

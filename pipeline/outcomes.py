@@ -15,7 +15,8 @@ class Outcome(StrEnum):
     INVALID = "invalid"  # the row did not validate; nothing was sent
     DUPLICATE = "duplicate"  # the same change as an earlier row, which was sent once
     NOT_ATTEMPTED = "not_attempted"  # the run stopped before this row was sent
-    UNCHANGED = "unchanged"  # the order already had the values
+    UNCHANGED = "unchanged"  # the order already had exactly the values (before-image)
+    STALE = "stale"  # changed by someone else since the plan or the undone run; nothing sent
     SENT = "sent"  # sent and accepted; not verified (--no-refetch)
     DRY_RUN = "dry_run"  # valid; nothing sent (--dry-run, validate)
 
@@ -42,6 +43,7 @@ LEADING_COLUMNS = (
     "orderStatus",
     "cancelRequestedAt",
     "lastModified",
+    "changes",
 )
 
 
@@ -61,6 +63,8 @@ class ErrorCode(StrEnum):
     MISSING_COUNTRY = "missing_country"
     MISSING_ZIP = "missing_zip"
     MISSING_STATE = "missing_state"
+    INVALID_ZIP = "invalid_zip"
+    INVALID_STATE = "invalid_state"
     INVALID_LATITUDE = "invalid_latitude"
     INVALID_LONGITUDE = "invalid_longitude"
     INCOMPLETE_COORDINATES = "incomplete_coordinates"
@@ -70,6 +74,7 @@ class ErrorCode(StrEnum):
     CONFLICTING_ROWS = "conflicting_rows"
     # Answers of the API.
     ORDER_NOT_FOUND = "order_not_found"
+    AMBIGUOUS_ORDER = "ambiguous_order"
     STATUS_CONFLICT = "status_conflict"
     REJECTED = "rejected"
     UNAUTHORIZED = "unauthorized"
@@ -80,5 +85,6 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     NETWORK = "network"
     # Verification and run control.
+    CHANGED_SINCE_PLAN = "changed_since_plan"
     NOT_VERIFIED = "not_verified"
     ABORTED = "aborted"

@@ -17,9 +17,10 @@ from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.api.profile import ApiProfile, ProfileSettings, apply_settings
 from pipeline.errors import OptionsError
 
 DEFAULT_BASE_URL = "https://api.quivo.co"
@@ -48,12 +49,18 @@ class ApiSettings:
     connect_timeout_s: float = 10.0
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 30.0
-    token_refresh_s: float = 50 * 60  # tokens live one hour: renew well before
     max_body_bytes: int = 8 * 1024 * 1024
+    profile: ApiProfile = field(
+        default_factory=ApiProfile
+    )  # what the API is assumed to do (SPEC §11)
 
 
-class Environment(BaseSettings):
-    """QUIVO_* variables and the `.env` file of the current directory."""
+class Environment(BaseSettings, ProfileSettings):
+    """QUIVO_* variables and the `.env` file of the current directory.
+
+    Besides these, every API profile setting is a variable: QUIVO_AUTH_SCHEME,
+    QUIVO_TOKEN_FIELD, QUIVO_READ, ... (`pipeline.api.profile.ProfileSettings`).
+    """
 
     model_config = SettingsConfigDict(env_prefix="QUIVO_", env_file=".env", extra="ignore")
 
@@ -63,6 +70,10 @@ class Environment(BaseSettings):
     password: SecretStr | None = None
     token: SecretStr | None = None
 
+    def profile_settings(self) -> ProfileSettings:
+        """The API profile settings among these variables."""
+        return ProfileSettings(**{k: getattr(self, k) for k in ProfileSettings.model_fields})
+
     def credentials(self) -> Credentials:
         return Credentials(
             api_key=self.api_key,
@@ -70,6 +81,22 @@ class Environment(BaseSettings):
             password=self.password,
             token=self.token,
         )
+
+
+def read_environment() -> Environment:
+    """The QUIVO_* variables; OptionsError names a variable whose value cannot be used."""
+    try:
+        return Environment()
+    except ValidationError as error:
+        problems = [
+            f"QUIVO_{str(item['loc'][0]).upper()}: {item['msg']}"
+            for item in error.errors(include_url=False)
+            if item["loc"]
+        ]
+        raise OptionsError(
+            "; ".join(problems or ["the QUIVO_* variables cannot be read"])
+            + " (fix the variable or your .env file)"
+        ) from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,10 +168,17 @@ class RunOptions:
     address_type: str = "DELIVERY"
     columns: Mapping[str, str] = field(default_factory=dict)
     sheet: str | None = None
+    header_row: int | None = None
+    skip_hidden_rows: bool = False
     dry_run: bool = False
     refetch: bool = True
     assume_yes: bool = False
     job_name: str | None = None
+    # Before-images and guards (SPEC §10).
+    snapshot: str = "changes"  # always | changes (update/address orders) | never
+    max_changes: int | None = None  # refuse (exit 2) a run that would change more orders
+    max_cancels: int | None = None  # refuse (exit 2) a run that would cancel more orders
+    breaker: bool = True  # stop a run whose rows systematically fail the same way
 
     def to_manifest(self) -> dict[str, Any]:
         data = asdict(self)
@@ -154,7 +188,9 @@ class RunOptions:
     @classmethod
     def from_manifest(cls, data: Mapping[str, Any]) -> RunOptions:
         values = dict(data)
-        values["api"] = ApiSettings(**values["api"])
+        api = {k: v for k, v in values["api"].items() if k != "token_refresh_s"}
+        api["profile"] = ApiProfile.from_manifest(api.get("profile"))
+        values["api"] = ApiSettings(**api)
         return cls(**values)
 
 
@@ -269,6 +305,12 @@ def resolve_options(
             ),
             "max_attempts": retries + 1 if retries is not None else start.api.max_attempts,
             "timeout_s": _pick(cli.get("timeout"), job_value("timeout_s"), start.api.timeout_s),
+            # A resumed run keeps its profile; only a job's [api] table may change it.
+            "profile": apply_settings(
+                start.api.profile,
+                job_value("api"),
+                env.profile_settings() if env is not None and base is None else None,
+            ),
         }
     )
     if api.concurrency < 1:
@@ -279,8 +321,16 @@ def resolve_options(
         address_type=_pick(cli.get("address_type"), job_value("address_type"), start.address_type),
         columns=dict(job_value("columns") or start.columns),
         sheet=_pick(cli.get("sheet"), job_value("sheet"), start.sheet),
+        header_row=_pick(cli.get("header_row"), job_value("header_row"), start.header_row),
+        skip_hidden_rows=bool(
+            cli.get("skip_hidden_rows") or job_value("skip_hidden_rows") or start.skip_hidden_rows
+        ),
         dry_run=bool(cli.get("dry_run")),
         refetch=not cli.get("no_refetch") and (job_value("refetch") is not False) and start.refetch,
         assume_yes=bool(_pick(cli.get("yes") or None, job_value("assume_yes"), start.assume_yes)),
         job_name=_pick(job_value("name"), start.job_name),
+        snapshot=_pick(cli.get("snapshot"), job_value("snapshot"), start.snapshot),
+        max_changes=_pick(cli.get("max_changes"), job_value("max_changes"), start.max_changes),
+        max_cancels=_pick(cli.get("max_cancels"), job_value("max_cancels"), start.max_cancels),
+        breaker=not cli.get("no_breaker") and (job_value("breaker") is not False) and start.breaker,
     )

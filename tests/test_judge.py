@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.api.client import Answer
+from pipeline.api.answers import Answer
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
 from pipeline.run.send import Refetch, judge

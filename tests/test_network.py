@@ -17,7 +17,8 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from pipeline.api.client import QuivoClient, error_message
+from pipeline.api.answers import error_message
+from pipeline.api.client import QuivoClient
 from pipeline.errors import OptionsError
 from pipeline.outcomes import ErrorCode
 from pipeline.sandbox.serve import running_sandbox

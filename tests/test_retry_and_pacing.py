@@ -106,7 +106,7 @@ def test_window_wait_keeps_every_window_within_the_cap(
     ],
 )
 def test_health_trips_when_most_recent_attempts_fail(failures: list[bool], expected: bool) -> None:
-    from pipeline.api.client import Health
+    from pipeline.api.health import Health
 
     health = Health()
     verdicts = [health.record(failed=failed) for failed in failures]

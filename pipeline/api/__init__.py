@@ -1,7 +1,10 @@
 """The Quivo API seen from the client: transport, auth, retries, pacing (SPEC §2, §5).
 
-`client` sends one call with its retries, `auth` keeps the token, `retry` holds
-the backoff and Retry-After rules, `pacing` and `throttle` the rate, `payloads`
-the request bodies. May import `pipeline.errors`, `pipeline.outcomes`,
+`client` composes the pieces and holds the one retry loop; `transport` sends
+bytes over one aiohttp session; `retry` says which failures are retried and how
+long to wait (backoff, Retry-After); `auth` keeps the token; `pacing` paces every
+attempt; `accounting` feeds each answer to `health` (is the API usable?) and
+`throttle` (the adaptive rate); `answers` holds the `Answer` and its error code;
+`payloads` the request bodies. May import `pipeline.errors`, `pipeline.outcomes`,
 `pipeline.settings`; nothing from `inputs`, `run`, `reports` or `cli`.
 """

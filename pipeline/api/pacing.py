@@ -61,7 +61,7 @@ def next_slot(previous_slot: float, sent_at: float, *, interval_s: float) -> flo
 def exact_count(rate_per_s: float, *, max_period_s: int = MAX_ADAPTED_PERIOD_S) -> tuple[int, int]:
     """The count per whole-second period closest to `rate_per_s` from below.
 
-        exact_count(1.8)  # -> (9, 5): 9 per 5 s, not 1 per second
+    exact_count(1.8)  # -> (9, 5): 9 per 5 s, not 1 per second
     """
     best = (math.floor(rate_per_s + 1e-9), 1)
     for period in range(2, max_period_s + 1):

@@ -3,15 +3,20 @@
 Retried: 408, 429, 500, 502, 503, 504, timeouts and connection errors. Every
 other answer is final at once. The wait is the server's `Retry-After` when it
 sent one (seconds or an HTTP date, capped), else exponential backoff with full
-jitter.
+jitter. `RetryPolicy` puts the three together for the client's one retry loop:
 
     backoff_s(3, base_s=0.5, cap_s=30.0, rand=random.random)  # uniform in [0, 4.0)
+    policy = RetryPolicy(max_attempts=5, base_s=0.5, cap_s=30.0, rand=random.random)
+    retryable, retry_after_s = retry_wait_s(status, headers)
+    if retryable and not policy.exhausted(tries):
+        await asyncio.sleep(policy.wait_s(tries, retry_after_s))
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -67,3 +72,23 @@ def retry_wait_s(
     if status not in RETRYABLE_STATUS:
         return False, None
     return True, parse_retry_after((headers or {}).get("Retry-After"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How often to try and how long to wait between tries."""
+
+    max_attempts: int
+    base_s: float
+    cap_s: float
+    rand: Callable[[], float]
+
+    def exhausted(self, tries: int) -> bool:
+        """True once `tries` attempts (counting from 1) used up the budget."""
+        return tries >= self.max_attempts
+
+    def wait_s(self, tries: int, retry_after_s: float | None) -> float:
+        """The server's Retry-After when it sent one, else the backoff after `tries`."""
+        if retry_after_s is not None:
+            return retry_after_s
+        return backoff_s(tries, base_s=self.base_s, cap_s=self.cap_s, rand=self.rand)

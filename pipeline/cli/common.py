@@ -86,9 +86,13 @@ def fail(error: QuivoBulkError) -> click.ClickException:
 
 def environment() -> Environment:
     """QUIVO_* settings; their secrets are registered for redaction."""
-    from pipeline.settings import Environment
+    from pipeline.errors import OptionsError
+    from pipeline.settings import read_environment
 
-    env = Environment()
+    try:
+        env = read_environment()
+    except OptionsError as error:
+        raise fail(error) from None
     REDACTOR.secrets = env.credentials().secrets()
     return env
 
@@ -105,6 +109,17 @@ def input_options(fn: F) -> F:
             help="Address type for address rows without one (default DELIVERY).",
         ),
         click.option("--sheet", help="Excel sheet to read (default: the first)."),
+        click.option(
+            "--header-row",
+            type=click.IntRange(min=1),
+            help="The row that holds the column names (default: found below titles).",
+        ),
+        click.option(
+            "--skip-hidden-rows",
+            is_flag=True,
+            default=None,
+            help="Leave out rows hidden (filtered out) in a workbook.",
+        ),
         click.option(
             "--out", type=click.Path(path_type=Path), help="Run directory for the reports."
         ),
@@ -213,7 +228,8 @@ def show_result(result: RunResult) -> None:
     from rich.table import Table
 
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        # Notes (a synonym matched, a country name converted) come prefixed already.
+        click.echo(warning if warning.startswith("note: ") else f"warning: {warning}", err=True)
     summary = result.summary
     table = Table(title=f"quivo-bulk {summary['command']}: {summary['rows']} rows")
     table.add_column("outcome")

@@ -61,6 +61,31 @@ def demo(out: Path) -> None:
     help="Injected faults, e.g. 'error=0.1,drop=0.03,slow=0.05,slow_s=3,malformed=0.02,"
     "complete=0.05'.",
 )
+@click.option(
+    "--auth-scheme",
+    type=click.Choice(["raw", "bearer"]),
+    default="raw",
+    show_default=True,
+    help="How the token must be sent: 'Authorization: <token>' or 'Bearer <token>'.",
+)
+@click.option(
+    "--token-field",
+    default="token",
+    show_default=True,
+    help="Key of the login answer that holds the token (dotted path: nested).",
+)
+@click.option(
+    "--no-get-order",
+    is_flag=True,
+    help="Do not serve GET /orders/{id} (only the refetch reads one order).",
+)
+@click.option(
+    "--cancel-status",
+    type=click.IntRange(200, 299),
+    default=204,
+    show_default=True,
+    help="Status of an accepted cancelRequest.",
+)
 @click.option("--api-key", envvar="QUIVO_API_KEY", default="sandbox-key", show_default=False)
 @click.option("--username", envvar="QUIVO_USERNAME", default="sandbox", show_default=False)
 @click.option("--password", envvar="QUIVO_PASSWORD", default="sandbox", show_default=False)
@@ -75,6 +100,10 @@ def sandbox(
     token_ttl: float,
     cancel_delay: float,
     faults: str,
+    auth_scheme: str,
+    token_field: str,
+    no_get_order: bool,
+    cancel_status: int,
     api_key: str,
     username: str,
     password: str,
@@ -88,6 +117,7 @@ def sandbox(
     Example:
       quivo-bulk sandbox --orders sample_data/sandbox_orders.jsonl --port 8787 \\
           --rate-limit 20 --faults error=0.05,drop=0.01
+      quivo-bulk sandbox --auth-scheme bearer --token-field accessToken --no-get-order
     """
     import asyncio
     import gc
@@ -111,6 +141,10 @@ def sandbox(
         faults=fault_config,
         seed=seed,
         count=count,
+        auth_scheme=auth_scheme,  # type: ignore[arg-type]  # click.Choice guarantees the literal
+        token_field=token_field,
+        get_order=not no_get_order,
+        cancel_status=cancel_status,
     )
     orders = load_orders(Path(orders_file)) if orders_file else None
     if host not in ("127.0.0.1", "localhost", "::1"):

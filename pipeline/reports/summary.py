@@ -48,7 +48,7 @@ def build_summary(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     outcome_counts, codes = count_outcomes(outcomes)
-    counts = journal.request_counts() if journal else {}
+    counts = journal.request_counts(login_path=options.api.profile.login_path) if journal else {}
     sessions = journal.sessions() if journal else []
     wall_s = sum((s["finished_at"] or s["started_at"]) - s["started_at"] for s in sessions)
     requests = counts.get("requests", 0)

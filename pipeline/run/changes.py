@@ -5,28 +5,20 @@ request that carries it (built through the pydantic payload models of
 `pipeline.api.payloads`), the fields it claims on the order (for conflict and
 duplicate detection), and what the refetched order must show afterwards.
 
-    change.request()       # Request("PATCH", "/orders/42", None, {"comment": "..."})
+    change.request(ApiProfile())  # Request("PATCH", "/orders/42", None, {"comment": "..."})
     change.expectations()  # [("comment", "...")]
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from pipeline.api.payloads import RESPONSE_FIELD, AddressPayload, PatchPayload
+from pipeline.api.profile import ApiProfile, Request
 
 ACTIONS = ("update", "address", "cancel")
 ADDRESS_TYPES = ("DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE")
 Value = str | bool | float
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    path: str
-    params: dict[str, str] | None
-    body: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +70,16 @@ class Change:
                 claimed[f"{target}.{field}"] = given.get(field, "")
         return claimed
 
-    def request(self) -> Request:
+    def request(self, profile: ApiProfile) -> Request:
         """The API request that carries this change (bodies go through pydantic models)."""
-        path = f"/orders/{self.order_id}"
         if self.action == "cancel":
-            return Request("POST", f"{path}/cancelRequest", None, None)
+            return profile.cancel_request(self.order_id)
         address = AddressPayload.model_validate(dict(self.address)) if self.address else None
         if self.action == "address":
             assert address is not None  # an address row always has address fields
             assert self.address_type is not None
-            return Request(
-                "PUT",
-                f"{path}/address",
-                {"type": self.address_type},
-                address.model_dump(exclude_none=True),
+            return profile.address_request(
+                self.order_id, self.address_type, address.model_dump(exclude_none=True)
             )
         patch = PatchPayload(
             comment=self.comment,
@@ -99,7 +87,7 @@ class Change:
             customAttributes=dict(self.custom_attributes) or None,
             address=address,
         )
-        return Request("PATCH", path, None, patch.model_dump(exclude_none=True))
+        return profile.patch_request(self.order_id, patch.model_dump(exclude_none=True))
 
     def expectations(self) -> list[tuple[str, Value]]:
         """What the refetched order must show: `(path in the order, expected value)`.

@@ -33,6 +33,7 @@ from pipeline.run.runner import (
     prepare,
     run_files,
 )
+from pipeline.run.snapshot import last_read, load_images, request_costs, row_changes
 from pipeline.settings import Environment, RunOptions, resolve_options
 
 
@@ -55,7 +56,7 @@ def _open(run_dir: Path) -> tuple[Journal, dict[str, Any]]:
         raise
 
 
-def _prepare_again(run_dir: Path, manifest: dict[str, Any], options: RunOptions) -> Prepared:
+def prepare_again(run_dir: Path, manifest: dict[str, Any], options: RunOptions) -> Prepared:
     """Read the run's inputs again, refusing any that changed since the run started."""
     inputs = [Path(entry["path"]) for entry in manifest["inputs"]]
     for entry, path in zip(manifest["inputs"], inputs, strict=True):
@@ -84,7 +85,7 @@ def resume_run(
     try:
         base = RunOptions.from_manifest(manifest["options"])
         options = resolve_options(cli=cli, job=None, env=None, base=base)
-        prepared = _prepare_again(run_dir, manifest, options)
+        prepared = prepare_again(run_dir, manifest, options)
         credentials = env.credentials()
         if prepared.plan.change_count:
             credentials.check()
@@ -109,8 +110,10 @@ def rebuild_reports(run_dir: Path) -> RunResult:
     journal, manifest = _open(run_dir)
     try:
         options = RunOptions.from_manifest(manifest["options"])
-        prepared = _prepare_again(run_dir, manifest, options)
-        outcomes = outcome_frame(list(journal.results()))
+        prepared = prepare_again(run_dir, manifest, options)
+        outcomes = outcome_frame(
+            list(journal.results()), row_changes(prepared.plan, load_images(journal))
+        )
         if outcomes.height != manifest["row_count"]:
             missing = manifest["row_count"] - outcomes.height
             raise RunDirError(
@@ -127,13 +130,16 @@ def rebuild_reports(run_dir: Path) -> RunResult:
             outcomes=outcomes,
             stopped=stopped,
             journal=journal,
-            extra={k: manifest[k] for k in ("reruns",) if k in manifest},
+            extra={
+                **request_costs(journal, outcomes.height, profile=options.api.profile),
+                **{k: manifest[k] for k in ("reruns",) if k in manifest},
+            },
         )
         frame = write_reports(
             run_dir,
             prepared.table,
             outcomes,
-            order_frame(journal.orders()),
+            order_frame(last_read(journal)),
             summary=summary,
             default_address_type=options.address_type,
         )
@@ -166,7 +172,7 @@ def rerun_run(
             )
         base = RunOptions.from_manifest(manifest["options"])
         options = resolve_options(cli=cli, job=None, env=None, base=base)
-        prepared = _prepare_again(run_dir, manifest, options)
+        prepared = prepare_again(run_dir, manifest, options)
         again = {r.index for r in journal.results() if r.outcome in RERUNNABLE}
     finally:
         journal.close()
@@ -175,7 +181,7 @@ def rerun_run(
     extra = {"reruns": str(run_dir)}
     if not again:
         return _nothing_to_rerun(target, run_dir, options)
-    inputs, names = _subset_inputs(prepared, sorted(again), target / "inputs")
+    inputs, names = subset_inputs(prepared, sorted(again), target / "inputs")
     return run_files(
         inputs,
         options=options,
@@ -187,7 +193,7 @@ def rerun_run(
     )
 
 
-def _subset_inputs(
+def subset_inputs(
     prepared: Prepared, indexes: list[int], folder: Path
 ) -> tuple[list[Path], list[str]]:
     """Write the chosen rows, file by file, with their own columns and provenance."""

@@ -28,16 +28,9 @@ from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.orderstore import OrderCodec
 
 JOURNAL_NAME = "journal.sqlite"
-# Tables added after the first journals were written: created on open as well.
-ADDED_TABLES = """
-CREATE TABLE IF NOT EXISTS codec (id INTEGER PRIMARY KEY CHECK (id = 1), zdict BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS rates (
-    session INTEGER PRIMARY KEY, auto INTEGER NOT NULL, final_per_s REAL,
-    found_per_s REAL, settled_per_s REAL
-);
-"""
-SCHEMA = (
-    """
+# Orders and before-images are stored packed by OrderCodec (zlib with the `codec`
+# table's dictionary); a body written as text by an older version still reads.
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifest (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS results (
     idx INTEGER PRIMARY KEY, outcome TEXT NOT NULL, order_id INTEGER, action TEXT,
@@ -51,13 +44,17 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 CREATE INDEX IF NOT EXISTS requests_by_row ON requests (row_idx);
 CREATE TABLE IF NOT EXISTS orders (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS before_images (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, command TEXT NOT NULL, started_at REAL NOT NULL,
     finished_at REAL, stopped TEXT
 );
+CREATE TABLE IF NOT EXISTS codec (id INTEGER PRIMARY KEY CHECK (id = 1), zdict BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS rates (
+    session INTEGER PRIMARY KEY, auto INTEGER NOT NULL, final_per_s REAL,
+    found_per_s REAL, settled_per_s REAL
+);
 """
-    + ADDED_TABLES
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +104,7 @@ class Journal:
         self._orders: list[tuple[int, str]] = []
         row = self._db.execute("SELECT zdict FROM codec WHERE id = 1").fetchone()
         self._codec = OrderCodec(row[0] if row else None)
+        self._befores: list[tuple[int, str]] = []
         self._commit_due: asyncio.Future[None] | None = None
         self._timer: asyncio.Handle | None = None
         # One thread owns every write, so commits keep their order and never block the loop.
@@ -143,7 +141,7 @@ class Journal:
         try:
             connection = cls._connect(path)
             connection.execute("SELECT body FROM manifest").fetchone()
-            connection.executescript(ADDED_TABLES)
+            connection.executescript(SCHEMA)  # a journal from before a table was added
         except sqlite3.Error as error:
             raise RunDirError(
                 f"{path}: the journal cannot be read ({error}); the run cannot be resumed"
@@ -203,6 +201,14 @@ class Journal:
         insert = "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?, ?)"
         self._writer.submit(self._db.execute, insert, values).result()  # committed with the rest
 
+    def before_fetched(self, order_id: int, body: str) -> None:
+        """Keep an order's before-image: read before its first change (SPEC §10).
+
+        Stored the same way as refetched orders. The first image of an order is
+        kept: a resumed run reads the order again, after some of its changes.
+        """
+        self._befores.append((order_id, body))
+
     def finish_rows(self, results: Iterable[RowResult]) -> None:
         self._results.extend(result.as_row() for result in results)
         self._schedule()
@@ -244,13 +250,14 @@ class Journal:
             await asyncio.shield(self._commit_due)
 
     def _take_batch(self) -> tuple[list[tuple[Any, ...]], ...]:
-        batch = (self._sent, self._answers, self._orders, self._results)
+        batch = (self._sent, self._answers, self._orders, self._results, self._befores)
         self._sent, self._answers, self._orders, self._results = [], [], [], []
+        self._befores = []
         return batch
 
     def _write(self, batch: tuple[list[tuple[Any, ...]], ...]) -> None:
         """Write one batch and commit (on the writer thread, one batch at a time)."""
-        sent, answers, orders, results = batch
+        sent, answers, orders, results, befores = batch
         db = self._db
         try:
             if sent:
@@ -261,17 +268,24 @@ class Journal:
                     answers,
                 )
             if orders:
-                if self._codec.dictionary is None:
-                    zdict = self._codec.choose_dictionary(orders[0][1])
-                    db.execute("INSERT OR REPLACE INTO codec VALUES (1, ?)", (zdict,))
-                packed = [(order_id, self._codec.pack(text)) for order_id, text in orders]
-                db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", packed)
+                db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", self._pack(orders))
             if results:
                 db.executemany(INSERT_RESULT, results)
+            if befores:
+                db.executemany(
+                    "INSERT OR IGNORE INTO before_images VALUES (?, ?)", self._pack(befores)
+                )
             db.execute("COMMIT")
             db.execute("BEGIN")
         except sqlite3.Error as error:
             raise OutputError(f"cannot write the journal {self.path}: {error}") from None
+
+    def _pack(self, orders: list[tuple[Any, ...]]) -> list[tuple[int, bytes]]:
+        """Orders as stored (on the writer thread): the first one stored is the dictionary."""
+        if self._codec.dictionary is None:
+            zdict = self._codec.choose_dictionary(orders[0][1])
+            self._db.execute("INSERT OR REPLACE INTO codec VALUES (1, ?)", (zdict,))
+        return [(order_id, self._codec.pack(text)) for order_id, text in orders]
 
     def commit(self) -> None:
         """Write and commit everything buffered, now (outside the event loop)."""
@@ -325,10 +339,38 @@ class Journal:
         values["auto"] = bool(values["auto"])
         return values
 
-    def request_counts(self) -> dict[str, int]:
+    def before_images(self) -> Iterator[tuple[int, str]]:
+        """Every order's before-image: (order ID, the order as JSON text)."""
+        query = "SELECT order_id, body FROM before_images ORDER BY order_id"
+        for order_id, body in self._db.execute(query):
+            yield order_id, self._codec.unpack(body)
+
+    def requests_by_kind(self, *, login_path: str, orders_path: str) -> dict[str, int]:
+        """Requests by kind: login, lookup (GET /orders), read (of an order before its
+        first change in a session), mutation (a row's request) and refetch (after)."""
+        query = """
+            SELECT CASE
+                WHEN r.path = :login THEN 'login'
+                WHEN r.row_idx IS NOT NULL THEN 'mutation'
+                WHEN r.method = 'GET' AND r.path = :orders THEN 'lookup'
+                WHEN r.order_id IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM requests m WHERE m.order_id = r.order_id
+                    AND m.session = r.session AND m.row_idx IS NOT NULL AND m.id < r.id
+                ) THEN 'read'
+                ELSE 'refetch' END AS kind, COUNT(*)
+            FROM requests r GROUP BY kind
+        """
+        counts = dict.fromkeys(("login", "lookup", "read", "mutation", "refetch"), 0)
+        counts.update(
+            dict(self._db.execute(query, {"login": login_path, "orders": orders_path}).fetchall())
+        )
+        return counts
+
+    def request_counts(self, *, login_path: str) -> dict[str, int]:
+        """Requests, retries, 429s and logins (requests to `login_path`) of every session."""
         row = self._db.execute(
-            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = '/login')"
-            " FROM requests"
+            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = ?) FROM requests",
+            (login_path,),
         ).fetchone()
         return {
             "requests": row[0] or 0,

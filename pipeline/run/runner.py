@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import gc
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import OptionsError, RunDirError
-from pipeline.inputs.read import InputTable, read_inputs
+from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
 from pipeline.inputs.rows import RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
 from pipeline.reports.report import (
@@ -33,10 +33,19 @@ from pipeline.reports.report import (
     write_reports,
 )
 from pipeline.reports.summary import build_summary
+from pipeline.run.guards import already_run, check_limits
 from pipeline.run.journal import JOURNAL_NAME, Journal, RowResult
 from pipeline.run.plan import Plan, plan_changes
 from pipeline.run.progress import Progress
 from pipeline.run.send import finish_missing, send_plan
+from pipeline.run.snapshot import (
+    last_read,
+    load_images,
+    preconditions_of,
+    request_costs,
+    row_changes,
+    write_before_images,
+)
 from pipeline.settings import Credentials, Environment, RunOptions, is_loopback
 
 Confirm = Callable[[int, str], bool]  # (orders to cancel, base URL) -> go ahead?
@@ -128,7 +137,13 @@ def _prepare(
     inputs: Sequence[Path], *, options: RunOptions, names: Sequence[str] | None
 ) -> Prepared:
     names = names or [display_name(path) for path in inputs]
-    table = read_inputs(inputs, mapping=options.columns, sheet=options.sheet, names=names)
+    read_options = ReadOptions(
+        mapping=options.columns,
+        sheet=options.sheet,
+        header_row=options.header_row,
+        skip_hidden_rows=options.skip_hidden_rows,
+    )
+    table = read_inputs(inputs, names=names, options=read_options)
     checked = validate_rows(
         table.fields,
         defaults=RowDefaults(action=options.action, address_type=options.address_type),
@@ -167,7 +182,7 @@ def _dry_outcomes(prepared: Prepared) -> pl.DataFrame:
     indexes, order_ids, actions = [], [], []
     for index, order_id, action in prepared.plan.sendable():
         indexes.append(index)
-        order_ids.append(order_id)
+        order_ids.append(order_id if order_id > 0 else None)  # < 0: a key not yet resolved
         actions.append(action)
     given = {"__index": indexes, "orderId": order_ids, "action": actions}
     valid = pl.DataFrame(given, schema={k: OUTCOME_SCHEMA[k] for k in given}).with_columns(
@@ -207,6 +222,7 @@ def validate_files(
         order_frame([]),
         summary=summary,
         default_address_type=options.address_type,
+        fixable_only=True,
     )
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
 
@@ -255,7 +271,12 @@ def execute(
     command: str,
     extra: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Send what the journal does not have an outcome for, then write the reports."""
+    """Send what the journal does not have an outcome for, then write the reports.
+
+    The preconditions of an apply or an undo come from the journal's manifest, so a
+    resumed run checks them too.
+    """
+    preconditions = preconditions_of(journal.manifest)
     journal.begin_session(command)
     finished = journal.finished_indexes()
     journal.finish_rows(r for r in prepared.settled if r.index not in finished)
@@ -275,12 +296,15 @@ def execute(
                     progress=progress,
                     skip=finished,
                     earlier_attempts=earlier,
+                    preconditions=preconditions,
+                    locate=locator(prepared.table),
                 )
             )
         finish_missing(prepared.plan, journal, stopped=stopped, dry_run=options.dry_run)
     finally:
         journal.end_session(stopped)
-    outcomes = outcome_frame(list(journal.results()))
+    images = load_images(journal)
+    outcomes = outcome_frame(list(journal.results()), row_changes(prepared.plan, images))
     summary = build_summary(
         command=command,
         run_dir=run_dir,
@@ -289,13 +313,17 @@ def execute(
         outcomes=outcomes,
         stopped=stopped,
         journal=journal,
-        extra=extra,
+        extra={
+            **request_costs(journal, outcomes.height, profile=options.api.profile),
+            **(extra or {}),
+        },
     )
+    write_before_images(run_dir, journal)
     frame = write_reports(
         run_dir,
         prepared.table,
         outcomes,
-        order_frame(journal.orders()),
+        order_frame(last_read(journal)),
         summary=summary,
         default_address_type=options.address_type,
     )
@@ -313,24 +341,41 @@ def run_files(
     progress_factory: ProgressFactory = Progress,
     names: Sequence[str] | None = None,
     extra: dict[str, Any] | None = None,
+    preconditions: Mapping[int, Mapping[str, Any]] | None = None,
+    confirm_again: Callable[[str], bool] | None = None,
 ) -> RunResult:
-    """Run `inputs` against the API: the library behind `quivo-bulk run`."""
+    """Run `inputs` against the API: the library behind `quivo-bulk run`.
+
+    `preconditions`: per order ID, `path -> value` the order must still hold when it is
+    read before its change, else its rows are `stale` (apply, undo --apply).
+    `confirm_again`: asked (with the message) when an input already ran from the same
+    runs directory; without it the run warns and goes on.
+    """
     prepared = prepare(inputs, options=options, names=names)
     credentials = env.credentials()
     if prepared.plan.change_count:
         credentials.check()
+    check_limits(prepared.plan, max_changes=options.max_changes, max_cancels=options.max_cancels)
     _confirm_cancels(prepared.plan, options, confirm)
     run_dir = out or default_run_dir(options.job_name or inputs[0].stem)
+    warnings = already_run(
+        {f.sha256 for f in prepared.table.files},
+        run_dir,
+        sends=bool(prepared.plan.change_count) and not options.dry_run,
+        options=options,
+        confirm_again=confirm_again,
+    )
     if (run_dir / JOURNAL_NAME).exists():
         raise RunDirError(
             f"{run_dir} already holds a run; resume it with 'quivo-bulk resume {run_dir}'"
             " or choose another --out"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
-    journal = Journal.create(
-        run_dir / JOURNAL_NAME, _manifest(prepared, options, command="run", extra=extra)
-    )
-    return execute(
+    manifest = _manifest(prepared, options, command="run", extra=extra)
+    if preconditions:
+        manifest["preconditions"] = {str(k): dict(v) for k, v in preconditions.items()}
+    journal = Journal.create(run_dir / JOURNAL_NAME, manifest)
+    result = execute(
         prepared,
         journal,
         run_dir=run_dir,
@@ -340,3 +385,4 @@ def run_files(
         command="run",
         extra=extra,
     )
+    return replace(result, warnings=(*warnings, *result.warnings))

@@ -19,14 +19,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pipeline.api.client import Answer, QuivoClient
+from pipeline.api.answers import Answer
+from pipeline.api.client import QuivoClient
+from pipeline.api.profile import ApiProfile
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
 from pipeline.run.executor import run_on_each
+from pipeline.run.guards import Breaker
 from pipeline.run.interrupts import stop_on_signals
 from pipeline.run.journal import Journal, RowResult
 from pipeline.run.plan import OrderWork, Plan
 from pipeline.run.progress import Progress
+from pipeline.run.snapshot import decide, read_order, unread, wants_image
 from pipeline.run.verify import mismatches, status_explanation
 from pipeline.settings import Credentials, RunOptions
 
@@ -88,7 +92,13 @@ def judge(
             error_code=ErrorCode.NOT_VERIFIED,
             error="sent and accepted, but the order shows " + "; ".join(missing[:3]),
         )
-    if order is not None and answer.code is not ErrorCode.ABORTED and not mismatches(change, order):
+    # A refused row is never called done on a normalised match ("Boston" is not "BOSTON"):
+    # only when the order holds exactly what the row sets.
+    if (
+        order is not None
+        and answer.code is not ErrorCode.ABORTED
+        and not mismatches(change, order, exact=True)
+    ):
         if attempts > 1:  # an earlier attempt may have landed before its answer was lost
             return replace(sent, outcome=Outcome.APPLIED)
         return replace(
@@ -121,8 +131,11 @@ def _stopped_message(answer: Answer | None, *, sent_before: bool) -> str:
 class RunRecorder:
     """The client's observer: journals every request and feeds the progress display."""
 
-    def __init__(self, journal: Journal, on_request: Callable[[], None]) -> None:
+    def __init__(
+        self, journal: Journal, on_request: Callable[[], None], *, profile: ApiProfile
+    ) -> None:
         self._journal = journal
+        self._profile = profile
         self._on_request = on_request
 
     async def sending(
@@ -139,7 +152,7 @@ class RunRecorder:
         request_id = self._journal.sending(
             order_id=order_id, method=method, path=path, attempt=attempt, row=row
         )
-        if row is not None and path.endswith("/cancelRequest"):
+        if row is not None and self._profile.is_cancel(method, path):
             await self._journal.durable()
         return request_id
 
@@ -157,14 +170,28 @@ async def process_order(
     refetch: bool,
     earlier_attempts: Mapping[int, int],
     on_rows: Callable[[list[RowResult]], None],
+    snapshot: str = "never",
+    precondition: Mapping[str, Any] | None = None,
 ) -> None:
-    """Send `work`'s changes in order, refetch once, journal each row's outcome."""
+    """Read the order first (before-image), send what it does not already hold, in
+    order, refetch once, journal each row's outcome."""
+    decided: dict[int, RowResult] = {}
+    if wants_image(work.changes, snapshot, precondition=bool(precondition)):
+        decided = await _look_first(
+            work,
+            client=client,
+            journal=journal,
+            precondition=precondition,
+            earlier_attempts=earlier_attempts,
+        )
     answers: list[tuple[Change, Answer | None]] = []
     for change in work.changes:
+        if change.index in decided:
+            continue
         if client.stop.is_set():
             answers.append((change, None))
             continue
-        request = change.request()
+        request = change.request(client.profile)
         answer = await client.call(
             request.method,
             request.path,
@@ -176,9 +203,8 @@ async def process_order(
         answers.append((change, answer))
     fetched: Refetch | None = None
     if refetch and any(a is not None and a.attempts for _, a in answers):
-        reply = await client.call(
-            "POST", f"/orders/{work.order_id}/refetch", order_id=work.order_id, expect_json=True
-        )
+        read = client.profile.verify_request(work.order_id)
+        reply = await client.call(read.method, read.path, order_id=work.order_id, expect_json=True)
         if reply.ok:
             journal.order_fetched(work.order_id, reply.text)
             fetched = Refetch(reply.body)
@@ -188,10 +214,49 @@ async def process_order(
         judge(change, answer, fetched, earlier_attempts=earlier_attempts.get(change.index, 0))
         for change, answer in answers
     ]
+    results = sorted([*decided.values(), *results], key=lambda r: r.index)
     # Buffered, committed with the next group: a row counts as finished once its
     # result is committed, so a kill before that only makes resume send it again.
     journal.finish_rows(results)
     on_rows(results)
+
+
+async def _look_first(
+    work: OrderWork,
+    *,
+    client: QuivoClient,
+    journal: Journal,
+    precondition: Mapping[str, Any] | None,
+    earlier_attempts: Mapping[int, int],
+) -> dict[int, RowResult]:
+    """Read the order, journal its before-image, and decide the rows that need no send."""
+    if client.stop.is_set():
+        return {}
+    answer = await read_order(client, work.order_id)
+    if not answer.ok or not isinstance(answer.body, dict):
+        return {
+            c.index: unread(c, answer, earlier_attempts=earlier_attempts.get(c.index, 0))
+            for c in work.changes
+        }
+    journal.before_fetched(work.order_id, answer.text)
+    decided = {}
+    for change in work.changes:
+        result = decide(
+            change,
+            answer.body,
+            precondition=precondition,
+            earlier_attempts=earlier_attempts.get(change.index, 0),
+        )
+        if result is not None:
+            decided[change.index] = result
+    if any(r.outcome is Outcome.STALE for r in decided.values()):
+        # Someone else changed the order: none of its rows is sent.
+        stale = next(r for r in decided.values() if r.outcome is Outcome.STALE)
+        decided = {
+            c.index: decided.get(c.index) or replace(stale, index=c.index, action=c.action)
+            for c in work.changes
+        }
+    return decided
 
 
 async def send_plan(
@@ -203,6 +268,8 @@ async def send_plan(
     progress: Progress,
     skip: set[int],
     earlier_attempts: dict[int, int],
+    preconditions: Mapping[int, Mapping[str, Any]] | None = None,
+    locate: Callable[[int], str] = lambda index: f"row index {index}",
 ) -> str | None:
     """Send every change not in `skip`; return why the run stopped early, if it did.
 
@@ -215,12 +282,21 @@ async def send_plan(
         for w in plan.works()
         if any(c.index not in skip for c in w.changes)
     )
-    recorder = RunRecorder(journal, progress.request)
+    recorder = RunRecorder(journal, progress.request, profile=options.api.profile)
+    breaker = Breaker() if options.breaker else None
+    conditions = preconditions or {}
 
     def on_rows(results: list[RowResult]) -> None:
         progress.rows(r.outcome for r in results)
+        for result in results:
+            if breaker is None or result.outcome is Outcome.NOT_ATTEMPTED:
+                continue
+            reason = breaker.record(result.error_code, locate(result.index))
+            if reason is not None:
+                client.halt(reason)
 
     async with QuivoClient(options.api, credentials, observer=recorder) as client:
+        progress.bind_halt(client.halt)
         with stop_on_signals(client):
             if await client.login() and not options.dry_run:
                 await run_on_each(
@@ -232,11 +308,13 @@ async def send_plan(
                         refetch=options.refetch,
                         earlier_attempts=earlier_attempts,
                         on_rows=on_rows,
+                        snapshot=options.snapshot,
+                        precondition=conditions.get(order.order_id),
                     ),
                     max_at_once=options.api.concurrency * 4,
                     stop=client.stop,
                 )
-        controller = client.adaptive_rate
+        controller = client.accounting.adaptive
         if controller is not None:
             journal.rate_used(
                 auto=options.api.rate_auto,

@@ -1,8 +1,11 @@
 """Did the change land? Compare a row's change with the refetched order (SPEC §6).
 
-Text is compared without regard to case and surrounding white space; numbers
-within 1e-6; a cancel landed when `cancelRequestedAt` is set or the order is
-CANCELLED.
+Verification may normalise per field, since the API may store a value in its
+own spelling: text in Unicode NFC, without regard to case and runs of white
+space; a phone by its digits (an E.164 `+43 1 234` equals `0043-1-234`);
+numbers within 1e-6. A cancel landed when `cancelRequestedAt` is set or the
+order is CANCELLED. `unchanged` never uses this: it needs exact equality
+(`pipeline.run.snapshot.exactly`).
 
     mismatches(change, order)  # [] when every field the row set is on the order
 """
@@ -10,6 +13,8 @@ CANCELLED.
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from typing import Any
 
 from pipeline.run.changes import Change, Value
@@ -18,7 +23,11 @@ UPDATABLE = frozenset({"PROCESSING"})
 CANCELLABLE = frozenset({"PENDING", "PROCESSING"})
 
 
-def _lookup(order: dict[str, Any], path: str) -> Any:
+_SPACES = re.compile(r"\s+")
+
+
+def lookup(order: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path (`deliveryAddress.city`; attribute keys may hold dots)."""
     value: Any = order
     for part in path.split(".", 1) if path.startswith("customAttributes.") else path.split("."):
         if not isinstance(value, dict):
@@ -27,7 +36,17 @@ def _lookup(order: dict[str, Any], path: str) -> Any:
     return value
 
 
-def same(actual: Any, expected: Value) -> bool:
+def normal_text(path: str, value: Any) -> str:
+    """The field-aware comparison form of a text value (see the module docstring)."""
+    text = _SPACES.sub(" ", unicodedata.normalize("NFC", str(value))).strip().casefold()
+    if path.endswith(".phone"):
+        digits = re.sub(r"[^\d+]", "", text)
+        return "+" + digits[2:] if digits.startswith("00") else digits
+    return text
+
+
+def same(actual: Any, expected: Value, *, path: str = "") -> bool:
+    """Does the order's `actual` value show the `expected` one (normalised per field)?"""
     if isinstance(expected, bool):
         if isinstance(actual, bool):
             return actual is expected
@@ -39,23 +58,34 @@ def same(actual: Any, expected: Value) -> bool:
             return False
     if actual is None:
         return False
-    return str(actual).strip().casefold() == expected.strip().casefold()
+    return normal_text(path, actual) == normal_text(path, expected)
+
+
+def _exactly(actual: Any, expected: Value) -> bool:
+    if isinstance(expected, bool | float):
+        return same(actual, expected)
+    return isinstance(actual, str) and unicodedata.normalize(
+        "NFC", actual
+    ) == unicodedata.normalize("NFC", expected)
 
 
 def cancel_landed(order: dict[str, Any]) -> bool:
     return bool(order.get("cancelRequestedAt")) or order.get("orderStatus") == "CANCELLED"
 
 
-def mismatches(change: Change, order: dict[str, Any]) -> list[str]:
-    """What the order shows differently from what the row set; empty when it all landed."""
+def mismatches(change: Change, order: dict[str, Any], *, exact: bool = False) -> list[str]:
+    """What the order shows differently from what the row set; empty when it all landed.
+
+    `exact`: without any normalisation but NFC (for rows the API refused).
+    """
     if change.action == "cancel":
         if cancel_landed(order):
             return []
         return [f"the order is {order.get('orderStatus')} with no cancellation request"]
     found = []
     for path, expected in change.expectations():
-        actual = _lookup(order, path)
-        if not same(actual, expected):
+        actual = lookup(order, path)
+        if not (_exactly(actual, expected) if exact else same(actual, expected, path=path)):
             found.append(f"{path} is {actual!r}, not {expected!r}")
     return found
 

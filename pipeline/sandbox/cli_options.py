@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from pipeline.sandbox.app import Faults
+from pipeline.sandbox.config import Faults
 
 FAULT_KEYS = {
     "error": "error_share",

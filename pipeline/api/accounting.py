@@ -1,0 +1,52 @@
+"""After every attempt: health, 429s and the adaptive rate, fed to the pacer (SPEC §5).
+
+The client calls `record` once per attempt with its status (None: no answer);
+it returns why the run must stop, or None.
+
+    accounting = Accounting(pacer, adaptive=AdaptiveRate(50.0), health=Health())
+    reason = accounting.record(429)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from pipeline.api.health import Health
+from pipeline.api.pacing import Pacer
+from pipeline.api.throttle import AdaptiveRate
+
+log = logging.getLogger(__name__)
+
+UNHEALTHY = "the API keeps failing (most recent requests got 5xx or no answer)"
+
+
+class Accounting:
+    def __init__(
+        self,
+        pacer: Pacer,
+        *,
+        adaptive: AdaptiveRate | None,
+        health: Health,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.pacer = pacer
+        self.adaptive = adaptive
+        self.health = health
+        self._clock = clock
+        self.throttled = 0
+
+    def record(self, status: int | None) -> str | None:
+        """Account one attempt; return the reason to stop the run, if there is one."""
+        failed = status is None or status >= 500
+        reason = UNHEALTHY if self.health.record(failed=failed) else None
+        if self.adaptive is None:
+            return reason
+        if status == 429:
+            self.throttled += 1
+        new_rate = self.adaptive.on_answer(self._clock(), throttled=status == 429)
+        if new_rate is not None:
+            log.info("sending rate now %.2f requests/s", new_rate)
+            self.pacer.set_rate(new_rate)
+        return reason

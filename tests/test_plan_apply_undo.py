@@ -1,0 +1,234 @@
+"""plan -> apply -> undo against the sandbox (SPEC §10): the user's scenarios end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import polars as pl
+import pytest
+
+from pipeline import apply_plan, plan_files, plan_frame, undo_run
+from pipeline.errors import OptionsError, RunDirError
+from pipeline.run.runner import run_files
+from pipeline.sandbox import SandboxThread
+from tests.conftest import (
+    API_KEY,
+    PASSWORD,
+    SAMPLE_DATA,
+    USERNAME,
+    env_for,
+    options_for,
+    order_ids,
+    state_of,
+)
+
+ADDRESS_CSV = SAMPLE_DATA / "address-corrections.csv"
+MUTATIONS = ("patch", "address", "cancel")
+
+
+def mutations(sandbox: SandboxThread, order_id: int) -> int:
+    counts = state_of(sandbox).stats.by_order.get(order_id, {})
+    return sum(counts.get(kind, 0) for kind in MUTATIONS)
+
+
+def all_mutations(sandbox: SandboxThread) -> int:
+    return sum(mutations(sandbox, order_id) for order_id in state_of(sandbox).stats.by_order)
+
+
+def snapshot_orders(sandbox: SandboxThread) -> dict[int, dict[str, Any]]:
+    state = state_of(sandbox)
+    copied: dict[int, dict[str, Any]] = {}
+    for order_id in state.store.ids():
+        order = state.order(order_id, touch=False)
+        if order is not None:
+            copied[order_id] = json.loads(json.dumps(order))
+    return copied
+
+
+def other_client_patch(sandbox: SandboxThread, order_id: int, body: dict[str, Any]) -> None:
+    """Another client changes an order through the API (a plain aiohttp session)."""
+
+    async def go() -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                sandbox.base_url + "/login",
+                json={"username": USERNAME, "password": PASSWORD},
+                headers={"X-Api-Key": API_KEY},
+            ) as answer:
+                token = (await answer.json())["token"]
+            async with session.patch(
+                f"{sandbox.base_url}/orders/{order_id}",
+                json=body,
+                headers={"X-Api-Key": API_KEY, "Authorization": token},
+            ) as answer:
+                assert answer.status in (200, 204), await answer.text()
+
+    asyncio.run(go())
+
+
+def test_plan_sends_nothing_and_shows_old_and_new(sandbox: SandboxThread, tmp_path: Path) -> None:
+    before = snapshot_orders(sandbox)
+    result = plan_files(
+        [ADDRESS_CSV],
+        options=options_for(sandbox, action="address"),
+        env=env_for(sandbox),
+        out=tmp_path / "plan",
+    )
+    assert all_mutations(sandbox) == 0
+    assert snapshot_orders(sandbox) == before
+    plan = result.plan
+    assert plan.columns[:8] == [
+        "file", "row", "orderId", "action", "prediction", "reason", "changes", "orderStatus",
+    ]  # fmt: skip
+    assert plan.height == 16  # every input row, once
+    by_row = {row["row"]: row for row in plan.iter_rows(named=True)}
+    assert by_row[2]["prediction"] == "will_change"
+    assert "zip: M5V 2T6 -> 02134" in by_row[2]["changes"]
+    assert by_row[6]["prediction"] == "will_fail"
+    assert by_row[6]["orderStatus"] == "COMPLETED"
+    assert by_row[8]["prediction"] == "will_fail"  # order 9999999 does not exist
+    assert by_row[4]["prediction"] == "invalid"
+    assert by_row[3]["prediction"] == "will_change"
+    assert result.exit_code == 1
+    summary = result.summary
+    assert summary["predictions"]["will_change"] == 6
+    assert summary["orders_changing"] == 6
+    assert summary["field_changes"]["zip"] == 6
+    assert summary["failures"]["status_conflict"]["examples"] == ["row 6"]
+    assert summary["requests_by_kind"]["mutation"] == 0
+    for name in ("plan.xlsx", "plan.csv", "plan.parquet", "summary.json", "before.parquet"):
+        assert (result.plan_dir / name).exists(), name
+    assert pl.read_excel(result.plan_dir / "plan.xlsx")["prediction"].to_list() == (
+        plan["prediction"].to_list()
+    )
+    assert (result.plan_dir.stat().st_mode & 0o777) == 0o700
+
+
+def test_apply_marks_orders_changed_since_the_plan_stale(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    env = env_for(sandbox)
+    planned = plan_files(
+        [ADDRESS_CSV], options=options_for(sandbox, action="address"), env=env, out=tmp_path / "p"
+    )
+    changing = planned.plan.filter(pl.col("prediction") == "will_change")["orderId"].to_list()
+    moved = changing[:2]
+    for order_id in moved:
+        other_client_patch(sandbox, order_id, {"address": {"city": "Somewhere Else"}})
+    result = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply")
+    rows = {r["orderId"]: r for r in result.results.iter_rows(named=True)}
+    for order_id in moved:
+        assert rows[order_id]["outcome"] == "stale"
+        assert rows[order_id]["errorCode"] == "changed_since_plan"
+        assert "Somewhere Else" in rows[order_id]["error"]
+        assert mutations(sandbox, order_id) == 1  # only the other client's change
+        order = state_of(sandbox).order(order_id, touch=False)
+        assert order is not None
+        assert order["deliveryAddress"]["city"] == "Somewhere Else"
+    for order_id in changing[2:]:
+        assert rows[order_id]["outcome"] == "applied"
+    assert result.results.height == len(changing)  # exactly the plan's will_change rows
+    assert result.exit_code == 1
+
+
+def test_apply_refuses_an_old_plan_and_a_changed_input(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    source = tmp_path / "fixes.csv"
+    source.write_bytes(ADDRESS_CSV.read_bytes())
+    env = env_for(sandbox)
+    planned = plan_files(
+        [source], options=options_for(sandbox, action="address"), env=env, out=tmp_path / "p"
+    )
+    with pytest.raises(OptionsError, match="older than --max-age"):
+        apply_plan(planned.plan_dir, env=env, max_age=timedelta(seconds=-1))
+    source.write_text(source.read_text() + "\n")
+    with pytest.raises(RunDirError, match="changed since the plan"):
+        apply_plan(planned.plan_dir, env=env)
+    assert all_mutations(sandbox) == 0
+
+
+def test_plan_frame_takes_a_dataframe(sandbox: SandboxThread, tmp_path: Path) -> None:
+    ids = order_ids(sandbox, "PROCESSING", 3)
+    order = state_of(sandbox).order(ids[0], touch=False)
+    assert order is not None
+    frame = pl.DataFrame(
+        {"orderId": [str(i) for i in ids], "comment": [order["comment"], "new one", "new two"]}
+    )
+    result = plan_frame(
+        frame,
+        options=options_for(sandbox, action="update"),
+        env=env_for(sandbox),
+        out=tmp_path / "p",
+    )
+    assert result.plan["prediction"].to_list() == ["unchanged", "will_change", "will_change"]
+    assert result.exit_code == 0
+
+
+def test_undo_round_trip_restores_every_field(sandbox: SandboxThread, tmp_path: Path) -> None:
+    env = env_for(sandbox)
+    before = snapshot_orders(sandbox)
+    run = run_files(
+        [ADDRESS_CSV],
+        options=options_for(sandbox, action="address"),
+        env=env,
+        out=tmp_path / "runs" / "fixes",
+    )
+    applied = run.results.filter(pl.col("outcome") == "applied")["orderId"].to_list()
+    assert len(applied) == 6
+    assert any(snapshot_orders(sandbox)[i] != before[i] for i in applied)
+    undone = undo_run(run.run_dir, env=env, apply=True, cli={"rate": 500.0})
+    assert undone.undo_csv == run.run_dir / "undo" / "undo.csv"
+    assert undone.not_undoable == 0
+    assert undone.run is not None
+    assert undone.run.exit_code == 0
+    after = snapshot_orders(sandbox)
+    for order_id in applied:
+        for field, value in before[order_id].items():
+            if field != "lastModified":  # the API's own timestamp of the last change
+                assert after[order_id][field] == value, (order_id, field)
+    # The undo run has before-images too: it can be undone in turn.
+    again = undo_run(undone.run.run_dir, env=env)
+    assert again.rows == len(applied)
+
+
+def test_undo_lists_what_cannot_be_undone_and_refuses_without_images(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    env = env_for(sandbox)
+    ids = order_ids(sandbox, "PROCESSING", 3)
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "orderId,action,customAttributes.brandNew,comment\n"
+        f"{ids[0]},update,hello,\n{ids[1]},cancel,,\n{ids[2]},update,,undo me\n"
+    )
+    run = run_files([path], options=options_for(sandbox), env=env, out=tmp_path / "r" / "one")
+    assert run.results["outcome"].to_list() == ["applied", "applied", "applied"]
+    undone = undo_run(run.run_dir, env=env)
+    refused = pl.read_csv(undone.not_undoable_csv, infer_schema=False)
+    assert refused.select("orderId", "field").rows() == [
+        (str(ids[0]), "customAttributes.brandNew"),
+        (str(ids[1]), "cancelRequest"),
+    ]
+    undo_rows = pl.read_csv(undone.undo_csv, infer_schema=False)
+    assert undo_rows.select("orderId", "action").rows() == [(str(ids[2]), "update")]
+    blind = run_files(
+        [_comment_file(tmp_path, ids[2], "blind")],
+        options=options_for(sandbox, action="update", snapshot="never"),
+        env=env,
+        out=tmp_path / "r" / "blind",
+    )
+    with pytest.raises(RunDirError, match="--snapshot"):
+        undo_run(blind.run_dir, env=env)
+
+
+def _comment_file(folder: Path, order_id: int, text: str) -> Path:
+    path = folder / f"{text}.csv"
+    path.write_text(f"orderId,comment\n{order_id},{text}\n")
+    return path
