@@ -13,6 +13,7 @@ import click
 
 from pipeline.cli.common import REDACTOR
 from pipeline.cli.durable import report, rerun, resume
+from pipeline.cli.plan import apply, plan, undo
 from pipeline.cli.sandbox import demo, sandbox
 from pipeline.cli.send import run, validate
 from pipeline.cli.ui import ui
@@ -47,7 +48,7 @@ def main(log_level: str) -> None:
     logger.setLevel(log_level.upper())
 
 
-for command in (run, validate, resume, rerun, report, demo, sandbox, ui):
+for command in (run, validate, plan, apply, undo, resume, rerun, report, demo, sandbox, ui):
     main.add_command(command)
 
 

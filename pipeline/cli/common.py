@@ -147,6 +147,40 @@ def api_options(fn: F) -> F:
     return fn
 
 
+def guard_options(fn: F) -> F:
+    """Before-images and guards against a wrong file (SPEC §10)."""
+    decorators = [
+        click.option(
+            "--snapshot",
+            type=click.Choice(["always", "changes", "never"]),
+            help="Read orders before changing them: changes (default: update/address"
+            " orders), always (cancels too), never.",
+        ),
+        click.option(
+            "--max-changes",
+            type=click.IntRange(min=0),
+            help="Refuse (exit 2, nothing sent) to change more orders than this.",
+        ),
+        click.option(
+            "--max-cancels",
+            type=click.IntRange(min=0),
+            help="Refuse (exit 2, nothing sent) to cancel more orders than this.",
+        ),
+        click.option(
+            "--no-breaker",
+            is_flag=True,
+            help="Do not stop when most rows fail with order_not_found or rejected.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+def confirm_again(message: str) -> bool:
+    return click.confirm(f"{message}. Send it again?", default=False, err=True)
+
+
 def library_errors(fn: F) -> F:
     """Run a command, translating library errors into one-line messages and exit codes."""
 
