@@ -11,13 +11,16 @@ import click
 from pipeline.cli.common import (
     REDACTOR,
     api_options,
+    confirm_again,
     confirm_cancels,
     environment,
+    guard_options,
     input_options,
     input_paths,
     job_run_dir,
     library_errors,
     progress_for,
+    remember_found_rate,
     resolve,
     show_result,
 )
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 @click.command()
 @input_options
 @api_options
+@guard_options
 @click.option("--dry-run", is_flag=True, help="Validate and log in; send no change.")
 @click.option("--yes", is_flag=True, help="Cancel without asking (needed without a terminal).")
 @click.option("--no-refetch", is_flag=True, help="Skip refetch and verification (outcome 'sent').")
@@ -74,9 +78,11 @@ def run(
         env=env,
         out=out or job_run_dir(job_file),
         confirm=confirm,
+        confirm_again=confirm_again if sys.stdin.isatty() else None,
         progress_factory=progress_for(quiet),
     )
     show_result(result)
+    remember_found_rate(job_file, result)
     sys.exit(result.exit_code)
 
 
@@ -87,6 +93,7 @@ def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, qui
         if item.result is not None:
             click.echo(f"{item.path}: {item.status}")
             show_result(item.result)
+            remember_found_rate(job, item.result)
         else:
             click.echo(f"{item.path}: {item.status}; {REDACTOR.scrub(item.message)}")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -320,16 +321,24 @@ def _check(data: dict[str, Any]) -> RowModel | _Refusal:
 def _content(row: RowModel, defaults: RowDefaults) -> _Content:
     fields: dict[str, Any] = row.__dict__
     assert row.action is not None  # guaranteed by the model's rules
+    # Text is sent and compared in Unicode NFC: a name typed in decomposed form (as
+    # macOS exports it) is the same name, and the API stores what it is sent.
     return _Content(
         action=row.action,
         address_type=(row.addressType or defaults.address_type)
         if row.action == "address"
         else None,
-        comment=row.comment,
+        comment=_nfc(row.comment),
         tracking_enabled=row.trackingEnabled,
-        custom_attributes=tuple(sorted((row.customAttributes or {}).items())),
-        address=tuple((f, fields[f]) for f in ADDRESS_FIELDS if fields[f] is not None),
+        custom_attributes=tuple(
+            sorted((key, _nfc(value)) for key, value in (row.customAttributes or {}).items())
+        ),
+        address=tuple((f, _nfc(fields[f])) for f in ADDRESS_FIELDS if fields[f] is not None),
     )
+
+
+def _nfc(value: Any) -> Any:
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 
 @dataclass
