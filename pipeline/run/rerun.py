@@ -194,11 +194,13 @@ def rerun_runs(
         "rerun_notes": notes,
     }
     return start_run(
+        inputs,
         prepared,
         run_dir=target,
         options=options,
         credentials=credentials,
         progress_factory=progress_factory,
+        names=names,
         extra=extra,
     )
 

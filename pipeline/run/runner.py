@@ -11,10 +11,8 @@ The library entry points behind the CLI, callable from a notebook:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +22,7 @@ import polars as pl
 
 from pipeline.errors import OptionsError
 from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
-from pipeline.inputs.rows import RowDefaults, validate_rows
+from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
 from pipeline.reports.report import (
     OUTCOME_SCHEMA,
@@ -33,10 +31,12 @@ from pipeline.reports.report import (
     write_reports,
 )
 from pipeline.reports.summary import build_summary
+from pipeline.run.bulk import bulk_objects
 from pipeline.run.guards import already_run, check_limits
 from pipeline.run.journal import JOURNAL_NAME, Journal, RowResult
 from pipeline.run.plan import Plan, plan_changes
 from pipeline.run.progress import Progress
+from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.rundir import check_fresh, make_run_dir, remove_unstarted, run_lock, seal
 from pipeline.run.send import finish_missing, send_plan
 from pipeline.run.snapshot import (
@@ -108,35 +108,28 @@ def locator(table: InputTable) -> Callable[[int], str]:
     return locate
 
 
-@contextlib.contextmanager
-def bulk_objects() -> Iterator[None]:
-    """Pause the cyclic garbage collector while rows become objects, then freeze them.
-
-    Every full collection walks all live objects, so creating a million row
-    objects with the collector on costs more than creating them. They hold no
-    reference cycles and live until the run ends: freezing them keeps later
-    collections from walking them again (the technique of CPython's gc.freeze docs).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
-
-
 def prepare(
-    inputs: Sequence[Path], *, options: RunOptions, names: Sequence[str] | None = None
+    inputs: Sequence[Path],
+    *,
+    options: RunOptions,
+    names: Sequence[str] | None = None,
+    resolved: dict[str, Resolution] | None = None,
 ) -> Prepared:
-    """Read, validate and plan; raise InputFileError for a file that cannot be used."""
+    """Read, validate and plan; raise InputFileError for a file that cannot be used.
+
+    `resolved`: the orderIds of rows keyed by shop order number or reference
+    (`resolve_order_keys`); without it such rows are planned by their key.
+    """
     with bulk_objects():
-        return _prepare(inputs, options=options, names=names)
+        return _prepare(inputs, options=options, names=names, resolved=resolved)
 
 
 def _prepare(
-    inputs: Sequence[Path], *, options: RunOptions, names: Sequence[str] | None
+    inputs: Sequence[Path],
+    *,
+    options: RunOptions,
+    names: Sequence[str] | None,
+    resolved: dict[str, Resolution] | None,
 ) -> Prepared:
     names = names or [display_name(path) for path in inputs]
     read_options = ReadOptions(
@@ -149,6 +142,7 @@ def _prepare(
     checked = validate_rows(
         table.fields,
         defaults=RowDefaults(action=options.action, address_type=options.address_type),
+        resolved=resolved,
     )
     locate = locator(table)
     plan = plan_changes(checked, locate=locate)
@@ -380,11 +374,13 @@ def run_files(
     check_fresh(run_dir, prepared=prepared_dir)
     make_run_dir(run_dir)
     result = start_run(
+        inputs,
         prepared,
         run_dir=run_dir,
         options=options,
         credentials=credentials,
         progress_factory=progress_factory,
+        names=names,
         extra=extra,
         preconditions=preconditions,
         made_here=not prepared_dir,
@@ -401,17 +397,19 @@ def ready_credentials(prepared: Prepared, *, options: RunOptions, env: Environme
 
 
 def start_run(
+    inputs: Sequence[Path],
     prepared: Prepared,
     *,
     run_dir: Path,
     options: RunOptions,
     credentials: Credentials,
     progress_factory: ProgressFactory,
+    names: Sequence[str] | None,
     extra: dict[str, Any] | None,
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     made_here: bool = True,
 ) -> RunResult:
-    """Journal and run `prepared` in the (new, empty) `run_dir`, holding its lock.
+    """Journal and run `prepared` (read from `inputs`) in the new `run_dir`, holding its lock.
 
     A run that cannot start (the journal cannot be made) leaves no half-made directory
     (`made_here`: the directory was made for this run and may be taken away).
@@ -427,6 +425,20 @@ def start_run(
                 remove_unstarted(run_dir)
             raise
         seal(run_dir)
+        try:
+            prepared = resolve_order_keys(
+                prepared,
+                prepared.table.fields,
+                replan=lambda resolved: prepare(
+                    inputs, options=options, names=names, resolved=resolved
+                ),
+                journal=journal,
+                options=options,
+                credentials=credentials,
+            )
+        except BaseException:
+            journal.close()
+            raise
         return execute(
             prepared,
             journal,
