@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install check format test test-fast demo sandbox bench sample-data clean
+.PHONY: install browser check format test test-fast demo sandbox bench sample-data clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The browser tests drive Debian's chromium (playwright cannot download browsers here).
+# Installed once, as root or through sudo; skipped when chromium is already there.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 check: install
 	$(BIN)/ruff check pipeline tests sample_data
@@ -25,10 +33,10 @@ format: install
 	$(BIN)/ruff check --fix pipeline tests sample_data
 	$(BIN)/ruff format pipeline tests sample_data
 
-test: check
+test: check browser
 	$(BIN)/pytest
 
-test-fast: install
+test-fast: install browser
 	$(BIN)/pytest -m "not slow"
 
 demo: install
@@ -37,7 +45,7 @@ demo: install
 sandbox: install
 	$(BIN)/quivo-bulk sandbox --orders sample_data/sandbox_orders.jsonl --port 8787
 
-bench: install
+bench: install browser
 	$(BIN)/python -m tests.benchmarks
 
 sample-data: install

@@ -43,6 +43,8 @@ class JobFile(BaseModel):
     action: Literal["update", "address", "cancel"] | None = None
     address_type: Literal["DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE"] | None = None
     sheet: str | None = None
+    header_row: int | None = Field(None, ge=1)
+    skip_hidden_rows: bool = False
     columns: dict[str, str] = {}
     base_url: str | None = None
     rate: float | None = Field(default=None, ge=0)

@@ -63,6 +63,8 @@ class ErrorCode(StrEnum):
     MISSING_COUNTRY = "missing_country"
     MISSING_ZIP = "missing_zip"
     MISSING_STATE = "missing_state"
+    INVALID_ZIP = "invalid_zip"
+    INVALID_STATE = "invalid_state"
     INVALID_LATITUDE = "invalid_latitude"
     INVALID_LONGITUDE = "invalid_longitude"
     INCOMPLETE_COORDINATES = "incomplete_coordinates"
@@ -72,6 +74,7 @@ class ErrorCode(StrEnum):
     CONFLICTING_ROWS = "conflicting_rows"
     # Answers of the API.
     ORDER_NOT_FOUND = "order_not_found"
+    AMBIGUOUS_ORDER = "ambiguous_order"
     STATUS_CONFLICT = "status_conflict"
     REJECTED = "rejected"
     UNAUTHORIZED = "unauthorized"

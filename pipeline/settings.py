@@ -160,6 +160,8 @@ class RunOptions:
     address_type: str = "DELIVERY"
     columns: Mapping[str, str] = field(default_factory=dict)
     sheet: str | None = None
+    header_row: int | None = None
+    skip_hidden_rows: bool = False
     dry_run: bool = False
     refetch: bool = True
     assume_yes: bool = False
@@ -236,6 +238,10 @@ def resolve_options(
         address_type=_pick(cli.get("address_type"), job_value("address_type"), start.address_type),
         columns=dict(job_value("columns") or start.columns),
         sheet=_pick(cli.get("sheet"), job_value("sheet"), start.sheet),
+        header_row=_pick(cli.get("header_row"), job_value("header_row"), start.header_row),
+        skip_hidden_rows=bool(
+            cli.get("skip_hidden_rows") or job_value("skip_hidden_rows") or start.skip_hidden_rows
+        ),
         dry_run=bool(cli.get("dry_run")),
         refetch=not cli.get("no_refetch") and (job_value("refetch") is not False) and start.refetch,
         assume_yes=bool(_pick(cli.get("yes") or None, job_value("assume_yes"), start.assume_yes)),

@@ -175,11 +175,11 @@ def test_rerun_takes_exactly_the_rows_that_did_not_land(
     wanted = first.results.filter(
         pl.col("outcome").is_in(["failed", "unverified", "not_attempted"])
     )
-    assert wanted["row"].to_list() == [3, 5]
+    assert wanted["row"].to_list() == [4, 6]  # Excel's row numbers
     # From a notebook: a library call that gives a DataFrame back.
     again = rerun_run(tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "again")
     assert isinstance(again.results, pl.DataFrame)
-    assert again.results["sourceRow"].to_list() == ["3", "5"]
+    assert again.results["sourceRow"].to_list() == ["4", "6"]
     assert again.results["orderId"].to_list() == wanted["orderId"].to_list()
     assert again.summary["reruns"] == str(tmp_path / "night")
     assert set(again.results["outcome"]) == {"failed"}  # still PENDING / COMPLETED

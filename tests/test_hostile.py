@@ -121,7 +121,7 @@ def formulas(path: Path) -> Path:
 def merged_header(path: Path) -> Path:
     def build(book: Any, sheet: Any) -> None:
         sheet.write_string(0, 0, "orderId")
-        sheet.merge_range(0, 1, 0, 2, "Address")
+        sheet.merge_range(0, 1, 0, 2, "Adress")
         sheet.write_row(1, 0, [4100001, "Main 1", "Wien"])
 
     return workbook(path, build)
@@ -185,7 +185,7 @@ GENERATED: list[tuple[Callable[[Path], Path], dict[str, Any]]] = [
     (xlsx_as_csv, {"error": "this is an Excel workbook, not a text file; rename it to .xlsx"}),
     (corrupt_xlsx, {"error": "cannot be opened as an Excel workbook"}),
     (formulas, {"rows": ["dry_run"]}),
-    (merged_header, {"error": "unknown column 'Address' looks like"}),
+    (merged_header, {"error": "unknown column 'Adress' looks like 'street'"}),
     (date_as_id, {"rows": ["invalid:invalid_order_id", "dry_run"]}),
     (extra_sheet, {"rows": ["dry_run"]}),
     (typed_parquet, {"rows": ["dry_run", "dry_run"]}),
@@ -205,7 +205,7 @@ def test_formula_cells_give_their_values_and_parquet_floats_their_digits(tmp_pat
     from pipeline.inputs.read import read_inputs
 
     assert read_inputs([formulas(tmp_path)]).fields.row(0, named=True) | {"file": ""} == {
-        "file": "", "row": 1, "orderId": "4100001", "action": "update", "comment": "ring twice"
+        "file": "", "row": 2, "orderId": "4100001", "action": "update", "comment": "ring twice"
     }  # fmt: skip
     assert read_inputs([typed_parquet(tmp_path)]).fields["zip"].to_list() == ["1010", "8010"]
 

@@ -147,10 +147,10 @@ def test_a_file_that_cannot_be_used_does_not_stop_the_sweep(
     sandbox: SandboxThread, tmp_path: Path
 ) -> None:
     job_path = sweep_job_in(tmp_path, [sorted((SAMPLE_DATA / "inbox").glob("*.csv"))[0]])
-    (tmp_path / "inbox" / "0-broken.csv").write_text("Order Number\n1\n")
+    (tmp_path / "inbox" / "0-broken.csv").write_text("Kunde\n1\n")
     items = sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox))
     assert [item.status for item in items] == ["rejected", "done"]
-    assert "no orderId column" in items[0].message
+    assert "no order key column" in items[0].message
     assert sweep_exit_code(items) == 2
 
 

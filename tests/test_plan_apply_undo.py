@@ -86,19 +86,19 @@ def test_plan_sends_nothing_and_shows_old_and_new(sandbox: SandboxThread, tmp_pa
     ]  # fmt: skip
     assert plan.height == 16  # every input row, once
     by_row = {row["row"]: row for row in plan.iter_rows(named=True)}
-    assert by_row[1]["prediction"] == "will_change"
-    assert "zip: M5V 2T6 -> 02134" in by_row[1]["changes"]
-    assert by_row[5]["prediction"] == "will_fail"
-    assert by_row[5]["orderStatus"] == "COMPLETED"
-    assert by_row[7]["prediction"] == "will_fail"  # order 9999999 does not exist
-    assert by_row[3]["prediction"] == "invalid"
     assert by_row[2]["prediction"] == "will_change"
+    assert "zip: M5V 2T6 -> 02134" in by_row[2]["changes"]
+    assert by_row[6]["prediction"] == "will_fail"
+    assert by_row[6]["orderStatus"] == "COMPLETED"
+    assert by_row[8]["prediction"] == "will_fail"  # order 9999999 does not exist
+    assert by_row[4]["prediction"] == "invalid"
+    assert by_row[3]["prediction"] == "will_change"
     assert result.exit_code == 1
     summary = result.summary
     assert summary["predictions"]["will_change"] == 6
     assert summary["orders_changing"] == 6
     assert summary["field_changes"]["zip"] == 6
-    assert summary["failures"]["status_conflict"]["examples"] == ["row 5"]
+    assert summary["failures"]["status_conflict"]["examples"] == ["row 6"]
     assert summary["requests_by_kind"]["mutation"] == 0
     for name in ("plan.xlsx", "plan.csv", "plan.parquet", "summary.json", "before.parquet"):
         assert (result.plan_dir / name).exists(), name

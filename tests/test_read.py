@@ -26,7 +26,7 @@ def test_bom_semicolon_csv_keeps_leading_zeros_and_matches_headers() -> None:
     assert table.files[0].headers[0] == "Order ID"  # the BOM is not part of the header
     assert table.fields["zip"][0] == "02134"
     assert table.fields["countryIso2"][1] == "de"
-    assert table.fields["row"].to_list() == list(range(1, 17))
+    assert table.fields["row"].to_list() == list(range(2, 18))  # line numbers, header = 1
     assert table.raw.columns[:3] == ["file", "row", "Order ID"]
     assert any("'Note'" in w for w in table.warnings)
 
@@ -61,7 +61,7 @@ def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
 def test_blank_lines_are_skipped_and_rows_keep_their_numbers(tmp_path: Path) -> None:
     path = write(tmp_path / "gaps.csv", "orderId,comment\n1,a\n\n3,c\n ,  \n")
     table = read_inputs([path])
-    assert table.fields["row"].to_list() == [1, 3]
+    assert table.fields["row"].to_list() == [2, 4]  # the lines they are on
 
 
 def test_cells_are_stripped_and_empty_cells_are_null(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_cells_are_stripped_and_empty_cells_are_null(tmp_path: Path) -> None:
     table = read_inputs([path])
     assert table.fields.row(0, named=True) | {"file": None} == {
         "file": None,
-        "row": 1,
+        "row": 2,
         "orderId": "7",
         "comment": None,
     }
@@ -110,7 +110,7 @@ def test_several_inputs_concatenate_and_remember_their_file(tmp_path: Path) -> N
     b = write(tmp_path / "b.csv", "order_id;Note\n2;y\n3;z\n")
     table = read_inputs([a, b], names=["a.csv", "b.csv"])
     assert table.fields["file"].to_list() == ["a.csv", "b.csv", "b.csv"]
-    assert table.fields["row"].to_list() == [1, 1, 2]
+    assert table.fields["row"].to_list() == [2, 2, 3]
     assert table.raw.columns == ["file", "row", "orderId", "comment", "order_id", "Note"]
 
 
@@ -120,10 +120,10 @@ def test_several_inputs_concatenate_and_remember_their_file(tmp_path: Path) -> N
         ("empty.csv", "", "the file is empty"),
         ("blank.csv", "\n\n  \n", "the file is empty"),
         ("header.csv", "orderId,comment\n", "has a header but no data rows"),
-        ("noid.csv", "Order Number,comment\n1,x\n", "no orderId column"),
+        ("noid.csv", "Kunde,comment\n1,x\n", "no order key column"),
         ("dup.csv", "orderId,comment,comment\n1,x,y\n", "the column 'comment' appears twice"),
         ("twoids.csv", "Order ID,order_id\n1,2\n", "both mean orderId"),
-        ("ragged.csv", "orderId,comment\n1,x\n2,y,z\n", "row 2 has more cells than the header"),
+        ("ragged.csv", "orderId,comment\n1,x\n2,y,z\n", "row 3 has more cells than the header"),
         ("quote.csv", 'orderId,comment\n1,"open\n2,x\n', "quoted cell is never closed"),
         ("nul.csv", "orderId,comment\n1,a\x00b\n", "contains NUL bytes"),
         ("typo.csv", "orderId,stret\n1,x\n", "'stret' looks like 'street'"),

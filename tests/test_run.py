@@ -21,37 +21,37 @@ MIXED_XLSX = SAMPLE_DATA / "mixed-changes.xlsx"
 CANCEL_PARQUET = SAMPLE_DATA / "cancellations.parquet"
 
 ADDRESS_EXPECTED = [
-    (1, "applied", None),
     (2, "applied", None),
-    (3, "invalid", "missing_state"),
-    (4, "invalid", "invalid_country"),
-    (5, "failed", "status_conflict"),
-    (6, "applied", None),
-    (7, "failed", "order_not_found"),
-    (8, "duplicate", None),
-    (9, "applied", None),
-    (10, "invalid", "invalid_order_id"),
-    (11, "invalid", "missing_street"),
-    (12, "invalid", "invalid_email"),
-    (13, "applied", None),
-    (14, "invalid", "conflicting_rows"),
+    (3, "applied", None),
+    (4, "invalid", "missing_state"),
+    (5, "invalid", "invalid_country"),
+    (6, "failed", "status_conflict"),
+    (7, "applied", None),
+    (8, "failed", "order_not_found"),
+    (9, "duplicate", None),
+    (10, "applied", None),
+    (11, "invalid", "invalid_order_id"),
+    (12, "invalid", "missing_street"),
+    (13, "invalid", "invalid_email"),
+    (14, "applied", None),
     (15, "invalid", "conflicting_rows"),
-    (16, "applied", None),
+    (16, "invalid", "conflicting_rows"),
+    (17, "applied", None),
 ]
 MIXED_EXPECTED = [
-    (1, "applied", None),
     (2, "applied", None),
-    (3, "failed", "status_conflict"),
-    (4, "applied", None),
-    (5, "failed", "status_conflict"),
-    (6, "unchanged", None),
-    (7, "invalid", "comment_too_long"),
-    (8, "invalid", "nothing_to_change"),
-    (9, "invalid", "invalid_action"),
-    (10, "invalid", "invalid_boolean"),
-    (11, "applied", None),
+    (3, "applied", None),
+    (4, "failed", "status_conflict"),
+    (5, "applied", None),
+    (6, "failed", "status_conflict"),
+    (7, "unchanged", None),
+    (8, "invalid", "comment_too_long"),
+    (9, "invalid", "nothing_to_change"),
+    (10, "invalid", "invalid_action"),
+    (11, "invalid", "invalid_boolean"),
     (12, "applied", None),
     (13, "applied", None),
+    (14, "applied", None),
 ]
 MUTATIONS = ("patch", "address", "cancel")
 
@@ -77,7 +77,7 @@ def test_address_corrections_give_each_row_its_exact_outcome(
     for order_id in frame.filter(pl.col("outcome") == "invalid")["orderId"].drop_nulls():
         assert mutations_of(sandbox, order_id) == 0
     # The duplicate was sent once.
-    duplicated = frame.filter(pl.col("row") == 2)["orderId"][0]
+    duplicated = frame.filter(pl.col("row") == 3)["orderId"][0]
     assert state_of(sandbox).stats.by_order[duplicated]["address"] == 1
     # The change is really on the order, zip with its leading zero, coordinates from "48,2".
     first = state_of(sandbox).order(frame["orderId"][0], touch=False)
@@ -88,7 +88,7 @@ def test_address_corrections_give_each_row_its_exact_outcome(
     assert located is not None
     assert located["deliveryAddress"]["latitude"] == pytest.approx(48.2082)
     # A change the order's status forbids is decided from the before-image: not sent.
-    refused = frame.filter(pl.col("row") == 5).row(0, named=True)
+    refused = frame.filter(pl.col("row") == 6).row(0, named=True)
     assert (
         refused["error"]
         == "order is COMPLETED; updates are allowed only while PROCESSING; nothing sent"
@@ -105,9 +105,9 @@ def test_mixed_excel_actions_and_per_order_sequencing(
         [MIXED_XLSX], options=options_for(sandbox), env=env_for(sandbox), out=tmp_path / "run"
     )
     assert outcomes(result) == MIXED_EXPECTED
-    # Rows 11 (cancel) and 12 (update) share an order: the update went first, or the
+    # Rows 12 (cancel) and 13 (update) share an order: the update went first, or the
     # sandbox would have refused it after the cancellation request.
-    order_id = result.results.filter(pl.col("row") == 11)["orderId"][0]
+    order_id = result.results.filter(pl.col("row") == 12)["orderId"][0]
     # One read for the before-image, then the two changes, then one refetch to verify.
     assert state_of(sandbox).stats.by_order[order_id] == {"patch": 1, "cancel": 1, "refetch": 2}
     order = state_of(sandbox).order(order_id, touch=False)
@@ -153,7 +153,7 @@ def test_reports_have_the_contract_columns_and_feed_back_in(
         "E-Mail", "Phone", "Note", "Latitude", "Longitude",
     ]  # fmt: skip
     with (run_dir / "errors.csv").open(encoding="utf-8-sig", newline="") as stream:
-        rows = list(csv.DictReader(stream))
+        rows = list(csv.DictReader(stream, delimiter=";"))  # the input's own delimiter
     assert list(rows[0])[:14] == parquet.columns[14:]
     assert list(rows[0])[14:] == ["action", "addressType", "error", "errorCode"]
     assert [r["errorCode"] for r in rows] == [
@@ -164,7 +164,7 @@ def test_reports_have_the_contract_columns_and_feed_back_in(
     # Excel safety: formula-like text is guarded in the CSV and exact in the Parquet.
     text = (run_dir / "results.csv").read_text(encoding="utf-8-sig")
     assert ",'=Acme Corp," in text
-    assert parquet.filter(pl.col("row") == 13)["Company"][0] == "=Acme Corp"
+    assert parquet.filter(pl.col("row") == 14)["Company"][0] == "=Acme Corp"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["outcomes"] == {"applied": 6, "invalid": 7, "failed": 2, "duplicate": 1}
     assert summary["inputs"][0]["sha256"] == first.summary["inputs"][0]["sha256"]

@@ -13,8 +13,10 @@ import click
 
 from pipeline.cli.common import REDACTOR
 from pipeline.cli.durable import report, rerun, resume
+from pipeline.cli.plan import apply, plan, undo
 from pipeline.cli.sandbox import demo, sandbox
 from pipeline.cli.send import run, validate
+from pipeline.cli.ui import ui
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -46,7 +48,7 @@ def main(log_level: str) -> None:
     logger.setLevel(log_level.upper())
 
 
-for command in (run, validate, resume, rerun, report, demo, sandbox):
+for command in (run, validate, plan, apply, undo, resume, rerun, report, demo, sandbox, ui):
     main.add_command(command)
 
 

@@ -99,6 +99,17 @@ def input_options(fn: F) -> F:
         ),
         click.option("--sheet", help="Excel sheet to read (default: the first)."),
         click.option(
+            "--header-row",
+            type=click.IntRange(min=1),
+            help="The row that holds the column names (default: found below titles).",
+        ),
+        click.option(
+            "--skip-hidden-rows",
+            is_flag=True,
+            default=None,
+            help="Leave out rows hidden (filtered out) in a workbook.",
+        ),
+        click.option(
             "--out", type=click.Path(path_type=Path), help="Run directory for the reports."
         ),
     ]
@@ -123,6 +134,40 @@ def api_options(fn: F) -> F:
     for decorator in reversed(decorators):
         fn = decorator(fn)
     return fn
+
+
+def guard_options(fn: F) -> F:
+    """Before-images and guards against a wrong file (SPEC §10)."""
+    decorators = [
+        click.option(
+            "--snapshot",
+            type=click.Choice(["always", "changes", "never"]),
+            help="Read orders before changing them: changes (default: update/address"
+            " orders), always (cancels too), never.",
+        ),
+        click.option(
+            "--max-changes",
+            type=click.IntRange(min=0),
+            help="Refuse (exit 2, nothing sent) to change more orders than this.",
+        ),
+        click.option(
+            "--max-cancels",
+            type=click.IntRange(min=0),
+            help="Refuse (exit 2, nothing sent) to cancel more orders than this.",
+        ),
+        click.option(
+            "--no-breaker",
+            is_flag=True,
+            help="Do not stop when most rows fail with order_not_found or rejected.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+def confirm_again(message: str) -> bool:
+    return click.confirm(f"{message}. Send it again?", default=False, err=True)
 
 
 def library_errors(fn: F) -> F:
@@ -193,7 +238,8 @@ def show_result(result: RunResult) -> None:
     from rich.table import Table
 
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        # Notes (a synonym matched, a country name converted) come prefixed already.
+        click.echo(warning if warning.startswith("note: ") else f"warning: {warning}", err=True)
     summary = result.summary
     table = Table(title=f"quivo-bulk {summary['command']}: {summary['rows']} rows")
     table.add_column("outcome")

@@ -11,8 +11,10 @@ import click
 from pipeline.cli.common import (
     REDACTOR,
     api_options,
+    confirm_again,
     confirm_cancels,
     environment,
+    guard_options,
     input_options,
     input_paths,
     job_run_dir,
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 @click.command()
 @input_options
 @api_options
+@guard_options
 @click.option("--dry-run", is_flag=True, help="Validate and log in; send no change.")
 @click.option("--yes", is_flag=True, help="Cancel without asking (needed without a terminal).")
 @click.option("--no-refetch", is_flag=True, help="Skip refetch and verification (outcome 'sent').")
@@ -74,6 +77,7 @@ def run(
         env=env,
         out=out or job_run_dir(job_file),
         confirm=confirm,
+        confirm_again=confirm_again if sys.stdin.isatty() else None,
         progress_factory=progress_for(quiet),
     )
     show_result(result)

@@ -31,18 +31,57 @@ ADDRESS_FIELDS = (
     "latitude",
     "longitude",
 )
-CANONICAL = ("orderId", "action", "comment", "trackingEnabled", "addressType", *ADDRESS_FIELDS)
-# Other spellings people use; the response's own field names among them.
+# The columns that name an order: Quivo's orderId, or the shop's own keys (SPEC §4).
+ORDER_KEYS = ("orderId", "orderIdentifier", "orderReference")
+CANONICAL = (*ORDER_KEYS, "action", "comment", "trackingEnabled", "addressType", *ADDRESS_FIELDS)
+# Other spellings people use (English and German, SPEC §4; the API response's own field
+# names among them). Each match is reported once as a note: 'PLZ' read as zip.
 ALIASES = {
-    "country": "countryIso2",
-    "countryCode": "countryIso2",
-    "zipCode": "zip",
-    "postcode": "zip",
-    "postalCode": "zip",
+    "Order Number": "orderIdentifier",
+    "Order No": "orderIdentifier",
+    "Bestellnummer": "orderIdentifier",
+    "Order Name": "orderIdentifier",
+    "Shop Order Number": "orderIdentifier",
+    "Reference": "orderReference",
+    "Order Reference": "orderReference",
+    "Referenz": "orderReference",
+    "Customer Name": "name",
+    "Recipient": "name",
+    "Empfänger": "name",
     "name1": "name",
+    "Firma": "company",
+    "Address": "street",
+    "Address Line 1": "street",
+    "Straße": "street",
+    "Strasse": "street",
+    "Adresse": "street",
     "address1": "street",
+    "Address Line 2": "street2",
+    "Adresszusatz": "street2",
     "address2": "street2",
+    "Postal Code": "zip",
+    "Postcode": "zip",
+    "Zip Code": "zip",
+    "PLZ": "zip",
+    "Postleitzahl": "zip",
+    "Town": "city",
+    "Ort": "city",
+    "Stadt": "city",
+    "Province": "state",
+    "Region": "state",
+    "Bundesland": "state",
+    "Country Code": "countryIso2",
+    "Country": "countryIso2",
+    "Land": "countryIso2",
+    "Telefon": "phone",
+    "Tel": "phone",
+    "E-Mail": "email",
+    "Mail": "email",
+    "Kommentar": "comment",
+    "Note for warehouse": "comment",
 }
+# Short synonyms are too close to ordinary words to be typo targets (`Art` is not `Ort`).
+MIN_TYPO_TARGET = 5
 ATTRIBUTE_PREFIX = "customAttributes."
 # The columns a report adds (SPEC §7): ignored when a report is fed back in.
 REPORT_COLUMNS = tuple(c for c in LEADING_COLUMNS if c not in ("orderId", "action"))
@@ -55,9 +94,22 @@ def normalize(header: str) -> str:
     return _SEPARATORS.sub("", header.replace("\ufeff", "")).casefold()
 
 
-_KNOWN = {normalize(name): name for name in CANONICAL} | {
-    normalize(alias): canonical for alias, canonical in ALIASES.items()
+_CANONICAL_KEYS = {normalize(name): name for name in CANONICAL}
+_SYNONYMS = {normalize(alias): canonical for alias, canonical in ALIASES.items()}
+_KNOWN = _CANONICAL_KEYS | _SYNONYMS
+_TYPO_TARGETS = {
+    key: name
+    for key, name in _KNOWN.items()
+    if key in _CANONICAL_KEYS or len(key) >= MIN_TYPO_TARGET
 }
+_TRAILING_NUMBER = re.compile(r"\d+$")
+
+
+def known_field(header: str) -> str | None:
+    """The canonical field a header names by spelling or synonym (`PLZ` -> zip), if any."""
+    return _KNOWN.get(normalize(header))
+
+
 _IGNORED = {normalize(name) for name in REPORT_COLUMNS} - set(_KNOWN)
 _ATTRIBUTE_PREFIXES = {"customattributes", "customattribute"}
 
@@ -69,6 +121,17 @@ class ColumnMap:
     fields: dict[str, str]  # header -> canonical field or `customAttributes.<key>`
     unknown: tuple[str, ...]  # carried through to the reports untouched
     ignored: tuple[str, ...]  # columns a report added (error, errorCode, ...)
+    synonyms: tuple[tuple[str, str], ...] = ()  # (header, field) read through a synonym
+
+    def notes(self, source: str) -> list[str]:
+        """One note per synonym matched: `fixes.csv: 'PLZ' read as zip`."""
+        return [f"{source}: '{header}' read as {field}" for header, field in self.synonyms]
+
+    @property
+    def order_key(self) -> str | None:
+        """The field that names the order (orderId first), or None."""
+        given = set(self.fields.values())
+        return next((key for key in ORDER_KEYS if key in given), None)
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -88,13 +151,23 @@ def edit_distance(a: str, b: str) -> int:
 
 
 def likely_column(header: str) -> str | None:
-    """The known column an unknown header is probably a typo of, if any."""
+    """The known column an unknown header is probably a typo of, if any.
+
+    A known name with a number or a plural `s` added (`Phone2`, `Zip4`, `Names`) is
+    an ordinary extra column, not a typo; nor is a header much shorter or longer than
+    the name it resembles (`Order` is not `orderId`).
+    """
     key = normalize(header)
     if len(key) < 3:
         return None
+    stem = _TRAILING_NUMBER.sub("", key)
+    if (stem != key and stem in _KNOWN) or (key.endswith("s") and key[:-1] in _KNOWN):
+        return None
     best: tuple[int, str] | None = None
-    for known, canonical in _KNOWN.items():
-        allowed = 1 if len(known) <= 5 else 2
+    for known, canonical in _TYPO_TARGETS.items():
+        if abs(len(known) - len(key)) > 1:
+            continue
+        allowed = 1 if len(known) <= 5 or known not in _CANONICAL_KEYS else 2
         distance = edit_distance(key, known)
         if distance <= allowed and (best is None or distance < best[0]):
             best = (distance, canonical)
@@ -117,6 +190,7 @@ def match_columns(
     unknown: list[str] = []
     ignored: list[str] = []
     claimed: dict[str, str] = {}
+    synonyms: list[tuple[str, str]] = []
     for header in headers:
         key = normalize(header)
         attribute = _attribute(header)
@@ -131,6 +205,8 @@ def match_columns(
             field = ATTRIBUTE_PREFIX + attribute
         elif key in _KNOWN:
             field = _KNOWN[key]
+            if key not in _CANONICAL_KEYS:
+                synonyms.append((header, field))
         elif key in _IGNORED:
             ignored.append(header)
             continue
@@ -150,4 +226,6 @@ def match_columns(
             )
         claimed[field] = header
         fields[header] = field
-    return ColumnMap(fields=fields, unknown=tuple(unknown), ignored=tuple(ignored))
+    return ColumnMap(
+        fields=fields, unknown=tuple(unknown), ignored=tuple(ignored), synonyms=tuple(synonyms)
+    )

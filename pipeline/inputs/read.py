@@ -1,33 +1,35 @@
 """Read input files (CSV/TSV/TXT, XLSX, Parquet) into one table of text cells (SPEC §4).
 
-Every cell is read as text, each row remembers its file and 1-based data row
-number, and headers are matched onto canonical fields (`pipeline.inputs.columns`).
+Every cell is read as text, each row remembers its file and the row number the
+person sees (the line in a text file, Excel's row, the position in Parquet),
+and headers are matched onto canonical fields (`pipeline.inputs.columns`).
 
-    table = read_inputs([Path("fixes.csv")], mapping={}, sheet=None)
+    table = read_inputs([Path("fixes.csv")], options=ReadOptions(sheet=None))
     table.fields  # file, row, orderId, action, ... (stripped, empty -> null)
     table.raw     # file, row, then every input column as written
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from pipeline.errors import InputFileError
 from pipeline.inputs.columns import ColumnMap, match_columns
-from pipeline.inputs.csvsafe import unguard_frame
+from pipeline.inputs.countries import ISO_ALPHA2, country_from_name
+from pipeline.inputs.excel import read_excel
+from pipeline.inputs.text import Grid, read_text, sniff_separator
+
+__all__ = ["InputTable", "ReadOptions", "SourceFile", "read_file", "read_inputs", "sniff_separator"]
 
 TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 EXCEL_SUFFIXES = frozenset({".xlsx"})
 PARQUET_SUFFIXES = frozenset({".parquet"})
 SUPPORTED = ", ".join(sorted(TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES))
-SEPARATORS = (",", ";", "\t")
 MAX_CELL_CHARS = 100_000  # far beyond any real cell; a larger one is a broken file
 
 
@@ -42,6 +44,18 @@ class SourceFile:
     headers: tuple[str, ...]  # the input's own columns, spelling and order as written
     columns: ColumnMap
     rows: int
+    separator: str | None = None  # a text file's separator: its error file gets it back
+    hidden_rows: tuple[int, ...] = ()  # rows hidden (filtered out) in a workbook
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read the inputs: column mapping, sheet, header row, hidden rows."""
+
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    sheet: str | None = None
+    header_row: int | None = None  # the row (as the person sees it) holding the header
+    skip_hidden_rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,7 +65,12 @@ class InputTable:
     files: tuple[SourceFile, ...]
     raw: pl.DataFrame  # file, row, then the union of the input's own columns
     fields: pl.DataFrame  # file, row, then canonical fields (stripped text, empty -> null)
-    warnings: tuple[str, ...]
+    warnings: tuple[str, ...]  # notes ("note: ...") and warnings, in the order met
+
+    @property
+    def separator(self) -> str:
+        """The separator for the error file: the first text input's, else a comma."""
+        return next((f.separator for f in self.files if f.separator), ",")
 
     @property
     def has_excel(self) -> bool:
@@ -66,115 +85,8 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def decode_text(data: bytes, *, source: str) -> tuple[str, str | None]:
-    """Decode a text file: UTF-8 (BOM or not), UTF-16 with BOM, else cp1252 with a warning."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), None
-    if data.startswith(b"PK\x03\x04"):
-        raise InputFileError(
-            f"{source}: this is an Excel workbook, not a text file; rename it to .xlsx"
-        )
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError:
-        warning = f"{source} is not UTF-8; it was read as Windows-1252 (cp1252)"
-        return data.decode("cp1252", errors="replace"), warning
-
-
-def sniff_separator(header_line: str, *, suffix: str) -> str:
-    """The separator among `,` `;` tab that the header line uses most (tab for .tsv)."""
-    counts = {sep: header_line.count(sep) for sep in SEPARATORS}
-    best = max(SEPARATORS, key=lambda sep: counts[sep])
-    if counts[best] == 0:
-        return "\t" if suffix == ".tsv" else ","
-    return best
-
-
 def _first_line(text: str) -> str:
     return text.split("\n", 1)[0]
-
-
-def _ragged_row(text: str, separator: str, width: int) -> int | None:
-    for number, record in enumerate(csv.reader(io.StringIO(text), delimiter=separator)):
-        if number and len(record) > width:
-            return number
-    return None
-
-
-def _read_text(path: Path, source: str) -> tuple[pl.DataFrame, list[str], list[str]]:
-    data = path.read_bytes()
-    text, warning = decode_text(data, source=source)
-    warnings = [warning] if warning else []
-    if "\x00" in text:
-        raise InputFileError(
-            f"{source}: contains NUL bytes, so it is not a text table;"
-            " export it again as CSV (UTF-8)"
-        )
-    if not text.strip():
-        raise InputFileError(f"{source}: the file is empty; it needs a header row and data rows")
-    separator = sniff_separator(_first_line(text), suffix=path.suffix.lower())
-    try:
-        headers = next(csv.reader(io.StringIO(text), delimiter=separator))
-    except csv.Error as error:
-        raise InputFileError(f"{source}: the header row cannot be read ({error})") from None
-    try:
-        frame = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            separator=separator,
-            infer_schema=False,
-            has_header=True,
-            new_columns=_unique_names(headers, source),
-            raise_if_empty=False,
-        )
-    except pl.exceptions.ComputeError as error:
-        ragged = _ragged_row(text, separator, len(headers))
-        if ragged is not None:
-            raise InputFileError(
-                f"{source}: row {ragged} has more cells than the header has columns;"
-                " remove the extra cells or add a header for them"
-            ) from None
-        if "could not parse" in str(error):
-            raise InputFileError(
-                f'{source}: a quoted cell is never closed; check the quote characters (")'
-            ) from None
-        raise InputFileError(
-            f"{source}: cannot be read as CSV ({_first_line(str(error))})"
-        ) from None
-    return unguard_frame(frame), list(frame.columns), warnings
-
-
-def _unique_names(headers: Sequence[str], source: str) -> list[str]:
-    names: list[str] = []
-    for position, header in enumerate(headers, start=1):
-        name = header.strip() or f"column{position}"
-        if name in names:
-            raise InputFileError(
-                f"{source}: the column '{name}' appears twice; delete or rename one of them"
-            )
-        names.append(name)
-    return names
-
-
-def _read_excel(path: Path, source: str, sheet: str | None) -> tuple[pl.DataFrame, list[str]]:
-    import fastexcel
-
-    try:
-        workbook = fastexcel.read_excel(path)
-    except Exception as error:  # fastexcel raises its own types for every kind of damage
-        raise InputFileError(
-            f"{source}: cannot be opened as an Excel workbook ({_first_line(str(error))})"
-        ) from None
-    if sheet is not None and sheet not in workbook.sheet_names:
-        names = ", ".join(repr(name) for name in workbook.sheet_names)
-        raise InputFileError(f"{source}: there is no sheet {sheet!r}; the sheets are {names}")
-    try:
-        frame = workbook.load_sheet(sheet if sheet is not None else 0, dtypes="string").to_polars()
-    except Exception as error:
-        raise InputFileError(
-            f"{source}: the sheet cannot be read ({_first_line(str(error))})"
-        ) from None
-    headers = _unique_names([str(name) for name in frame.columns], source)
-    return frame.rename(dict(zip(frame.columns, headers, strict=True))), headers
 
 
 def _read_parquet(path: Path, source: str) -> tuple[pl.DataFrame, list[str]]:
@@ -224,8 +136,17 @@ def _null_words(frame: pl.DataFrame, headers: list[str]) -> int:
     return int(counts.item() or 0)
 
 
+def _unnamed_empty(frame: pl.DataFrame, headers: list[str]) -> list[str]:
+    """Columns without a header and without a value: a trailing separator, unused cells."""
+    return [
+        h
+        for h in headers
+        if h.startswith("column") and h[6:].isdigit() and frame[h].drop_nulls().len() == 0
+    ]
+
+
 def read_file(
-    path: Path, *, name: str, mapping: Mapping[str, str], sheet: str | None
+    path: Path, *, name: str, options: ReadOptions
 ) -> tuple[SourceFile, pl.DataFrame, list[str]]:
     """Read one file; return its description, its cells (file/row added), and warnings."""
     suffix = path.suffix.lower()
@@ -233,19 +154,30 @@ def read_file(
         raise InputFileError(f"{name}: no such file; check the path")
     if path.is_dir():
         raise InputFileError(f"{name}: is a folder; give the files inside it (or a glob in a job)")
-    warnings: list[str] = []
     if suffix in TEXT_SUFFIXES:
-        frame, headers, warnings = _read_text(path, name)
+        grid = read_text(path, source=name, mapping=options.mapping, header_row=options.header_row)
         kind = "text"
     elif suffix in EXCEL_SUFFIXES:
-        frame, headers = _read_excel(path, name, sheet)
+        grid = read_excel(
+            path,
+            source=name,
+            sheet=options.sheet,
+            mapping=options.mapping,
+            header_row=options.header_row,
+        )
         kind = "excel"
     elif suffix in PARQUET_SUFFIXES:
         frame, headers = _read_parquet(path, name)
+        grid = Grid(frame, headers, list(range(1, frame.height + 1)), None, [])
         kind = "parquet"
     else:
         raise InputFileError(f"{name}: unknown file type '{suffix}'; use one of {SUPPORTED}")
-    columns = match_columns(headers, mapping=mapping, source=name)
+    warnings = list(grid.warnings)
+    unused = _unnamed_empty(grid.frame, grid.headers)
+    frame = grid.frame.drop(unused)
+    headers = [h for h in grid.headers if h not in unused]
+    columns = match_columns(headers, mapping=options.mapping, source=name)
+    warnings += [f"note: {note}" for note in columns.notes(name)]
     too_long = [h for h in headers if (frame[h].str.len_chars().max() or 0) > MAX_CELL_CHARS]  # type: ignore[operator]
     if too_long:
         raise InputFileError(
@@ -253,19 +185,34 @@ def read_file(
             " characters; the file is probably damaged"
         )
     frame = frame.with_columns(
-        pl.lit(name).alias("file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row")
+        pl.lit(name).alias("file"), pl.Series("row", grid.rows, dtype=pl.Int64)
     )
     content = [h for h in headers if h not in columns.ignored]
     blank = pl.all_horizontal(
         (pl.col(h).is_null() | (pl.col(h).str.strip_chars() == "")) for h in content
     )
     frame = frame.filter(~blank) if content else frame.clear()
+    hidden = sorted(set(grid.hidden) & set(frame["row"].to_list())) if grid.hidden else []
+    if hidden:
+        shown = ", ".join(str(n) for n in hidden[:10]) + (" ..." if len(hidden) > 10 else "")
+        if options.skip_hidden_rows:
+            frame = frame.filter(~pl.col("row").is_in(hidden))
+            warnings.append(
+                f"{name}: {len(hidden)} hidden (filtered-out) row(s) left out"
+                f" (--skip-hidden-rows): {shown}"
+            )
+        else:
+            warnings.append(
+                f"{name}: {len(hidden)} row(s) are hidden (filtered out) in the workbook and will"
+                f" be sent too: {shown}; pass --skip-hidden-rows to leave them out"
+            )
     if frame.height == 0:
         raise InputFileError(f"{name}: has a header but no data rows")
-    if "orderId" not in columns.fields.values():
+    if columns.order_key is None:
         raise InputFileError(
-            f"{name}: no orderId column (the columns are {', '.join(headers)});"
-            " name one 'orderId' or map it in the job file's [columns]"
+            f"{name}: no order key column (the columns are {', '.join(headers)});"
+            " name one 'orderId' (Quivo's order number), 'Order Number' (the shop's,"
+            " e.g. #1001) or 'Reference', or map it in the job file's [columns]"
         )
     source = SourceFile(
         path=path,
@@ -275,11 +222,29 @@ def read_file(
         headers=tuple(content),
         columns=columns,
         rows=frame.height,
+        separator=grid.separator,
+        hidden_rows=tuple(hidden),
     )
     if columns.unknown:
         unknown = ", ".join(f"'{h}'" for h in columns.unknown)
         warnings.append(f"{name}: column(s) {unknown} are not used; they are kept in the reports")
     return source, frame, warnings
+
+
+def _country_names(frame: pl.DataFrame, *, source: str) -> tuple[pl.DataFrame, list[str]]:
+    """Country names and `UK` in the country column become ISO codes, one note each."""
+    converted: dict[str, str] = {}
+    for value in frame["countryIso2"].drop_nulls().unique().to_list():
+        if value.upper() in ISO_ALPHA2:
+            continue
+        code = country_from_name(value)
+        if code is not None:
+            converted[value] = code
+    if not converted:
+        return frame, []
+    notes = [f"note: {source}: country '{k}' read as {v}" for k, v in sorted(converted.items())]
+    column = pl.col("countryIso2")
+    return frame.with_columns(column.replace(converted)), notes
 
 
 def read_inputs(
@@ -288,16 +253,16 @@ def read_inputs(
     mapping: Mapping[str, str] | None = None,
     sheet: str | None = None,
     names: Sequence[str] | None = None,
+    options: ReadOptions | None = None,
 ) -> InputTable:
     """Read and concatenate `paths`; raise InputFileError for a file that cannot be used."""
     if not paths:
         raise InputFileError("no input file given; name one or more CSV, Excel or Parquet files")
+    options = options or ReadOptions(mapping=mapping or {}, sheet=sheet)
     files, raws, fields, warnings = [], [], [], []
     for position, path in enumerate(paths):
         name = names[position] if names else str(path)
-        source, frame, file_warnings = read_file(
-            path, name=name, mapping=mapping or {}, sheet=sheet
-        )
+        source, frame, file_warnings = read_file(path, name=name, options=options)
         files.append(source)
         warnings.extend(file_warnings)
         raws.append(frame.select("file", "row", *source.headers))
@@ -305,6 +270,9 @@ def read_inputs(
             _cell(pl.col(header)).alias(field) for header, field in source.columns.fields.items()
         ]
         read = frame.select("file", "row", *canonical)
+        if "countryIso2" in read.columns:
+            read, notes = _country_names(read, source=name)
+            warnings.extend(notes)
         nulls = _null_words(frame, list(source.columns.fields))
         if nulls:
             warnings.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,22 +24,40 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     ValidationError,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from pipeline.inputs.columns import ADDRESS_FIELDS, ATTRIBUTE_PREFIX
-from pipeline.inputs.countries import ISO_ALPHA2, NO_POSTAL_CODE, STATE_REQUIRED
+from pipeline.inputs.countries import ISO_ALPHA2
+from pipeline.inputs.ids import (
+    KEY_SEPARATOR,
+    MAX_ORDER_ID,
+    Resolution,
+    key_order_id,
+    parse_order_id,
+    split_key,
+)
+from pipeline.inputs.ids import problem as _error
+from pipeline.inputs.rules import row_rules
 from pipeline.outcomes import ErrorCode
-from pipeline.run.changes import ACTIONS, ADDRESS_TYPES, Change
+from pipeline.run.changes import ACTIONS, Change
+
+__all__ = [
+    "KEY_SEPARATOR",
+    "MAX_ORDER_ID",
+    "CheckedRows",
+    "Rejection",
+    "Resolution",
+    "RowDefaults",
+    "RowModel",
+    "parse_order_id",
+    "split_key",
+    "validate_rows",
+]
 
 COMMENT_MAX_UNITS = 250
-MAX_ORDER_ID = 2**63 - 1
 TRUE_WORDS = frozenset({"true", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0"})
-_DIGITS = re.compile(r"\d+")
-_EXCEL_FLOAT = re.compile(r"(\d+)\.0*")
-_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
 _TEXT_ADDRESS_FIELDS = tuple(f for f in ADDRESS_FIELDS if f not in ("latitude", "longitude"))
@@ -63,47 +82,9 @@ class RowDefaults:
     address_type: str = "DELIVERY"
 
 
-def _error(code: ErrorCode, message: str, **context: Any) -> PydanticCustomError:
-    return PydanticCustomError(code.value, message, context)
-
-
 def utf16_units(text: str) -> int:
     """Length as the API counts it (Java strings: UTF-16 code units; emoji count twice)."""
     return len(text.encode("utf-16-le")) // 2
-
-
-def parse_order_id(value: str | None) -> int:
-    """The order ID in a cell; raises the row's error (missing / invalid) as its code."""
-    if value is not None and value.isdigit() and len(value) < 19 and value[0] != "0":
-        return int(value)  # the common case, without regular expressions
-    if value is None:
-        raise _error(ErrorCode.MISSING_ORDER_ID, "orderId is empty; every row needs the order's ID")
-    digits = value
-    if not _DIGITS.fullmatch(value):
-        excel = _EXCEL_FLOAT.fullmatch(value)
-        if excel:
-            digits = excel.group(1)
-        elif _SCIENTIFIC.fullmatch(value):
-            raise _error(
-                ErrorCode.INVALID_ORDER_ID,
-                "orderId '{value}' lost its digits to Excel's scientific notation;"
-                " format the column as text and export again",
-                value=value,
-            )
-        else:
-            raise _error(
-                ErrorCode.INVALID_ORDER_ID,
-                "orderId '{value}' is not a positive whole number",
-                value=value,
-            )
-    order_id = int(digits)
-    if not 0 < order_id <= MAX_ORDER_ID:
-        raise _error(
-            ErrorCode.INVALID_ORDER_ID,
-            "orderId '{value}' is out of range (1 to 2^63-1)",
-            value=value,
-        )
-    return order_id
 
 
 def parse_boolean(value: str | None) -> bool | None:
@@ -202,106 +183,6 @@ class RowModel(BaseModel):
         float | None, _coordinate("longitude", ErrorCode.INVALID_LONGITUDE, 180)
     ] = None
 
-    @model_validator(mode="after")
-    def _rules(self) -> RowModel:
-        if self.action is None:
-            raise _error(
-                ErrorCode.MISSING_ACTION,
-                "no action: fill the action column (update, address or cancel) or pass --action",
-            )
-        if self.action not in ACTIONS:
-            raise _error(
-                ErrorCode.INVALID_ACTION,
-                "action '{value}' is not one of update, address, cancel",
-                value=self.action,
-            )
-        if self.addressType is not None and self.addressType not in ADDRESS_TYPES:
-            raise _error(
-                ErrorCode.INVALID_ADDRESS_TYPE,
-                "addressType '{value}' is not one of DELIVERY, INVOICE, DELIVERY_AND_INVOICE",
-                value=self.addressType,
-            )
-        if (self.latitude is None) != (self.longitude is None):
-            raise _error(
-                ErrorCode.INCOMPLETE_COORDINATES,
-                "latitude and longitude go together; fill both or neither",
-            )
-        given = self.model_fields_set  # the cells that were not empty
-        address = _ADDRESS_SET & given
-        extras = _EXTRA_SET & given
-        if self.action == "cancel" and (address or extras):
-            raise _error(
-                ErrorCode.UNEXPECTED_FIELDS,
-                "a cancel row sends only the cancellation; clear {fields} or make it an update row",
-                fields=_named(self, address | extras),
-            )
-        if self.action == "address":
-            if extras:
-                raise _error(
-                    ErrorCode.UNEXPECTED_FIELDS,
-                    "an address row sends only the address; put {fields} in an update row",
-                    fields=_named(self, extras),
-                )
-            _address_rules(self)
-        if self.action == "update":
-            if not (address or extras):
-                raise _error(
-                    ErrorCode.NOTHING_TO_CHANGE,
-                    "this update row changes nothing; fill comment, trackingEnabled,"
-                    " customAttributes.* or address cells",
-                )
-            if address and self.addressType not in (None, "DELIVERY"):
-                raise _error(
-                    ErrorCode.UNEXPECTED_FIELDS,
-                    "an update changes only the delivery address; use action 'address'"
-                    " for addressType {value}",
-                    value=self.addressType,
-                )
-        return self
-
-
-_ADDRESS_SET = frozenset(ADDRESS_FIELDS)
-_EXTRA_SET = frozenset({"comment", "trackingEnabled", "customAttributes"})
-_FIELD_ORDER = {name: position for position, name in enumerate(RowModel.model_fields)}
-
-
-def _named(row: RowModel, fields: set[str] | frozenset[str]) -> str:
-    """Field names in column order, attributes spelled out: `city, customAttributes.x`."""
-    names = []
-    for name in sorted(fields, key=_FIELD_ORDER.__getitem__):
-        if name == "customAttributes":
-            names += [ATTRIBUTE_PREFIX + key for key in row.customAttributes or {}]
-        else:
-            names.append(name)
-    return ", ".join(names)
-
-
-def _address_rules(row: RowModel) -> None:
-    """The API's rules for a whole new address (SPEC §2)."""
-    if row.name is None and row.company is None:
-        raise _error(ErrorCode.MISSING_NAME, "the address needs a name or a company")
-    located = row.latitude is not None and row.longitude is not None
-    if not located:
-        for field, code in (
-            ("street", ErrorCode.MISSING_STREET),
-            ("city", ErrorCode.MISSING_CITY),
-            ("countryIso2", ErrorCode.MISSING_COUNTRY),
-        ):
-            if getattr(row, field) is None:
-                raise _error(code, f"the address needs {field} (or both latitude and longitude)")
-        if row.zip is None and row.countryIso2 not in NO_POSTAL_CODE:
-            raise _error(
-                ErrorCode.MISSING_ZIP,
-                "the address needs a zip for country {country}",
-                country=row.countryIso2,
-            )
-    if row.countryIso2 in STATE_REQUIRED and row.state is None:
-        raise _error(
-            ErrorCode.MISSING_STATE,
-            "the address needs a state for country {country}",
-            country=row.countryIso2,
-        )
-
 
 SLICE_ROWS = 50_000  # rows turned into Python objects at a time
 CACHE_LIMIT = 100_000  # distinct row contents remembered at a time
@@ -348,8 +229,15 @@ class RowCells:
         if "action" not in self.names:
             self.names.append("action")
         order = pl.col("orderId") if "orderId" in fields.columns else pl.lit(None, pl.String)
+        keys = [
+            pl.lit(name + KEY_SEPARATOR) + pl.col(name)
+            for name in ("orderIdentifier", "orderReference")
+            if name in fields.columns
+        ]
+        key = pl.coalesce(*keys) if keys else pl.lit(None, pl.String)
+        self.keyed = bool(keys)
         self._frame = fields.with_columns(*normalised).select(
-            order.alias("orderId"), *self.names, *self.attributes
+            order.alias("orderId"), key.alias("__key"), *self.names, *self.attributes
         )
         self.height = self._frame.height
         self._cached: tuple[int, list[tuple[Any, tuple[Any, ...]]]] = (-1, [])
@@ -359,6 +247,14 @@ class RowCells:
         columns = [part[name].to_list() for name in (*self.names, *self.attributes)]
         rows = zip(*columns, strict=True) if columns else [()] * part.height
         return list(zip(part["orderId"].to_list(), rows, strict=True))
+
+    def keys(self) -> list[str | None]:
+        """Per row, its order key when it has no orderId: `orderIdentifier<US>#1001`."""
+        return (
+            self._frame.select(pl.when(pl.col("orderId").is_null()).then(pl.col("__key")))
+            .to_series()
+            .to_list()
+        )
 
     def __iter__(self) -> Iterator[tuple[Any, tuple[Any, ...]]]:
         for start in range(0, self.height, SLICE_ROWS):
@@ -386,30 +282,47 @@ class RowCells:
 
 
 def _check(data: dict[str, Any]) -> RowModel | _Refusal:
+    """The row's model, or every problem it has (the first one's code is the row's)."""
+    problems: list[tuple[str, str]] = []
+    failed: set[str] = set()
     try:
-        return RowModel.model_validate(data)
+        row = RowModel.model_validate(data)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        try:
-            code = ErrorCode(first["type"])
-        except ValueError:  # a pydantic built-in check, e.g. a non-text cell
-            code = ErrorCode.REJECTED
-        return _Refusal(data.get("action"), code, first["msg"])
+        for item in error.errors(include_url=False):
+            failed.add(str(item["loc"][0]) if item["loc"] else "")
+            problems.append((item["type"], item["msg"]))
+        row = RowModel.model_validate({k: v for k, v in data.items() if k not in failed})
+    problems += [(p.type, p.message()) for p in row_rules(row, set(data), failed)]
+    if not problems:
+        return row
+    try:
+        code = ErrorCode(problems[0][0])
+    except ValueError:  # a pydantic built-in check, e.g. a non-text cell
+        code = ErrorCode.REJECTED
+    return _Refusal(data.get("action"), code, "; ".join(message for _, message in problems))
 
 
 def _content(row: RowModel, defaults: RowDefaults) -> _Content:
     fields: dict[str, Any] = row.__dict__
     assert row.action is not None  # guaranteed by the model's rules
+    # Text is sent and compared in Unicode NFC: a name typed in decomposed form (as
+    # macOS exports it) is the same name, and the API stores what it is sent.
     return _Content(
         action=row.action,
         address_type=(row.addressType or defaults.address_type)
         if row.action == "address"
         else None,
-        comment=row.comment,
+        comment=_nfc(row.comment),
         tracking_enabled=row.trackingEnabled,
-        custom_attributes=tuple(sorted((row.customAttributes or {}).items())),
-        address=tuple((f, fields[f]) for f in ADDRESS_FIELDS if fields[f] is not None),
+        custom_attributes=tuple(
+            sorted((key, _nfc(value)) for key, value in (row.customAttributes or {}).items())
+        ),
+        address=tuple((f, _nfc(fields[f])) for f in ADDRESS_FIELDS if fields[f] is not None),
     )
+
+
+def _nfc(value: Any) -> Any:
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 
 @dataclass
@@ -454,12 +367,20 @@ class CheckedRows:
 _SHARED_ACTIONS: dict[str | None, str | None] = {action: action for action in ACTIONS}
 
 
-def validate_rows(fields: pl.DataFrame, *, defaults: RowDefaults) -> CheckedRows:
+def validate_rows(
+    fields: pl.DataFrame,
+    *,
+    defaults: RowDefaults,
+    resolved: dict[str, Resolution] | None = None,
+) -> CheckedRows:
     """Validate every row of `fields` (canonical columns), keeping the results compact.
 
     The orderId is checked per row; the rest of a row is validated by the
     pydantic model once per distinct content (bulk files repeat it: a million
     cancellations share one), so the cost follows the variety of the rows.
+    A row keyed by orderIdentifier / orderReference takes its orderId from
+    `resolved`; without it (offline) each key gets a stand-in negative ID, so
+    rows of one order are still planned together.
     """
     cells = RowCells(fields, defaults)
     action_at = cells.names.index("action")
@@ -467,8 +388,11 @@ def validate_rows(fields: pl.DataFrame, *, defaults: RowDefaults) -> CheckedRows
     order_ids: array[int] = array("q")
     actions: list[str | None] = []
     rejections: dict[int, Rejection] = {}
+    keys = cells.keys() if cells.keyed else []
+    stand_ins: dict[str, int] = {}
     for index, (order_cell, row_cells) in enumerate(cells):
         action = _SHARED_ACTIONS.get(row_cells[action_at], row_cells[action_at])
+        key = keys[index] if order_cell is None and keys else None
         try:
             verdict = verdicts[row_cells]
         except KeyError:
@@ -477,11 +401,15 @@ def validate_rows(fields: pl.DataFrame, *, defaults: RowDefaults) -> CheckedRows
             checked = _check(cells.data(row_cells))
             verdict = verdicts[row_cells] = checked if isinstance(checked, _Refusal) else None
         try:
-            order_id = parse_order_id(order_cell)
+            if key is not None:
+                order_id = key_order_id(key, resolved, stand_ins)
+            else:
+                order_id = parse_order_id(order_cell)
         except PydanticCustomError as error:
-            rejections[index] = Rejection(
-                index, None, action, ErrorCode(error.type), error.message()
-            )
+            message = error.message()
+            if verdict is not None:
+                message = f"{message}; {verdict.message}"
+            rejections[index] = Rejection(index, None, action, ErrorCode(error.type), message)
             order_id = 0
         else:
             if verdict is not None:

@@ -1,7 +1,7 @@
 """Write a run's reports from its row results and inputs (SPEC §7).
 
 results.parquet / results.csv   one row per input row, in input order
-errors.csv (+ errors.xlsx)      rows left to do, in the input's own columns, ready to rerun
+errors.csv, errors.xlsx         rows left to do, in the input's own columns, ready to rerun
 orders.parquet                  the refetched orders
 summary.json                    counts, requests, timing, inputs with sha256
 
@@ -119,16 +119,22 @@ def results_frame(table: InputTable, outcomes: pl.DataFrame, orders: pl.DataFram
 
 
 def errors_frame(
-    table: InputTable, results_table: pl.DataFrame, *, default_address_type: str
+    table: InputTable,
+    results_table: pl.DataFrame,
+    *,
+    default_address_type: str,
+    fixable_only: bool = False,
 ) -> pl.DataFrame:
     """Rows left to do, in the input's own columns plus `error` and `errorCode`.
 
     When the action or address type came from an option rather than a column,
-    that column is added, so the file runs again as it is.
+    that column is added, so the file runs again as it is. `fixable_only`
+    (validate): only the rows that need fixing, not the valid ones.
     """
     own = [name for name in table.raw.columns if name not in ("file", "row")]
     mapped = {field for source in table.files for field in source.columns.fields.values()}
-    keep = ~results_table["outcome"].is_in([o.value for o in SUCCESS])
+    done = [o.value for o in SUCCESS] + ([Outcome.DRY_RUN.value] if fixable_only else [])
+    keep = ~results_table["outcome"].is_in(done)
     left = results_table.filter(keep)
     added = []
     if "action" not in mapped:
@@ -151,9 +157,30 @@ def errors_frame(
     )
 
 
-def write_csv(frame: pl.DataFrame, path: Path) -> None:
+def write_csv(frame: pl.DataFrame, path: Path, *, separator: str = ",") -> None:
     """CSV that Excel opens safely (formula guard on text cells), UTF-8 with BOM for Excel."""
-    guard_frame(frame).write_csv(path, include_bom=True)
+    guard_frame(frame).write_csv(path, include_bom=True, separator=separator)
+
+
+def write_text_workbook(frame: pl.DataFrame, path: Path, *, sheet: str = "errors") -> None:
+    """An .xlsx where every cell is text as written: no formula, number or date guessing,
+    so `=1+2` stays text without a guard and `01067` keeps its zero."""
+    import xlsxwriter
+
+    options = {"strings_to_formulas": False, "strings_to_numbers": False}
+    with xlsxwriter.Workbook(path, options | {"strings_to_urls": False}) as book:
+        worksheet = book.add_worksheet(sheet)
+        text = book.add_format({"num_format": "@"})
+        worksheet.write_row(0, 0, frame.columns)
+        widths = [len(name) for name in frame.columns]
+        for number, row in enumerate(frame.iter_rows(), start=1):
+            for column, value in enumerate(row):
+                if value is not None:
+                    cell = str(value)
+                    worksheet.write_string(number, column, cell, text)
+                    widths[column] = max(widths[column], min(len(cell), 60))
+        for column, width in enumerate(widths):
+            worksheet.set_column(column, column, width + 2)
 
 
 def write_reports(
@@ -164,6 +191,7 @@ def write_reports(
     *,
     summary: dict[str, Any],
     default_address_type: str = "DELIVERY",
+    fixable_only: bool = False,
 ) -> pl.DataFrame:
     """Write every report into `run_dir`; return the results frame."""
     try:
@@ -171,12 +199,11 @@ def write_reports(
         frame = results_frame(table, outcomes, orders)
         frame.write_parquet(run_dir / "results.parquet")
         write_csv(frame, run_dir / "results.csv")
-        errors = errors_frame(table, frame, default_address_type=default_address_type)
-        write_csv(errors, run_dir / "errors.csv")
-        if table.has_excel:
-            errors.write_excel(run_dir / "errors.xlsx", worksheet="errors", autofit=True)
-        elif (run_dir / "errors.xlsx").exists():
-            (run_dir / "errors.xlsx").unlink()
+        errors = errors_frame(
+            table, frame, default_address_type=default_address_type, fixable_only=fixable_only
+        )
+        write_csv(errors, run_dir / "errors.csv", separator=table.separator)
+        write_text_workbook(errors, run_dir / "errors.xlsx")
         orders.write_parquet(run_dir / "orders.parquet")
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     except OSError as error:

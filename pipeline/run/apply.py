@@ -91,3 +91,20 @@ def apply_plan(
         extra={"applies": str(plan_dir)},
         preconditions=preconditions,
     )
+
+
+def parse_age(text: str) -> timedelta:
+    """`90m`, `24h`, `2d` or a number of hours -> timedelta; OptionsError otherwise."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    unit = value[-1] if value and value[-1] in units else "h"
+    number = value[:-1] if value and value[-1] in units else value
+    try:
+        amount = float(number)
+    except ValueError:
+        raise OptionsError(
+            f"--max-age {text!r} is not a duration; write e.g. 36h, 90m or 2d"
+        ) from None
+    if amount < 0:
+        raise OptionsError(f"--max-age {text!r} is negative; write e.g. 36h")
+    return timedelta(seconds=amount * units[unit])

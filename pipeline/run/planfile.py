@@ -109,7 +109,7 @@ async def _read_all(
         if answer.ok and isinstance(answer.body, dict):
             journal.before_fetched(order_id, answer.text)
         answers[order_id] = answer
-        progress.rows([Outcome.DRY_RUN])
+        progress.rows([Outcome.UNCHANGED if answer.ok else Outcome.FAILED])  # read / not
 
     async with QuivoClient(options.api, credentials, observer=recorder) as client:
         if await client.login():
@@ -417,7 +417,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         lines += [f"    {field}: {n}" for field, n in summary["field_changes"].items()]
     for code, group in summary["failures"].items():
         lines.append(
-            f"  {code}: {group['count']} rows ({', '.join(group['examples'])}): {group['message']}"
+            f"  {code}: {group['count']} row{'s' if group['count'] != 1 else ''}"
+            f" ({', '.join(group['examples'])}): {group['message']}"
         )
     lines.append(
         f"  requests: {summary['requests']} ({summary['requests_per_row']} per row);"

@@ -6,10 +6,11 @@ with make_progress(total=3000, interactive=sys.stderr.isatty()) as progress:
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TextIO
 
@@ -27,6 +28,22 @@ class Progress:
         self.requests = 0
         self.outcomes: Counter[Outcome] = Counter()
         self.started = time.monotonic()
+        self._halt: tuple[asyncio.AbstractEventLoop, Callable[[str], None]] | None = None
+
+    def bind_halt(self, halt: Callable[[str], None]) -> None:
+        """Called by the sender inside its event loop: what `stop` calls (as Ctrl-C does)."""
+        self._halt = (asyncio.get_running_loop(), halt)
+
+    def stop(self, reason: str) -> bool:
+        """Stop the run's sending from any thread (the UI's Stop button); False if not sending."""
+        if self._halt is None:
+            return False
+        loop, halt = self._halt
+        try:
+            loop.call_soon_threadsafe(halt, reason)
+        except RuntimeError:  # the loop has closed: the run already ended
+            return False
+        return True
 
     def request(self) -> None:
         self.requests += 1

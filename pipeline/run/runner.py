@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import OptionsError, RunDirError
-from pipeline.inputs.read import InputTable, read_inputs
+from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
 from pipeline.inputs.rows import RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
 from pipeline.reports.report import (
@@ -137,7 +137,13 @@ def _prepare(
     inputs: Sequence[Path], *, options: RunOptions, names: Sequence[str] | None
 ) -> Prepared:
     names = names or [display_name(path) for path in inputs]
-    table = read_inputs(inputs, mapping=options.columns, sheet=options.sheet, names=names)
+    read_options = ReadOptions(
+        mapping=options.columns,
+        sheet=options.sheet,
+        header_row=options.header_row,
+        skip_hidden_rows=options.skip_hidden_rows,
+    )
+    table = read_inputs(inputs, names=names, options=read_options)
     checked = validate_rows(
         table.fields,
         defaults=RowDefaults(action=options.action, address_type=options.address_type),
@@ -176,7 +182,7 @@ def _dry_outcomes(prepared: Prepared) -> pl.DataFrame:
     indexes, order_ids, actions = [], [], []
     for index, order_id, action in prepared.plan.sendable():
         indexes.append(index)
-        order_ids.append(order_id)
+        order_ids.append(order_id if order_id > 0 else None)  # < 0: a key not yet resolved
         actions.append(action)
     given = {"__index": indexes, "orderId": order_ids, "action": actions}
     valid = pl.DataFrame(given, schema={k: OUTCOME_SCHEMA[k] for k in given}).with_columns(
@@ -216,6 +222,7 @@ def validate_files(
         order_frame([]),
         summary=summary,
         default_address_type=options.address_type,
+        fixable_only=True,
     )
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
 

@@ -296,6 +296,7 @@ async def send_plan(
                 client.halt(reason)
 
     async with QuivoClient(options.api, credentials, observer=recorder) as client:
+        progress.bind_halt(client.halt)
         with stop_on_signals(client):
             if await client.login() and not options.dry_run:
                 await run_on_each(

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.inputs.countries import ISO_ALPHA2, NO_POSTAL_CODE, STATE_REQUIRED
+from pipeline.inputs.countries import ISO_ALPHA2, STATE_REQUIRED
+
+# Countries without a postal-code system: the server's own list (after the UPU's
+# addressing data), where "zip required for most countries" does not apply.
+NO_POSTAL_CODE: frozenset[str] = frozenset(
+    """
+    AE AG AO AW BF BI BJ BO BS BW BZ CD CF CG CI CK CM DJ DM ER
+    FJ GA GD GH GM GQ GY HK IE KI KM KN KP LY ML MO MR MW NR NU
+    QA RW SB SC SL SR ST SY TD TF TG TK TL TO TV UG VU YE ZW
+    """.split()
+)
 
 COMMENT_MAX_CHARS = 250
 ADDRESS_FIELDS = (

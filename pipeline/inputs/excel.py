@@ -1,0 +1,155 @@
+"""Read an .xlsx sheet as the person sees it: Excel's row numbers, cells as displayed.
+
+openpyxl gives what a values-only reader loses: each cell's type and number
+format, and which rows are hidden (filtered out). So a zip stored as 1067 with
+the format `00000` reads `01067`, a date reads as its format shows it
+(`01.12.2026`, not `2026-12-01 00:00:00`), and a number too large for a float
+to hold exactly (a 17-digit ID) is written in scientific notation so that the
+ID check refuses it instead of taking the wrong order.
+
+    grid = read_excel(Path("fixes.xlsx"), source="fixes.xlsx", sheet=None, mapping={},
+                      header_row=None)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.errors import InputFileError
+from pipeline.inputs.header import find_header, skipped_warning
+from pipeline.inputs.text import Grid, unique_names
+
+EXACT_FLOAT_LIMIT = 2**53  # integers above this are not all representable as a float
+# Excel's built-in short date (number format 14) is shown in the reader's locale:
+# nobody can tell which, so it becomes an ISO date.
+_LOCALE_DATE = "mm-dd-yy"
+_DATE_TOKENS = re.compile(r"yyyy|yy|dd|d|mm|m|hh|h|ss|s|AM/PM|\[[^\]]*\]|\"[^\"]*\"|\\.|.", re.I)
+
+
+def _strftime_for(number_format: str) -> str | None:
+    """A strftime pattern for an Excel date format (`dd.mm.yyyy` -> `%d.%m.%Y`), or None.
+
+    Excel's rule for `m`: minutes right after an hour or right before seconds, else month.
+    """
+    tokens = _DATE_TOKENS.findall(number_format.split(";")[0])
+    kinds = [t.lower() for t in tokens]
+    date_positions = [p for p, k in enumerate(kinds) if k in _PARTS]
+    out: list[str] = []
+    for position, (token, low) in enumerate(zip(tokens, kinds, strict=True)):
+        if low in ("mm", "m"):
+            index = date_positions.index(position)
+            before = kinds[date_positions[index - 1]] if index > 0 else ""
+            after = kinds[date_positions[index + 1]] if index + 1 < len(date_positions) else ""
+            minute = before in ("h", "hh") or after in ("s", "ss")
+            out.append(("%M" if minute else "%m") if low == "mm" else ("%-M" if minute else "%-m"))
+        elif low in _PARTS:
+            out.append(_PARTS[low])
+        elif low.startswith("[") or low == "am/pm":
+            return None
+        else:
+            out.append(token.strip('"').removeprefix("\\").replace("%", "%%"))
+    return "".join(out) if date_positions else None
+
+
+_PARTS = {
+    "yyyy": "%Y",
+    "yy": "%y",
+    "dd": "%d",
+    "d": "%-d",
+    "hh": "%H",
+    "h": "%-H",
+    "ss": "%S",
+    "s": "%-S",
+    "mm": "",
+    "m": "",
+}
+
+
+def show_date(value: dt.datetime | dt.date | dt.time, number_format: str) -> str:
+    """A date cell as Excel shows it; the ISO form where the format is the locale's."""
+    pattern = None if number_format == _LOCALE_DATE else _strftime_for(number_format)
+    if pattern is not None:
+        try:
+            return value.strftime(pattern)
+        except ValueError:
+            pass
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
+    return value.isoformat()
+
+
+def show_number(value: float, number_format: str) -> str:
+    """A number cell as text: `00000` zero-pads, integral floats lose `.0`, and a
+    number beyond a float's exact range keeps the scientific form Excel shows."""
+    if abs(value) >= EXACT_FLOAT_LIMIT:
+        return f"{value:.15E}".replace("E+", "E")
+    if float(value).is_integer():
+        text = str(int(value))
+        if number_format and set(number_format) == {"0"} and len(text) < len(number_format):
+            text = text.zfill(len(number_format))
+        return text
+    return repr(float(value))
+
+
+def show_cell(value: Any, number_format: str) -> str | None:
+    """One cell's text as the person sees it (None for an empty cell)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return show_number(value, number_format)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return show_date(value, number_format)
+    return str(value)
+
+
+def read_excel(
+    path: Path,
+    *,
+    source: str,
+    sheet: str | None,
+    mapping: Mapping[str, str],
+    header_row: int | None,
+) -> Grid:
+    """Read the first sheet (or `sheet`) of a workbook (see the module docstring)."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, data_only=True)
+    except Exception as error:  # openpyxl raises zipfile/XML/KeyError types for damage
+        first = str(error).split("\n", 1)[0]
+        raise InputFileError(f"{source}: cannot be opened as an Excel workbook ({first})") from None
+    if sheet is not None and sheet not in workbook.sheetnames:
+        names = ", ".join(repr(name) for name in workbook.sheetnames)
+        raise InputFileError(f"{source}: there is no sheet {sheet!r}; the sheets are {names}")
+    worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+    records: list[tuple[int, list[str | None]]] = [
+        (number, [show_cell(cell.value, cell.number_format) for cell in cells])
+        for number, cells in enumerate(worksheet.iter_rows(min_row=1), start=1)
+    ]
+    hidden = frozenset(
+        number
+        for number, dimension in worksheet.row_dimensions.items()
+        if dimension.hidden and isinstance(number, int)
+    )
+    workbook.close()
+    if not records:
+        raise InputFileError(f"{source}: the sheet is empty; it needs a header row and data rows")
+    position = find_header(records, mapping=mapping, header_row=header_row, source=source)
+    warnings = [w for w in [skipped_warning(records, position, source=source)] if w]
+    headers = unique_names(records[position][1], source)
+    data = records[position + 1 :]
+    frame = pl.DataFrame(
+        [[cells[i] if i < len(cells) else None for _, cells in data] for i in range(len(headers))],
+        schema=dict.fromkeys(headers, pl.String),
+        orient="col",
+    )
+    rows = [number for number, _ in data]
+    return Grid(frame, headers, rows, None, warnings, hidden & frozenset(rows))

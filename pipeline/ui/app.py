@@ -1,0 +1,128 @@
+"""The UI's aiohttp application: configuration, rendering, and the route table.
+
+config = UiConfig(runs_dir=Path("runs"), token=new_token(), options=RunOptions())
+app = create_app(config, env=Environment())
+# serve it on 127.0.0.1; open f"{base_url}/?token={config.token}"
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from pipeline.errors import QuivoBulkError
+from pipeline.settings import Environment, RunOptions
+from pipeline.ui.drafts import Draft
+from pipeline.ui.history import list_runs
+from pipeline.ui.security import HEADER, guard
+from pipeline.ui.tasks import Tasks
+
+STATIC = Path(__file__).parent / "static"
+DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class UiConfig:
+    """How the UI serves: where runs go, its token, the API options runs start from."""
+
+    runs_dir: Path
+    token: str
+    options: RunOptions
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+
+
+@dataclass
+class UiState:
+    config: UiConfig
+    env: Environment
+    templates: jinja2.Environment
+    tasks: Tasks
+    drafts: dict[str, Draft]
+
+
+STATE = web.AppKey("quivo_ui_state", UiState)
+
+
+def state(request: web.Request) -> UiState:
+    return request.app[STATE]
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    """A page from `templates/`; every page carries the token for its POSTs (never a secret)."""
+    ui = state(request)
+    page = ui.templates.get_template(template).render(
+        token=ui.config.token, header=HEADER, runs_dir=str(ui.config.runs_dir), **context
+    )
+    return web.Response(text=page, status=status, content_type="text/html")
+
+
+def problem(request: web.Request, message: str, *, status: int = 400) -> web.Response:
+    """A run-level fault as a page (or JSON for the page's scripts): one line to act on."""
+    if request.headers.get("Accept", "").startswith("application/json") or request.method != "GET":
+        return web.json_response({"error": message}, status=status)
+    return render(request, "problem.html", status=status, message=message)
+
+
+@web.middleware
+async def library_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Library errors become a message on the page, as the CLI turns them into one line."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except QuivoBulkError as error:
+        return problem(request, str(error))
+    return response
+
+
+async def start_page(request: web.Request) -> web.Response:
+    runs = list_runs(state(request).config.runs_dir)[:5]
+    return render(request, "start.html", runs=runs, step="start")
+
+
+async def history_page(request: web.Request) -> web.Response:
+    ui = state(request)
+    runs = list_runs(ui.config.runs_dir)
+    running = {info.name for info in runs if ui.tasks.running(info.name)}
+    return render(request, "history.html", runs=runs, running=running, step="history")
+
+
+async def no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
+def json_body(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="expected a JSON object")
+    return data
+
+
+def create_app(config: UiConfig, *, env: Environment) -> web.Application:
+    """The application: security first, then library errors as messages, then the routes."""
+    from pipeline.ui import draft_views, run_views
+
+    templates = jinja2.Environment(
+        loader=jinja2.PackageLoader("pipeline.ui", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    templates.filters["tojson_attr"] = lambda value: json.dumps(value)
+    ui = UiState(config=config, env=env, templates=templates, tasks=Tasks(), drafts={})
+    app = web.Application(
+        middlewares=[
+            guard(token=config.token),
+            library_errors,
+        ],
+        client_max_size=config.max_upload_bytes,
+    )
+    app[STATE] = ui
+    app.router.add_get("/", start_page)
+    app.router.add_get("/runs", history_page)
+    app.router.add_get("/favicon.ico", no_icon)
+    draft_views.add_routes(app.router)
+    run_views.add_routes(app.router)
+    app.router.add_static("/static", STATIC)
+    return app

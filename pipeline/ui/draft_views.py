@@ -1,0 +1,235 @@
+"""Steps 1-4 of SPEC §14: upload, columns, check (grid, edits, fixed file), preview and send.
+
+Each handler reads what the browser sent, calls `Draft` (which calls the
+library) and renders a page or answers JSON for the page's script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from pipeline.errors import InputFileError, OptionsError
+from pipeline.inputs.columns import CANONICAL, normalize
+from pipeline.run.changes import ACTIONS, ADDRESS_TYPES
+from pipeline.ui.app import json_body, render, state
+from pipeline.ui.drafts import Check, Draft
+from pipeline.ui.history import CONTENT_TYPES, run_path
+
+PAGE_ROWS_MAX = 500
+
+
+def draft_of(request: web.Request) -> Draft:
+    """The draft the URL names, looked up among the runs directory's own folders."""
+    ui = state(request)
+    name = request.match_info["name"]
+    if name in ui.drafts:
+        return ui.drafts[name]
+    path = run_path(ui.config.runs_dir, name)
+    if path is None or not (path / "ui-draft.json").exists():
+        raise web.HTTPNotFound(text="no such draft; start again from the first page")
+    draft = ui.drafts[name] = Draft.load(path)
+    return draft
+
+
+async def checked(request: web.Request, draft: Draft) -> Check:
+    """Validate in a worker thread: a large file must not stall the other requests."""
+    return await asyncio.to_thread(draft.check, state(request).config.options)
+
+
+async def upload(request: web.Request) -> web.Response:
+    """Step 1: store the files in a new run directory; the form's choices go with them."""
+    uploads: list[tuple[str, bytes]] = []
+    choices: dict[str, str] = {}
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name == "files" and part.filename:
+            uploads.append((part.filename, bytes(await part.read())))
+        elif part.name in ("action", "address_type", "sheet"):
+            choices[part.name] = (await part.text()).strip()
+    ui = state(request)
+    draft = await asyncio.to_thread(Draft.create, ui.config.runs_dir, uploads=uploads)
+    ui.drafts[draft.name] = draft
+    draft.choose(**_choices(choices))
+    return web.json_response({"next": f"/draft/{draft.name}/columns"})
+
+
+def _choices(form: dict[str, Any]) -> dict[str, Any]:
+    action = form.get("action") or None
+    if action is not None and action not in ACTIONS:
+        raise OptionsError(f"unknown action {action!r}; choose one of {', '.join(ACTIONS)}")
+    address_type = form.get("address_type") or "DELIVERY"
+    if address_type not in ADDRESS_TYPES:
+        raise OptionsError(f"unknown address type {address_type!r}")
+    return {"action": action, "address_type": address_type, "sheet": form.get("sheet") or None}
+
+
+async def columns_page(request: web.Request) -> web.Response:
+    """Step 2: how each header was read, with a choice to read it as another field."""
+    draft = draft_of(request)
+    try:
+        check: Check | None = await checked(request, draft)
+        error = None
+    except InputFileError as problem:
+        check, error = None, str(problem)
+    rows = []
+    for source in check.prepared.table.files if check else ():
+        for header in source.headers:
+            field = source.columns.fields.get(header)
+            rows.append(
+                {
+                    "file": source.name,
+                    "header": header,
+                    "field": field,
+                    "synonym": field is not None and normalize(header) != normalize(field),
+                    "chosen": draft.settings.columns.get(header, ""),
+                }
+            )
+    return render(
+        request,
+        "columns.html",
+        step="columns",
+        draft=draft,
+        rows=rows,
+        error=error,
+        fields=CANONICAL,
+        sheets=draft.sheets(),
+        actions=ACTIONS,
+        address_types=ADDRESS_TYPES,
+    )
+
+
+async def save_columns(request: web.Request) -> web.Response:
+    draft = draft_of(request)
+    body = json_body(await request.json())
+    mapping = body.get("columns") or {}
+    if not isinstance(mapping, dict) or any(
+        not isinstance(v, str) or (v not in CANONICAL and not v.startswith("customAttributes."))
+        for v in mapping.values()
+    ):
+        raise OptionsError("a column can be read as one of the listed fields only")
+    choices = _choices(body) | {"columns": {str(k): v for k, v in mapping.items() if v}}
+    await asyncio.to_thread(draft.choose, **choices)
+    return web.json_response({"next": f"/draft/{draft.name}/check"})
+
+
+async def check_page(request: web.Request) -> web.Response:
+    """Step 3: counts and the grid's frame; its rows come from `rows` page by page."""
+    draft = draft_of(request)
+    check = await checked(request, draft)
+    return render(
+        request,
+        "check.html",
+        step="check",
+        draft=draft,
+        counts=check.counts(),
+        headers=check.headers,
+        warnings=check.prepared.table.warnings,
+    )
+
+
+def _window(request: web.Request) -> tuple[int, int, bool]:
+    try:
+        offset = max(int(request.query.get("offset", "0")), 0)
+        limit = min(max(int(request.query.get("limit", "100")), 1), PAGE_ROWS_MAX)
+    except ValueError:
+        raise web.HTTPBadRequest(text="offset and limit are numbers") from None
+    return offset, limit, request.query.get("errors") == "1"
+
+
+async def grid_rows(request: web.Request) -> web.Response:
+    """One window of the check grid as JSON: {total, offset, rows: [...]}."""
+    draft = draft_of(request)
+    check = await checked(request, draft)
+    offset, limit, errors_only = _window(request)
+    indexes = check.indexes(errors_only=errors_only)
+    rows = check.rows(indexes[offset : offset + limit])
+    return web.json_response({"total": len(indexes), "offset": offset, "rows": rows})
+
+
+async def edit_cell(request: web.Request) -> web.Response:
+    """Set one cell and check again at once; answer the row and the new counts."""
+    draft = draft_of(request)
+    body = json_body(await request.json())
+    try:
+        index, header = int(body["index"]), str(body["header"])
+    except (KeyError, TypeError, ValueError):
+        raise web.HTTPBadRequest(text="index and header are needed") from None
+    value = body.get("value")
+    text = None if value is None else str(value)
+    options = state(request).config.options
+    check = await asyncio.to_thread(
+        lambda: draft.edit(index=index, header=header, value=text, base=options)
+    )
+    return web.json_response({"row": check.rows([index])[0], "counts": check.counts()})
+
+
+async def fixed_file(request: web.Request) -> web.FileResponse:
+    draft = draft_of(request)
+    path = await asyncio.to_thread(draft.fixed_file, state(request).config.options)
+    return _attachment(path, f"fixed-{draft.settings.names[0]}")
+
+
+def _attachment(path: Path, name: str) -> web.FileResponse:
+    kind = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return web.FileResponse(
+        path,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Content-Type": kind},
+    )
+
+
+async def preview_page(request: web.Request) -> web.Response:
+    """Step 4: what would be sent, order by order; invalid rows; cancels to confirm by count."""
+    from pipeline.ui.preview import preview
+
+    draft = draft_of(request)
+    check = await checked(request, draft)
+    shown = await asyncio.to_thread(preview, check, limit=PAGE_ROWS_MAX)
+    return render(request, "preview.html", step="preview", draft=draft, preview=shown)
+
+
+async def send(request: web.Request) -> web.Response:
+    """Confirm and start: the run is `run_files` on the draft's own directory."""
+    from pipeline.run.runner import run_files
+
+    ui = state(request)
+    draft = draft_of(request)
+    body = json_body(await request.json())
+    check = await checked(request, draft)
+    cancels = check.prepared.plan.cancel_orders()
+    if cancels and body.get("confirm") != cancels:
+        raise OptionsError(f"type the number of orders to cancel ({cancels}) to confirm")
+    options = draft.options(ui.config.options)
+    paths, names = draft.input_paths(), list(draft.settings.names)
+    ui.tasks.start(
+        draft.run_dir,
+        "run",
+        lambda progress: run_files(
+            paths,
+            options=options,
+            env=ui.env,
+            out=draft.run_dir,
+            confirm=lambda orders, _url: orders == cancels,
+            progress_factory=progress,
+            names=names,
+        ),
+    )
+    ui.drafts.pop(draft.name, None)
+    return web.json_response({"next": f"/run/{draft.name}/send"})
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post("/upload", upload)
+    router.add_get("/draft/{name}/columns", columns_page)
+    router.add_post("/draft/{name}/columns", save_columns)
+    router.add_get("/draft/{name}/check", check_page)
+    router.add_get("/draft/{name}/rows", grid_rows)
+    router.add_post("/draft/{name}/cell", edit_cell)
+    router.add_get("/draft/{name}/fixed", fixed_file)
+    router.add_get("/draft/{name}/preview", preview_page)
+    router.add_post("/draft/{name}/send", send)

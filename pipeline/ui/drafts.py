@@ -1,0 +1,313 @@
+"""A run before it is sent: the uploaded files, their options, the person's cell edits.
+
+A draft lives in the run directory it will become (`runs/<time>-<name>/`):
+uploads in `inputs/`, edited copies in `inputs/fixed/`, settings in
+`ui-draft.json`. Sending it is `run_files` on that same directory, so the CLI
+can report, resume and rerun it like any other run.
+
+    draft = Draft.create(runs_dir, uploads=[("fixes.xlsx", data)])
+    check = draft.check(base_options)      # validation of every row, edits applied
+    draft.edit(index=3, header="zip", value="1010")
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import polars as pl
+
+from pipeline.errors import InputFileError
+from pipeline.inputs.read import (
+    EXCEL_SUFFIXES,
+    PARQUET_SUFFIXES,
+    TEXT_SUFFIXES,
+    InputTable,
+    read_inputs,
+)
+from pipeline.reports.report import write_csv
+from pipeline.run.runner import Prepared, default_run_dir, prepare
+from pipeline.settings import RunOptions
+from pipeline.ui.problems import problem_fields
+
+DRAFT_FILE = "ui-draft.json"
+UPLOAD_SUFFIXES = TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def safe_name(name: str) -> str:
+    """The last part of a browser's file name, reduced to plain characters (never a path)."""
+    base = unquote(name).replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE.sub("-", base).strip(" .-")
+    return cleaned[:80] or "upload"
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) readable by the owner only (SPEC §7)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+    path.chmod(0o600)
+
+
+@dataclass
+class DraftSettings:
+    """What the person chose; saved as ui-draft.json (no secret in it)."""
+
+    files: list[str]  # stored names under inputs/
+    names: list[str]  # the names shown and written in the reports
+    action: str | None = None
+    address_type: str = "DELIVERY"
+    sheet: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    edits: dict[str, dict[str, str | None]] = field(
+        default_factory=dict
+    )  # index -> header -> value
+
+
+@dataclass(frozen=True)
+class Check:
+    """Every row's state after validation, in input order."""
+
+    prepared: Prepared
+    original: InputTable  # the rows as uploaded (their row numbers are the ones shown)
+    status: list[str]  # "valid" | "invalid" | "duplicate" per row
+    problems: dict[int, tuple[str, str, tuple[str, ...]]]  # index -> code, message, headers
+
+    @property
+    def headers(self) -> list[str]:
+        return [c for c in self.prepared.table.raw.columns if c not in ("file", "row")]
+
+    def counts(self) -> dict[str, int]:
+        counts = {"rows": len(self.status), "valid": 0, "invalid": 0, "duplicate": 0}
+        for status in self.status:
+            counts[status] += 1
+        counts["problems"] = counts["invalid"]
+        return counts
+
+    def indexes(self, *, errors_only: bool) -> list[int]:
+        if not errors_only:
+            return list(range(len(self.status)))
+        return [i for i, status in enumerate(self.status) if status == "invalid"]
+
+    def rows(self, indexes: Sequence[int]) -> list[dict[str, Any]]:
+        """Grid rows as JSON-ready dicts: cells in header order, each problem at its cells."""
+        if not indexes:
+            return []
+        raw = self.prepared.table.raw
+        picked = raw.select(self.headers)[list(indexes)]
+        rows_shown = self.original.raw["row"].gather(list(indexes)).to_list()
+        files = raw["file"].gather(list(indexes)).to_list()
+        out = []
+        for position, (index, cells) in enumerate(zip(indexes, picked.iter_rows(), strict=True)):
+            code, message, marked = self.problems.get(index, (None, None, ()))
+            out.append(
+                {
+                    "index": index,
+                    "row": rows_shown[position],
+                    "file": files[position],
+                    "status": self.status[index],
+                    "code": code,
+                    "message": message,
+                    "marked": list(marked),
+                    "cells": list(cells),
+                }
+            )
+        return out
+
+
+class Draft:
+    """One draft run directory and the person's choices for it."""
+
+    def __init__(self, run_dir: Path, settings: DraftSettings) -> None:
+        self.run_dir = run_dir
+        self.settings = settings
+        self._check: Check | None = None
+
+    @classmethod
+    def create(cls, runs_dir: Path, *, uploads: Sequence[tuple[str, bytes]]) -> Draft:
+        """Store uploaded files in a new run directory; refuse types the tool cannot read."""
+        if not uploads:
+            raise InputFileError("no file was uploaded; pick a CSV, Excel or Parquet file")
+        names: list[str] = []
+        for given, _ in uploads:
+            name = safe_name(given)
+            if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+                kinds = ", ".join(sorted(UPLOAD_SUFFIXES))
+                raise InputFileError(f"{name}: not a file type quivo-bulk reads; use {kinds}")
+            while name in names:
+                name = f"{Path(name).stem}-2{Path(name).suffix}"
+            names.append(name)
+        private_dir(runs_dir)
+        run_dir = private_dir(default_run_dir(Path(names[0]).stem, root=runs_dir))
+        inputs = private_dir(run_dir / "inputs")
+        files = []
+        for number, (name, (_, data)) in enumerate(zip(names, uploads, strict=True), start=1):
+            stored = f"{number}-{name}"
+            write_private(inputs / stored, data)
+            files.append(stored)
+        draft = cls(run_dir, DraftSettings(files=files, names=names))
+        draft.save()
+        return draft
+
+    @classmethod
+    def load(cls, run_dir: Path) -> Draft:
+        data = json.loads((run_dir / DRAFT_FILE).read_text())
+        return cls(run_dir, DraftSettings(**data))
+
+    def save(self) -> None:
+        write_private(self.run_dir / DRAFT_FILE, json.dumps(asdict(self.settings)).encode())
+        self._check = None
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+    def originals(self) -> list[Path]:
+        return [self.run_dir / "inputs" / stored for stored in self.settings.files]
+
+    def input_paths(self) -> list[Path]:
+        """What a run reads: the edited copies once a cell was changed, else the uploads."""
+        if not self.settings.edits:
+            return self.originals()
+        return [self.run_dir / "inputs" / "fixed" / name for name in self.settings.names]
+
+    def options(self, base: RunOptions) -> RunOptions:
+        """`base` (API settings from the environment) with this draft's choices."""
+        return replace(
+            base,
+            action=self.settings.action,
+            address_type=self.settings.address_type,
+            sheet=self.settings.sheet,
+            columns=dict(self.settings.columns),
+        )
+
+    def sheets(self) -> list[str]:
+        """The sheet names of the first workbook uploaded (empty without one)."""
+        import fastexcel
+
+        for path in self.originals():
+            if path.suffix.lower() in EXCEL_SUFFIXES:
+                try:
+                    return list(fastexcel.read_excel(path).sheet_names)
+                except Exception:  # an unreadable workbook: the check says why
+                    return []
+        return []
+
+    def _first_sheet(self) -> str:
+        """The sheet name an edited workbook keeps, so the same sheet option reads it."""
+        sheets = self.sheets()
+        return sheets[0] if sheets else "Sheet1"
+
+    def choose(self, **choices: Any) -> None:
+        """Change action, address_type, sheet or columns; edits stay."""
+        for key, value in choices.items():
+            if key not in ("action", "address_type", "sheet", "columns"):
+                raise ValueError(f"unknown draft setting {key!r}")
+            setattr(self.settings, key, value)
+        if self.settings.edits:
+            self._write_fixed(self._read_original(self.options(RunOptions())))
+        self.save()
+
+    def _read_original(self, options: RunOptions) -> InputTable:
+        return read_inputs(
+            self.originals(),
+            mapping=options.columns,
+            sheet=options.sheet,
+            names=self.settings.names,
+        )
+
+    def check(self, base: RunOptions) -> Check:
+        """Validate every row (edits applied); cached until something changes."""
+        if self._check is not None:
+            return self._check
+        options = self.options(base)
+        original = self._read_original(options)
+        prepared = prepare(self.input_paths(), options=options, names=self.settings.names)
+        if prepared.table.raw.height != original.raw.height:
+            raise InputFileError("the edited file lost rows; undo the last edit")
+        self._check = _checked(prepared, original)
+        return self._check
+
+    def edit(self, *, index: int, header: str, value: str | None, base: RunOptions) -> Check:
+        """Set one cell, write the fixed files, and check again."""
+        check = self.check(base)
+        if header not in check.headers or not 0 <= index < len(check.status):
+            raise InputFileError("no such cell; reload the page")
+        cells = check.prepared.table.raw.select(check.headers).row(index)
+        row = dict(zip(check.headers, cells, strict=True))
+        row[header] = value or None
+        if all(v is None or not str(v).strip() for v in row.values()):
+            raise InputFileError("a row cannot be emptied here; delete it in your spreadsheet")
+        self.settings.edits.setdefault(str(index), {})[header] = value or None
+        self._write_fixed(check.original)
+        self.save()
+        return self.check(base)
+
+    def _write_fixed(self, original: InputTable) -> None:
+        """The uploads with every edit applied, one file per upload, in the upload's kind."""
+        raw = original.raw
+        for header in {h for edits in self.settings.edits.values() for h in edits}:
+            if header not in raw.columns:
+                continue
+            column = raw[header].clone()
+            changes = [
+                (int(i), edits[header])
+                for i, edits in self.settings.edits.items()
+                if header in edits
+            ]
+            column.scatter([i for i, _ in changes], [v for _, v in changes])
+            raw = raw.with_columns(column)
+        folder = private_dir(self.run_dir / "inputs" / "fixed")
+        for source, target in zip(original.files, self.input_paths(), strict=True):
+            frame = raw.filter(pl.col("file") == source.name).select(source.headers)
+            write_table(frame, target, sheet=self.settings.sheet or self._first_sheet())
+            target.chmod(0o600)
+        del folder
+
+    def fixed_file(self, base: RunOptions) -> Path:
+        """The file to download: the first upload with the edits (or as uploaded)."""
+        self.check(base)
+        return self.input_paths()[0]
+
+
+def write_table(frame: pl.DataFrame, path: Path, *, sheet: str) -> None:
+    """Write text cells in the kind `path` names; CSV with the formula guard, read back exactly."""
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        frame.write_excel(path, worksheet=sheet, autofit=True)
+    elif suffix in PARQUET_SUFFIXES:
+        frame.write_parquet(path)
+    else:
+        write_csv(frame, path)
+
+
+def _checked(prepared: Prepared, original: InputTable) -> Check:
+    status = ["valid"] * prepared.table.raw.height
+    problems: dict[int, tuple[str, str, tuple[str, ...]]] = {}
+    headers_for: dict[str, list[str]] = {}
+    for source in prepared.table.files:
+        for header, canonical in source.columns.fields.items():
+            headers_for.setdefault(canonical, []).append(header)
+    for rejection in prepared.plan.rejections:
+        status[rejection.index] = "invalid"
+        fields = problem_fields(rejection.code, rejection.message)
+        marked = tuple(h for f in fields for h in headers_for.get(f, ()))
+        problems[rejection.index] = (rejection.code.value, rejection.message, marked)
+    for duplicate in prepared.plan.duplicates:
+        status[duplicate.index] = "duplicate"
+    return Check(prepared=prepared, original=original, status=status, problems=problems)
+
+
+def mapping_from_form(form: Mapping[str, str], headers: Sequence[str]) -> dict[str, str]:
+    """`map:<header>` form fields -> the column mapping a run takes (empty: automatic)."""
+    return {h: form[f"map:{h}"] for h in headers if form.get(f"map:{h}")}

@@ -1,0 +1,125 @@
+"""The run directories under the runs folder: which exist, their state, their files.
+
+A name from the browser is only ever looked up among the directories listed
+here, and a download only among `DOWNLOADS`: no path the browser sends is
+opened as given.
+
+    runs = list_runs(Path("runs"))          # newest first
+    path = run_path(Path("runs"), "20261124T101500Z-fixes")   # None if not a run here
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.run.journal import JOURNAL_NAME
+from pipeline.ui.drafts import DRAFT_FILE
+
+# What the results page offers, by the name the browser asks for.
+DOWNLOADS = {
+    "results.xlsx": "results.xlsx",
+    "results.csv": "results.csv",
+    "errors.xlsx": "errors.xlsx",
+    "errors.csv": "errors.csv",
+    "undo.csv": "undo/undo.csv",
+    "not-undoable.csv": "undo/not-undoable.csv",
+    "summary.json": "summary.json",
+}
+CONTENT_TYPES = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".parquet": "application/octet-stream",
+    ".tsv": "text/tab-separated-values",
+    ".txt": "text/plain",
+}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    name: str
+    path: Path
+    state: str  # draft | unfinished | stopped | finished
+    summary: dict[str, Any] | None
+    changed_at: float
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        return dict((self.summary or {}).get("outcomes", {}))
+
+
+def _state(path: Path, summary: dict[str, Any] | None) -> str:
+    if summary is not None:
+        if summary.get("stopped") or summary.get("exit_code") == 3:
+            return "stopped"
+        return "finished"
+    if (path / JOURNAL_NAME).exists():
+        return "unfinished"
+    return "draft"
+
+
+def read_summary(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((path / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def run_info(path: Path) -> RunInfo | None:
+    """A run directory's state, or None when `path` holds no run (nor a draft)."""
+    markers = [path / name for name in (JOURNAL_NAME, "summary.json", DRAFT_FILE)]
+    times = [m.stat().st_mtime for m in markers if m.exists()]
+    if not times:
+        return None
+    summary = read_summary(path)
+    return RunInfo(path.name, path, _state(path, summary), summary, max(times))
+
+
+def list_runs(runs_dir: Path) -> list[RunInfo]:
+    """Every run (and draft) directly under `runs_dir`, newest first."""
+    if not runs_dir.is_dir():
+        return []
+    found = [run_info(child) for child in runs_dir.iterdir() if child.is_dir()]
+    return sorted((i for i in found if i is not None), key=lambda i: i.changed_at, reverse=True)
+
+
+def run_path(runs_dir: Path, name: str) -> Path | None:
+    """The run directory called `name` directly under `runs_dir`, if there is one."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        return None
+    for child in runs_dir.iterdir() if runs_dir.is_dir() else ():
+        if child.name == name and child.is_dir() and run_info(child) is not None:
+            return child
+    return None
+
+
+def download_path(run_dir: Path, name: str) -> Path | None:
+    """A report of `run_dir` by its download name; None when it is not one or does not exist."""
+    relative = DOWNLOADS.get(name)
+    if relative is None:
+        return None
+    path = run_dir / relative
+    return path if path.is_file() else None
+
+
+def error_groups(results: pl.DataFrame, *, examples: int = 3) -> list[dict[str, Any]]:
+    """Per errorCode: how many rows, the most common message, the first example rows."""
+    failing = results.filter(pl.col("errorCode").is_not_null())
+    groups = []
+    for (code,), group in failing.group_by("errorCode", maintain_order=True):
+        message = group["error"].drop_nulls().mode().sort().to_list()
+        groups.append(
+            {
+                "code": code,
+                "count": group.height,
+                "message": message[0] if message else "",
+                "rows": group["row"].head(examples).to_list(),
+            }
+        )
+    return sorted(groups, key=lambda g: -int(g["count"]))

@@ -1,0 +1,47 @@
+"""Which cells a row's problem is about, so the check grid can mark them.
+
+problem_fields(ErrorCode.MISSING_STATE, "state is required for US")  # ("state",)
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.inputs.columns import CANONICAL
+from pipeline.outcomes import ErrorCode
+
+# An error code names the field it is about; messages may name more (every problem of a row).
+CODE_FIELDS: dict[ErrorCode, tuple[str, ...]] = {
+    ErrorCode.MISSING_ORDER_ID: ("orderId",),
+    ErrorCode.INVALID_ORDER_ID: ("orderId",),
+    ErrorCode.MISSING_ACTION: ("action",),
+    ErrorCode.INVALID_ACTION: ("action",),
+    ErrorCode.INVALID_ADDRESS_TYPE: ("addressType",),
+    ErrorCode.COMMENT_TOO_LONG: ("comment",),
+    ErrorCode.INVALID_BOOLEAN: ("trackingEnabled",),
+    ErrorCode.INVALID_COUNTRY: ("countryIso2",),
+    ErrorCode.MISSING_COUNTRY: ("countryIso2",),
+    ErrorCode.MISSING_NAME: ("name",),
+    ErrorCode.MISSING_STREET: ("street",),
+    ErrorCode.MISSING_CITY: ("city",),
+    ErrorCode.MISSING_ZIP: ("zip",),
+    ErrorCode.MISSING_STATE: ("state",),
+    ErrorCode.INVALID_LATITUDE: ("latitude",),
+    ErrorCode.INVALID_LONGITUDE: ("longitude",),
+    ErrorCode.INCOMPLETE_COORDINATES: ("latitude", "longitude"),
+    ErrorCode.INVALID_EMAIL: ("email",),
+    ErrorCode.CONFLICTING_ROWS: ("orderId",),
+}
+_CODE_ONLY = ("orderId", "action")  # named by most messages; marked only by their codes
+_WORDS = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def problem_fields(code: ErrorCode | str, message: str) -> tuple[str, ...]:
+    """The canonical fields a problem is about: its code's fields, then those its message names."""
+    try:
+        found = list(CODE_FIELDS.get(ErrorCode(code), ()))
+    except ValueError:
+        found = []
+    named = set(_WORDS.findall(message))
+    found += [n for n in CANONICAL if n in named and n not in found and n not in _CODE_ONLY]
+    return tuple(found)

@@ -1,0 +1,208 @@
+"""Steps 5-7 of SPEC §14: live progress and Stop, results and downloads, resume / rerun / undo.
+
+A run is any run directory under the runs folder, made here or by the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import polars as pl
+from aiohttp import web
+
+from pipeline.errors import OptionsError
+from pipeline.run.durable import load_results
+from pipeline.ui.app import render, state
+from pipeline.ui.history import CONTENT_TYPES, download_path, error_groups, run_info, run_path
+
+EVENT_EVERY_S = 0.25
+PAGE_ROWS_MAX = 500
+GRID_COLUMNS = ("row", "orderId", "action", "outcome", "errorCode", "error", "orderStatus")
+
+
+def run_dir_of(request: web.Request) -> Path:
+    """The run the URL names: a run directory under the runs folder, or one this UI started."""
+    ui = state(request)
+    name = request.match_info["name"]
+    task = ui.tasks.get(name)
+    path = task.run_dir if task is not None else run_path(ui.config.runs_dir, name)
+    if path is None:
+        raise web.HTTPNotFound(text="no such run under the runs directory")
+    return path
+
+
+async def send_page(request: web.Request) -> web.Response:
+    """Step 5: the progress of a run this UI is sending (or the results once it is done)."""
+    run_dir = run_dir_of(request)
+    task = state(request).tasks.get(run_dir.name)
+    if task is None:
+        raise web.HTTPSeeOther(f"/run/{run_dir.name}")
+    return render(request, "send.html", step="send", name=run_dir.name, kind=task.kind)
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: a progress snapshot every quarter second, the last one when done."""
+    run_dir = run_dir_of(request)
+    task = state(request).tasks.get(run_dir.name)
+    if task is None:
+        raise web.HTTPNotFound(text="this run is not being sent by this UI")
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    while True:
+        snapshot = task.snapshot()
+        try:
+            await response.write(f"data: {json.dumps(snapshot)}\n\n".encode())
+        except ConnectionResetError:  # the page went away; the run goes on
+            break
+        if snapshot["state"] != "running":
+            break
+        await asyncio.sleep(EVENT_EVERY_S)
+    return response
+
+
+async def stop(request: web.Request) -> web.Response:
+    """Stop as Ctrl-C: nothing new is sent, the reports are written, the run can be resumed."""
+    run_dir = run_dir_of(request)
+    task = state(request).tasks.get(run_dir.name)
+    if task is None or task.state != "running":
+        raise OptionsError("this run is not running")
+    task.stop()
+    return web.json_response({"stopping": True})
+
+
+def _results(run_dir: Path) -> pl.DataFrame | None:
+    if not (run_dir / "results.parquet").exists():
+        return None
+    return load_results(run_dir)
+
+
+async def results_page(request: web.Request) -> web.Response:
+    """Step 6: counts, error groups, the rows (a grid), downloads, and what to do next."""
+    ui = state(request)
+    run_dir = run_dir_of(request)
+    info = run_info(run_dir)
+    assert info is not None  # run_path only finds runs
+    if info.state == "draft":
+        raise web.HTTPSeeOther(f"/draft/{run_dir.name}/check")
+    results = await asyncio.to_thread(_results, run_dir)
+    task = ui.tasks.get(run_dir.name)
+    downloads = [
+        name
+        for name in (
+            "results.xlsx",
+            "results.csv",
+            "errors.xlsx",
+            "errors.csv",
+            "undo.csv",
+            "not-undoable.csv",
+            "summary.json",
+        )
+        if download_path(run_dir, name) is not None
+    ]
+    return render(
+        request,
+        "results.html",
+        step="results",
+        info=info,
+        groups=error_groups(results) if results is not None else [],
+        downloads=downloads,
+        columns=GRID_COLUMNS,
+        running=ui.tasks.running(run_dir.name),
+        error=task.error if task is not None else None,
+        can_undo=_undo_available(),
+    )
+
+
+async def result_rows(request: web.Request) -> web.Response:
+    """One window of the results grid as JSON; `errors=1` keeps the rows left to do."""
+    run_dir = run_dir_of(request)
+    try:
+        offset = max(int(request.query.get("offset", "0")), 0)
+        limit = min(max(int(request.query.get("limit", "100")), 1), PAGE_ROWS_MAX)
+    except ValueError:
+        raise web.HTTPBadRequest(text="offset and limit are numbers") from None
+    results = await asyncio.to_thread(_results, run_dir)
+    if results is None:
+        return web.json_response({"total": 0, "offset": 0, "rows": []})
+    if request.query.get("errors") == "1":
+        results = results.filter(~pl.col("outcome").is_in(["applied", "duplicate", "unchanged"]))
+    window = results.slice(offset, limit).select(GRID_COLUMNS)
+    rows = [
+        {"index": offset + i, "status": cells[3], "cells": [_text(c) for c in cells]}
+        for i, cells in enumerate(window.iter_rows())
+    ]
+    return web.json_response({"total": results.height, "offset": offset, "rows": rows})
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+async def download(request: web.Request) -> web.FileResponse:
+    """A report by its name among the known ones: never a path the browser made up."""
+    run_dir = run_dir_of(request)
+    name = request.match_info["file"]
+    path = download_path(run_dir, name)
+    if path is None:
+        raise web.HTTPNotFound(text="no such report in this run")
+    kind = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Disposition": f'attachment; filename="{run_dir.name}-{name}"',
+            "Content-Type": kind,
+        },
+    )
+
+
+async def resume(request: web.Request) -> web.Response:
+    """`quivo-bulk resume` on this run directory, in a worker thread."""
+    from pipeline.run.durable import resume_run
+
+    ui = state(request)
+    run_dir = run_dir_of(request)
+    ui.tasks.start(
+        run_dir,
+        "resume",
+        lambda progress: resume_run(run_dir, cli={}, env=ui.env, progress_factory=progress),
+    )
+    return web.json_response({"next": f"/run/{run_dir.name}/send"})
+
+
+async def rerun(request: web.Request) -> web.Response:
+    """`quivo-bulk rerun` of this run into a new run directory beside it."""
+    from pipeline.run.durable import rerun_run
+    from pipeline.run.runner import default_run_dir
+
+    ui = state(request)
+    source = run_dir_of(request)
+    target = default_run_dir(f"rerun-{source.name}", root=ui.config.runs_dir)
+    target.mkdir(mode=0o700, parents=True)
+    ui.tasks.start(
+        target,
+        "rerun",
+        lambda progress: rerun_run(
+            source, cli={}, env=ui.env, out=target, progress_factory=progress
+        ),
+    )
+    return web.json_response({"next": f"/run/{target.name}/send"})
+
+
+def _undo_available() -> bool:
+    """Undo comes from the library's plan/undo (issue 11); offered once it is there."""
+    import importlib.util
+
+    return importlib.util.find_spec("pipeline.run.undo") is not None
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/run/{name}", results_page)
+    router.add_get("/run/{name}/send", send_page)
+    router.add_get("/run/{name}/events", events)
+    router.add_post("/run/{name}/stop", stop)
+    router.add_get("/run/{name}/rows", result_rows)
+    router.add_get("/run/{name}/download/{file}", download)
+    router.add_post("/run/{name}/resume", resume)
+    router.add_post("/run/{name}/rerun", rerun)

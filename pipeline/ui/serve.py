@@ -1,0 +1,56 @@
+"""Serve the UI on 127.0.0.1 until Ctrl-C; print (and open) its tokened URL.
+
+serve_ui(config, env=Environment(), port=0, announce=print, open_browser=True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import webbrowser
+from collections.abc import Callable
+
+from pipeline.sandbox.serve import start_site
+from pipeline.settings import Environment
+from pipeline.ui.app import UiConfig, create_app
+
+HOST = "127.0.0.1"  # loopback only, never configurable (SPEC §14)
+
+
+def start_url(base_url: str, token: str) -> str:
+    """The URL a person opens once: the token moves into a cookie at the first request."""
+    return f"{base_url}/?token={token}"
+
+
+async def _serve(
+    config: UiConfig,
+    *,
+    env: Environment,
+    port: int,
+    announce: Callable[[str], None],
+    open_browser: bool,
+) -> None:
+    runner, base_url = await start_site(create_app(config, env=env), host=HOST, port=port)
+    url = start_url(base_url, config.token)
+    announce(url)
+    if open_browser:
+        await asyncio.to_thread(webbrowser.open, url)
+    try:
+        await asyncio.Event().wait()  # until Ctrl-C cancels this task
+    finally:
+        await runner.cleanup()
+
+
+def serve_ui(
+    config: UiConfig,
+    *,
+    env: Environment,
+    port: int,
+    announce: Callable[[str], None],
+    open_browser: bool,
+) -> None:
+    """Serve until Ctrl-C."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            _serve(config, env=env, port=port, announce=announce, open_browser=open_browser)
+        )

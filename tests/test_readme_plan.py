@@ -1,0 +1,137 @@
+"""The README's "Before you send" section: its commands, its Python snippet, its figures."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.run.apply import apply_plan
+from pipeline.run.planfile import plan_files
+from pipeline.run.runner import run_files
+from pipeline.sandbox import SandboxThread
+from tests.conftest import (
+    API_KEY,
+    PASSWORD,
+    REPO,
+    SAMPLE_DATA,
+    USERNAME,
+    env_for,
+    options_for,
+    state_of,
+)
+
+SECTION = "## Before you send: plan, apply, undo"
+
+
+def section() -> str:
+    text = (REPO / "README.md").read_text()
+    start = text.index(SECTION)
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def blocks(kind: str) -> list[str]:
+    return re.findall(rf"```{kind}\n(.*?)```", section(), flags=re.DOTALL)
+
+
+@pytest.fixture
+def in_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: SandboxThread) -> Path:
+    """A working directory with sample_data/, the QUIVO_* variables set for the sandbox."""
+    (tmp_path / "sample_data").symlink_to(SAMPLE_DATA)
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "QUIVO_BASE_URL": sandbox.base_url,
+        "QUIVO_API_KEY": API_KEY,
+        "QUIVO_USERNAME": USERNAME,
+        "QUIVO_PASSWORD": PASSWORD,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
+
+
+def test_the_worked_example_runs_as_printed(in_copy: Path, sandbox: SandboxThread) -> None:
+    [commands] = blocks("sh")
+    before = {i: state_of(sandbox).order(i, touch=False) for i in state_of(sandbox).store.ids()}
+    snapshot = {i: dict(o or {}) for i, o in before.items()}
+    codes = []
+    for line in commands.strip().splitlines():
+        words = shlex.split(line)
+        assert words[0] == ".venv/bin/quivo-bulk"
+        result = CliRunner().invoke(main, [*words[1:], "--rate", "500"])
+        codes.append(result.exit_code)
+        assert result.exception is None or isinstance(result.exception, SystemExit), line
+        if words[1] == "plan":
+            assert "6 orders will change" in result.output
+            assert "zip: 6" in result.output
+            assert "status_conflict: 1 row (row 6)" in result.output
+    assert codes == [1, 0, 0, 0]
+    assert (in_copy / "runs" / "plan-fixes" / "plan.xlsx").exists()
+    assert (in_copy / "runs" / "fixes-applied" / "undo" / "undo.csv").exists()
+    for order_id, order in snapshot.items():
+        now = state_of(sandbox).order(order_id, touch=False)
+        assert now is not None
+        assert now["deliveryAddress"] == order["deliveryAddress"], order_id
+
+
+def test_the_python_snippet_runs_as_printed(in_copy: Path) -> None:
+    [snippet] = blocks("python")
+    namespace: dict[str, object] = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)
+    undone = namespace["undone"]
+    assert undone.run is not None  # type: ignore[attr-defined]
+    assert undone.run.exit_code == 0  # type: ignore[attr-defined]
+
+
+def cost_rows() -> dict[str, list[str]]:
+    table = section().split("### What each mode costs", 1)[1]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return {row.split("|")[1].strip(): [c.strip() for c in row.split("|")[2:5]] for row in rows}
+
+
+def test_the_request_costs_in_the_readme_are_measured(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """Each mode on sample_data/address-corrections.csv, against fresh orders where it matters."""
+    table = cost_rows()
+    source = [SAMPLE_DATA / "address-corrections.csv"]
+    env = env_for(sandbox)
+
+    def check(mode: str, summary: dict[str, object]) -> None:
+        requests, per_row, _ = table[mode]
+        kinds = summary["requests_by_kind"]
+        assert isinstance(kinds, dict)
+        assert str(sum(kinds.values())) == requests, mode
+        assert f"{summary['requests_per_row']:.2f}" == per_row, mode
+
+    planned = plan_files(
+        source, options=options_for(sandbox, action="address"), env=env, out=tmp_path / "plan"
+    )
+    check("`plan`", planned.summary)
+    applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply")
+    check("`apply` (of that plan: 6 rows)", applied.summary)
+    again = run_files(
+        source, options=options_for(sandbox, action="address"), env=env, out=tmp_path / "again"
+    )
+    check("`run` of a file already applied", again.summary)
+
+
+@pytest.mark.parametrize(
+    ("mode", "snapshot"),
+    [("`run` (before-images, the default)", "changes"), ("`run --snapshot never`", "never")],
+)
+def test_the_run_costs_in_the_readme_are_measured(
+    sandbox: SandboxThread, tmp_path: Path, mode: str, snapshot: str
+) -> None:
+    requests, per_row, _ = cost_rows()[mode]
+    result = run_files(
+        [SAMPLE_DATA / "address-corrections.csv"],
+        options=options_for(sandbox, action="address", snapshot=snapshot),
+        env=env_for(sandbox),
+        out=tmp_path / "run",
+    )
+    assert str(sum(result.summary["requests_by_kind"].values())) == requests
+    assert f"{result.summary['requests_per_row']:.2f}" == per_row

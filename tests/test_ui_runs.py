@@ -1,0 +1,173 @@
+"""Runs in the UI are the CLI's runs: the same directories, either way round (SPEC §14)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import AsyncIterator
+from http.cookiejar import CookieJar
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.run.runner import run_files
+from pipeline.sandbox import SandboxThread
+from pipeline.ui.security import HEADER
+from tests.conftest import (
+    API_KEY,
+    PASSWORD,
+    REPO,
+    USERNAME,
+    comment_file,
+    env_for,
+    options_for,
+)
+from tests.ui_helpers import running_ui
+
+
+def readme_example() -> list[str]:
+    """The `quivo-bulk ui` example exactly as README.md prints it."""
+    readme = (REPO / "README.md").read_text()
+    (line,) = re.findall(r"^quivo-bulk ui .*$", readme, flags=re.MULTILINE)
+    return line.split()[1:]
+
+
+def test_the_readme_example_serves_its_printed_url(sandbox: SandboxThread, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "QUIVO_BASE_URL": sandbox.base_url,
+        "QUIVO_API_KEY": API_KEY,
+        "QUIVO_USERNAME": USERNAME,
+        "QUIVO_PASSWORD": PASSWORD,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *readme_example()],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        (url,) = re.findall(r"http://127\.0\.0\.1:\d+/\?token=\S+", first)
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        with opener.open(url, timeout=10) as answer:
+            page = answer.read().decode()
+            assert answer.status == 200
+            assert "token=" not in answer.url  # redirected without it; the cookie holds it
+        assert "Start: pick the file" in page
+        assert PASSWORD not in page
+        assert API_KEY not in page
+    finally:
+        server.send_signal(signal.SIGINT)
+        code = server.wait(timeout=10)
+        assert server.stdout is not None
+        server.stdout.close()
+    assert code == 0
+    assert (tmp_path / "runs" / "ui").is_dir() or not (tmp_path / "runs").exists()
+
+
+@pytest.fixture
+async def client_for() -> AsyncIterator[Any]:
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def connect(url: str, token: str) -> aiohttp.ClientSession:
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        sessions.append(session)
+        async with session.get(f"{url}/?token={token}") as answer:
+            assert answer.status == 200
+        return session
+
+    yield connect
+    for session in sessions:
+        await session.close()
+
+
+async def test_a_run_made_by_the_cli_is_listed_and_opened(
+    sandbox: SandboxThread, tmp_path: Path, client_for: Any
+) -> None:
+    runs = tmp_path / "runs"
+    path, ids = comment_file(sandbox, tmp_path, 5, "from the CLI")
+    result = await asyncio.to_thread(
+        lambda: run_files(
+            [path],
+            options=options_for(sandbox, action="update"),
+            env=env_for(sandbox),
+            out=runs / "cli-run",
+        )
+    )
+    with running_ui(runs, options=options_for(sandbox), env=env_for(sandbox)) as (url, token):
+        client = await client_for(url, token)
+        async with client.get(f"{url}/runs") as answer:
+            assert "cli-run" in await answer.text()
+        async with client.get(f"{url}/run/cli-run") as answer:
+            page = await answer.text()
+            assert answer.status == 200
+        assert result.summary["outcomes"] == {"applied": 5}, result.summary
+        assert "<b>5</b> applied" in page
+        async with client.get(f"{url}/run/cli-run/rows?offset=0&limit=100") as answer:
+            rows = await answer.json()
+        assert rows["total"] == 5
+        assert [int(r["cells"][1]) for r in rows["rows"]] == ids
+
+
+async def events_until(client: aiohttp.ClientSession, url: str, *, done: int) -> dict[str, Any]:
+    """Read the progress stream until `done` rows are done (or the run ended)."""
+    snapshot: dict[str, Any] = {}
+    async with client.get(url) as answer:
+        async for line in answer.content:
+            if line.startswith(b"data: "):
+                snapshot = json.loads(line[6:])
+                if snapshot.get("done", 0) >= done or snapshot["state"] != "running":
+                    break
+    return snapshot
+
+
+@pytest.mark.slow
+async def test_stop_in_the_browser_leaves_a_run_the_cli_resumes_and_reports(
+    sandbox: SandboxThread, tmp_path: Path, client_for: Any
+) -> None:
+    runs = tmp_path / "runs"
+    path, _ = comment_file(sandbox, tmp_path, 40, "stopped")
+    slow = options_for(sandbox, rate=5.0)  # 80 requests: 16 s unless stopped
+    with running_ui(runs, options=slow, env=env_for(sandbox)) as (url, token):
+        client = await client_for(url, token)
+        form = aiohttp.FormData()
+        form.add_field("files", path.read_bytes(), filename="comments.csv")
+        form.add_field("action", "update")
+        async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
+            name = (await answer.json())["next"].split("/")[2]
+        async with client.post(f"{url}/draft/{name}/send", json={}, headers={HEADER: token}):
+            pass
+        await events_until(client, f"{url}/run/{name}/events", done=1)
+        async with client.post(f"{url}/run/{name}/stop", headers={HEADER: token}) as answer:
+            assert answer.status == 200
+        last = await events_until(client, f"{url}/run/{name}/events", done=10**9)
+        assert last["state"] == "finished"
+        assert last["exit_code"] == 3
+    summary = json.loads((runs / name / "summary.json").read_text())
+    assert summary["outcomes"]["not_attempted"] > 0
+    assert "browser" in summary["stopped"]
+
+    env = {"QUIVO_API_KEY": API_KEY, "QUIVO_USERNAME": USERNAME, "QUIVO_PASSWORD": PASSWORD}
+    resumed = await asyncio.to_thread(
+        CliRunner().invoke, main, ["resume", str(runs / name), "--rate", "500"], env=env
+    )
+    assert resumed.exit_code in (0, 1), resumed.output  # the CLI takes the UI's run as its own
+    report = await asyncio.to_thread(CliRunner().invoke, main, ["report", str(runs / name)])
+    assert report.exit_code in (0, 1)
+    assert "quivo-bulk" in report.output
+    final = json.loads((runs / name / "summary.json").read_text())
+    assert sum(final["outcomes"].values()) == 40  # every row reported once
+    assert final["outcomes"].get("applied", 0) >= summary["outcomes"].get("applied", 0)

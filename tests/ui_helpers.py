@@ -1,0 +1,27 @@
+"""Shared by the UI tests: the UI app served on loopback in a thread, against a sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipeline.sandbox import SandboxThread
+from pipeline.settings import Environment, RunOptions
+from pipeline.ui.app import UiConfig, create_app
+from pipeline.ui.security import new_token
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@contextmanager
+def running_ui(
+    runs_dir: Path, *, options: RunOptions, env: Environment, max_upload_bytes: int = 10_000_000
+) -> Iterator[tuple[str, str]]:
+    """Serve the UI on 127.0.0.1 (a free port); yield its base URL and token."""
+    token = new_token()
+    config = UiConfig(
+        runs_dir=runs_dir, token=token, options=options, max_upload_bytes=max_upload_bytes
+    )
+    with SandboxThread(create_app(config, env=env)) as thread:
+        yield thread.base_url, token
