@@ -2,7 +2,7 @@
 
 Upload the dirty sample workbook, fix two cells in the grid, preview, confirm
 the cancels by typing their count, watch the run finish, download errors.xlsx
-and check its rows. A screenshot of each step goes to the test's tmp folder.
+and check its rows, undo. A screenshot of each step goes to the test's tmp folder.
 """
 
 from __future__ import annotations
@@ -74,6 +74,10 @@ def test_upload_fix_preview_send_results(
         page.wait_for_url("**/check")
         page.wait_for_selector(".grid-row.invalid")
         invalid_before = int(page.inner_text('[data-count="invalid"]'))
+        commented = int(
+            page.inner_text('.grid-row[data-code="comment_too_long"] div[data-column="orderId"]')
+        )
+        comment_before = state_of(sandbox).order(commented, touch=False)["comment"]  # type: ignore[index]
         page.screenshot(path=shots / "3-check.png")
 
         fix_cell(page, "invalid_boolean", "trackingEnabled", "yes")
@@ -86,7 +90,9 @@ def test_upload_fix_preview_send_results(
 
         page.click("#to-preview")
         page.wait_for_url("**/preview")
-        assert NEW_COMMENT in page.inner_text("table.plan")
+        plan_text = page.inner_text("#plan")
+        assert f"-> {NEW_COMMENT}" in plan_text  # old -> new, the old value read from the order
+        assert "will_fail" in plan_text or "invalid" in plan_text
         cancels = page.get_attribute("#send", "data-cancels")
         assert cancels is not None
         assert int(cancels) > 0
@@ -111,14 +117,25 @@ def test_upload_fix_preview_send_results(
             page.click("#download-errors-xlsx")
         errors_path = tmp_path / "errors.xlsx"
         download_info.value.save_as(errors_path)
+        (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
+        results = pl.read_parquet(run_dir / "results.parquet")  # read before the undo
+
+        page.click("#undo")
+        page.wait_for_url("**/send")
+        page.wait_for_selector("#progress[data-finished]", timeout=60_000)
+        assert page.get_attribute("#progress", "data-finished") == "finished"
+        page.click("#to-results")
+        page.wait_for_selector(".grid-row")
+        assert "undo-" in page.url
+        page.screenshot(path=shots / "8-undo.png")
 
         page.goto(f"{url}/runs")
-        (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
-        assert run_dir.name in page.inner_text("#history")
-        page.screenshot(path=shots / "8-history.png")
+        history = page.inner_text("#history")
+        assert run_dir.name in history
+        assert f"undo-{run_dir.name}" in history
+        page.screenshot(path=shots / "9-history.png")
         context.close()
 
-    results = pl.read_parquet(run_dir / "results.parquet")
     left = results.filter(~pl.col("outcome").is_in([o.value for o in SUCCESS]))
     errors = pl.read_excel(errors_path, infer_schema_length=0)
     assert errors["orderId"].cast(pl.Int64).to_list() == left["orderId"].to_list()
@@ -126,9 +143,10 @@ def test_upload_fix_preview_send_results(
     assert "maybe" not in errors["trackingEnabled"].to_list()
     fixed = results.filter(pl.col("comment") == NEW_COMMENT)
     assert fixed["outcome"].to_list() == ["applied"]
-    order = state_of(sandbox).order(fixed["orderId"][0], touch=False)
+    assert fixed["orderId"].to_list() == [commented]
+    order = state_of(sandbox).order(commented, touch=False)
     assert order is not None
-    assert order["comment"] == NEW_COMMENT
+    assert order["comment"] == comment_before  # undone
     assert sorted(p.name for p in shots.iterdir()) == [
         "1-start.png",
         "2-columns.png",
@@ -137,5 +155,6 @@ def test_upload_fix_preview_send_results(
         "5-preview.png",
         "6-send.png",
         "7-results.png",
-        "8-history.png",
+        "8-undo.png",
+        "9-history.png",
     ]

@@ -140,7 +140,7 @@ async def test_stop_in_the_browser_leaves_a_run_the_cli_resumes_and_reports(
 ) -> None:
     runs = tmp_path / "runs"
     path, _ = comment_file(sandbox, tmp_path, 40, "stopped")
-    slow = options_for(sandbox, rate=5.0)  # 80 requests: 16 s unless stopped
+    slow = options_for(sandbox, rate=20.0)  # 120 requests (read, change, refetch): 6 s
     with running_ui(runs, options=slow, env=env_for(sandbox)) as (url, token):
         client = await client_for(url, token)
         form = aiohttp.FormData()
@@ -148,6 +148,8 @@ async def test_stop_in_the_browser_leaves_a_run_the_cli_resumes_and_reports(
         form.add_field("action", "update")
         async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
             name = (await answer.json())["next"].split("/")[2]
+        async with client.get(f"{url}/draft/{name}/preview") as answer:
+            assert answer.status == 200  # the plan: 40 reads, nothing sent
         async with client.post(f"{url}/draft/{name}/send", json={}, headers={HEADER: token}):
             pass
         await events_until(client, f"{url}/run/{name}/events", done=1)

@@ -7,6 +7,7 @@ library) and renders a page or answers JSON for the page's script.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -184,27 +185,35 @@ def _attachment(path: Path, name: str) -> web.FileResponse:
 
 
 async def preview_page(request: web.Request) -> web.Response:
-    """Step 4: what would be sent, order by order; invalid rows; cancels to confirm by count."""
+    """Step 4: the plan: per row old -> new, what will fail and why; cancels to confirm."""
     from pipeline.ui.preview import preview
 
+    ui = state(request)
     draft = draft_of(request)
-    check = await checked(request, draft)
-    shown = await asyncio.to_thread(preview, check, limit=PAGE_ROWS_MAX)
+    result = await asyncio.to_thread(draft.plan, ui.config.options, env=ui.env)
+    shown = preview(result, limit=PAGE_ROWS_MAX)
     return render(request, "preview.html", step="preview", draft=draft, preview=shown)
 
 
 async def send(request: web.Request) -> web.Response:
-    """Confirm and start: the run is `run_files` on the draft's own directory."""
+    """Confirm and start: the run is `run_files` on the draft's own directory.
+
+    Every input row is in its reports (the invalid ones too, so errors.xlsx is the
+    file to fix); before-images decide unchanged and status conflicts again at send
+    time, as the plan did.
+    """
     from pipeline.run.runner import run_files
 
     ui = state(request)
     draft = draft_of(request)
     body = json_body(await request.json())
-    check = await checked(request, draft)
-    cancels = check.prepared.plan.cancel_orders()
+    planned = draft.planned
+    if planned is None:
+        raise OptionsError("open the preview first: it shows what will be sent")
+    cancels = int(planned.summary.get("cancels", 0))
     if cancels and body.get("confirm") != cancels:
         raise OptionsError(f"type the number of orders to cancel ({cancels}) to confirm")
-    options = draft.options(ui.config.options)
+    options = replace(draft.options(ui.config.options), assume_yes=bool(cancels))
     paths, names = draft.input_paths(), list(draft.settings.names)
     ui.tasks.start(
         draft.run_dir,
@@ -214,7 +223,6 @@ async def send(request: web.Request) -> web.Response:
             options=options,
             env=ui.env,
             out=draft.run_dir,
-            confirm=lambda orders, _url: orders == cancels,
             progress_factory=progress,
             names=names,
         ),

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import polars as pl
@@ -32,8 +32,11 @@ from pipeline.inputs.read import (
 )
 from pipeline.reports.report import write_csv
 from pipeline.run.runner import Prepared, default_run_dir, prepare
-from pipeline.settings import RunOptions
+from pipeline.settings import Environment, RunOptions
 from pipeline.ui.problems import problem_fields
+
+if TYPE_CHECKING:
+    from pipeline.run.planfile import PlanResult
 
 DRAFT_FILE = "ui-draft.json"
 UPLOAD_SUFFIXES = TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES
@@ -132,6 +135,7 @@ class Draft:
         self.run_dir = run_dir
         self.settings = settings
         self._check: Check | None = None
+        self._plan: PlanResult | None = None
 
     @classmethod
     def create(cls, runs_dir: Path, *, uploads: Sequence[tuple[str, bytes]]) -> Draft:
@@ -167,6 +171,7 @@ class Draft:
     def save(self) -> None:
         write_private(self.run_dir / DRAFT_FILE, json.dumps(asdict(self.settings)).encode())
         self._check = None
+        self._plan = None
 
     @property
     def name(self) -> str:
@@ -273,6 +278,29 @@ class Draft:
             write_table(frame, target, sheet=self.settings.sheet or self._first_sheet())
             target.chmod(0o600)
         del folder
+
+    def plan(self, base: RunOptions, *, env: Environment) -> PlanResult:
+        """The library's plan of this draft (every targeted order read; nothing sent).
+
+        Made again after any edit or choice; each plan gets its own folder in `plans/`.
+        """
+        if self._plan is None:
+            from pipeline.run.planfile import plan_files
+
+            self.check(base)
+            self._plan = plan_files(
+                self.input_paths(),
+                options=self.options(base),
+                env=env,
+                out=default_run_dir("plan", root=private_dir(self.run_dir / "plans")),
+                names=self.settings.names,
+            )
+        return self._plan
+
+    @property
+    def planned(self) -> PlanResult | None:
+        """The plan shown in the preview, if it is still current."""
+        return self._plan
 
     def fixed_file(self, base: RunOptions) -> Path:
         """The file to download: the first upload with the edits (or as uploaded)."""

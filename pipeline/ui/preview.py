@@ -1,56 +1,49 @@
-"""Step 4, the preview: what sending this draft would do, order by order.
+"""Step 4, the preview: the library's plan (SPEC §10) of a draft, shaped for the page.
 
-Built from the library's send plan (`Prepared.plan`): the new value of every
-field each row sets, the rows that will not be sent and why, and the number
-of orders a cancel reaches (the count the person types to confirm).
+Every targeted order is read (nothing is sent): per row the prediction
+(`will_change`, `unchanged`, `will_fail`, `invalid`, `duplicate`), why, and the
+changes as `field: old -> new`; per field how many values change; how many
+orders a cancel reaches (the count the person types to confirm).
 
-    shown = preview(check, limit=500)
-    shown["counts"]  # {"orders": 12, "cancels": 3, "invalid": 4, "duplicate": 1}
+    shown = preview(draft.plan(options, env=env), limit=500)
+    shown["cancels"], shown["rows"][0]["changes"]
 """
 
 from __future__ import annotations
 
-from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline.ui.drafts import Check
+import polars as pl
+
+if TYPE_CHECKING:
+    from pipeline.run.planfile import PlanResult
+
+SHOWN_COLUMNS = ("row", "orderId", "action", "prediction", "reason", "changes", "orderStatus")
+# The rows a person must look at first: what will fail, then what changes, then the rest.
+ORDER = {"will_fail": 0, "invalid": 1, "will_change": 2, "duplicate": 3, "unchanged": 4}
 
 
-def _shown(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
-
-
-def preview(check: Check, *, limit: int) -> dict[str, Any]:
-    """Orders to change (up to `limit`), rows that will fail, and the counts."""
-    plan = check.prepared.plan
-    rows_shown = check.original.raw["row"].to_list()
-    orders = []
-    for work in islice(plan.works(), limit):
-        changes = [
-            {
-                "row": rows_shown[change.index],
-                "action": change.action,
-                "fields": [(path, _shown(value)) for path, value in change.claims().items()],
-            }
-            for change in work.changes
-        ]
-        orders.append({"orderId": work.order_id, "changes": changes})
-    failing = [
-        {"row": rows_shown[r.index], "orderId": r.order_id, "code": r.code.value, "why": r.message}
-        for r in plan.rejections[:limit]
+def preview(result: PlanResult, *, limit: int) -> dict[str, Any]:
+    """Counts, per-field changes, failure groups, and up to `limit` rows (failures first)."""
+    summary = result.summary
+    frame = result.plan
+    columns = [c for c in SHOWN_COLUMNS if c in frame.columns]
+    ranked = frame.with_columns(
+        pl.col("prediction").replace_strict(ORDER, default=9).alias("__rank")
+    ).sort("__rank", maintain_order=True)
+    rows = [
+        dict(zip(columns, values, strict=True))
+        for values in ranked.select(columns).head(limit).iter_rows()
     ]
-    counts = check.counts()
     return {
-        "orders": orders,
-        "failing": failing,
-        "counts": {
-            "orders": len(plan.order_ids),
-            "rows": plan.change_count,
-            "cancels": plan.cancel_orders(),
-            "invalid": counts["invalid"],
-            "duplicate": counts["duplicate"],
-        },
-        "shown": len(orders),
+        "predictions": summary.get("predictions", {}),
+        "orders_changing": summary.get("orders_changing", 0),
+        "field_changes": summary.get("field_changes", {}),
+        "failures": summary.get("failures", {}),
+        "cancels": int(summary.get("cancels", 0)),
+        "will_change": int(summary.get("predictions", {}).get("will_change", 0)),
+        "rows": rows,
+        "total": frame.height,
+        "columns": columns,
+        "stopped": summary.get("stopped"),
     }

@@ -12,8 +12,9 @@ from pathlib import Path
 import polars as pl
 from aiohttp import web
 
-from pipeline.errors import OptionsError
+from pipeline.errors import OptionsError, RunDirError
 from pipeline.run.durable import load_results
+from pipeline.run.runner import ProgressFactory, RunResult
 from pipeline.ui.app import render, state
 from pipeline.ui.history import CONTENT_TYPES, download_path, error_groups, run_info, run_path
 
@@ -111,7 +112,7 @@ async def results_page(request: web.Request) -> web.Response:
         columns=GRID_COLUMNS,
         running=ui.tasks.running(run_dir.name),
         error=task.error if task is not None else None,
-        can_undo=_undo_available(),
+        can_undo=info.state == "finished" and (run_dir / "before.parquet").exists(),
     )
 
 
@@ -190,11 +191,24 @@ async def rerun(request: web.Request) -> web.Response:
     return web.json_response({"next": f"/run/{target.name}/send"})
 
 
-def _undo_available() -> bool:
-    """Undo comes from the library's plan/undo (issue 11); offered once it is there."""
-    import importlib.util
+async def undo(request: web.Request) -> web.Response:
+    """`quivo-bulk undo --apply`: set the applied changes back, as a new run beside this one."""
+    from pipeline.run.undo import undo_run
 
-    return importlib.util.find_spec("pipeline.run.undo") is not None
+    ui = state(request)
+    run_dir = run_dir_of(request)
+
+    def work(progress: ProgressFactory) -> RunResult:
+        result = undo_run(run_dir, env=ui.env, apply=True, progress_factory=progress)
+        if result.run is None:
+            raise RunDirError(
+                f"nothing to undo in {run_dir.name}: no applied change can be set back"
+                f" (see {result.not_undoable_csv.name})"
+            )
+        return result.run
+
+    ui.tasks.start(run_dir, "undo", work)
+    return web.json_response({"next": f"/run/{run_dir.name}/send"})
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -206,3 +220,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/run/{name}/download/{file}", download)
     router.add_post("/run/{name}/resume", resume)
     router.add_post("/run/{name}/rerun", rerun)
+    router.add_post("/run/{name}/undo", undo)
