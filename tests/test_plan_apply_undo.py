@@ -232,3 +232,20 @@ def _comment_file(folder: Path, order_id: int, text: str) -> Path:
     path = folder / f"{text}.csv"
     path.write_text(f"orderId,comment\n{order_id},{text}\n")
     return path
+
+
+def test_the_demo_shows_a_plan_before_the_address_job_and_undoes_it(tmp_path: Path) -> None:
+    from pipeline.cli.demo import run_demo
+
+    lines: list[str] = []
+    results = list(run_demo(out_root=tmp_path / "demo", echo=lines.append))
+    text = "\n".join(lines)
+    plan_at = text.index("First the plan")
+    assert plan_at < text.index("The plan looks right: sending it.")
+    assert "6 orders will change" in text
+    assert "row 2, order 4100001: name: Marie Gruber -> Anna Gruber" in text
+    assert "undo: 6 rows in" in text
+    address_run, undo_run_result = results[0], results[1]
+    assert address_run.summary["outcomes"]["applied"] == 6
+    assert undo_run_result.summary["outcomes"] == {"applied": 6}
+    assert len(results) == 4

@@ -1,5 +1,7 @@
 """`quivo-bulk demo`: an in-process sandbox and the sample jobs run against it.
 
+The address job is planned first (old -> new per order), sent, then undone.
+
 for result in run_demo(out_root=Path("runs/demo"), echo=print): ...
 """
 
@@ -9,14 +11,17 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import polars as pl
 from pydantic import SecretStr
 
 from pipeline.jobfile import load_job
+from pipeline.run.planfile import plan_files, summary_lines
 from pipeline.run.runner import RunResult, run_files
+from pipeline.run.undo import undo_run
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app, load_orders
 from pipeline.settings import Environment, RunOptions, resolve_options
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sample_data"
 JOBS = REPO / "jobs"
 
@@ -62,9 +67,35 @@ def run_demo(*, out_root: Path, echo: Callable[[str], None]) -> Iterator[RunResu
         ]
         for number, (title, inputs, options) in enumerate(runs, start=1):
             echo(f"\n[{number}/{len(runs)}] {title}: {', '.join(p.name for p in inputs)}")
-            yield run_files(
-                inputs,
-                options=options,
-                env=env,
-                out=out_root / f"{number}-{inputs[0].stem}",
-            )
+            out = out_root / f"{number}-{inputs[0].stem}"
+            if number == 1:
+                show_plan(inputs, options=options, env=env, out=out_root / "1-plan", echo=echo)
+                echo("\nThe plan looks right: sending it.")
+            result = run_files(inputs, options=options, env=env, out=out)
+            yield result
+            if number == 1:
+                echo(f"\n[{number}/{len(runs)}] ... and taken back: quivo-bulk undo {out} --apply")
+                undone = undo_run(out, env=env, apply=True, cli=fast)
+                echo(f"undo: {undone.rows} rows in {undone.undo_csv}")
+                echo(f"not undoable: {undone.not_undoable} rows in {undone.not_undoable_csv}")
+                if undone.run is not None:
+                    yield undone.run
+
+
+def show_plan(
+    inputs: list[Path],
+    *,
+    options: RunOptions,
+    env: Environment,
+    out: Path,
+    echo: Callable[[str], None],
+) -> None:
+    """Plan the inputs and print the summary and each change as old -> new."""
+    planned = plan_files(inputs, options=options, env=env, out=out)
+    echo(f"First the plan (quivo-bulk plan ... --out {out}); nothing is sent:")
+    for line in summary_lines(planned.summary):
+        echo(line)
+    changing = planned.plan.filter(pl.col("prediction") == "will_change")
+    for row, order_id, changes in changing.select("row", "orderId", "changes").iter_rows():
+        shown = changes if len(changes) <= 160 else changes[:157] + "..."
+        echo(f"  row {row}, order {order_id}: {shown}")
