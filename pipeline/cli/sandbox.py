@@ -9,7 +9,6 @@ import click
 
 from pipeline.cli.common import library_errors, show_result
 
-
 UI_HINT = (
     "In a browser: `quivo-bulk ui` serves the same steps as pages on 127.0.0.1"
     " (upload, fix cells in a grid, preview, send, results, undo)."
