@@ -24,8 +24,9 @@ from pydantic import (
 )
 
 from pipeline.api.profile import ProfileSettings
-from pipeline.errors import JobFileError
+from pipeline.errors import JobFileError, OptionsError
 from pipeline.inputs.columns import ATTRIBUTE_PREFIX, CANONICAL
+from pipeline.settings import parse_rate
 
 
 class JobFile(BaseModel):
@@ -47,7 +48,7 @@ class JobFile(BaseModel):
     skip_hidden_rows: bool = False
     columns: dict[str, str] = {}
     base_url: str | None = None
-    rate: float | None = Field(default=None, ge=0)
+    rate: str | float | None = Field(default=None, description="like --rate: 5, 100/min, 2.5, auto")
     concurrency: int | None = Field(default=None, ge=1, le=64)
     retries: int | None = Field(default=None, ge=0, le=10)
     timeout_s: float | None = Field(default=None, gt=0)
@@ -71,6 +72,16 @@ class JobFile(BaseModel):
         if (self.input is None) == (self.rerun is None):
             raise ValueError("give exactly one of 'input' (files) and 'rerun' (a run directory)")
         return self
+
+    @field_validator("rate")
+    @classmethod
+    def _readable_rate(cls, rate: str | float | None) -> str | float | None:
+        if rate is not None:
+            try:
+                parse_rate(rate)
+            except OptionsError as error:
+                raise ValueError(str(error).removeprefix("--")) from None
+        return rate
 
     @field_validator("columns")
     @classmethod

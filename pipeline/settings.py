@@ -10,8 +10,10 @@ environment, and never reach a manifest, a report or a message.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +29,8 @@ DEFAULT_RATE_PER_S = 5.0
 DEFAULT_CONCURRENCY = 4
 DEFAULT_RETRIES = 4
 DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_AUTO_MAX_PER_S = 50.0  # `--rate auto` never goes above this unless `auto:MAX` says so
+MAX_RATE_PERIOD_S = 3600.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +38,11 @@ class ApiSettings:
     """How to talk to the API; no secrets, so it is saved in the run's manifest."""
 
     base_url: str = DEFAULT_BASE_URL
+    # The bound: at most rate_per_s * rate_period_s requests in any rate_period_s seconds.
     rate_per_s: float | None = DEFAULT_RATE_PER_S  # None: unpaced (benchmarks only)
+    rate_period_s: float = 1.0
+    rate_auto: bool = False  # `--rate auto`: rate_per_s is the ceiling, the run finds its rate
+    rate_start_per_s: float | None = None  # where `--rate auto` starts (None: the default)
     concurrency: int = DEFAULT_CONCURRENCY
     max_attempts: int = DEFAULT_RETRIES + 1
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -186,6 +194,80 @@ class RunOptions:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class RateChoice:
+    """A parsed `--rate`: `count` requests per `period_s` seconds (or unpaced), maybe auto."""
+
+    count: int | None  # None: unpaced
+    period_s: float = 1.0
+    auto: bool = False
+
+    @property
+    def per_s(self) -> float | None:
+        return None if self.count is None else self.count / self.period_s
+
+
+_UNITS_S = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_PER_PERIOD = re.compile(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|sec|s|min|m|h)")
+RATE_HELP = "N (per second), N/min, N/2s, 2.5 (= 5/2s), 0 (unpaced), auto or auto:MAX"
+
+
+def _per_second(text: str) -> RateChoice:
+    """`2.5` -> 5 per 2 s: the count per period that makes a fractional rate exact."""
+    try:
+        exact = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise OptionsError(f"--rate {text!r} is not a rate; use {RATE_HELP}") from None
+    if exact < 0:
+        raise OptionsError(f"--rate {text!r} is negative; use {RATE_HELP}")
+    if exact == 0:
+        return RateChoice(None)
+    if exact.denominator > MAX_RATE_PERIOD_S:
+        raise OptionsError(
+            f"--rate {text!r} needs a period over an hour to be exact;"
+            " give a count per period instead, e.g. 100/min"
+        )
+    return RateChoice(exact.numerator, float(exact.denominator))
+
+
+def parse_rate(value: str | float) -> RateChoice:
+    """Read a `--rate` value (CLI, job file, manifest).
+
+    parse_rate("100/min")  # -> RateChoice(count=100, period_s=60.0)
+    parse_rate("auto:200") # -> RateChoice(count=200, period_s=1.0, auto=True)
+    """
+    text = str(value).strip().lower()
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    if text == "auto" or text.startswith("auto:"):
+        ceiling = text[5:] if text.startswith("auto:") else str(int(DEFAULT_AUTO_MAX_PER_S))
+        choice = parse_rate(ceiling) if ceiling else RateChoice(None)
+        if choice.count is None:
+            raise OptionsError(f"--rate {value!r}: auto needs a positive MAX, e.g. auto:100")
+        return RateChoice(choice.count, choice.period_s, auto=True)
+    match = _PER_PERIOD.fullmatch(text)
+    if match is None:
+        return _per_second(text)
+    count, span, unit = match.groups()
+    period_s = float(span or 1) * _UNITS_S[unit]
+    if int(count) == 0 or period_s <= 0 or period_s > MAX_RATE_PERIOD_S:
+        raise OptionsError(
+            f"--rate {value!r}: give a positive count per period of at most an hour, e.g. 100/min"
+        )
+    return RateChoice(int(count), period_s)
+
+
+def _rate_settings(value: str | float | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    choice = parse_rate(value)
+    return {
+        "rate_per_s": choice.per_s,
+        "rate_period_s": choice.period_s,
+        "rate_auto": choice.auto,
+    }
+
+
 def _pick(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
@@ -214,9 +296,10 @@ def resolve_options(
         **{
             **asdict(start.api),
             "base_url": check_base_url(base_url or start.api.base_url),
-            "rate_per_s": (None if rate == 0 else rate)
-            if rate is not None
-            else start.api.rate_per_s,
+            **_rate_settings(rate),
+            **(
+                {"rate_start_per_s": cli["rate_start_per_s"]} if cli.get("rate_start_per_s") else {}
+            ),
             "concurrency": _pick(
                 cli.get("concurrency"), job_value("concurrency"), start.api.concurrency
             ),

@@ -47,7 +47,8 @@ def test_the_shipped_jobs_are_the_three_uses() -> None:
             'input = "a.csv"\naction = "delete"\n',
             "'action': Input should be 'update', 'address' or",
         ),
-        ('input = "a.csv"\nrate = -1\n', "'rate': Input should be greater than or equal to 0"),
+        ('input = "a.csv"\nrate = -1\n', "'rate': Value error, rate '-1' is negative; use N"),
+        ('input = "a.csv"\nrate = "often"\n', "'rate': Value error, rate 'often' is not a rate"),
         (
             'input = "a.csv"\nconcurrency = 0\n',
             "'concurrency': Input should be greater than or equal",

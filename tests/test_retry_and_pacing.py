@@ -1,4 +1,4 @@
-"""Retries, backoff, Retry-After, pacing windows and the adaptive rate: pure, with tables."""
+"""Retries, backoff, Retry-After and pacing windows: pure, with tables (rates: test_rate.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 
 from pipeline.api.pacing import window_wait_s
 from pipeline.api.retry import backoff_s, parse_retry_after, retry_wait_s
-from pipeline.api.throttle import AdaptiveRate
 
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 
@@ -93,47 +92,6 @@ def test_window_wait_keeps_every_window_within_the_cap(
     log: list[float], now: float, cap: int, wait: float
 ) -> None:
     assert window_wait_s(deque(log), now, cap=cap, window_s=1.0) == pytest.approx(wait)
-
-
-def _feed(rate: AdaptiveRate, events: list[tuple[float, bool]]) -> list[float | None]:
-    return [rate.on_answer(now, throttled=throttled) for now, throttled in events]
-
-
-def test_rule_4_a_429_drops_to_just_under_the_accepted_rate() -> None:
-    rate = AdaptiveRate(ceiling_per_s=100)
-    _feed(rate, [(0.01 * i, False) for i in range(20)])  # 20 accepted in the last second
-    assert rate.on_answer(0.25, throttled=True) == pytest.approx(18.0)
-
-
-def test_rule_3_a_burst_of_429s_counts_once() -> None:
-    rate = AdaptiveRate(ceiling_per_s=100)
-    _feed(rate, [(0.01 * i, False) for i in range(20)])
-    changes = _feed(rate, [(0.3, True), (0.4, True), (1.2, True), (1.4, True)])
-    assert changes[:3] == [pytest.approx(18.0), None, None]
-    assert changes[3] == pytest.approx(9.0)  # after the cooldown; nothing accepted: halve
-
-
-@pytest.mark.parametrize(
-    ("calm_for_s", "expected"),
-    [(1.9, 18.0), (2.1, 19.8)],
-)
-def test_rule_5_the_rate_recovers_after_calm(calm_for_s: float, expected: float) -> None:
-    rate = AdaptiveRate(ceiling_per_s=100)
-    _feed(rate, [(0.01 * i, False) for i in range(20)])
-    rate.on_answer(0.25, throttled=True)
-    rate.on_answer(0.25 + calm_for_s, throttled=False)
-    assert rate.current_per_s == pytest.approx(expected)
-
-
-def test_rules_1_and_5_never_above_the_ceiling_and_never_below_the_floor() -> None:
-    rate = AdaptiveRate(ceiling_per_s=10, floor_per_s=0.5)
-    assert rate.current_per_s == 10
-    for second in range(10):
-        rate.on_answer(float(second), throttled=True)  # nothing accepted: halve, to the floor
-    assert rate.current_per_s == 0.5
-    for step in range(1, 200):
-        rate.on_answer(step * 2.5, throttled=False)
-    assert rate.current_per_s == 10
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,6 @@ class Accounting:
             self.throttled += 1
         new_rate = self.adaptive.on_answer(self._clock(), throttled=status == 429)
         if new_rate is not None:
-            log.info("sending rate now %.1f requests/s", new_rate)
+            log.info("sending rate now %.2f requests/s", new_rate)
             self.pacer.set_rate(new_rate)
         return reason

@@ -30,7 +30,7 @@ from pipeline.api.health import Health
 from pipeline.api.pacing import Pacer
 from pipeline.api.payloads import LoginPayload
 from pipeline.api.retry import RetryPolicy, retry_wait_s
-from pipeline.api.throttle import AdaptiveRate
+from pipeline.api.throttle import adaptive_rate_for
 from pipeline.api.transport import Exchange, Transport
 from pipeline.errors import ApiUnusable
 from pipeline.outcomes import ErrorCode
@@ -81,12 +81,11 @@ class QuivoClient:
         self.stop = stop or asyncio.Event()
         self.stop_reason: str | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self.pacer = Pacer(settings.rate_per_s)
-        self.accounting = Accounting(
-            self.pacer,
-            adaptive=AdaptiveRate(settings.rate_per_s) if settings.rate_per_s else None,
-            health=Health(),
-        )
+        self.pacer = Pacer(settings.rate_per_s, period_s=settings.rate_period_s)
+        adaptive = adaptive_rate_for(settings)
+        if adaptive is not None and adaptive.start_per_s is not None:
+            self.pacer.set_rate(adaptive.current_per_s)  # auto: start low, then search
+        self.accounting = Accounting(self.pacer, adaptive=adaptive, health=Health())
         self.retry_policy = RetryPolicy(
             max_attempts=settings.max_attempts,
             base_s=settings.backoff_base_s,

@@ -1,18 +1,26 @@
-"""Even pacing of every request at the run's rate, with a hard one-second bound (SPEC §5).
+"""Even pacing of every request at the run's rate, with a hard bound per period (SPEC §5).
 
-Two parts, because aiolimiter alone cannot do both:
+Two parts, one request at a time under a lock:
 
-- `AsyncLimiter(k, k / rate)` paces evenly at `rate`. Its bucket of `k >= 2`
-  tokens absorbs timer wake-up lag: a waiter that wakes late finds the bucket
-  already drained a little more, so the next one goes sooner and the lag is
-  made up. With `k = 1` (`AsyncLimiter(1, 1/rate)`) lag is lost on every
-  request and the achieved rate falls to ~94% of 200/s.
-- A sliding log of send times enforces the contract: never more than `rate`
-  requests in any window of one second (plus a small margin for arrival
-  jitter at the server), which the bucket alone would exceed by k-1 after idle.
+- GCRA (the generic cell rate algorithm, as in aiometer's rate meter) spaces
+  sends `1/rate` apart on a grid. A send that wakes up late keeps the grid
+  (the next one goes sooner) as long as it is less than `LAG_ABSORB_S`
+  behind, so timer lag is made up instead of lost: at 200/s, dropping the
+  grid after every late wake-up loses ~6% of the rate. The rate can change
+  at any moment without a burst: the grid simply continues at the new
+  spacing. (aiolimiter's bucket cannot be re-rated; a new limiter starts
+  full and lets a burst through at every change of an adaptive rate.)
+- A log of recent send times enforces the contract: never more than `count`
+  requests in any window of `period_s` (plus a small margin for arrival
+  jitter at the server).
 
-    pacer = Pacer(rate_per_s=50)   # build inside the running event loop
-    await pacer.acquire()          # before every request, retries and logins included
+A rate is a count per period, so a fractional rate loses nothing to rounding:
+2.5/s is 5 per 2 s, not 2 per second. When the period is longer than a
+second, a second bound keeps every one-second window within ceil(rate).
+
+    pacer = Pacer(50)                    # build inside the running event loop
+    pacer = Pacer(100 / 60, period_s=60) # 100/min
+    await pacer.acquire()                # before every request, retries and logins included
 """
 
 from __future__ import annotations
@@ -21,61 +29,109 @@ import asyncio
 import math
 from collections import deque
 
-from aiolimiter import AsyncLimiter
-
-WINDOW_S = 1.0
-# Extra room on the one-second window so that network jitter between our send
-# and the server's arrival stamp cannot squeeze rate+1 requests into its window.
-WINDOW_MARGIN_S = 0.020
-LAG_ABSORB_S = 0.02  # bucket depth in seconds of sending: the lag the limiter can make up
+# Extra room on each window so that network jitter between our send and the
+# server's arrival stamp cannot squeeze count+1 requests into its window. It
+# costs margin/period of the rate: 0.9% at 9 ms on a one-second period, the most
+# that still leaves 99% of the rate.
+WINDOW_MARGIN_S = 0.009
+LAG_ABSORB_S = 0.02  # how far behind its grid a send may be and still keep it
+MAX_ADAPTED_PERIOD_S = 10  # a rate the controller sets is exact to 1/10 request per second
 
 
 def window_wait_s(log: deque[float], now: float, *, cap: int, window_s: float) -> float:
     """Seconds until one more send keeps <= `cap` sends in every window of `window_s`.
 
-    `log` holds earlier send times, oldest first; entries older than the window
-    are dropped from it.
+    `log` holds earlier send times, oldest first: the send `cap` places back
+    must leave the window first.
     """
-    while log and now - log[0] >= window_s:
-        log.popleft()
-    excess = len(log) - cap + 1
-    if excess <= 0:
+    if len(log) < cap:
         return 0.0
-    return max(0.0, log[excess - 1] + window_s - now)
+    return max(0.0, log[-cap] + window_s - now)
+
+
+def next_slot(previous_slot: float, sent_at: float, *, interval_s: float) -> float:
+    """GCRA: the earliest time of the next send after one at `sent_at`.
+
+    The grid continues from `previous_slot` unless the send was more than
+    LAG_ABSORB_S behind it (after idle time): then it restarts from the send.
+    """
+    return max(previous_slot, sent_at - LAG_ABSORB_S) + interval_s
+
+
+def exact_count(rate_per_s: float, *, max_period_s: int = MAX_ADAPTED_PERIOD_S) -> tuple[int, int]:
+    """The count per whole-second period closest to `rate_per_s` from below.
+
+    exact_count(1.8)  # -> (9, 5): 9 per 5 s, not 1 per second
+    """
+    best = (math.floor(rate_per_s + 1e-9), 1)
+    for period in range(2, max_period_s + 1):
+        count = math.floor(rate_per_s * period + 1e-9)
+        if count * best[1] > best[0] * period:
+            best = (count, period)
+    return best if best[0] > 0 else (1, max_period_s)
+
+
+def bounds_for(count: int, period_s: float) -> list[tuple[int, float]]:
+    """The (cap, window) pairs a rate of `count` per `period_s` must keep."""
+    result = [(count, period_s)]
+    if period_s > 1:
+        result.append((math.ceil(count / period_s - 1e-9), 1.0))
+    return result
 
 
 class Pacer:
-    """Paces requests at `rate_per_s` (None: unpaced); the rate can change while running."""
+    """Paces requests at `rate_per_s` (None: unpaced); the rate can change while running.
 
-    def __init__(self, rate_per_s: float | None) -> None:
-        self._log: deque[float] = deque()
+    The configured rate is also a ceiling: its bounds hold whatever rate is set later.
+    """
+
+    def __init__(self, rate_per_s: float | None, *, period_s: float = 1.0) -> None:
         self._lock = asyncio.Lock()
-        self.rate_per_s = rate_per_s
-        self._limiter = self._build(rate_per_s)
+        self._ceiling_rate = (rate_per_s, period_s)
+        self._ceiling: list[tuple[int, float]] = []
+        if rate_per_s is not None:
+            self._ceiling = bounds_for(round(rate_per_s * period_s), period_s)
+        self._log: deque[float] = deque()
+        self._slot = -math.inf
+        self._bounds: list[tuple[int, float]] = []
+        self.rate_per_s: float | None = None
+        self.period_s = period_s
+        self._apply(rate_per_s, period_s)
 
-    @staticmethod
-    def _build(rate_per_s: float | None) -> AsyncLimiter | None:
+    def _apply(self, rate_per_s: float | None, period_s: float) -> None:
+        self.rate_per_s, self.period_s = rate_per_s, period_s
         if rate_per_s is None:
-            return None
-        depth = max(2.0, math.ceil(rate_per_s * LAG_ABSORB_S))
-        return AsyncLimiter(depth, depth / rate_per_s)
+            self._bounds = []
+            return
+        self._bounds = [*self._ceiling, *bounds_for(round(rate_per_s * period_s), period_s)]
+        self._log = deque(self._log, maxlen=max(cap for cap, _ in self._bounds))
 
     def set_rate(self, rate_per_s: float) -> None:
-        """Change the rate; requests already waiting finish at the old pace."""
-        self.rate_per_s = rate_per_s
-        self._limiter = self._build(rate_per_s)
+        """Change the rate (made exact as a count per period) from the next send on."""
+        ceiling_per_s, ceiling_period_s = self._ceiling_rate
+        if ceiling_per_s is not None and rate_per_s >= ceiling_per_s:
+            self._apply(ceiling_per_s, ceiling_period_s)
+            return
+        count, period_s = exact_count(rate_per_s)
+        self._apply(count / period_s, float(period_s))
 
     async def acquire(self) -> None:
-        limiter, rate = self._limiter, self.rate_per_s
-        if limiter is None or rate is None:
+        if self.rate_per_s is None:
             return
-        await limiter.acquire()
         loop = asyncio.get_running_loop()
-        cap = max(1, math.floor(rate))
-        async with self._lock:
-            wait_s = window_wait_s(
-                self._log, loop.time(), cap=cap, window_s=WINDOW_S + WINDOW_MARGIN_S
+        async with self._lock:  # one send at a time: waiting here keeps the order
+            wait_s = self._slot - loop.time()
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)
+            now = loop.time()
+            wait_s = max(
+                window_wait_s(self._log, now, cap=cap, window_s=window_s + WINDOW_MARGIN_S)
+                for cap, window_s in self._bounds
             )
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
-            self._log.append(loop.time())
+            sent_at = loop.time()
+            self._log.append(sent_at)
+            rate = self.rate_per_s
+            if rate is not None:
+                self._slot = next_slot(self._slot, sent_at, interval_s=1 / rate)

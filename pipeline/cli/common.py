@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from pipeline.errors import QuivoBulkError, UsageError
+from pipeline.errors import OptionsError, QuivoBulkError, UsageError
+from pipeline.settings import RATE_HELP, parse_rate
 
 if TYPE_CHECKING:
     from pipeline.run.runner import RunResult
@@ -37,6 +38,16 @@ class StoppedFailure(click.ClickException):
     """The run stopped early or could not finish its reports (exit 3)."""
 
     exit_code = EXIT_STOPPED
+
+
+def check_rate(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--rate`: checked at once (exit 2 with the reason); passed on as written."""
+    if value is not None:
+        try:
+            parse_rate(value)
+        except OptionsError as error:
+            raise click.BadParameter(str(error).removeprefix("--rate ")) from None
+    return value
 
 
 # Shorter "secrets" would scrub ordinary words out of every message; they protect nothing.
@@ -123,7 +134,7 @@ def api_options(fn: F) -> F:
     decorators = [
         click.option("--base-url", help="API base URL (https, or http on loopback)."),
         click.option(
-            "--rate", type=click.FloatRange(min=0), help="Requests per second (default 5)."
+            "--rate", callback=check_rate, help=f"Requests per period (default 5/s): {RATE_HELP}."
         ),
         click.option(
             "--concurrency", type=click.IntRange(1, 64), help="Requests in flight (default 4)."
@@ -198,7 +209,20 @@ def resolve(cli: dict[str, Any], job_path: Path | None, env: Environment | None)
     from pipeline.settings import resolve_options
 
     job = load_job(job_path) if job_path else None
+    rate = cli.get("rate") if cli.get("rate") is not None else getattr(job, "rate", None)
+    if job is not None and rate is not None and parse_rate(rate).auto:
+        from pipeline.run.ratememo import remembered_rate
+
+        cli["rate_start_per_s"] = remembered_rate(job)  # also for the sweep's runs
     return job, resolve_options(cli=cli, job=job, env=env)
+
+
+def remember_found_rate(job: Any, result: RunResult) -> None:
+    """After a job's `--rate auto` run: keep the rate found as the job's next start."""
+    from pipeline.run.ratememo import remember_rate
+
+    if job is not None and (path := remember_rate(job, result.summary)) is not None:
+        click.echo(f"rate found kept for the job's next run: {path}")
 
 
 def input_paths(inputs: tuple[Path, ...], job: Any) -> list[Path]:
@@ -254,6 +278,9 @@ def show_result(result: RunResult) -> None:
         table.add_row("retries", str(summary["retries"]))
         table.add_row("429 answers", str(summary["rate_limited"]))
         table.add_row("requests/s", f"{summary['achieved_requests_per_s']:.1f}")
+        rate = summary.get("rate") or {}
+        if rate.get("auto") and rate.get("found_per_s"):
+            table.add_row("rate found", f"{rate['found_per_s']:.1f}/s")
         table.add_row("wall time", f"{summary['wall_time_s']:.1f} s")
     console = Console(soft_wrap=True)
     console.print(table)

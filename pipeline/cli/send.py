@@ -20,6 +20,7 @@ from pipeline.cli.common import (
     job_run_dir,
     library_errors,
     progress_for,
+    remember_found_rate,
     resolve,
     show_result,
 )
@@ -81,6 +82,7 @@ def run(
         progress_factory=progress_for(quiet),
     )
     show_result(result)
+    remember_found_rate(job_file, result)
     sys.exit(result.exit_code)
 
 
@@ -91,6 +93,7 @@ def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, qui
         if item.result is not None:
             click.echo(f"{item.path}: {item.status}")
             show_result(item.result)
+            remember_found_rate(job, item.result)
         else:
             click.echo(f"{item.path}: {item.status}; {REDACTOR.scrub(item.message)}")
 

@@ -18,6 +18,24 @@ from pipeline.run.journal import Journal
 from pipeline.settings import RunOptions
 
 
+def rate_summary(options: RunOptions, journal: Journal | None) -> dict[str, Any]:
+    """The rate asked for and, when it adapted, what it found (SPEC §12)."""
+    api = options.api
+    found = journal.rates() if journal else None
+    result: dict[str, Any] = {
+        "auto": api.rate_auto,
+        "limit_per_s": None if api.rate_per_s is None else round(api.rate_per_s, 4),
+        "period_s": api.rate_period_s,
+    }
+    if found is not None:
+        result["found_per_s"] = round(found["settled_per_s"], 2)
+        result["throttled_at_per_s"] = (
+            None if found["found_per_s"] is None else round(found["found_per_s"], 2)
+        )
+        result["final_per_s"] = round(found["final_per_s"], 2)
+    return result
+
+
 def build_summary(
     *,
     command: str,
@@ -49,6 +67,7 @@ def build_summary(
         "logins": counts.get("logins", 0),
         "wall_time_s": round(wall_s, 3),
         "achieved_requests_per_s": round(requests / wall_s, 2) if wall_s > 0 else 0.0,
+        "rate": rate_summary(options, journal),
         "inputs": [
             {"file": f.name, "sha256": f.sha256, "rows": f.rows, "kind": f.kind}
             for f in table.files

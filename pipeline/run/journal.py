@@ -25,8 +25,11 @@ from typing import Any
 
 from pipeline.errors import OutputError, RunDirError
 from pipeline.outcomes import ErrorCode, Outcome
+from pipeline.run.orderstore import OrderCodec
 
 JOURNAL_NAME = "journal.sqlite"
+# Orders and before-images are stored packed by OrderCodec (zlib with the `codec`
+# table's dictionary); a body written as text by an older version still reads.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifest (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS results (
@@ -45,6 +48,11 @@ CREATE TABLE IF NOT EXISTS before_images (order_id INTEGER PRIMARY KEY, body TEX
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, command TEXT NOT NULL, started_at REAL NOT NULL,
     finished_at REAL, stopped TEXT
+);
+CREATE TABLE IF NOT EXISTS codec (id INTEGER PRIMARY KEY CHECK (id = 1), zdict BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS rates (
+    session INTEGER PRIMARY KEY, auto INTEGER NOT NULL, final_per_s REAL,
+    found_per_s REAL, settled_per_s REAL
 );
 """
 
@@ -94,6 +102,8 @@ class Journal:
         self._sent: list[tuple[Any, ...]] = []
         self._answers: list[tuple[Any, ...]] = []
         self._orders: list[tuple[int, str]] = []
+        row = self._db.execute("SELECT zdict FROM codec WHERE id = 1").fetchone()
+        self._codec = OrderCodec(row[0] if row else None)
         self._befores: list[tuple[int, str]] = []
         self._commit_due: asyncio.Future[None] | None = None
         self._timer: asyncio.Handle | None = None
@@ -146,6 +156,12 @@ class Journal:
         manifest: dict[str, Any] = json.loads(body[0])
         return manifest
 
+    def set_manifest(self, manifest: dict[str, Any]) -> None:
+        """Replace the manifest (what a run learned before sending, e.g. resolved keys)."""
+        update = "UPDATE manifest SET body = ? WHERE id = 1"
+        self._writer.submit(self._db.execute, update, (json.dumps(manifest),)).result()
+        self.commit()
+
     def begin_session(self, command: str) -> None:
         cursor = self._db.execute(
             "INSERT INTO sessions (command, started_at) VALUES (?, ?)", (command, time.time())
@@ -180,8 +196,16 @@ class Journal:
         self._answers.append((status, error, latency_ms, request_id))
 
     def order_fetched(self, order_id: int, body: str) -> None:
-        """Keep a refetched order: the JSON text as the API sent it."""
+        """Keep a refetched order: the JSON text as the API sent it (stored compressed)."""
         self._orders.append((order_id, body))
+
+    def rate_used(
+        self, *, auto: bool, final_per_s: float, found_per_s: float | None, settled_per_s: float
+    ) -> None:
+        """Keep what the session's rate controller ended with (summary, the job's next start)."""
+        values = (self.session, int(auto), final_per_s, found_per_s, settled_per_s)
+        insert = "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?, ?)"
+        self._writer.submit(self._db.execute, insert, values).result()  # committed with the rest
 
     def before_fetched(self, order_id: int, body: str) -> None:
         """Keep an order's before-image: read before its first change (SPEC §10).
@@ -250,15 +274,24 @@ class Journal:
                     answers,
                 )
             if orders:
-                db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", orders)
+                db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", self._pack(orders))
             if results:
                 db.executemany(INSERT_RESULT, results)
             if befores:
-                db.executemany("INSERT OR IGNORE INTO before_images VALUES (?, ?)", befores)
+                db.executemany(
+                    "INSERT OR IGNORE INTO before_images VALUES (?, ?)", self._pack(befores)
+                )
             db.execute("COMMIT")
             db.execute("BEGIN")
         except sqlite3.Error as error:
             raise OutputError(f"cannot write the journal {self.path}: {error}") from None
+
+    def _pack(self, orders: list[tuple[Any, ...]]) -> list[tuple[int, bytes]]:
+        """Orders as stored (on the writer thread): the first one stored is the dictionary."""
+        if self._codec.dictionary is None:
+            zdict = self._codec.choose_dictionary(orders[0][1])
+            self._db.execute("INSERT OR REPLACE INTO codec VALUES (1, ?)", (zdict,))
+        return [(order_id, self._codec.pack(text)) for order_id, text in orders]
 
     def commit(self) -> None:
         """Write and commit everything buffered, now (outside the event loop)."""
@@ -294,11 +327,29 @@ class Journal:
         return dict(self._db.execute(query).fetchall())
 
     def orders(self) -> Iterator[tuple[int, str]]:
-        yield from self._db.execute("SELECT order_id, body FROM orders ORDER BY order_id")
+        """Every stored order as (order_id, JSON text), one at a time, by order ID."""
+        query = "SELECT order_id, body FROM orders ORDER BY order_id"
+        for order_id, body in self._db.execute(query):
+            yield order_id, self._codec.unpack(body)
+
+    def rates(self) -> dict[str, Any] | None:
+        """The rate controller's result of the last session that sent (None: unpaced)."""
+        row = self._db.execute(
+            "SELECT auto, final_per_s, found_per_s, settled_per_s FROM rates"
+            " ORDER BY session DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        keys = ("auto", "final_per_s", "found_per_s", "settled_per_s")
+        values = dict(zip(keys, row, strict=True))
+        values["auto"] = bool(values["auto"])
+        return values
 
     def before_images(self) -> Iterator[tuple[int, str]]:
         """Every order's before-image: (order ID, the order as JSON text)."""
-        yield from self._db.execute("SELECT order_id, body FROM before_images ORDER BY order_id")
+        query = "SELECT order_id, body FROM before_images ORDER BY order_id"
+        for order_id, body in self._db.execute(query):
+            yield order_id, self._codec.unpack(body)
 
     def requests_by_kind(self, *, login_path: str, orders_path: str) -> dict[str, int]:
         """Requests by kind: login, lookup (GET /orders), read (of an order before its

@@ -314,6 +314,14 @@ async def send_plan(
                     max_at_once=options.api.concurrency * 4,
                     stop=client.stop,
                 )
+        controller = client.accounting.adaptive
+        if controller is not None:
+            journal.rate_used(
+                auto=options.api.rate_auto,
+                final_per_s=controller.current_per_s,
+                found_per_s=controller.found_per_s,
+                settled_per_s=controller.settled_per_s(),
+            )
         await journal.durable()
         return client.stop_reason
 

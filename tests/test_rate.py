@@ -1,0 +1,219 @@
+"""`--rate` values, exact counts per period, the pacer's bounds and the CUBIC controller:
+pure functions with tables (SPEC §5, §12)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pipeline.api.pacing import bounds_for, exact_count
+from pipeline.api.throttle import AdaptiveRate, cubic_per_s, slow_start_per_s
+from pipeline.errors import OptionsError
+from pipeline.settings import RateChoice, parse_rate, resolve_options
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5", RateChoice(5, 1.0)),
+        (5.0, RateChoice(5, 1.0)),
+        ("2.5", RateChoice(5, 2.0)),  # exact: not 2 per second
+        (2.5, RateChoice(5, 2.0)),
+        ("1.5", RateChoice(3, 2.0)),
+        ("0.1", RateChoice(1, 10.0)),
+        ("100/min", RateChoice(100, 60.0)),
+        ("5/2s", RateChoice(5, 2.0)),
+        ("10/500ms", RateChoice(10, 0.5)),
+        ("3600/h", RateChoice(3600, 3600.0)),
+        ("0", RateChoice(None)),
+        ("auto", RateChoice(50, 1.0, auto=True)),
+        ("AUTO:200", RateChoice(200, 1.0, auto=True)),
+        ("auto:100/min", RateChoice(100, 60.0, auto=True)),
+    ],
+)
+def test_parse_rate(value: str | float, expected: RateChoice) -> None:
+    assert parse_rate(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("fast", "is not a rate; use N"),
+        ("-3", "is negative"),
+        ("0.333333", "needs a period over an hour to be exact"),
+        ("0/min", "give a positive count per period"),
+        ("5/2d", "is not a rate"),
+        ("auto:0", "auto needs a positive MAX, e.g. auto:100"),
+    ],
+)
+def test_parse_rate_refuses_with_what_to_do(value: str, message: str) -> None:
+    with pytest.raises(OptionsError, match=message):
+        parse_rate(value)
+
+
+def test_resolve_options_keeps_the_period_and_auto() -> None:
+    api = resolve_options(cli={"rate": "100/min"}, job=None, env=None).api
+    assert (api.rate_per_s, api.rate_period_s, api.rate_auto) == (pytest.approx(100 / 60), 60, 0)
+    api = resolve_options(cli={"rate": "auto"}, job=None, env=None).api
+    assert (api.rate_per_s, api.rate_auto) == (50.0, True)
+    assert resolve_options(cli={"rate": 0}, job=None, env=None).api.rate_per_s is None
+
+
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [
+        (2.0, (2, 1)),
+        (1.8, (9, 5)),  # 0.9 x 2 stays 1.8/s, not 1 per second
+        (2.5, (5, 2)),
+        (37.34, (112, 3)),  # 37.33/s: closer than 373 per 10 s
+        (0.55, (1, 2)),  # from below: never faster than asked
+        (0.1, (1, 10)),
+        (0.05, (1, 10)),  # below one per 10 s: one per 10 s (the controller's floor is 0.5/s)
+        (150.0, (150, 1)),
+    ],
+)
+def test_exact_count_is_the_closest_count_per_period_from_below(
+    rate: float, expected: tuple[int, int]
+) -> None:
+    assert exact_count(rate) == expected
+    count, period = expected
+    if rate >= 0.1:
+        assert count / period <= rate + 1e-9
+        assert all(math.floor(rate * p + 1e-9) / p <= count / period for p in range(1, 11))
+
+
+@pytest.mark.parametrize(
+    ("count", "period_s", "expected"),
+    [
+        (50, 1.0, [(50, 1.0)]),
+        (5, 2.0, [(5, 2.0), (3, 1.0)]),  # 2.5/s: 5 per 2 s and at most 3 in any second
+        (100, 60.0, [(100, 60.0), (2, 1.0)]),
+        (20, 0.5, [(20, 0.5)]),
+    ],
+)
+def test_bounds_for_a_count_per_period(
+    count: int, period_s: float, expected: list[tuple[int, float]]
+) -> None:
+    assert bounds_for(count, period_s) == expected
+
+
+def _k(limit: float, beta: float = 0.7, c: float = 0.4) -> float:
+    return math.cbrt(limit * (1 - beta) / c)
+
+
+@pytest.mark.parametrize(
+    ("since_s", "expected"),
+    [
+        (0.0, 70.0),  # rule 5: beta x W at the epoch
+        (_k(100) / 2, 100 - 0.4 * (_k(100) / 2) ** 3),  # rule 6: concave climb
+        (_k(100) - 0.01, 97.0),  # capped at settle x W
+        (_k(100) + 10.0, 97.0),  # rule 7: hold
+        (_k(100) + 15.0 + 2.0, 97.0 + 0.4 * 8),  # then probe on the convex curve
+    ],
+)
+def test_cubic_curve_after_a_429(since_s: float, expected: float) -> None:
+    rate = cubic_per_s(limit_per_s=100, since_s=since_s, beta=0.7, c=0.4, settle=0.97, hold_s=15)
+    assert rate == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("since_s", "expected"), [(0, 5), (1, 10), (2.5, 5 * 2**2.5)])
+def test_slow_start_doubles_every_second(since_s: float, expected: float) -> None:
+    assert slow_start_per_s(start_per_s=5, since_s=since_s, double_s=1.0) == pytest.approx(expected)
+
+
+def _accept(rate: AdaptiveRate, start: float, stop: float, per_s: float) -> float | None:
+    """Feed accepted answers at `per_s` from `start` to `stop`; return the last change."""
+    last = None
+    now = start
+    while now < stop:
+        change = rate.on_answer(now, throttled=False)
+        last = change if change is not None else last
+        now += 1 / per_s
+    return last
+
+
+def test_rule_1_fixed_mode_starts_and_stays_at_the_ceiling() -> None:
+    rate = AdaptiveRate(ceiling_per_s=20)
+    assert rate.current_per_s == 20
+    assert _accept(rate, 0, 5, 20) is None
+    assert rate.current_per_s == 20
+
+
+def test_rule_2_auto_starts_low_and_doubles_each_second_up_to_the_ceiling() -> None:
+    rate = AdaptiveRate(ceiling_per_s=50, start_per_s=5)
+    assert rate.current_per_s == 5
+    rate.on_answer(0.0, throttled=False)
+    _accept(rate, 0.2, 1.0, 5)
+    assert rate.current_per_s == pytest.approx(5 * 2**0.8, rel=0.05)
+    _accept(rate, 1.0, 4.0, 40)
+    assert rate.current_per_s == 50  # rule 1: never above the ceiling
+
+
+def test_rule_3_the_record_of_accepted_answers_holds_one_second() -> None:
+    rate = AdaptiveRate(ceiling_per_s=200)
+    _accept(rate, 0, 100, 200)  # 20,000 answers
+    assert rate.accepted_last_second(100.0) <= 201
+    assert len(rate._accepted) <= 201
+
+
+@pytest.mark.parametrize(
+    ("accepted_per_s", "current", "expected"),
+    [
+        (20, 100, 0.7 * 20),  # rule 5: W = what the server accepted
+        (80, 60, 0.7 * 60),  # W = the rate, when the server took more (other clients left)
+    ],
+)
+def test_rule_5_a_429_drops_to_beta_times_the_limit_found(
+    accepted_per_s: float, current: float, expected: float
+) -> None:
+    rate = AdaptiveRate(ceiling_per_s=current)
+    _accept(rate, 0, 1.0, accepted_per_s)
+    assert rate.on_answer(1.0, throttled=True) == pytest.approx(expected, rel=0.06)
+    assert rate.found_per_s == pytest.approx(expected / 0.7, rel=0.06)
+
+
+def test_rule_4_a_burst_of_429s_counts_once() -> None:
+    rate = AdaptiveRate(ceiling_per_s=100)
+    _accept(rate, 0, 1.0, 20)
+    changes = [rate.on_answer(t, throttled=True) for t in (1.0, 1.2, 1.9, 2.1)]
+    assert changes[0] == pytest.approx(14.0, rel=0.06)
+    assert changes[1:3] == [None, None]
+    assert changes[3] is not None  # after the cooldown: a new decrease
+    assert changes[3] < changes[0]
+
+
+def test_rules_6_and_7_climb_back_settle_below_the_limit_then_probe() -> None:
+    rate = AdaptiveRate(ceiling_per_s=100)
+    _accept(rate, 0, 1.0, 20)
+    rate.on_answer(1.0, throttled=True)
+    found = rate.found_per_s
+    assert found is not None
+    _accept(rate, 1.0, 1.0 + _k(found) + 5, 19)
+    assert rate.current_per_s == pytest.approx(0.97 * found, rel=0.011)  # settled
+    _accept(rate, 1.0 + _k(found) + 5, 1.0 + _k(found) + 15, 19)
+    assert rate.current_per_s == pytest.approx(0.97 * found, rel=0.011)  # still holding
+    assert rate.settled_per_s() == pytest.approx(0.97 * found)
+    _accept(rate, 1.0 + _k(found) + 15, 1.0 + _k(found) + 18, 19)
+    assert rate.current_per_s > 0.99 * found  # probing for a higher limit
+
+
+def test_rule_8_never_above_twice_what_the_server_accepts() -> None:
+    rate = AdaptiveRate(ceiling_per_s=1000, start_per_s=5)
+    rate.on_answer(0.0, throttled=False)
+    rate.on_answer(5.0, throttled=False)  # slow start alone would be 160/s
+    assert rate.current_per_s == 5  # two answers in the last second: no reason to go faster
+
+
+def test_rule_9_small_moves_are_not_reported() -> None:
+    rate = AdaptiveRate(ceiling_per_s=1000, start_per_s=100)
+    _accept(rate, 0, 1.0, 100)
+    reported = [rate.on_answer(1.0 + i * 0.001, throttled=False) for i in range(5)]
+    assert reported.count(None) >= 4  # 5 ms of slow start moves the rate by < 1%
+
+
+def test_the_floor_holds_when_nothing_is_accepted() -> None:
+    rate = AdaptiveRate(ceiling_per_s=10, floor_per_s=0.5)
+    for second in range(12):
+        rate.on_answer(float(second) * 2, throttled=True)  # nothing accepted: halve
+    assert rate.current_per_s == 0.5
