@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from pipeline import apply_plan, plan_files, plan_frame, undo_run
-from pipeline.errors import OptionsError, RunDirError
+from pipeline.errors import LimitExceeded, OptionsError, RunDirError
 from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxThread
 from tests.conftest import (
@@ -284,7 +284,7 @@ def test_apply_guards_trip_before_anything_is_sent(sandbox: SandboxThread, tmp_p
         [ADDRESS_CSV], options=options_for(sandbox, action="address"), env=env, out=tmp_path / "p"
     )
     logins = state_of(sandbox).stats.logins
-    with pytest.raises(OptionsError, match="would change 6 orders"):
+    with pytest.raises(LimitExceeded, match="would change 6 orders"):
         apply_plan(planned.plan_dir, env=env, cli={"max_changes": 5})
     assert all_mutations(sandbox) == 0
     assert state_of(sandbox).stats.logins == logins
