@@ -200,8 +200,23 @@ def test_the_sweep_from_the_command_line_then_the_data_team_rerun(
     rerun_job = tmp_path / "rerun.toml"
     rerun_job.write_text('rerun = "runs/????????T??????Z-sweep-2026-11-24-*"\nrate = 500\n')
     rerun = CliRunner().invoke(main, ["run", "--job", str(rerun_job), "--quiet"], env=env)
+    assert rerun.exit_code == 0, rerun.output  # the COMPLETED order's refusal is permanent
+    assert "nothing to rerun" in rerun.output
+    glob = str(tmp_path / "runs" / "????????T??????Z-sweep-2026-11-24-*")
+    forced = [glob, "--include-permanent", "--rate", "500", "--quiet"]
+    rerun = CliRunner().invoke(main, ["rerun", *forced], env=env)
     assert rerun.exit_code == 1, rerun.output
     assert "quivo-bulk run: 1 rows" in rerun.output  # the COMPLETED order, again refused
+    sent = state_of(sandbox).stats.requests
+    twice = CliRunner().invoke(main, ["rerun", *forced], env=env)
+    assert twice.exit_code == 2, twice.output  # never the same run twice without --again
+    assert "was already rerun by" in twice.output
+    both = str(tmp_path / "runs" / "????????T??????Z-sweep-*")  # one rerun already, one clean
+    night = CliRunner().invoke(main, ["rerun", both, "--include-permanent", "--quiet"], env=env)
+    assert night.exit_code == 0, night.output
+    assert "nothing to rerun" in night.output
+    assert night.output.count("was already rerun by") == 1
+    assert state_of(sandbox).stats.requests == sent
 
 
 def test_a_job_run_goes_under_its_runs_dir(
