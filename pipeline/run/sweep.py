@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputFileError, OptionsError, OutputError
+from pipeline.errors import InputFileError, LimitExceeded, OptionsError, OutputError
 from pipeline.inputs.read import sha256_of
 from pipeline.jobfile import JobFile
 from pipeline.run.durable import resume_run
@@ -164,7 +164,7 @@ def _sweep_file(
                 confirm=confirm,
                 progress_factory=progress_factory,
             )
-        except InputFileError as error:  # one bad file must not stop the night's sweep
+        except (InputFileError, LimitExceeded) as error:  # one bad file must not stop the sweep
             state.finished(path, digest, status="rejected", exit_code=2)
             return SweepItem(path, "rejected", None, str(error))
     status = "stopped" if result.exit_code == 3 else "done"
