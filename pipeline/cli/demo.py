@@ -15,7 +15,8 @@ import polars as pl
 from pydantic import SecretStr
 
 from pipeline.jobfile import load_job
-from pipeline.run.planfile import plan_files, summary_lines
+from pipeline.run.planfile import plan_files
+from pipeline.run.predict import summary_lines
 from pipeline.run.runner import RunResult, run_files
 from pipeline.run.undo import undo_run
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app, load_orders
