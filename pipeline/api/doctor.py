@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pipeline.api.answers import error_message, is_success
-from pipeline.api.profile import ApiProfile, AuthScheme
+from pipeline.api.profile import TOKEN_HINT, ApiProfile, AuthScheme
 from pipeline.api.transport import Exchange, Transport
 from pipeline.settings import ApiSettings, Credentials
 
@@ -70,9 +70,9 @@ def _paths(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def token_candidates(answer: Any) -> list[str]:
-    """Dotted paths of a login answer that may hold the token: text values, 'token' first."""
+    """Dotted paths of a login answer that may hold the token: text values, TOKEN_HINT first."""
     texts = [(path, value) for path, value in _paths(answer) if isinstance(value, str) and value]
-    named = [path for path, value in texts if "token" in path.lower() and len(value) >= 8]
+    named = [path for path, value in texts if TOKEN_HINT in path.lower() and len(value) >= 8]
     return named or [path for path, value in texts if len(value) >= 16]
 
 

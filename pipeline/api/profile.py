@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 AuthScheme = Literal["raw", "bearer"]
 ReadMethod = Literal["refetch", "get"]
 ORDER_ID = "{order_id}"  # the placeholder in an order path
+TOKEN_HINT = "token"  # a word a login answer's token field likely holds (doctor's search)
 
 
 class Request(NamedTuple):
