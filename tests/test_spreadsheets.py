@@ -17,8 +17,12 @@ from pipeline.inputs.read import read_inputs
 
 
 def validate(tmp_path: Path, *args: str) -> tuple[Any, pl.DataFrame]:
-    result = CliRunner().invoke(main, ["validate", *args, "--out", str(tmp_path / "out")])
-    frame = pl.read_parquet(tmp_path / "out" / "results.parquet") if result.exit_code < 2 else None
+    """`validate` into `out/`, or `out-2/`, ... when called again (--out must be new)."""
+    out, number = tmp_path / "out", 2
+    while out.exists():
+        out, number = tmp_path / f"out-{number}", number + 1
+    result = CliRunner().invoke(main, ["validate", *args, "--out", str(out)])
+    frame = pl.read_parquet(out / "results.parquet") if result.exit_code < 2 else None
     return result, frame  # type: ignore[return-value]
 
 

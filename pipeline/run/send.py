@@ -11,6 +11,8 @@ judged against it by `judge`, a pure function:
     otherwise (it was there before)             -> unchanged
 - refused                                       -> failed, naming the order's status
 - the run stopped before / while sending        -> not_attempted / failed (aborted)
+- accepted, the run stopped before the refetch   -> unverified (aborted)
+  (`aborted` rows are not final: `resume` sends them again)
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Refetch:
 
     order: dict[str, Any] | None
     problem: str | None = None
+    stopped: bool = False  # the run stopped before the refetch: `resume` checks again
 
 
 def judge(
@@ -76,6 +79,14 @@ def judge(
     if answer.ok:
         if refetch is None:
             return sent
+        if order is None and refetch.stopped:
+            return replace(
+                sent,
+                outcome=Outcome.UNVERIFIED,
+                error_code=ErrorCode.ABORTED,
+                error="sent, but the run stopped before the order was refetched to check it;"
+                " resume sends it again and checks",
+            )
         if order is None:
             return replace(
                 sent,
@@ -209,7 +220,7 @@ async def process_order(
             journal.order_fetched(work.order_id, reply.text)
             fetched = Refetch(reply.body)
         else:
-            fetched = Refetch(None, reply.message)
+            fetched = Refetch(None, reply.message, stopped=reply.code is ErrorCode.ABORTED)
     results = [
         judge(change, answer, fetched, earlier_attempts=earlier_attempts.get(change.index, 0))
         for change, answer in answers
