@@ -13,7 +13,7 @@ import math
 import re
 import unicodedata
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -207,6 +207,26 @@ class _Refusal:
     message: str
 
 
+def key_expression(columns: Sequence[str]) -> pl.Expr | None:
+    """A row's shop key as `orderIdentifier<US>#1001` (None: the input has no key column)."""
+    keys = [
+        pl.lit(name + KEY_SEPARATOR) + pl.col(name)
+        for name in ("orderIdentifier", "orderReference")
+        if name in columns
+    ]
+    return pl.coalesce(*keys) if keys else None
+
+
+def keys_to_resolve(fields: pl.DataFrame) -> list[str]:
+    """The distinct keys of rows that name their order by shop number, not orderId."""
+    key = key_expression(fields.columns)
+    if key is None:
+        return []
+    order = pl.col("orderId") if "orderId" in fields.columns else pl.lit(None, pl.String)
+    keyed = fields.select(pl.when(order.is_null()).then(key).alias("key"))["key"]
+    return keyed.drop_nulls().unique(maintain_order=True).to_list()
+
+
 class RowCells:
     """Every row's canonical cells, normalised in polars and read back a slice at a time.
 
@@ -229,13 +249,9 @@ class RowCells:
         if "action" not in self.names:
             self.names.append("action")
         order = pl.col("orderId") if "orderId" in fields.columns else pl.lit(None, pl.String)
-        keys = [
-            pl.lit(name + KEY_SEPARATOR) + pl.col(name)
-            for name in ("orderIdentifier", "orderReference")
-            if name in fields.columns
-        ]
-        key = pl.coalesce(*keys) if keys else pl.lit(None, pl.String)
-        self.keyed = bool(keys)
+        key = key_expression(fields.columns)
+        self.keyed = key is not None
+        key = key if key is not None else pl.lit(None, pl.String)
         self._frame = fields.with_columns(*normalised).select(
             order.alias("orderId"), key.alias("__key"), *self.names, *self.attributes
         )

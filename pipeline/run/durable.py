@@ -24,6 +24,7 @@ from pipeline.reports.report import order_frame, outcome_frame, write_reports
 from pipeline.reports.summary import build_summary
 from pipeline.run.journal import JOURNAL_NAME, Journal
 from pipeline.run.progress import Progress
+from pipeline.run.resolve import resolve_order_keys, stored_resolution
 from pipeline.run.runner import (
     Prepared,
     ProgressFactory,
@@ -67,7 +68,12 @@ def prepare_again(run_dir: Path, manifest: dict[str, Any], options: RunOptions) 
                 f"{run_dir}: its input {entry['name']} changed since the run started"
                 " (sha256 differs); refusing to mix two versions: start a new run"
             )
-    prepared = prepare(inputs, options=options, names=[e["name"] for e in manifest["inputs"]])
+    prepared = prepare(
+        inputs,
+        options=options,
+        names=[e["name"] for e in manifest["inputs"]],
+        resolved=stored_resolution(manifest),
+    )
     if prepared.table.raw.height != manifest["row_count"]:
         raise RunDirError(f"{run_dir}: its inputs no longer give {manifest['row_count']} rows")
     return prepared
@@ -87,6 +93,20 @@ def resume_run(
         options = resolve_options(cli=cli, job=None, env=None, base=base)
         prepared = prepare_again(run_dir, manifest, options)
         credentials = env.credentials()
+        names = [e["name"] for e in manifest["inputs"]]
+        prepared = resolve_order_keys(
+            prepared,
+            prepared.table.fields,
+            replan=lambda resolved: prepare(
+                [Path(e["path"]) for e in manifest["inputs"]],
+                options=options,
+                names=names,
+                resolved=resolved,
+            ),
+            journal=journal,
+            options=options,
+            credentials=credentials,
+        )
         if prepared.plan.change_count:
             credentials.check()
     except BaseException:

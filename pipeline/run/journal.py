@@ -156,6 +156,12 @@ class Journal:
         manifest: dict[str, Any] = json.loads(body[0])
         return manifest
 
+    def set_manifest(self, manifest: dict[str, Any]) -> None:
+        """Replace the manifest (what a run learned before sending, e.g. resolved keys)."""
+        update = "UPDATE manifest SET body = ? WHERE id = 1"
+        self._writer.submit(self._db.execute, update, (json.dumps(manifest),)).result()
+        self.commit()
+
     def begin_session(self, command: str) -> None:
         cursor = self._db.execute(
             "INSERT INTO sessions (command, started_at) VALUES (?, ?)", (command, time.time())

@@ -11,10 +11,8 @@ The library entry points behind the CLI, callable from a notebook:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +22,7 @@ import polars as pl
 
 from pipeline.errors import OptionsError, RunDirError
 from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
-from pipeline.inputs.rows import RowDefaults, validate_rows
+from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
 from pipeline.reports.report import (
     OUTCOME_SCHEMA,
@@ -33,10 +31,12 @@ from pipeline.reports.report import (
     write_reports,
 )
 from pipeline.reports.summary import build_summary
+from pipeline.run.bulk import bulk_objects
 from pipeline.run.guards import already_run, check_limits
 from pipeline.run.journal import JOURNAL_NAME, Journal, RowResult
 from pipeline.run.plan import Plan, plan_changes
 from pipeline.run.progress import Progress
+from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.send import finish_missing, send_plan
 from pipeline.run.snapshot import (
     last_read,
@@ -106,35 +106,28 @@ def locator(table: InputTable) -> Callable[[int], str]:
     return locate
 
 
-@contextlib.contextmanager
-def bulk_objects() -> Iterator[None]:
-    """Pause the cyclic garbage collector while rows become objects, then freeze them.
-
-    Every full collection walks all live objects, so creating a million row
-    objects with the collector on costs more than creating them. They hold no
-    reference cycles and live until the run ends: freezing them keeps later
-    collections from walking them again (the technique of CPython's gc.freeze docs).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
-
-
 def prepare(
-    inputs: Sequence[Path], *, options: RunOptions, names: Sequence[str] | None = None
+    inputs: Sequence[Path],
+    *,
+    options: RunOptions,
+    names: Sequence[str] | None = None,
+    resolved: dict[str, Resolution] | None = None,
 ) -> Prepared:
-    """Read, validate and plan; raise InputFileError for a file that cannot be used."""
+    """Read, validate and plan; raise InputFileError for a file that cannot be used.
+
+    `resolved`: the orderIds of rows keyed by shop order number or reference
+    (`resolve_order_keys`); without it such rows are planned by their key.
+    """
     with bulk_objects():
-        return _prepare(inputs, options=options, names=names)
+        return _prepare(inputs, options=options, names=names, resolved=resolved)
 
 
 def _prepare(
-    inputs: Sequence[Path], *, options: RunOptions, names: Sequence[str] | None
+    inputs: Sequence[Path],
+    *,
+    options: RunOptions,
+    names: Sequence[str] | None,
+    resolved: dict[str, Resolution] | None,
 ) -> Prepared:
     names = names or [display_name(path) for path in inputs]
     read_options = ReadOptions(
@@ -147,6 +140,7 @@ def _prepare(
     checked = validate_rows(
         table.fields,
         defaults=RowDefaults(action=options.action, address_type=options.address_type),
+        resolved=resolved,
     )
     locate = locator(table)
     plan = plan_changes(checked, locate=locate)
@@ -375,6 +369,20 @@ def run_files(
     if preconditions:
         manifest["preconditions"] = {str(k): dict(v) for k, v in preconditions.items()}
     journal = Journal.create(run_dir / JOURNAL_NAME, manifest)
+    try:
+        prepared = resolve_order_keys(
+            prepared,
+            prepared.table.fields,
+            replan=lambda resolved: prepare(
+                inputs, options=options, names=names, resolved=resolved
+            ),
+            journal=journal,
+            options=options,
+            credentials=credentials,
+        )
+    except BaseException:
+        journal.close()
+        raise
     result = execute(
         prepared,
         journal,

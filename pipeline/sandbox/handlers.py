@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pipeline.sandbox import rules
+from pipeline.sandbox import rules, search
 from pipeline.sandbox.replies import find_order, json_body, message, plain_400, update_refusal
 from pipeline.sandbox.state import STATE, now_iso
 
@@ -56,7 +56,7 @@ SUMMARY_FIELDS = (
 
 
 async def list_orders(request: web.Request) -> web.StreamResponse:
-    """GET /orders?query=orderStatus:X&sort=field[,desc]&page=1&pageSize=100."""
+    """GET /orders?query=...&sort=field:desc&page=1&pageSize=100[&searchAfter=value]."""
     state = request.app[STATE]
     try:
         page = int(request.query.get("page", "1"))
@@ -65,21 +65,25 @@ async def list_orders(request: web.Request) -> web.StreamResponse:
         return plain_400("page and pageSize must be integers")
     if page < 1 or not 1 <= page_size <= 1000:
         return plain_400("pageSize: must be between 1 and 1000; page: must be at least 1")
-    filters = []
-    for term in filter(None, request.query.get("query", "").split(" AND ")):
-        key, _, value = term.partition(":")
-        filters.append((key.strip(), value.strip()))
+    try:
+        matches_query = search.parse_query(request.query.get("query", ""))
+        sort_field, descending = search.parse_sort(
+            request.query.get("sort", "orderId"), SUMMARY_FIELDS
+        )
+    except search.QueryError as error:
+        return plain_400(str(error))
     matches = []
     for order_id in state.store.ids():
         order = state.order(order_id, touch=False)
-        if order is not None and all(str(order.get(k)) == v for k, v in filters):
+        if order is not None and matches_query(order):
             matches.append({key: order.get(key) for key in SUMMARY_FIELDS})
-    sort_field, _, direction = request.query.get("sort", "orderId").partition(",")
-    if sort_field not in SUMMARY_FIELDS:
-        return plain_400(f"sort: unknown field {sort_field}")
-    matches.sort(key=lambda o: (o[sort_field] is None, str(o[sort_field]).zfill(20)))
-    if direction.lower() == "desc":
-        matches.reverse()
+    matches.sort(key=lambda o: search.sort_key(o[sort_field]), reverse=descending)
+    after = request.query.get("searchAfter")
+    if after is not None:  # deep paging: what sorts after the last item seen
+        mark = search.sort_key(after)
+        keys = [(search.sort_key(o[sort_field]), o) for o in matches]
+        matches = [o for key, o in keys if key != mark and (key < mark) == descending]
+        page = 1
     start = (page - 1) * page_size
     return web.json_response(matches[start : start + page_size])
 

@@ -152,8 +152,8 @@ def generate_order(order_id: int, *, seed: int) -> Order:
         "orderId": order_id,
         "created": iso(created),
         "lastModified": iso(modified),
-        "orderIdentifier": f"SHOP-{order_id}",
-        "orderReference": f"R{order_id % 100000:05d}",
+        "orderIdentifier": shop_order_number(order_id),
+        "orderReference": f"PO-{order_id}",
         "orderStatus": status,
         "orderDate": iso(created),
         "exportedAt": iso(created + timedelta(minutes=1)),
@@ -253,6 +253,13 @@ def _shipment(
         "groupedPositions": [],
         "podDocuments": [],
     }
+
+
+def shop_order_number(order_id: int) -> str:
+    """The shop's own order number, `#1001`-style and unique: #1001 is order FIRST_ORDER_ID."""
+    if order_id >= FIRST_ORDER_ID:
+        return f"#{order_id - FIRST_ORDER_ID + 1001}"
+    return f"#0-{order_id}"
 
 
 def generate_orders(count: int, *, seed: int, first_id: int = FIRST_ORDER_ID) -> Iterator[Order]:
