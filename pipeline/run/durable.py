@@ -20,7 +20,7 @@ import polars as pl
 from pipeline.errors import RunDirError
 from pipeline.inputs.read import sha256_of
 from pipeline.outcomes import RERUNNABLE
-from pipeline.reports.report import order_frame, outcome_frame, write_reports
+from pipeline.reports.report import outcome_frame, write_reports
 from pipeline.reports.summary import build_summary
 from pipeline.run.journal import JOURNAL_NAME, Journal
 from pipeline.run.progress import Progress
@@ -34,7 +34,7 @@ from pipeline.run.runner import (
     prepare,
     run_files,
 )
-from pipeline.run.snapshot import last_read, load_images, request_costs, row_changes
+from pipeline.run.snapshot import StoredImages, last_read, request_costs, row_changes
 from pipeline.settings import Environment, RunOptions, resolve_options
 
 
@@ -132,7 +132,7 @@ def rebuild_reports(run_dir: Path) -> RunResult:
         options = RunOptions.from_manifest(manifest["options"])
         prepared = prepare_again(run_dir, manifest, options)
         outcomes = outcome_frame(
-            list(journal.results()), row_changes(prepared.plan, load_images(journal))
+            list(journal.results()), row_changes(prepared.plan, StoredImages(journal))
         )
         if outcomes.height != manifest["row_count"]:
             missing = manifest["row_count"] - outcomes.height
@@ -159,7 +159,7 @@ def rebuild_reports(run_dir: Path) -> RunResult:
             run_dir,
             prepared.table,
             outcomes,
-            order_frame(last_read(journal)),
+            last_read(journal),
             summary=summary,
             default_address_type=options.address_type,
         )

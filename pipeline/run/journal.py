@@ -345,6 +345,15 @@ class Journal:
         values["auto"] = bool(values["auto"])
         return values
 
+    def before_image(self, order_id: int) -> str | None:
+        """One order's before-image as JSON text, or None."""
+        query = "SELECT body FROM before_images WHERE order_id = ?"
+        row = self._db.execute(query, (order_id,)).fetchone()
+        return None if row is None else self._codec.unpack(row[0])
+
+    def before_image_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM before_images").fetchone()[0])
+
     def before_images(self) -> Iterator[tuple[int, str]]:
         """Every order's before-image: (order ID, the order as JSON text)."""
         query = "SELECT order_id, body FROM before_images ORDER BY order_id"

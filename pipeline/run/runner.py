@@ -26,7 +26,6 @@ from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
 from pipeline.reports.report import (
     OUTCOME_SCHEMA,
-    order_frame,
     outcome_frame,
     write_reports,
 )
@@ -39,8 +38,8 @@ from pipeline.run.progress import Progress
 from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.send import finish_missing, send_plan
 from pipeline.run.snapshot import (
+    StoredImages,
     last_read,
-    load_images,
     preconditions_of,
     request_costs,
     row_changes,
@@ -213,7 +212,7 @@ def validate_files(
         run_dir,
         prepared.table,
         outcomes,
-        order_frame([]),
+        [],
         summary=summary,
         default_address_type=options.address_type,
         fixable_only=True,
@@ -297,7 +296,7 @@ def execute(
         finish_missing(prepared.plan, journal, stopped=stopped, dry_run=options.dry_run)
     finally:
         journal.end_session(stopped)
-    images = load_images(journal)
+    images = StoredImages(journal)
     outcomes = outcome_frame(list(journal.results()), row_changes(prepared.plan, images))
     summary = build_summary(
         command=command,
@@ -317,7 +316,7 @@ def execute(
         run_dir,
         prepared.table,
         outcomes,
-        order_frame(last_read(journal)),
+        last_read(journal),
         summary=summary,
         default_address_type=options.address_type,
     )
