@@ -287,9 +287,9 @@ class Journal:
             raise OutputError(f"cannot write the journal {self.path}: {error}") from None
 
     def _pack(self, orders: list[tuple[Any, ...]]) -> list[tuple[int, bytes]]:
-        """Orders as stored (on the writer thread): the first one stored is the dictionary."""
+        """Orders as stored (on the writer thread): the first ones stored are the dictionary."""
         if self._codec.dictionary is None:
-            zdict = self._codec.choose_dictionary(orders[0][1])
+            zdict = self._codec.choose_dictionary([text for _, text in orders])
             self._db.execute("INSERT OR REPLACE INTO codec VALUES (1, ?)", (zdict,))
         return [(order_id, self._codec.pack(text)) for order_id, text in orders]
 
