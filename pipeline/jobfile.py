@@ -38,9 +38,7 @@ class JobFile(BaseModel):
     input: str | list[str] | None = Field(
         default=None, description="a path or glob, or a list of them"
     )
-    rerun: str | None = Field(
-        default=None, description="a run directory, or a glob: the newest match"
-    )
+    rerun: str | None = Field(default=None, description="a run directory, or a glob: every match")
     action: Literal["update", "address", "cancel"] | None = None
     address_type: Literal["DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE"] | None = None
     sheet: str | None = None
@@ -105,18 +103,18 @@ class JobFile(BaseModel):
             return []
         return [self.input] if isinstance(self.input, str) else list(self.input)
 
-    def rerun_dir(self) -> Path:
-        """The run directory a rerun job names: with a glob, the newest (names start with UTC)."""
+    def rerun_dirs(self) -> list[Path]:
+        """The run directories a rerun job names: with a glob, every match (oldest first)."""
         assert self.rerun is not None
         pattern = str(self.resolve(self.rerun))
         if not glob.has_magic(self.rerun):
-            return Path(pattern)
+            return [Path(pattern)]
         matches = sorted(p for p in glob.glob(pattern) if Path(p).is_dir())
         if not matches:
             raise JobFileError(
                 f"job '{self.job_name}': rerun {self.rerun!r} matches no run directory"
             )
-        return Path(matches[-1])
+        return [Path(m) for m in matches]
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.jobfile import load_job
-from pipeline.run.durable import rerun_run
+from pipeline.run.durable import resume_run
 from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxThread
 from pipeline.settings import resolve_options
@@ -194,6 +194,6 @@ def test_the_breaker_stops_a_systematically_wrong_file(
     outcomes = result.results["outcome"].to_list()
     assert outcomes.count("not_attempted") >= 40
     assert sum(mutations(sandbox, i) for i in good) == 0  # stopped before the real orders
-    # The file was right after all: send the rest without the breaker.
-    finished = rerun_run(tmp_path / "run", cli={"no_breaker": True}, env=env)
+    # The file was right after all: the stopped run is finished without the breaker.
+    finished = resume_run(tmp_path / "run", cli={"no_breaker": True}, env=env)
     assert finished.results["outcome"].to_list().count("applied") == 40

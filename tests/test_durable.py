@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.errors import RunDirError
-from pipeline.run.durable import load_results, rebuild_reports, rerun_run
+from pipeline.run.durable import load_results, rebuild_reports
+from pipeline.run.rerun import rerun_run
 from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
 from tests.conftest import SAMPLE_DATA, env_for, options_for, order_ids, state_of
@@ -117,7 +118,8 @@ def test_kill_9_then_resume_sends_every_row_once(
     resent = sum(after.values()) - rows
     assert resent == sum(after.values()) - sum(1 for n in after.values() if n)
     assert 0 <= resent <= CONCURRENCY * 4  # at most the orders in progress at the kill
-    assert sum(before.values()) <= sum(after.values())
+    # Resume sent each unfinished row exactly once: nothing more, nothing less.
+    assert sum(after.values()) - sum(before.values()) == rows - len(finished)
     if route is None:
         assert sum(after.values()) == rows  # killed while writing reports: nothing re-sent
     print(
@@ -139,12 +141,13 @@ def _kill_when_reports_start(process: subprocess.Popen[bytes], out: Path) -> Non
 def test_resume_refuses_changed_inputs(sandbox: SandboxThread, tmp_path: Path) -> None:
     path = tmp_path / "cancel.csv"
     path.write_text("orderId\n" + "\n".join(map(str, order_ids(sandbox, "PENDING", 3))) + "\n")
-    run_files(
+    stopped = run_files(
         [path],
         options=options_for(sandbox, action="cancel"),
-        env=env_for(sandbox),
+        env=env_for(sandbox, password="wrong"),
         out=tmp_path / "r",
     )
+    assert stopped.exit_code == 3  # login refused: unfinished
     path.write_text(path.read_text() + "4100001\n")
     result = CliRunner().invoke(main, ["resume", str(tmp_path / "r")], env=cli_env(sandbox))
     assert result.exit_code == 2
@@ -176,13 +179,30 @@ def test_rerun_takes_exactly_the_rows_that_did_not_land(
         pl.col("outcome").is_in(["failed", "unverified", "not_attempted"])
     )
     assert wanted["row"].to_list() == [4, 6]  # Excel's row numbers
+    assert set(wanted["errorCode"]) == {"status_conflict"}  # permanent: needs a person
+    nothing = rerun_run(tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "none")
+    assert nothing.summary["rows"] == 0
+    assert not (tmp_path / "none").exists()
     # From a notebook: a library call that gives a DataFrame back.
-    again = rerun_run(tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "again")
+    again = rerun_run(
+        tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "again",
+        include_permanent=True,
+    )  # fmt: skip
     assert isinstance(again.results, pl.DataFrame)
-    assert again.results["sourceRow"].to_list() == ["4", "6"]
+    assert again.results["sourceRow"].to_list() == [4, 6]  # an integer, as in the source
+    assert pl.read_parquet(tmp_path / "again" / "results.parquet")["sourceRow"].dtype == pl.Int64
     assert again.results["orderId"].to_list() == wanted["orderId"].to_list()
     assert again.summary["reruns"] == str(tmp_path / "night")
     assert set(again.results["outcome"]) == {"failed"}  # still PENDING / COMPLETED
+    sent = state_of(sandbox).stats.requests
+    with pytest.raises(RunDirError, match=r"already rerun by .*; pass --again"):
+        rerun_run(tmp_path / "night", cli={}, env=env_for(sandbox), include_permanent=True)
+    assert state_of(sandbox).stats.requests == sent
+    third = rerun_run(
+        tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "third",
+        include_permanent=True, again=True,
+    )  # fmt: skip
+    assert third.results["orderId"].to_list() == wanted["orderId"].to_list()
 
 
 def test_rerun_with_nothing_to_do_exits_0(sandbox: SandboxThread, tmp_path: Path) -> None:

@@ -155,6 +155,22 @@ def test_a_file_that_cannot_be_used_does_not_stop_the_sweep(
     assert sweep_exit_code(items) == 2
 
 
+def test_a_file_over_max_cancels_is_rejected_before_any_cancel(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    files = sorted((SAMPLE_DATA / "inbox").glob("*.csv"))  # 7 and 4 orders
+    job_path = sweep_job_in(tmp_path, files)
+    job_path.write_text(job_path.read_text() + "max_cancels = 5\n")
+    items = sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox))
+    assert [item.status for item in items] == ["rejected", "done"]
+    assert "would cancel 7 orders, more than --max-cancels 5" in items[0].message
+    assert sweep_exit_code(items) == 2
+    lines = files[0].read_text().split()[1:]
+    first_file = {int(line.split(",")[0]) for line in lines if line[0].isdigit()}
+    assert len(first_file) == 7
+    assert not first_file & set(state_of(sandbox).stats.by_order)  # not even read
+
+
 def test_two_sweeps_at_once_do_not_both_run(sandbox: SandboxThread, tmp_path: Path) -> None:
     job = load_job(sweep_job_in(tmp_path, sorted((SAMPLE_DATA / "inbox").glob("*.csv"))))
     with sweep_lock(tmp_path / "state", job.job_name):
@@ -184,8 +200,23 @@ def test_the_sweep_from_the_command_line_then_the_data_team_rerun(
     rerun_job = tmp_path / "rerun.toml"
     rerun_job.write_text('rerun = "runs/????????T??????Z-sweep-2026-11-24-*"\nrate = 500\n')
     rerun = CliRunner().invoke(main, ["run", "--job", str(rerun_job), "--quiet"], env=env)
+    assert rerun.exit_code == 0, rerun.output  # the COMPLETED order's refusal is permanent
+    assert "nothing to rerun" in rerun.output
+    glob = str(tmp_path / "runs" / "????????T??????Z-sweep-2026-11-24-*")
+    forced = [glob, "--include-permanent", "--rate", "500", "--quiet"]
+    rerun = CliRunner().invoke(main, ["rerun", *forced], env=env)
     assert rerun.exit_code == 1, rerun.output
     assert "quivo-bulk run: 1 rows" in rerun.output  # the COMPLETED order, again refused
+    sent = state_of(sandbox).stats.requests
+    twice = CliRunner().invoke(main, ["rerun", *forced], env=env)
+    assert twice.exit_code == 2, twice.output  # never the same run twice without --again
+    assert "was already rerun by" in twice.output
+    both = str(tmp_path / "runs" / "????????T??????Z-sweep-*")  # one rerun already, one clean
+    night = CliRunner().invoke(main, ["rerun", both, "--include-permanent", "--quiet"], env=env)
+    assert night.exit_code == 0, night.output
+    assert "nothing to rerun" in night.output
+    assert night.output.count("was already rerun by") == 1
+    assert state_of(sandbox).stats.requests == sent
 
 
 def test_a_job_run_goes_under_its_runs_dir(

@@ -173,3 +173,9 @@ async def test_stop_in_the_browser_leaves_a_run_the_cli_resumes_and_reports(
     final = json.loads((runs / name / "summary.json").read_text())
     assert sum(final["outcomes"].values()) == 40  # every row reported once
     assert final["outcomes"].get("applied", 0) >= summary["outcomes"].get("applied", 0)
+
+
+def test_make_demo_names_the_ui(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "`quivo-bulk ui`" in result.output.splitlines()[-1]

@@ -284,6 +284,7 @@ def show_result(result: RunResult) -> None:
         table.add_row("wall time", f"{summary['wall_time_s']:.1f} s")
     console = Console(soft_wrap=True)
     console.print(table)
+    click.echo(f"reports: {result.run_dir}")
     if summary.get("stopped"):
         click.echo(f"stopped early: {REDACTOR.scrub(summary['stopped'])}", err=True)
-    click.echo(f"reports: {result.run_dir}")
+        click.echo(f"finish the run with: quivo-bulk resume {result.run_dir}", err=True)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.common import (
+    REDACTOR,
     api_options,
     environment,
     library_errors,
@@ -21,14 +22,35 @@ if TYPE_CHECKING:
 
 
 def rerun_command(
-    run_dir: Path, *, cli: dict[str, Any], env: Environment, out: Path | None, quiet: bool
+    run_dirs: list[Path],
+    *,
+    cli: dict[str, Any],
+    env: Environment,
+    out: Path | None,
+    quiet: bool,
+    include_permanent: bool = False,
+    again: bool = False,
 ) -> None:
-    from pipeline.run.durable import rerun_run
+    from pipeline.run.rerun import rerun_runs
 
     given = {k: v for k, v in cli.items() if k in RERUN_OPTIONS}
-    result = rerun_run(run_dir, cli=given, env=env, out=out, progress_factory=progress_for(quiet))
+    result = rerun_runs(
+        run_dirs,
+        cli=given,
+        env=env,
+        out=out,
+        include_permanent=include_permanent,
+        again=again,
+        progress_factory=progress_for(quiet),
+    )
     if not result.summary["rows"]:
-        click.echo(f"{run_dir}: nothing to rerun; every row landed or is invalid (see errors.csv)")
+        for note in result.warnings:
+            click.echo(f"warning: {REDACTOR.scrub(note)}", err=True)
+        shown = ", ".join(map(str, run_dirs))
+        click.echo(
+            f"{shown}: nothing to rerun; every row landed, failed for good"
+            " (--include-permanent sends those) or is invalid (see errors.csv)"
+        )
         sys.exit(0)
     show_result(result)
     sys.exit(result.exit_code)
@@ -38,23 +60,48 @@ RERUN_OPTIONS = ("base_url", "rate", "concurrency", "retries", "timeout", "dry_r
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory of the new run.")
 @api_options
+@click.option(
+    "--include-permanent",
+    is_flag=True,
+    help="Also send rows that failed for good (status_conflict, order_not_found, rejected, ...).",
+)
+@click.option("--again", is_flag=True, help="Rerun runs that were already rerun.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @library_errors
-def rerun(run_dir: Path, out: Path | None, quiet: bool, **cli: Any) -> None:
-    """Send again the rows of a finished run that failed, were unverified or not attempted.
+def rerun(
+    run_dirs: tuple[Path, ...],
+    out: Path | None,
+    include_permanent: bool,
+    again: bool,
+    quiet: bool,
+    **cli: Any,
+) -> None:
+    """Send again the rows of finished runs that did not land.
 
-    Invalid rows are left out: fix them in errors.csv and run that file. The new
-    run uses the original run's settings (options given here override them) and
-    records which run it reruns.
+    Rows that failed with a transient cause (rate_limited, server_error, timeout,
+    network, bad_response, aborted), were unverified or not attempted go into one
+    new run. Permanent failures need --include-permanent; invalid rows are never
+    sent (fix them in errors.csv). RUN_DIRS may be several directories or a quoted
+    glob. A run already rerun is left out unless --again. The new run uses the
+    original run's settings (options given here override them).
 
     \b
-    Example:
-      quivo-bulk rerun runs/20261124T020000Z-nightly-cancellation-sweep --rate 2
+    Examples:
+      quivo-bulk rerun runs/20261124T020000Z-nightly-cancellation-sweep-a --rate 2
+      quivo-bulk rerun 'runs/nightly/20261124T*-nightly-cancellation-sweep-*'
     """
-    rerun_command(run_dir, cli=cli, env=environment(), out=out, quiet=quiet)
+    rerun_command(
+        list(run_dirs),
+        cli=cli,
+        env=environment(),
+        out=out,
+        quiet=quiet,
+        include_permanent=include_permanent,
+        again=again,
+    )
 
 
 @click.command()
@@ -63,7 +110,8 @@ def rerun(run_dir: Path, out: Path | None, quiet: bool, **cli: Any) -> None:
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @library_errors
 def resume(run_dir: Path, quiet: bool, **cli: Any) -> None:
-    """Finish an interrupted run: rows that finished are not sent again.
+    """Finish a run that stopped early (exit 3) or was killed: rows that finished are not
+    sent again; rows not attempted or in flight when it stopped are sent now.
 
     \b
     Example:
@@ -73,6 +121,11 @@ def resume(run_dir: Path, quiet: bool, **cli: Any) -> None:
 
     env = environment()
     result = resume_run(run_dir, cli=cli, env=env, progress_factory=progress_for(quiet))
+    if result.finished_before:
+        click.echo(
+            f"{run_dir} is finished (exit code {result.exit_code}); nothing to resume,"
+            " nothing was sent. Its summary:"
+        )
     show_result(result)
     sys.exit(result.exit_code)
 

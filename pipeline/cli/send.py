@@ -67,7 +67,7 @@ def run(
             "timeout": job_file.timeout_s,
         }
         given = {k: cli.get(k) if cli.get(k) is not None else v for k, v in from_job.items()}
-        rerun_command(job_file.rerun_dir(), cli={**cli, **given}, env=env, out=out, quiet=quiet)
+        rerun_command(job_file.rerun_dirs(), cli={**cli, **given}, env=env, out=out, quiet=quiet)
         return
     if not inputs and job_file is not None and job_file.is_sweep():
         _sweep(job_file, cli=cli, env=env, confirm=confirm, quiet=quiet)

@@ -79,6 +79,8 @@ def results_frame(table: InputTable, outcomes: pl.DataFrame, orders: pl.DataFram
     with_order = with_order.sort("__position").drop("__position")
     own = table.raw.drop("file", "row")
     renamed = {name: f"input.{name}" for name in own.columns if name in LEADING_COLUMNS}
+    if "sourceRow" in own.columns:  # a rerun's origin: a row number, like `row`
+        own = own.with_columns(pl.col("sourceRow").cast(pl.Int64, strict=False))
     return pl.concat(
         [table.raw.select("file", "row"), with_order, own.rename(renamed)], how="horizontal"
     ).select(*LEADING_COLUMNS, *[renamed.get(name, name) for name in own.columns])

@@ -1,17 +1,15 @@
 """Runs that outlive their process: resume, rerun, and reports rebuilt from the journal (SPEC §8).
 
     resume_run(Path("runs/x"), cli={}, env=Environment())     # finish an interrupted run
-    rerun_run(Path("runs/x"), cli={}, env=Environment())      # resend what did not land
     load_results(Path("runs/x"))                               # polars DataFrame of results
 
-`resume` and `rerun` reuse the original run's options from its manifest (options
+`resume` (and `rerun`, in rerun.py) reuse the original run's options from its manifest (options
 given now override them); credentials always come from the environment.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +17,18 @@ import polars as pl
 
 from pipeline.errors import RunDirError
 from pipeline.inputs.read import sha256_of
-from pipeline.outcomes import RERUNNABLE
 from pipeline.reports.report import outcome_frame, write_reports
 from pipeline.reports.summary import build_summary
 from pipeline.run.journal import JOURNAL_NAME, Journal
 from pipeline.run.progress import Progress
 from pipeline.run.resolve import resolve_order_keys, stored_resolution
+from pipeline.run.rundir import run_lock
 from pipeline.run.runner import (
     Prepared,
     ProgressFactory,
     RunResult,
-    default_run_dir,
     execute,
     prepare,
-    run_files,
 )
 from pipeline.run.snapshot import StoredImages, last_read, request_costs, row_changes
 from pipeline.settings import Environment, RunOptions, resolve_options
@@ -79,6 +75,18 @@ def prepare_again(run_dir: Path, manifest: dict[str, Any], options: RunOptions) 
     return prepared
 
 
+def is_finished(journal: Journal, manifest: dict[str, Any], run_dir: Path) -> bool:
+    """A run that reached its end: every row has a final outcome, the last session was not
+    stopped, and its final summary was written (a kill while writing reports is unfinished)."""
+    if len(journal.finished_indexes()) < manifest["row_count"] or not journal.last_session_ended():
+        return False
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("exit_code") in (0, 1)
+
+
 def resume_run(
     run_dir: Path,
     *,
@@ -86,47 +94,72 @@ def resume_run(
     env: Environment,
     progress_factory: ProgressFactory = Progress,
 ) -> RunResult:
-    """Finish an interrupted run: send only what has no outcome, then write every report."""
-    journal, manifest = _open(run_dir)
-    try:
-        base = RunOptions.from_manifest(manifest["options"])
-        options = resolve_options(cli=cli, job=None, env=None, base=base)
-        prepared = prepare_again(run_dir, manifest, options)
-        credentials = env.credentials()
-        names = [e["name"] for e in manifest["inputs"]]
-        prepared = resolve_order_keys(
-            prepared,
-            prepared.table.fields,
-            replan=lambda resolved: prepare(
-                [Path(e["path"]) for e in manifest["inputs"]],
+    """Finish a run that stopped early (exit 3) or was killed: send the rows without a final
+    outcome (not attempted, or in flight when it stopped), then write the final reports.
+
+    A finished run is not touched: its result comes back with `finished_before=True`.
+    Two resumes of one run never run at once: the second raises RunDirError.
+    """
+    with run_lock(run_dir):
+        journal, manifest = _open(run_dir)
+        try:
+            if is_finished(journal, manifest, run_dir):
+                journal.close()
+                return _finished_result(run_dir)
+            base = RunOptions.from_manifest(manifest["options"])
+            options = resolve_options(cli=cli, job=None, env=None, base=base)
+            prepared = prepare_again(run_dir, manifest, options)
+            credentials = env.credentials()
+            names = [e["name"] for e in manifest["inputs"]]
+            prepared = resolve_order_keys(
+                prepared,
+                prepared.table.fields,
+                replan=lambda resolved: prepare(
+                    [Path(e["path"]) for e in manifest["inputs"]],
+                    options=options,
+                    names=names,
+                    resolved=resolved,
+                ),
+                journal=journal,
                 options=options,
-                names=names,
-                resolved=resolved,
-            ),
-            journal=journal,
+                credentials=credentials,
+            )
+            if prepared.plan.change_count:
+                credentials.check()
+        except BaseException:
+            journal.close()
+            raise
+        extra = {k: manifest[k] for k in ("reruns",) if k in manifest}
+        return execute(
+            prepared,
+            journal,
+            run_dir=run_dir,
             options=options,
             credentials=credentials,
+            progress_factory=progress_factory,
+            command="resume",
+            extra=extra,
         )
-        if prepared.plan.change_count:
-            credentials.check()
-    except BaseException:
-        journal.close()
-        raise
-    extra = {k: manifest[k] for k in ("reruns",) if k in manifest}
-    return execute(
-        prepared,
-        journal,
-        run_dir=run_dir,
-        options=options,
-        credentials=credentials,
-        progress_factory=progress_factory,
-        command="resume",
-        extra=extra,
+
+
+def _finished_result(run_dir: Path) -> RunResult:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return RunResult(
+        run_dir,
+        summary,
+        int(summary["exit_code"]),
+        load_results(run_dir),
+        finished_before=True,
     )
 
 
 def rebuild_reports(run_dir: Path) -> RunResult:
     """Write a run's reports again from its journal and inputs (the journal is the truth)."""
+    with run_lock(run_dir):
+        return _rebuild(run_dir)
+
+
+def _rebuild(run_dir: Path) -> RunResult:
     journal, manifest = _open(run_dir)
     try:
         options = RunOptions.from_manifest(manifest["options"])
@@ -168,51 +201,6 @@ def rebuild_reports(run_dir: Path) -> RunResult:
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
 
 
-def rerun_run(
-    run_dir: Path,
-    *,
-    cli: dict[str, Any],
-    env: Environment,
-    out: Path | None = None,
-    progress_factory: ProgressFactory = Progress,
-) -> RunResult:
-    """A new run of the rows of `run_dir` that failed, were unverified or not attempted.
-
-    Invalid rows are left out: they need fixing first (errors.csv). The rows go
-    into Parquet files in the new run's `inputs/` folder, one per original input,
-    with their own columns, so the original column mapping still applies.
-    """
-    journal, manifest = _open(run_dir)
-    try:
-        unfinished = manifest["row_count"] - len(journal.finished_indexes())
-        if unfinished:
-            raise RunDirError(
-                f"{run_dir}: the run is unfinished ({unfinished} rows without an outcome);"
-                f" finish it first with 'quivo-bulk resume {run_dir}'"
-            )
-        base = RunOptions.from_manifest(manifest["options"])
-        options = resolve_options(cli=cli, job=None, env=None, base=base)
-        prepared = prepare_again(run_dir, manifest, options)
-        again = {r.index for r in journal.results() if r.outcome in RERUNNABLE}
-    finally:
-        journal.close()
-    name = f"rerun-{run_dir.name}"
-    target = out or default_run_dir(name, root=run_dir.parent)
-    extra = {"reruns": str(run_dir)}
-    if not again:
-        return _nothing_to_rerun(target, run_dir, options)
-    inputs, names = subset_inputs(prepared, sorted(again), target / "inputs")
-    return run_files(
-        inputs,
-        options=options,
-        env=env,
-        out=target,
-        progress_factory=progress_factory,
-        names=names,
-        extra=extra,
-    )
-
-
 def subset_inputs(
     prepared: Prepared, indexes: list[int], folder: Path
 ) -> tuple[list[Path], list[str]]:
@@ -236,32 +224,3 @@ def subset_inputs(
         paths.append(path)
         names.append(f"{path.parent.parent.name}/inputs/{path.name}")
     return paths, names
-
-
-def _nothing_to_rerun(target: Path, source: Path, options: RunOptions) -> RunResult:
-    target.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, Any] = {
-        "command": "rerun",
-        "run_dir": str(target),
-        "reruns": str(source),
-        "job": options.job_name,
-        "base_url": options.api.base_url,
-        "dry_run": options.dry_run,
-        "rows": 0,
-        "outcomes": {},
-        "error_codes": {},
-        "requests": 0,
-        "retries": 0,
-        "rate_limited": 0,
-        "logins": 0,
-        "wall_time_s": 0.0,
-        "achieved_requests_per_s": 0.0,
-        "inputs": [],
-        "warnings": [],
-        "stopped": None,
-        "exit_code": 0,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "note": "nothing to rerun: no row failed, was unverified or was not attempted",
-    }
-    (target / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return RunResult(target, summary, 0, pl.DataFrame())

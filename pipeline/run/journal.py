@@ -308,7 +308,17 @@ class Journal:
     # --- reading ----------------------------------------------------------------------------
 
     def finished_indexes(self) -> set[int]:
-        return {row[0] for row in self._db.execute("SELECT idx FROM results")}
+        """Rows with a final outcome. Rows a stop cut off (`aborted`: not attempted, or in
+        flight when the run stopped) are not final: `resume` sends them again."""
+        query = "SELECT idx FROM results WHERE error_code IS NOT 'aborted'"
+        return {row[0] for row in self._db.execute(query)}
+
+    def last_session_ended(self) -> bool:
+        """True when the newest session reached its end without being stopped."""
+        row = self._db.execute(
+            "SELECT finished_at, stopped FROM sessions ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return row is not None and row[0] is not None and row[1] is None
 
     def results(self) -> Iterator[RowResult]:
         query = (

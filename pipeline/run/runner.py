@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.errors import OptionsError, RunDirError
+from pipeline.errors import OptionsError
 from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
 from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
@@ -36,6 +36,7 @@ from pipeline.run.journal import JOURNAL_NAME, Journal, RowResult
 from pipeline.run.plan import Plan, plan_changes
 from pipeline.run.progress import Progress
 from pipeline.run.resolve import resolve_order_keys
+from pipeline.run.rundir import check_fresh, make_run_dir, remove_unstarted, run_lock, seal
 from pipeline.run.send import finish_missing, send_plan
 from pipeline.run.snapshot import (
     StoredImages,
@@ -59,6 +60,7 @@ class RunResult:
     exit_code: int
     results: pl.DataFrame
     warnings: tuple[str, ...] = ()
+    finished_before: bool = False  # `resume` of a run that had already finished: nothing sent
 
 
 @dataclass(frozen=True)
@@ -195,8 +197,12 @@ def validate_files(
     inputs: Sequence[Path], *, options: RunOptions, out: Path | None = None
 ) -> RunResult:
     """Validate offline and write the reports; valid rows are `dry_run`."""
+    if out is not None:
+        check_fresh(out)
     prepared = prepare(inputs, options=options)
     run_dir = out or default_run_dir(f"validate-{inputs[0].stem}")
+    check_fresh(run_dir)
+    make_run_dir(run_dir)
     with bulk_objects():
         outcomes = _dry_outcomes(prepared)
     summary = build_summary(
@@ -217,6 +223,7 @@ def validate_files(
         default_address_type=options.address_type,
         fixable_only=True,
     )
+    seal(run_dir)
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
 
 
@@ -321,6 +328,7 @@ def execute(
         default_address_type=options.address_type,
     )
     journal.close()
+    seal(run_dir)
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
 
 
@@ -336,18 +344,22 @@ def run_files(
     extra: dict[str, Any] | None = None,
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     confirm_again: Callable[[str], bool] | None = None,
+    prepared_dir: bool = False,
 ) -> RunResult:
     """Run `inputs` against the API: the library behind `quivo-bulk run`.
 
+    Everything that can refuse the run (an --out that is not empty, inputs, credentials,
+    limits, the confirmation) is checked before the run directory is made.
     `preconditions`: per order ID, `path -> value` the order must still hold when it is
     read before its change, else its rows are `stale` (apply, undo --apply).
     `confirm_again`: asked (with the message) when an input already ran from the same
     runs directory; without it the run warns and goes on.
+    `prepared_dir`: the caller made `out` for this run (its inputs may be inside).
     """
+    if out is not None:
+        check_fresh(out, prepared=prepared_dir)
     prepared = prepare(inputs, options=options, names=names)
-    credentials = env.credentials()
-    if prepared.plan.change_count:
-        credentials.check()
+    credentials = ready_credentials(prepared, options=options, env=env)
     check_limits(prepared.plan, max_changes=options.max_changes, max_cancels=options.max_cancels)
     _confirm_cancels(prepared.plan, options, confirm)
     run_dir = out or default_run_dir(options.job_name or inputs[0].stem)
@@ -358,38 +370,81 @@ def run_files(
         options=options,
         confirm_again=confirm_again,
     )
-    if (run_dir / JOURNAL_NAME).exists():
-        raise RunDirError(
-            f"{run_dir} already holds a run; resume it with 'quivo-bulk resume {run_dir}'"
-            " or choose another --out"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    manifest = _manifest(prepared, options, command="run", extra=extra)
-    if preconditions:
-        manifest["preconditions"] = {str(k): dict(v) for k, v in preconditions.items()}
-    journal = Journal.create(run_dir / JOURNAL_NAME, manifest)
-    try:
-        prepared = resolve_order_keys(
-            prepared,
-            prepared.table.fields,
-            replan=lambda resolved: prepare(
-                inputs, options=options, names=names, resolved=resolved
-            ),
-            journal=journal,
-            options=options,
-            credentials=credentials,
-        )
-    except BaseException:
-        journal.close()
-        raise
-    result = execute(
+    check_fresh(run_dir, prepared=prepared_dir)
+    make_run_dir(run_dir)
+    result = start_run(
+        inputs,
         prepared,
-        journal,
         run_dir=run_dir,
         options=options,
         credentials=credentials,
         progress_factory=progress_factory,
-        command="run",
+        names=names,
         extra=extra,
+        preconditions=preconditions,
+        made_here=not prepared_dir,
     )
     return replace(result, warnings=(*warnings, *result.warnings))
+
+
+def ready_credentials(prepared: Prepared, *, options: RunOptions, env: Environment) -> Credentials:
+    """The environment's credentials, checked when the plan has something to send."""
+    credentials = env.credentials()
+    if prepared.plan.change_count:
+        credentials.check()
+    return credentials
+
+
+def start_run(
+    inputs: Sequence[Path],
+    prepared: Prepared,
+    *,
+    run_dir: Path,
+    options: RunOptions,
+    credentials: Credentials,
+    progress_factory: ProgressFactory,
+    names: Sequence[str] | None,
+    extra: dict[str, Any] | None,
+    preconditions: Mapping[int, Mapping[str, Any]] | None = None,
+    made_here: bool = True,
+) -> RunResult:
+    """Journal and run `prepared` (read from `inputs`) in the new `run_dir`, holding its lock.
+
+    A run that cannot start (the journal cannot be made) leaves no half-made directory
+    (`made_here`: the directory was made for this run and may be taken away).
+    """
+    manifest = _manifest(prepared, options, command="run", extra=extra)
+    if preconditions:
+        manifest["preconditions"] = {str(k): dict(v) for k, v in preconditions.items()}
+    with run_lock(run_dir):
+        try:
+            journal = Journal.create(run_dir / JOURNAL_NAME, manifest)
+        except BaseException:
+            if made_here:
+                remove_unstarted(run_dir)
+            raise
+        seal(run_dir)
+        try:
+            prepared = resolve_order_keys(
+                prepared,
+                prepared.table.fields,
+                replan=lambda resolved: prepare(
+                    inputs, options=options, names=names, resolved=resolved
+                ),
+                journal=journal,
+                options=options,
+                credentials=credentials,
+            )
+        except BaseException:
+            journal.close()
+            raise
+        return execute(
+            prepared,
+            journal,
+            run_dir=run_dir,
+            options=options,
+            credentials=credentials,
+            progress_factory=progress_factory,
+            command="run",
+            extra=extra,
+        )

@@ -11,6 +11,8 @@ judged against it by `judge`, a pure function:
     otherwise (it was there before)             -> unchanged
 - refused                                       -> failed, naming the order's status
 - the run stopped before / while sending        -> not_attempted / failed (aborted)
+- accepted, the run stopped before the refetch   -> unverified (aborted)
+  (`aborted` rows are not final: `resume` sends them again)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pipeline.run.interrupts import stop_on_signals
 from pipeline.run.journal import Journal, RowResult
 from pipeline.run.plan import OrderWork, Plan
 from pipeline.run.progress import Progress
-from pipeline.run.snapshot import decide, read_order, unread, wants_image
+from pipeline.run.snapshot import decide_order, read_order, unread, wants_image
 from pipeline.run.verify import mismatches, status_explanation
 from pipeline.settings import Credentials, RunOptions
 
@@ -41,6 +43,7 @@ class Refetch:
 
     order: dict[str, Any] | None
     problem: str | None = None
+    stopped: bool = False  # the run stopped before the refetch: `resume` checks again
 
 
 def judge(
@@ -76,6 +79,14 @@ def judge(
     if answer.ok:
         if refetch is None:
             return sent
+        if order is None and refetch.stopped:
+            return replace(
+                sent,
+                outcome=Outcome.UNVERIFIED,
+                error_code=ErrorCode.ABORTED,
+                error="sent, but the run stopped before the order was refetched to check it;"
+                " resume sends it again and checks",
+            )
         if order is None:
             return replace(
                 sent,
@@ -209,7 +220,7 @@ async def process_order(
             journal.order_fetched(work.order_id, reply.text)
             fetched = Refetch(reply.body)
         else:
-            fetched = Refetch(None, reply.message)
+            fetched = Refetch(None, reply.message, stopped=reply.code is ErrorCode.ABORTED)
     results = [
         judge(change, answer, fetched, earlier_attempts=earlier_attempts.get(change.index, 0))
         for change, answer in answers
@@ -239,24 +250,9 @@ async def _look_first(
             for c in work.changes
         }
     journal.before_fetched(work.order_id, answer.text)
-    decided = {}
-    for change in work.changes:
-        result = decide(
-            change,
-            answer.body,
-            precondition=precondition,
-            earlier_attempts=earlier_attempts.get(change.index, 0),
-        )
-        if result is not None:
-            decided[change.index] = result
-    if any(r.outcome is Outcome.STALE for r in decided.values()):
-        # Someone else changed the order: none of its rows is sent.
-        stale = next(r for r in decided.values() if r.outcome is Outcome.STALE)
-        decided = {
-            c.index: decided.get(c.index) or replace(stale, index=c.index, action=c.action)
-            for c in work.changes
-        }
-    return decided
+    return decide_order(
+        work.changes, answer.body, precondition=precondition, earlier_attempts=earlier_attempts
+    )
 
 
 async def send_plan(

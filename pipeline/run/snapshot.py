@@ -19,6 +19,7 @@ import heapq
 import json
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,50 @@ def decide(
             attempts=earlier_attempts,
         )
     return None
+
+
+def decide_order(
+    changes: Sequence[Change],
+    order: Mapping[str, Any],
+    *,
+    precondition: Mapping[str, Any] | None = None,
+    earlier_attempts: Mapping[int, int] | None = None,
+) -> dict[int, RowResult]:
+    """Decide an order's rows from its before-image: row index -> result, for rows not sent.
+
+    A stale order sends none of its rows. A field this run already set in an earlier
+    session (resume) is not someone else's change: it is left out of the precondition.
+    """
+    attempts = earlier_attempts or {}
+    if precondition:
+        ours = {
+            path: value
+            for change in changes
+            if attempts.get(change.index)
+            for path, value in targets(change)
+        }
+        precondition = {
+            path: expected
+            for path, expected in precondition.items()
+            if not (path in ours and exactly(current(order, path), ours[path]))
+        }
+    decided = {}
+    for change in changes:
+        result = decide(
+            change,
+            order,
+            precondition=precondition,
+            earlier_attempts=attempts.get(change.index, 0),
+        )
+        if result is not None:
+            decided[change.index] = result
+    stale = next((r for r in decided.values() if r.outcome is Outcome.STALE), None)
+    if stale is not None:
+        return {
+            c.index: decided.get(c.index) or replace(stale, index=c.index, action=c.action)
+            for c in changes
+        }
+    return decided
 
 
 def unread(change: Change, answer: Answer, *, earlier_attempts: int = 0) -> RowResult:

@@ -10,22 +10,21 @@ exclusive lock keeps two sweeps of one job from processing the same files.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputFileError, OptionsError, OutputError
+from pipeline.errors import InputFileError, LimitExceeded, OptionsError, OutputError
 from pipeline.inputs.read import sha256_of
 from pipeline.jobfile import JobFile
 from pipeline.run.durable import resume_run
 from pipeline.run.journal import JOURNAL_NAME
 from pipeline.run.progress import Progress
+from pipeline.run.rundir import exclusive
 from pipeline.run.runner import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
 from pipeline.settings import Environment, resolve_options
 
@@ -63,30 +62,15 @@ def state_folder(job: JobFile) -> Path:
     return job.resolve(job.state_dir or job.runs_dir)
 
 
-@contextmanager
-def sweep_lock(folder: Path, job_name: str) -> Iterator[None]:
+def sweep_lock(folder: Path, job_name: str) -> AbstractContextManager[None]:
     """Hold the job's sweep lock; a second sweep of the job is refused at once."""
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{job_name}.lock"
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise OptionsError(
-                f"another sweep of job '{job_name}' is running ({holder}, lock {path});"
-                " this one sends nothing"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive(
+        path,
+        busy=f"another sweep of job '{job_name}' is running ({{holder}}, lock {path});"
+        " this one sends nothing",
+        error=OptionsError,
+    )
 
 
 class SweepState:
@@ -180,7 +164,7 @@ def _sweep_file(
                 confirm=confirm,
                 progress_factory=progress_factory,
             )
-        except InputFileError as error:  # one bad file must not stop the night's sweep
+        except (InputFileError, LimitExceeded) as error:  # one bad file must not stop the sweep
             state.finished(path, digest, status="rejected", exit_code=2)
             return SweepItem(path, "rejected", None, str(error))
     status = "stopped" if result.exit_code == 3 else "done"

@@ -225,6 +225,7 @@ async def send(request: web.Request) -> web.Response:
             out=draft.run_dir,
             progress_factory=progress,
             names=names,
+            prepared_dir=True,
         ),
     )
     ui.drafts.pop(draft.name, None)

@@ -174,7 +174,7 @@ async def resume(request: web.Request) -> web.Response:
 
 async def rerun(request: web.Request) -> web.Response:
     """`quivo-bulk rerun` of this run into a new run directory beside it."""
-    from pipeline.run.durable import rerun_run
+    from pipeline.run.rerun import rerun_run
     from pipeline.run.runner import default_run_dir
 
     ui = state(request)
