@@ -6,7 +6,8 @@
     │   ├── JobFileError      a job file does not validate
     │   ├── OptionsError      options that contradict each other, a refused base URL,
     │   │                     missing credentials, a declined confirmation
-    │   └── RunDirError       a run directory that cannot be resumed, rerun or reported
+    │   ├── RunDirError       a run directory that cannot be resumed, rerun or reported
+    │   └── LimitExceeded     a guard (--max-changes, --max-cancels) refused the file
     ├── ApiUnusable           login refused, or most recent requests failing: the run stops (exit 3)
     └── OutputError           a report or the journal cannot be written
 
@@ -38,6 +39,10 @@ class OptionsError(UsageError):
 
 class RunDirError(UsageError):
     """A run directory cannot be resumed, rerun or reported."""
+
+
+class LimitExceeded(UsageError):
+    """The file would change or cancel more orders than --max-changes / --max-cancels allow."""
 
 
 class ApiUnusable(QuivoBulkError):

@@ -167,6 +167,22 @@ def test_a_file_that_cannot_be_used_does_not_stop_the_sweep(
     assert sweep_exit_code(items) == 2
 
 
+def test_a_file_over_max_cancels_is_rejected_before_any_cancel(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    files = sorted((SAMPLE_DATA / "inbox").glob("*.csv"))  # 7 and 4 orders
+    job_path = sweep_job_in(tmp_path, files)
+    job_path.write_text(job_path.read_text() + "max_cancels = 5\n")
+    items = sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox))
+    assert [item.status for item in items] == ["rejected", "done"]
+    assert "would cancel 7 orders, more than --max-cancels 5" in items[0].message
+    assert sweep_exit_code(items) == 2
+    lines = files[0].read_text().split()[1:]
+    first_file = {int(line.split(",")[0]) for line in lines if line[0].isdigit()}
+    assert len(first_file) == 7
+    assert not first_file & set(state_of(sandbox).stats.by_order)  # not even read
+
+
 def test_two_sweeps_at_once_do_not_both_run(sandbox: SandboxThread, tmp_path: Path) -> None:
     job = load_job(sweep_job_in(tmp_path, sorted((SAMPLE_DATA / "inbox").glob("*.csv"))))
     with sweep_lock(tmp_path / "state", job.job_name):

@@ -10,7 +10,7 @@ from pipeline.api.answers import Answer
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
 from pipeline.run.send import Refetch, judge
-from pipeline.run.snapshot import decide
+from pipeline.run.snapshot import decide, decide_order
 
 CANCEL = Change(index=0, order_id=7, action="cancel", address_type=None)
 REQUESTED = {"orderStatus": "PROCESSING", "cancelRequestedAt": "2026-11-24T01:00:00Z"}
@@ -208,3 +208,38 @@ def test_decide_from_the_before_image(
     else:
         assert result is not None
         assert (result.outcome, result.error_code) == (outcome, code)
+
+
+SECOND = Change(index=1, order_id=7, action="update", address_type=None, tracking_enabled=True)
+
+
+@pytest.mark.parametrize(
+    ("order", "attempts", "expected"),
+    [
+        # Nothing changed since the plan: both rows are sent.
+        (order_with(comment="old") | {"trackingEnabled": False}, {}, {}),
+        # Someone else set the comment: the whole order is stale.
+        (
+            order_with(comment="theirs") | {"trackingEnabled": False},
+            {},
+            {0: Outcome.STALE, 1: Outcome.STALE},
+        ),
+        # A resumed apply: row 0 landed in the earlier session. That is ours, not
+        # someone else's change: row 0 is applied, row 1 is still sent.
+        (order_with() | {"trackingEnabled": False}, {0: 1}, {0: Outcome.APPLIED}),
+        # ... but a value that is neither the plan's nor ours is still someone else's.
+        (
+            order_with(comment="theirs") | {"trackingEnabled": False},
+            {0: 1},
+            {0: Outcome.STALE, 1: Outcome.STALE},
+        ),
+    ],
+)
+def test_decide_order_with_a_precondition(
+    order: dict[str, object], attempts: dict[int, int], expected: dict[int, Outcome]
+) -> None:
+    precondition = {"orderStatus": "PROCESSING", "comment": "old", "trackingEnabled": False}
+    decided = decide_order(
+        [COMMENT, SECOND], order, precondition=precondition, earlier_attempts=attempts
+    )
+    assert {index: result.outcome for index, result in decided.items()} == expected

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from pipeline import apply_plan, plan_files, plan_frame, undo_run
-from pipeline.errors import OptionsError, RunDirError
+from pipeline.errors import LimitExceeded, OptionsError, RunDirError
 from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxThread
 from tests.conftest import (
@@ -248,4 +248,43 @@ def test_the_demo_shows_a_plan_before_the_address_job_and_undoes_it(tmp_path: Pa
     address_run, undo_run_result = results[0], results[1]
     assert address_run.summary["outcomes"]["applied"] == 6
     assert undo_run_result.summary["outcomes"] == {"applied": 6}
-    assert len(results) == 4
+    assert len(results) == 5
+
+
+def test_undo_apply_leaves_an_order_changed_since_stale(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    env = env_for(sandbox)
+    run = run_files(
+        [ADDRESS_CSV],
+        options=options_for(sandbox, action="address"),
+        env=env,
+        out=tmp_path / "runs" / "fixes",
+    )
+    applied = run.results.filter(pl.col("outcome") == "applied")["orderId"].to_list()
+    moved = applied[0]
+    other_client_patch(sandbox, moved, {"address": {"city": "Changed Later"}})
+    undone = undo_run(run.run_dir, env=env, apply=True, cli={"rate": 500.0})
+    assert undone.run is not None
+    rows = {r["orderId"]: r for r in undone.run.results.iter_rows(named=True)}
+    assert rows[moved]["outcome"] == "stale"
+    assert rows[moved]["errorCode"] == "changed_since_plan"
+    assert "Changed Later" in rows[moved]["error"]
+    order = state_of(sandbox).order(moved, touch=False)
+    assert order is not None
+    assert order["deliveryAddress"]["city"] == "Changed Later"  # not overwritten
+    assert mutations(sandbox, moved) == 2  # the run's change and the other client's only
+    assert [rows[i]["outcome"] for i in applied[1:]] == ["applied"] * (len(applied) - 1)
+    assert undone.run.exit_code == 1
+
+
+def test_apply_guards_trip_before_anything_is_sent(sandbox: SandboxThread, tmp_path: Path) -> None:
+    env = env_for(sandbox)
+    planned = plan_files(
+        [ADDRESS_CSV], options=options_for(sandbox, action="address"), env=env, out=tmp_path / "p"
+    )
+    logins = state_of(sandbox).stats.logins
+    with pytest.raises(LimitExceeded, match="would change 6 orders"):
+        apply_plan(planned.plan_dir, env=env, cli={"max_changes": 5})
+    assert all_mutations(sandbox) == 0
+    assert state_of(sandbox).stats.logins == logins

@@ -27,6 +27,7 @@ from tests.conftest import (
     API_KEY,
     PASSWORD,
     REPO,
+    SAMPLE_DATA,
     USERNAME,
     comment_file,
     env_for,
@@ -173,3 +174,55 @@ async def test_stop_in_the_browser_leaves_a_run_the_cli_resumes_and_reports(
     final = json.loads((runs / name / "summary.json").read_text())
     assert sum(final["outcomes"].values()) == 40  # every row reported once
     assert final["outcomes"].get("applied", 0) >= summary["outcomes"].get("applied", 0)
+
+
+def test_make_demo_names_the_ui(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "`quivo-bulk ui`" in result.output.splitlines()[-1]
+
+
+async def test_a_job_file_sets_how_the_upload_is_read(
+    sandbox: SandboxThread, tmp_path: Path, client_for: Any
+) -> None:
+    """Picking the address job reads the upload as `quivo-bulk validate --job` does."""
+    from pipeline.jobfile import load_job
+    from pipeline.run.runner import validate_files
+    from pipeline.settings import resolve_options
+
+    job = load_job(REPO / "jobs" / "address-corrections.toml")
+    expected = await asyncio.to_thread(
+        validate_files,
+        job.input_paths(),
+        options=resolve_options(cli={}, job=job, env=None),
+        out=tmp_path / "cli",
+    )
+    runs = tmp_path / "runs"
+    options = options_for(sandbox)
+    with running_ui(runs, options=options, env=env_for(sandbox), jobs_dir=REPO / "jobs") as (
+        url,
+        token,
+    ):
+        client = await client_for(url, token)
+        async with client.get(url + "/") as answer:
+            assert "address-corrections.toml" in await answer.text()
+        for job_name, status in (
+            ("../jobs/address-corrections.toml", 400),
+            ("address-corrections.toml", 200),
+        ):
+            form = aiohttp.FormData()
+            data = (SAMPLE_DATA / "address-corrections.csv").read_bytes()
+            form.add_field("files", data, filename="address-corrections.csv")
+            form.add_field("job", job_name)
+            async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
+                assert answer.status == status
+                reply = await answer.json()
+        assert "pick one from the list" in str(reply) or "next" in reply
+        name = reply["next"].split("/")[2]
+        async with client.get(f"{url}/draft/{name}/rows?errors=1&limit=500") as answer:
+            rows = await answer.json()
+    invalid = expected.summary["outcomes"].get("invalid", 0)
+    assert invalid > 0
+    assert rows["total"] == invalid
+    draft = json.loads((runs / name / "ui-draft.json").read_text())
+    assert draft["action"] == "address"

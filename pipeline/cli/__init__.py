@@ -12,6 +12,7 @@ import sys
 import click
 
 from pipeline.cli.common import REDACTOR
+from pipeline.cli.doctor import doctor
 from pipeline.cli.durable import report, rerun, resume
 from pipeline.cli.logs import FORMATS, configure_stderr
 from pipeline.cli.plan import apply, plan, undo
@@ -61,7 +62,7 @@ def main(log_level: str, log_format: str) -> None:
     configure_stderr(log_format)
 
 
-for command in (run, validate, plan, apply, undo, resume, rerun, report, demo, sandbox, ui):
+for command in (run, validate, plan, apply, undo, resume, rerun, report, doctor, demo, sandbox, ui):
     main.add_command(command)
 
 

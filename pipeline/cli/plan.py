@@ -47,7 +47,8 @@ def plan(
       quivo-bulk apply runs/plan-fixes
     """
     from pipeline.cli.common import job_run_dir
-    from pipeline.run.planfile import plan_files, summary_lines
+    from pipeline.run.planfile import plan_files
+    from pipeline.run.predict import summary_lines
 
     env = environment()
     job_file, options = resolve(cli, job, env)

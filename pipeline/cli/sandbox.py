@@ -9,6 +9,11 @@ import click
 
 from pipeline.cli.common import library_errors, show_result
 
+UI_HINT = (
+    "In a browser: `quivo-bulk ui` serves the same steps as pages on 127.0.0.1"
+    " (upload, fix cells in a grid, preview, send, results, undo)."
+)
+
 
 @click.command()
 @click.option(
@@ -27,6 +32,7 @@ def demo(out: Path) -> None:
     for result in run_demo(out_root=out, echo=click.echo):
         show_result(result)
         click.echo()
+    click.echo(UI_HINT)
 
 
 @click.command()

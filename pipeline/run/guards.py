@@ -21,7 +21,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.errors import OptionsError
+from pipeline.errors import LimitExceeded, OptionsError
 from pipeline.outcomes import ErrorCode
 from pipeline.run.plan import Plan
 from pipeline.settings import RunOptions
@@ -43,16 +43,16 @@ def order_counts(plan: Plan) -> tuple[int, int]:
 
 
 def check_limits(plan: Plan, *, max_changes: int | None, max_cancels: int | None) -> None:
-    """Raise OptionsError (exit 2, nothing sent) when the plan exceeds a limit."""
+    """Raise LimitExceeded (exit 2, nothing sent) when the plan exceeds a limit."""
     changes, cancels = order_counts(plan)
     if max_cancels is not None and cancels > max_cancels:
-        raise OptionsError(
+        raise LimitExceeded(
             f"this run would cancel {cancels} orders, more than --max-cancels {max_cancels}"
             " allows; nothing was sent. Check the file; if it is right, raise --max-cancels"
             " (job key max_cancels)"
         )
     if max_changes is not None and changes > max_changes:
-        raise OptionsError(
+        raise LimitExceeded(
             f"this run would change {changes} orders, more than --max-changes {max_changes}"
             " allows; nothing was sent. Check the file; if it is right, raise --max-changes"
             " (job key max_changes)"

@@ -32,7 +32,7 @@ from pipeline.run.interrupts import stop_on_signals
 from pipeline.run.journal import Journal, RowResult
 from pipeline.run.plan import OrderWork, Plan
 from pipeline.run.progress import Progress
-from pipeline.run.snapshot import decide, read_order, unread, wants_image
+from pipeline.run.snapshot import decide_order, read_order, unread, wants_image
 from pipeline.run.verify import mismatches, status_explanation
 from pipeline.settings import Credentials, RunOptions
 
@@ -250,24 +250,9 @@ async def _look_first(
             for c in work.changes
         }
     journal.before_fetched(work.order_id, answer.text)
-    decided = {}
-    for change in work.changes:
-        result = decide(
-            change,
-            answer.body,
-            precondition=precondition,
-            earlier_attempts=earlier_attempts.get(change.index, 0),
-        )
-        if result is not None:
-            decided[change.index] = result
-    if any(r.outcome is Outcome.STALE for r in decided.values()):
-        # Someone else changed the order: none of its rows is sent.
-        stale = next(r for r in decided.values() if r.outcome is Outcome.STALE)
-        decided = {
-            c.index: decided.get(c.index) or replace(stale, index=c.index, action=c.action)
-            for c in work.changes
-        }
-    return decided
+    return decide_order(
+        work.changes, answer.body, precondition=precondition, earlier_attempts=earlier_attempts
+    )
 
 
 async def send_plan(

@@ -15,9 +15,11 @@ is sent, by exact equality (Unicode NFC, nothing else normalised):
 
 from __future__ import annotations
 
+import heapq
 import json
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from pipeline.api.payloads import RESPONSE_FIELD
 from pipeline.api.profile import ApiProfile
 from pipeline.errors import OutputError
 from pipeline.outcomes import ErrorCode, Outcome
-from pipeline.reports.report import order_frame
+from pipeline.reports.orderfile import write_order_parquet
 from pipeline.run.changes import Change, Value
 from pipeline.run.journal import Journal, RowResult
 from pipeline.run.plan import Plan
@@ -206,6 +208,50 @@ def decide(
     return None
 
 
+def decide_order(
+    changes: Sequence[Change],
+    order: Mapping[str, Any],
+    *,
+    precondition: Mapping[str, Any] | None = None,
+    earlier_attempts: Mapping[int, int] | None = None,
+) -> dict[int, RowResult]:
+    """Decide an order's rows from its before-image: row index -> result, for rows not sent.
+
+    A stale order sends none of its rows. A field this run already set in an earlier
+    session (resume) is not someone else's change: it is left out of the precondition.
+    """
+    attempts = earlier_attempts or {}
+    if precondition:
+        ours = {
+            path: value
+            for change in changes
+            if attempts.get(change.index)
+            for path, value in targets(change)
+        }
+        precondition = {
+            path: expected
+            for path, expected in precondition.items()
+            if not (path in ours and exactly(current(order, path), ours[path]))
+        }
+    decided = {}
+    for change in changes:
+        result = decide(
+            change,
+            order,
+            precondition=precondition,
+            earlier_attempts=attempts.get(change.index, 0),
+        )
+        if result is not None:
+            decided[change.index] = result
+    stale = next((r for r in decided.values() if r.outcome is Outcome.STALE), None)
+    if stale is not None:
+        return {
+            c.index: decided.get(c.index) or replace(stale, index=c.index, action=c.action)
+            for c in changes
+        }
+    return decided
+
+
 def unread(change: Change, answer: Answer, *, earlier_attempts: int = 0) -> RowResult:
     """A row whose order could not be read first: nothing is sent for it."""
     if answer.code is ErrorCode.ABORTED and not earlier_attempts:
@@ -242,17 +288,47 @@ def row_changes(plan: Plan, images: Mapping[int, Mapping[str, Any]]) -> dict[int
     return described
 
 
-def last_read(journal: Journal) -> list[tuple[int, str]]:
-    """Each order as last read: refetched after its changes, else its before-image
-    (an order decided unchanged or status_conflict is read only once)."""
-    latest = dict(journal.before_images())
-    latest.update(journal.orders())
-    return sorted(latest.items())
+def last_read(journal: Journal) -> Iterator[tuple[int, str]]:
+    """Each order as last read, by order ID: refetched after its changes, else its
+    before-image (an order decided unchanged or status_conflict is read only once).
+
+    Streams both journal tables in order-ID order: one order in memory at a time.
+    """
+    refetched = ((order_id, 0, body) for order_id, body in journal.orders())
+    before = ((order_id, 1, body) for order_id, body in journal.before_images())
+    previous: int | None = None
+    for order_id, _, body in heapq.merge(refetched, before):
+        if order_id != previous:
+            yield order_id, body
+            previous = order_id
 
 
 def load_images(journal: Journal) -> dict[int, dict[str, Any]]:
-    """Every before-image of a run, parsed."""
+    """Every before-image of a run, parsed (all in memory: for undo)."""
     return {order_id: json.loads(body) for order_id, body in journal.before_images()}
+
+
+class StoredImages(Mapping[int, Mapping[str, Any]]):
+    """Before-images read from the journal one at a time, parsed when asked for.
+
+    A parsed order takes ~20 KB: 100,000 of them at once would take 2 GB.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    def __getitem__(self, order_id: int) -> Mapping[str, Any]:
+        body = self._journal.before_image(order_id)
+        if body is None:
+            raise KeyError(order_id)
+        image: dict[str, Any] = json.loads(body)
+        return image
+
+    def __iter__(self) -> Iterator[int]:
+        return (order_id for order_id, _ in self._journal.before_images())
+
+    def __len__(self) -> int:
+        return self._journal.before_image_count()
 
 
 def preconditions_of(manifest: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
@@ -276,6 +352,6 @@ def request_costs(journal: Journal, rows: int, *, profile: ApiProfile) -> dict[s
 def write_before_images(run_dir: Path, journal: Journal) -> None:
     """before.parquet: every before-image, key columns plus the whole order as JSON."""
     try:
-        order_frame(journal.before_images()).write_parquet(run_dir / "before.parquet")
+        write_order_parquet(journal.before_images(), run_dir / "before.parquet")
     except OSError as error:
         raise OutputError(f"cannot write {run_dir / 'before.parquet'}: {error.strerror}") from None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputFileError, OptionsError, OutputError
+from pipeline.errors import InputFileError, LimitExceeded, OptionsError, OutputError
 from pipeline.jobfile import JobFile
 from pipeline.run.durable import resume_run
 from pipeline.run.journal import JOURNAL_NAME
@@ -198,7 +198,7 @@ def _sweep_file(
                 names=[display_name(path)],
                 prepared_dir=True,
             )
-        except InputFileError as error:  # one bad file must not stop the night's sweep
+        except (InputFileError, LimitExceeded) as error:  # one bad file must not stop the sweep
             remove_unstarted(run_dir)  # no run happened: name no run directory
             state.finished(path, digest, status="rejected", exit_code=2)
             return SweepItem(path, "rejected", None, str(error))

@@ -236,8 +236,9 @@ class Draft:
         if self._check is not None:
             return self._check
         options = self.options(base)
-        original = self._read_original(options)
         prepared = prepare(self.input_paths(), options=options, names=self.settings.names)
+        # Row numbers shown are the upload's: read it too only when the check reads a copy.
+        original = self._read_original(options) if self.settings.edits else prepared.table
         if prepared.table.raw.height != original.raw.height:
             raise InputFileError("the edited file lost rows; undo the last edit")
         self._check = _checked(prepared, original)

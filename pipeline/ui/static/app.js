@@ -94,16 +94,18 @@ function setupGrid() {
   grid.append(head, body);
 
   const url = (offset) => `${grid.dataset.rows}?offset=${offset}&limit=${PAGE}&errors=${filter && filter.checked ? 1 : 0}`;
+  let generation = 0; // a new filter starts a new generation; older answers are dropped
   async function load(page) {
     if (pages.has(page) || pending.has(page)) return;
+    const asked = generation;
     pending.add(page);
     const response = await fetch(url(page * PAGE), { headers: { Accept: "application/json" } });
     const data = await response.json();
+    if (asked !== generation) return;
     pending.delete(page);
     total = data.total;
     pages.set(page, data.rows);
     spacer.style.height = total * ROW_PX + "px";
-    grid.dataset.total = total;
     schedule();
   }
   function rowAt(i) { const p = pages.get(Math.floor(i / PAGE)); return p ? p[i % PAGE] : undefined; }
@@ -141,9 +143,13 @@ function setupGrid() {
       out.appendChild(line);
     }
     rowsBox.replaceChildren(out);
+    grid.dataset.total = total; // set once drawn: tests and benchmarks wait for it
   }
   function schedule() { if (!frame) frame = requestAnimationFrame(render); }
-  function reset() { pages = new Map(); total = 0; body.scrollTop = 0; load(0); }
+  function reset() {
+    generation += 1; pages = new Map(); pending = new Set(); total = 0;
+    delete grid.dataset.total; body.scrollTop = 0; load(0);
+  }
 
   body.addEventListener("scroll", schedule, { passive: true });
   window.addEventListener("resize", schedule);
