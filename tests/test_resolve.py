@@ -156,3 +156,25 @@ def test_resolving_many_identifiers_costs_one_lookup_per_fifty(
     stats = state_of(sandbox).stats
     assert stats.by_endpoint["list"] == 3
     assert stats.requests == stats.logins + 3  # nothing else: a dry run sends no change
+
+
+def test_plan_resolves_shop_order_numbers_before_reading_the_orders(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    from pipeline.run.planfile import plan_files
+
+    orders = processing(sandbox, 2)
+    path = tmp_path / "plan.csv"
+    lines = ["Order Number,comment"] + [f"{o['orderIdentifier']},planned" for o in orders]
+    path.write_text("\n".join([*lines, "#424242,planned"]) + "\n", encoding="utf-8")
+    planned = plan_files(
+        [path],
+        options=options_for(sandbox, action="update"),
+        env=env_for(sandbox),
+        out=tmp_path / "plan",
+    )
+    plan = planned.plan
+    assert plan["orderId"].to_list() == [o["orderId"] for o in orders] + [None]
+    assert plan["prediction"].to_list() == ["will_change", "will_change", "invalid"]
+    assert "no order has orderIdentifier '#424242'" in plan["reason"][2]
+    assert planned.summary["requests_by_kind"]["lookup"] == 1
