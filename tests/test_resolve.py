@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -16,7 +17,7 @@ from pipeline.run.resolve import batches, judge_matches, or_query
 from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxThread, create_app
 from pipeline.sandbox.search import QueryError, parse_query
-from tests.conftest import env_for, options_for, state_of
+from tests.conftest import SAMPLE_DATA, env_for, options_for, state_of
 from tests.test_cli import cli_env
 
 
@@ -125,8 +126,6 @@ def test_rows_keyed_by_shop_order_number_are_resolved_then_sent(
     assert "'Order Number' read as orderIdentifier" in result.output
     results = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert results["requests_by_kind"]["lookup"] == 2  # one per key field, not one per row
-    import polars as pl
-
     frame = pl.read_parquet(tmp_path / "run" / "results.parquet")
     assert frame["orderId"].to_list()[:3] == [o["orderId"] for o in orders]
     assert frame["outcome"].to_list() == ["applied", "applied", "applied", "invalid", "invalid"]
@@ -178,3 +177,18 @@ def test_plan_resolves_shop_order_numbers_before_reading_the_orders(
     assert plan["prediction"].to_list() == ["will_change", "will_change", "invalid"]
     assert "no order has orderIdentifier '#424242'" in plan["reason"][2]
     assert planned.summary["requests_by_kind"]["lookup"] == 1
+
+
+def test_the_plan_names_hidden_rows(sandbox: SandboxThread, tmp_path: Path) -> None:
+    from pipeline.run.planfile import plan_files
+    from pipeline.run.predict import summary_lines
+
+    planned = plan_files(
+        [SAMPLE_DATA / "shop-orders.xlsx"],
+        options=options_for(sandbox, action="address"),
+        env=env_for(sandbox),
+        out=tmp_path / "plan",
+    )
+    lines = summary_lines(planned.summary)
+    assert any("hidden (filtered out)" in line and ": 9;" in line for line in lines)
+    assert planned.plan.filter(pl.col("row") == 9)["prediction"][0] == "will_change"
