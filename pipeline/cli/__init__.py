@@ -12,6 +12,7 @@ import sys
 import click
 
 from pipeline.cli.common import REDACTOR
+from pipeline.cli.doctor import doctor
 from pipeline.cli.durable import report, rerun, resume
 from pipeline.cli.plan import apply, plan, undo
 from pipeline.cli.sandbox import demo, sandbox
@@ -48,7 +49,7 @@ def main(log_level: str) -> None:
     logger.setLevel(log_level.upper())
 
 
-for command in (run, validate, plan, apply, undo, resume, rerun, report, demo, sandbox, ui):
+for command in (run, validate, plan, apply, undo, resume, rerun, report, doctor, demo, sandbox, ui):
     main.add_command(command)
 
 
