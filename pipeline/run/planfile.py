@@ -28,7 +28,8 @@ import polars as pl
 from pipeline.api.client import Answer, QuivoClient
 from pipeline.errors import OutputError, RunDirError
 from pipeline.outcomes import Outcome
-from pipeline.reports.report import order_frame, write_csv
+from pipeline.reports.orderfile import write_order_parquet
+from pipeline.reports.report import write_csv
 from pipeline.run.durable import subset_inputs
 from pipeline.run.executor import run_on_each
 from pipeline.run.journal import Journal
@@ -40,6 +41,7 @@ from pipeline.run.predict import (
     predict,
 )
 from pipeline.run.progress import Progress
+from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.runner import Prepared, ProgressFactory, default_run_dir, prepare
 from pipeline.run.send import RunRecorder
 from pipeline.run.snapshot import read_order
@@ -152,6 +154,17 @@ def plan_files(
     journal = Journal.create(plan_dir / PLAN_JOURNAL, {"command": "plan"})
     try:
         journal.begin_session("plan")
+        prepared = resolve_order_keys(
+            prepared,
+            prepared.table.fields,
+            replan=lambda resolved: prepare(
+                inputs, options=options, names=names, resolved=resolved
+            ),
+            journal=journal,
+            options=options,
+            credentials=credentials,
+        )
+        order_ids = list(dict.fromkeys(order for _, order, _ in prepared.plan.sendable()))
         answers: dict[int, Answer] = {}
         stopped = None
         if order_ids:
@@ -177,7 +190,7 @@ def plan_files(
             journal=journal,
             stopped=stopped,
         )
-        order_frame(journal.before_images()).write_parquet(plan_dir / "before.parquet")
+        write_order_parquet(journal.before_images(), plan_dir / "before.parquet")
     finally:
         journal.close()
     manifest = {
