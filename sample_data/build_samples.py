@@ -9,6 +9,7 @@ assert exactly that. Order IDs are picked by status from the shipped orders.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -24,6 +25,13 @@ def orders_by_status() -> dict[str, list[int]]:
             order = json.loads(line)
             found.setdefault(order["orderStatus"], []).append(order["orderId"])
     return found
+
+
+def shop_numbers() -> dict[int, str]:
+    """orderId -> the shop's order number (`#1001`)."""
+    with (HERE / "sandbox_orders.jsonl").open(encoding="utf-8") as lines:
+        orders = [json.loads(line) for line in lines]
+    return {order["orderId"]: order["orderIdentifier"] for order in orders}
 
 
 def build_address_csv(ids: dict[str, list[int]]) -> None:
@@ -395,8 +403,126 @@ def build_inbox(ids: dict[str, list[int]]) -> None:
     )
 
 
+def build_shop_xlsx(ids: dict[str, list[int]]) -> None:
+    """A workbook as a shop's export comes: a title and a note above German headers, the
+    shop's order numbers instead of orderIds, zips Excel stored as numbers (one shown as
+    01067 by a 00000 format, one that lost its zero), a date, an extra phone column, a
+    country written out, and a row hidden by a filter."""
+    number = shop_numbers()
+    p, completed = ids["PROCESSING"], ids["COMPLETED"]
+    header = ["Bestellnummer", "Empfänger", "Straße", "PLZ", "Ort", "Bundesland", "Land",
+              "Telefon", "Phone2", "Lieferdatum"]  # fmt: skip
+    rows = [
+        # Each: key, name, street, zip (number or text), zip format, city, state, country,
+        # phone, phone2, date; the trailing comment is the expected outcome.
+        (
+            number[p[20]],
+            "Anna Schmidt",
+            "Prager Straße 10",
+            1067,
+            "00000",
+            "Dresden",
+            "",
+            "Deutschland",
+            "+49 351 1234567",
+            "",
+            (2026, 12, 1),
+        ),  # applied: PLZ 01067, DE
+        (
+            number[p[21]],
+            "Jonas Weber",
+            "Hauptplatz 3",
+            8010,
+            None,
+            "Graz",
+            "",
+            "Österreich",
+            "",
+            "+43 316 111",
+            None,
+        ),  # applied
+        (
+            number[p[22]],
+            "Mia Lee",
+            "Main St 5",
+            2134,
+            None,
+            "Boston",
+            "MA",
+            "USA",
+            "",
+            "",
+            None,
+        ),  # invalid_zip: 2134 lost its 0, the hint says 02134?
+        ("#99999", "Noah Klein", "Ring 2", "1010", None, "Wien", "", "AT", "", "", None),
+        # order_not_found: no order has that number
+        (
+            number[p[23]],
+            "Lea Wolf",
+            "Domgasse 1",
+            "1010",
+            None,
+            "Wien",
+            "",
+            "AT",
+            "",
+            "",
+            None,
+        ),  # applied, though hidden by the filter (a warning names row 9)
+        (
+            number[completed[3]],
+            "Paul Braun",
+            "Markt 4",
+            "4020",
+            None,
+            "Linz",
+            "",
+            "AT",
+            "",
+            "",
+            None,
+        ),  # failed: status_conflict (the order is COMPLETED)
+        (
+            number[p[24]],
+            "Emma Jones",
+            "10 Downing Street",
+            "SW1A 2AA",
+            None,
+            "London",
+            "",
+            "UK",
+            "",
+            "",
+            None,
+        ),  # applied: UK read as GB
+    ]
+    workbook = xlsxwriter.Workbook(HERE / "shop-orders.xlsx")
+    sheet = workbook.add_worksheet("Adressen")
+    day = workbook.add_format({"num_format": "dd.mm.yyyy"})
+    sheet.write_string(0, 0, "Adressänderungen aus dem Shop, November 2026")
+    sheet.write_string(1, 0, "Export vom 20.11.2026; bitte nur Spalten B-J ändern")
+    sheet.write_row(3, 0, header)
+    for line, row in enumerate(rows, start=4):
+        key, name, street, plz, plz_format, city, state, country, phone, phone2, date = row
+        sheet.write_row(line, 0, [key, name, street])
+        if isinstance(plz, int):
+            sheet.write_number(line, 3, plz, workbook.add_format({"num_format": plz_format})
+                               if plz_format else None)  # fmt: skip
+        else:
+            sheet.write_string(line, 3, plz)
+        for column, value in enumerate([city, state, country, phone, phone2], start=4):
+            if value:
+                sheet.write_string(line, column, value)
+        if date:
+            sheet.write_datetime(line, 9, datetime(*date), day)
+    sheet.set_row(8, None, None, {"hidden": True})  # Excel's row 9: filtered out
+    sheet.autofilter(3, 0, 3 + len(rows), len(header) - 1)
+    workbook.close()
+
+
 def main() -> None:
     ids = orders_by_status()
+    build_shop_xlsx(ids)
     build_address_csv(ids)
     build_mixed_xlsx(ids)
     build_cancellations_parquet(ids)

@@ -248,7 +248,7 @@ def test_the_demo_shows_a_plan_before_the_address_job_and_undoes_it(tmp_path: Pa
     address_run, undo_run_result = results[0], results[1]
     assert address_run.summary["outcomes"]["applied"] == 6
     assert undo_run_result.summary["outcomes"] == {"applied": 6}
-    assert len(results) == 4
+    assert len(results) == 5
 
 
 def test_undo_apply_leaves_an_order_changed_since_stale(

@@ -177,3 +177,30 @@ def test_errors_xlsx_keeps_text_as_text_and_validate_writes_only_rows_to_fix(
     assert errors["orderId"].to_list() == ["4100002"]  # the valid row is not in it
     only_csv = read_inputs([tmp_path / "out" / "errors.csv"]).raw
     assert only_csv["orderId"].to_list() == ["4100002"]
+
+
+def test_the_demo_runs_the_shop_workbook_and_shows_its_hints(tmp_path: Path) -> None:
+    from pipeline.cli.demo import run_demo
+
+    lines: list[str] = []
+    results = list(run_demo(out_root=tmp_path / "demo", echo=lines.append))
+    shop = results[-1]
+    assert shop.run_dir.name == "4-shop-orders"
+    assert list(shop.results.select("row", "outcome", "errorCode").iter_rows()) == [
+        (5, "applied", None),
+        (6, "applied", None),
+        (7, "invalid", "invalid_zip"),
+        (8, "invalid", "order_not_found"),
+        (9, "applied", None),
+        (10, "failed", "status_conflict"),
+        (11, "applied", None),
+    ]
+    assert shop.results["PLZ"][0] == "01067"  # shown through the 00000 format
+    assert shop.results["Lieferdatum"][0] == "01.12.2026"
+    assert all(isinstance(o, int) for o in shop.results["orderId"].drop_nulls())
+    text = "\n".join(lines)
+    assert "Excel may have dropped a leading zero: 02134?" in text
+    assert "no order has orderIdentifier '#99999'" in text
+    warnings = "\n".join(shop.warnings)
+    assert "'Bestellnummer' read as orderIdentifier" in warnings
+    assert "will be sent too: 9" in warnings

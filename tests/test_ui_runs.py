@@ -27,6 +27,7 @@ from tests.conftest import (
     API_KEY,
     PASSWORD,
     REPO,
+    SAMPLE_DATA,
     USERNAME,
     comment_file,
     env_for,
@@ -135,8 +136,9 @@ async def events_until(client: aiohttp.ClientSession, url: str, *, done: int) ->
 
 
 @pytest.mark.slow
-async def test_stop_in_the_browser_leaves_a_run_the_cli_resumes_and_reports(
-    sandbox: SandboxThread, tmp_path: Path, client_for: Any
+@pytest.mark.parametrize("resume_from", ["cli", "browser"])
+async def test_stop_in_the_browser_leaves_a_resumable_run(
+    sandbox: SandboxThread, tmp_path: Path, client_for: Any, resume_from: str
 ) -> None:
     runs = tmp_path / "runs"
     path, _ = comment_file(sandbox, tmp_path, 40, "stopped")
@@ -158,24 +160,82 @@ async def test_stop_in_the_browser_leaves_a_run_the_cli_resumes_and_reports(
         last = await events_until(client, f"{url}/run/{name}/events", done=10**9)
         assert last["state"] == "finished"
         assert last["exit_code"] == 3
-    summary = json.loads((runs / name / "summary.json").read_text())
-    assert summary["outcomes"]["not_attempted"] > 0
-    assert "browser" in summary["stopped"]
+        summary = json.loads((runs / name / "summary.json").read_text())
+        assert summary["outcomes"]["not_attempted"] > 0
+        assert "browser" in summary["stopped"]
+        async with client.get(f"{url}/run/{name}") as answer:
+            assert 'id="resume"' in await answer.text()
+        if resume_from == "browser":
+            async with client.post(f"{url}/run/{name}/resume", headers={HEADER: token}) as answer:
+                assert (await answer.json())["next"] == f"/run/{name}/send"
+            last = await events_until(client, f"{url}/run/{name}/events", done=10**9)
+            assert last["exit_code"] == 0
+            async with client.get(f"{url}/run/{name}") as answer:
+                assert 'id="resume"' not in await answer.text()
+    if resume_from == "browser":
+        final = json.loads((runs / name / "summary.json").read_text())
+        assert final["outcomes"] == {"applied": 40}
+        return
 
     env = {"QUIVO_API_KEY": API_KEY, "QUIVO_USERNAME": USERNAME, "QUIVO_PASSWORD": PASSWORD}
     resumed = await asyncio.to_thread(
         CliRunner().invoke, main, ["resume", str(runs / name), "--rate", "500"], env=env
     )
-    assert resumed.exit_code in (0, 1), resumed.output  # the CLI takes the UI's run as its own
+    assert resumed.exit_code == 0, resumed.output  # the CLI finishes the UI's stopped run
     report = await asyncio.to_thread(CliRunner().invoke, main, ["report", str(runs / name)])
-    assert report.exit_code in (0, 1)
-    assert "quivo-bulk" in report.output
+    assert report.exit_code == 0
+    assert "applied" in report.output
     final = json.loads((runs / name / "summary.json").read_text())
-    assert sum(final["outcomes"].values()) == 40  # every row reported once
-    assert final["outcomes"].get("applied", 0) >= summary["outcomes"].get("applied", 0)
+    assert final["outcomes"] == {"applied": 40}  # every row once, all landed
 
 
 def test_make_demo_names_the_ui(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     assert "`quivo-bulk ui`" in result.output.splitlines()[-1]
+
+
+async def test_a_job_file_sets_how_the_upload_is_read(
+    sandbox: SandboxThread, tmp_path: Path, client_for: Any
+) -> None:
+    """Picking the address job reads the upload as `quivo-bulk validate --job` does."""
+    from pipeline.jobfile import load_job
+    from pipeline.run.runner import validate_files
+    from pipeline.settings import resolve_options
+
+    job = load_job(REPO / "jobs" / "address-corrections.toml")
+    expected = await asyncio.to_thread(
+        validate_files,
+        job.input_paths(),
+        options=resolve_options(cli={}, job=job, env=None),
+        out=tmp_path / "cli",
+    )
+    runs = tmp_path / "runs"
+    options = options_for(sandbox)
+    with running_ui(runs, options=options, env=env_for(sandbox), jobs_dir=REPO / "jobs") as (
+        url,
+        token,
+    ):
+        client = await client_for(url, token)
+        async with client.get(url + "/") as answer:
+            assert "address-corrections.toml" in await answer.text()
+        for job_name, status in (
+            ("../jobs/address-corrections.toml", 400),
+            ("address-corrections.toml", 200),
+        ):
+            form = aiohttp.FormData()
+            data = (SAMPLE_DATA / "address-corrections.csv").read_bytes()
+            form.add_field("files", data, filename="address-corrections.csv")
+            form.add_field("job", job_name)
+            async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
+                assert answer.status == status
+                reply = await answer.json()
+        assert "pick one from the list" in str(reply) or "next" in reply
+        name = reply["next"].split("/")[2]
+        async with client.get(f"{url}/draft/{name}/rows?errors=1&limit=500") as answer:
+            rows = await answer.json()
+    invalid = expected.summary["outcomes"].get("invalid", 0)
+    assert invalid > 0
+    assert rows["total"] == invalid
+    draft = json.loads((runs / name / "ui-draft.json").read_text())
+    assert draft["action"] == "address"

@@ -130,6 +130,11 @@ async def test_oversized_upload_refused_and_not_stored(ui: tuple[str, str, Path]
         form.add_field("files", big, filename="big.csv")
         async with client.post(url + "/upload", data=form, headers={HEADER: token}) as answer:
             assert answer.status == 413
+        two = aiohttp.FormData()  # each under the limit, together over it
+        for name in ("a.csv", "b.csv"):
+            two.add_field("files", b"orderId,comment\n" + b"4100031,x\n" * 15_000, filename=name)
+        async with client.post(url + "/upload", data=two, headers={HEADER: token}) as answer:
+            assert answer.status == 413
     assert not runs.exists() or not any(runs.iterdir())
 
 

@@ -16,12 +16,21 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @contextmanager
 def running_ui(
-    runs_dir: Path, *, options: RunOptions, env: Environment, max_upload_bytes: int = 10_000_000
+    runs_dir: Path,
+    *,
+    options: RunOptions,
+    env: Environment,
+    max_upload_bytes: int = 10_000_000,
+    jobs_dir: Path = Path("jobs"),
 ) -> Iterator[tuple[str, str]]:
     """Serve the UI on 127.0.0.1 (a free port); yield its base URL and token."""
     token = new_token()
     config = UiConfig(
-        runs_dir=runs_dir, token=token, options=options, max_upload_bytes=max_upload_bytes
+        runs_dir=runs_dir,
+        token=token,
+        options=options,
+        max_upload_bytes=max_upload_bytes,
+        jobs_dir=jobs_dir,
     )
     with SandboxThread(create_app(config, env=env)) as thread:
         yield thread.base_url, token

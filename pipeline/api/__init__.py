@@ -1,5 +1,7 @@
 """The Quivo API seen from the client: transport, auth, retries, pacing (SPEC §2, §5).
 
+`profile` holds every assumption about the API (paths, headers, auth scheme,
+token field, which read verifies); `doctor` checks those assumptions read-only;
 `client` composes the pieces and holds the one retry loop; `transport` sends
 bytes over one aiohttp session; `retry` says which failures are retried and how
 long to wait (backoff, Retry-After); `auth` keeps the token; `pacing` paces every

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 AuthScheme = Literal["raw", "bearer"]
 ReadMethod = Literal["refetch", "get"]
 ORDER_ID = "{order_id}"  # the placeholder in an order path
+TOKEN_HINT = "token"  # a word a login answer's token field likely holds (doctor's search)
 
 
 class Request(NamedTuple):
@@ -113,9 +114,15 @@ class ApiProfile:
         """Read an order after changing it, to verify the change landed."""
         return self.fetch_request(order_id, self.verify)
 
-    def search_request(self, query: str, *, page_size: int, page: int = 1) -> Request:
-        """GET /orders?query=... (Elasticsearch query-string syntax)."""
-        params = {"query": query, "page": str(page), "pageSize": str(page_size)}
+    def search_request(
+        self, query: str | None = None, *, page_size: int, page: int | None = None
+    ) -> Request:
+        """GET /orders?query=... (Elasticsearch query-string syntax), one page of summaries."""
+        params = {"pageSize": str(page_size)}
+        if query is not None:
+            params["query"] = query
+        if page is not None:
+            params["page"] = str(page)
         return Request("GET", self.orders_path, params, None)
 
     def to_manifest(self) -> dict[str, Any]:

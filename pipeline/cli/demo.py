@@ -65,6 +65,11 @@ def run_demo(*, out_root: Path, echo: Callable[[str], None]) -> Iterator[RunResu
                 [SAMPLES / "cancellations.parquet"],
                 resolve_options(cli={**fast, "action": "cancel"}, job=None, env=env),
             ),
+            (
+                "a shop's workbook: title rows, German headers, shop order numbers, numeric zips",
+                [SAMPLES / "shop-orders.xlsx"],
+                resolve_options(cli={**fast, "action": "address"}, job=None, env=env),
+            ),
         ]
         for number, (title, inputs, options) in enumerate(runs, start=1):
             echo(f"\n[{number}/{len(runs)}] {title}: {', '.join(p.name for p in inputs)}")
@@ -74,6 +79,8 @@ def run_demo(*, out_root: Path, echo: Callable[[str], None]) -> Iterator[RunResu
                 echo("\nThe plan looks right: sending it.")
             result = run_files(inputs, options=options, env=env, out=out)
             yield result
+            if inputs[0].name == "shop-orders.xlsx":
+                show_rows_to_fix(result, echo=echo)
             if number == 1:
                 echo(f"\n[{number}/{len(runs)}] ... and taken back: quivo-bulk undo {out} --apply")
                 undone = undo_run(out, env=env, apply=True, cli=fast)
@@ -81,6 +88,14 @@ def run_demo(*, out_root: Path, echo: Callable[[str], None]) -> Iterator[RunResu
                 echo(f"not undoable: {undone.not_undoable} rows in {undone.not_undoable_csv}")
                 if undone.run is not None:
                     yield undone.run
+
+
+def show_rows_to_fix(result: RunResult, *, echo: Callable[[str], None]) -> None:
+    """Each row that did not land, with its error: the hints a person acts on."""
+    left = result.results.filter(~pl.col("outcome").is_in(["applied", "duplicate", "unchanged"]))
+    echo(f"Rows to fix (they are in {result.run_dir / 'errors.xlsx'}):")
+    for row, order_id, error in left.select("row", "orderId", "error").iter_rows():
+        echo(f"  row {row}{f', order {order_id}' if order_id else ''}: {error}")
 
 
 def show_plan(

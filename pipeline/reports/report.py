@@ -21,10 +21,8 @@ from pipeline.errors import OutputError
 from pipeline.inputs.csvsafe import guard_frame
 from pipeline.inputs.read import InputTable
 from pipeline.outcomes import LEADING_COLUMNS, SUCCESS, Outcome
+from pipeline.reports.orderfile import ORDER_KEYS, write_order_parquet
 from pipeline.run.journal import RowResult
-
-ORDER_KEYS = ("orderStatus", "cancelRequestedAt", "lastModified")
-
 
 OUTCOME_SCHEMA = {
     "__index": pl.Int64,
@@ -64,38 +62,6 @@ def outcome_frame(
         },
         schema=OUTCOME_SCHEMA,
     )
-
-
-def order_frame(orders: Iterable[tuple[int, str]]) -> pl.DataFrame:
-    """Refetched orders: key fields as columns plus the whole order as JSON text."""
-    records: dict[str, list[Any]] = {
-        "orderId": [],
-        "orderStatus": [],
-        "cancelRequestedAt": [],
-        "lastModified": [],
-        "comment": [],
-        "trackingEnabled": [],
-        "deliveryCity": [],
-        "deliveryCountry": [],
-        "order": [],
-    }
-    for order_id, body in orders:
-        order = json.loads(body)
-        delivery = order.get("deliveryAddress") or {}
-        records["orderId"].append(order_id)
-        for key in ("orderStatus", "cancelRequestedAt", "lastModified", "comment"):
-            value = order.get(key)
-            records[key].append(None if value is None else str(value))
-        tracking = order.get("trackingEnabled")
-        records["trackingEnabled"].append(tracking if isinstance(tracking, bool) else None)
-        records["deliveryCity"].append(delivery.get("city"))
-        records["deliveryCountry"].append(delivery.get("country"))
-        records["order"].append(body)
-    schema = dict.fromkeys(records, pl.String) | {
-        "orderId": pl.Int64,
-        "trackingEnabled": pl.Boolean,
-    }
-    return pl.DataFrame(records, schema=schema)
 
 
 def results_frame(table: InputTable, outcomes: pl.DataFrame, orders: pl.DataFrame) -> pl.DataFrame:
@@ -189,7 +155,7 @@ def write_reports(
     run_dir: Path,
     table: InputTable,
     outcomes: pl.DataFrame,
-    orders: pl.DataFrame,
+    orders: Iterable[tuple[int, str]],
     *,
     summary: dict[str, Any],
     default_address_type: str = "DELIVERY",
@@ -198,7 +164,8 @@ def write_reports(
     """Write every report into `run_dir`; return the results frame."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        frame = results_frame(table, outcomes, orders)
+        order_keys = write_order_parquet(orders, run_dir / "orders.parquet")
+        frame = results_frame(table, outcomes, order_keys)
         frame.write_parquet(run_dir / "results.parquet")
         write_csv(frame, run_dir / "results.csv")
         errors = errors_frame(
@@ -206,7 +173,6 @@ def write_reports(
         )
         write_csv(errors, run_dir / "errors.csv", separator=table.separator)
         write_text_workbook(errors, run_dir / "errors.xlsx")
-        orders.write_parquet(run_dir / "orders.parquet")
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     except OSError as error:
         raise OutputError(f"cannot write the reports in {run_dir}: {error.strerror}") from None

@@ -17,7 +17,7 @@ import polars as pl
 
 from pipeline.errors import RunDirError
 from pipeline.inputs.read import sha256_of
-from pipeline.reports.report import order_frame, outcome_frame, write_reports
+from pipeline.reports.report import outcome_frame, write_reports
 from pipeline.reports.summary import build_summary
 from pipeline.run.journal import JOURNAL_NAME, Journal
 from pipeline.run.progress import Progress
@@ -30,7 +30,7 @@ from pipeline.run.runner import (
     execute,
     prepare,
 )
-from pipeline.run.snapshot import last_read, load_images, request_costs, row_changes
+from pipeline.run.snapshot import StoredImages, last_read, request_costs, row_changes
 from pipeline.settings import Environment, RunOptions, resolve_options
 
 
@@ -165,7 +165,7 @@ def _rebuild(run_dir: Path) -> RunResult:
         options = RunOptions.from_manifest(manifest["options"])
         prepared = prepare_again(run_dir, manifest, options)
         outcomes = outcome_frame(
-            list(journal.results()), row_changes(prepared.plan, load_images(journal))
+            list(journal.results()), row_changes(prepared.plan, StoredImages(journal))
         )
         if outcomes.height != manifest["row_count"]:
             missing = manifest["row_count"] - outcomes.height
@@ -192,7 +192,7 @@ def _rebuild(run_dir: Path) -> RunResult:
             run_dir,
             prepared.table,
             outcomes,
-            order_frame(last_read(journal)),
+            last_read(journal),
             summary=summary,
             default_address_type=options.address_type,
         )

@@ -287,9 +287,9 @@ class Journal:
             raise OutputError(f"cannot write the journal {self.path}: {error}") from None
 
     def _pack(self, orders: list[tuple[Any, ...]]) -> list[tuple[int, bytes]]:
-        """Orders as stored (on the writer thread): the first one stored is the dictionary."""
+        """Orders as stored (on the writer thread): the first ones stored are the dictionary."""
         if self._codec.dictionary is None:
-            zdict = self._codec.choose_dictionary(orders[0][1])
+            zdict = self._codec.choose_dictionary([text for _, text in orders])
             self._db.execute("INSERT OR REPLACE INTO codec VALUES (1, ?)", (zdict,))
         return [(order_id, self._codec.pack(text)) for order_id, text in orders]
 
@@ -355,6 +355,15 @@ class Journal:
         values["auto"] = bool(values["auto"])
         return values
 
+    def before_image(self, order_id: int) -> str | None:
+        """One order's before-image as JSON text, or None."""
+        query = "SELECT body FROM before_images WHERE order_id = ?"
+        row = self._db.execute(query, (order_id,)).fetchone()
+        return None if row is None else self._codec.unpack(row[0])
+
+    def before_image_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM before_images").fetchone()[0])
+
     def before_images(self) -> Iterator[tuple[int, str]]:
         """Every order's before-image: (order ID, the order as JSON text)."""
         query = "SELECT order_id, body FROM before_images ORDER BY order_id"
@@ -364,22 +373,25 @@ class Journal:
     def requests_by_kind(self, *, login_path: str, orders_path: str) -> dict[str, int]:
         """Requests by kind: login, lookup (GET /orders), read (of an order before its
         first change in a session), mutation (a row's request) and refetch (after)."""
-        query = """
-            SELECT CASE
-                WHEN r.path = :login THEN 'login'
-                WHEN r.row_idx IS NOT NULL THEN 'mutation'
-                WHEN r.method = 'GET' AND r.path = :orders THEN 'lookup'
-                WHEN r.order_id IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM requests m WHERE m.order_id = r.order_id
-                    AND m.session = r.session AND m.row_idx IS NOT NULL AND m.id < r.id
-                ) THEN 'read'
-                ELSE 'refetch' END AS kind, COUNT(*)
-            FROM requests r GROUP BY kind
-        """
+        # One pass in request order: a request for an order is a read until a row's
+        # request for that order went out in the same session (a correlated subquery
+        # over all requests would be quadratic: hours at 100,000 rows).
         counts = dict.fromkeys(("login", "lookup", "read", "mutation", "refetch"), 0)
-        counts.update(
-            dict(self._db.execute(query, {"login": login_path, "orders": orders_path}).fetchall())
-        )
+        changed: set[tuple[int, int]] = set()
+        query = "SELECT session, order_id, row_idx, method, path FROM requests ORDER BY id"
+        for session, order_id, row_idx, method, path in self._db.execute(query):
+            if path == login_path:
+                kind = "login"
+            elif row_idx is not None:
+                kind = "mutation"
+                changed.add((session, order_id))
+            elif method == "GET" and path == orders_path:
+                kind = "lookup"
+            elif order_id is not None and (session, order_id) not in changed:
+                kind = "read"
+            else:
+                kind = "refetch"
+            counts[kind] += 1
         return counts
 
     def request_counts(self, *, login_path: str) -> dict[str, int]:

@@ -28,7 +28,8 @@ import polars as pl
 from pipeline.api.client import Answer, QuivoClient
 from pipeline.errors import OutputError, RunDirError
 from pipeline.outcomes import Outcome
-from pipeline.reports.report import order_frame, write_csv
+from pipeline.reports.orderfile import write_order_parquet
+from pipeline.reports.report import write_csv
 from pipeline.run.durable import subset_inputs
 from pipeline.run.executor import run_on_each
 from pipeline.run.journal import Journal
@@ -188,7 +189,7 @@ def plan_files(
             journal=journal,
             stopped=stopped,
         )
-        order_frame(journal.before_images()).write_parquet(plan_dir / "before.parquet")
+        write_order_parquet(journal.before_images(), plan_dir / "before.parquet")
     finally:
         journal.close()
     manifest = {

@@ -26,7 +26,6 @@ from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
 from pipeline.reports.report import (
     OUTCOME_SCHEMA,
-    order_frame,
     outcome_frame,
     write_reports,
 )
@@ -40,8 +39,8 @@ from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.rundir import check_fresh, make_run_dir, remove_unstarted, run_lock, seal
 from pipeline.run.send import finish_missing, send_plan
 from pipeline.run.snapshot import (
+    StoredImages,
     last_read,
-    load_images,
     preconditions_of,
     request_costs,
     row_changes,
@@ -219,7 +218,7 @@ def validate_files(
         run_dir,
         prepared.table,
         outcomes,
-        order_frame([]),
+        [],
         summary=summary,
         default_address_type=options.address_type,
         fixable_only=True,
@@ -304,7 +303,7 @@ def execute(
         finish_missing(prepared.plan, journal, stopped=stopped, dry_run=options.dry_run)
     finally:
         journal.end_session(stopped)
-    images = load_images(journal)
+    images = StoredImages(journal)
     outcomes = outcome_frame(list(journal.results()), row_changes(prepared.plan, images))
     summary = build_summary(
         command=command,
@@ -324,7 +323,7 @@ def execute(
         run_dir,
         prepared.table,
         outcomes,
-        order_frame(last_read(journal)),
+        last_read(journal),
         summary=summary,
         default_address_type=options.address_type,
     )

@@ -15,9 +15,10 @@ is sent, by exact equality (Unicode NFC, nothing else normalised):
 
 from __future__ import annotations
 
+import heapq
 import json
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from pipeline.api.payloads import RESPONSE_FIELD
 from pipeline.api.profile import ApiProfile
 from pipeline.errors import OutputError
 from pipeline.outcomes import ErrorCode, Outcome
-from pipeline.reports.report import order_frame
+from pipeline.reports.orderfile import write_order_parquet
 from pipeline.run.changes import Change, Value
 from pipeline.run.journal import Journal, RowResult
 from pipeline.run.plan import Plan
@@ -287,17 +288,47 @@ def row_changes(plan: Plan, images: Mapping[int, Mapping[str, Any]]) -> dict[int
     return described
 
 
-def last_read(journal: Journal) -> list[tuple[int, str]]:
-    """Each order as last read: refetched after its changes, else its before-image
-    (an order decided unchanged or status_conflict is read only once)."""
-    latest = dict(journal.before_images())
-    latest.update(journal.orders())
-    return sorted(latest.items())
+def last_read(journal: Journal) -> Iterator[tuple[int, str]]:
+    """Each order as last read, by order ID: refetched after its changes, else its
+    before-image (an order decided unchanged or status_conflict is read only once).
+
+    Streams both journal tables in order-ID order: one order in memory at a time.
+    """
+    refetched = ((order_id, 0, body) for order_id, body in journal.orders())
+    before = ((order_id, 1, body) for order_id, body in journal.before_images())
+    previous: int | None = None
+    for order_id, _, body in heapq.merge(refetched, before):
+        if order_id != previous:
+            yield order_id, body
+            previous = order_id
 
 
 def load_images(journal: Journal) -> dict[int, dict[str, Any]]:
-    """Every before-image of a run, parsed."""
+    """Every before-image of a run, parsed (all in memory: for undo)."""
     return {order_id: json.loads(body) for order_id, body in journal.before_images()}
+
+
+class StoredImages(Mapping[int, Mapping[str, Any]]):
+    """Before-images read from the journal one at a time, parsed when asked for.
+
+    A parsed order takes ~20 KB: 100,000 of them at once would take 2 GB.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    def __getitem__(self, order_id: int) -> Mapping[str, Any]:
+        body = self._journal.before_image(order_id)
+        if body is None:
+            raise KeyError(order_id)
+        image: dict[str, Any] = json.loads(body)
+        return image
+
+    def __iter__(self) -> Iterator[int]:
+        return (order_id for order_id, _ in self._journal.before_images())
+
+    def __len__(self) -> int:
+        return self._journal.before_image_count()
 
 
 def preconditions_of(manifest: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
@@ -321,6 +352,6 @@ def request_costs(journal: Journal, rows: int, *, profile: ApiProfile) -> dict[s
 def write_before_images(run_dir: Path, journal: Journal) -> None:
     """before.parquet: every before-image, key columns plus the whole order as JSON."""
     try:
-        order_frame(journal.before_images()).write_parquet(run_dir / "before.parquet")
+        write_order_parquet(journal.before_images(), run_dir / "before.parquet")
     except OSError as error:
         raise OutputError(f"cannot write {run_dir / 'before.parquet'}: {error.strerror}") from None

@@ -63,7 +63,18 @@ class Stats:
             "faults": dict(self.faults),
             "max_requests_in_any_second": self.max_in_any_second(),
             "arrival_span_s": round(span, 6),
+            "arrivals_per_second": self.per_second(),
         }
+
+    def per_second(self) -> list[int]:
+        """Arrivals in each whole second since the first one (how a rate ramps up)."""
+        if not self.arrivals:
+            return []
+        first = self.arrivals[0]
+        counts = [0] * (int(self.arrivals[-1] - first) + 1)
+        for arrived in self.arrivals:
+            counts[int(arrived - first)] += 1
+        return counts
 
 
 class OrderStore:

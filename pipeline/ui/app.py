@@ -24,6 +24,7 @@ from pipeline.ui.tasks import Tasks
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+MIN_SECRET_CHARS = 4  # as the CLI's redactor: shorter ones would scrub ordinary words
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +35,13 @@ class UiConfig:
     token: str
     options: RunOptions
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    jobs_dir: Path = Path("jobs")  # job files offered on the start page
+
+    def job_files(self) -> dict[str, Path]:
+        """The job files the start page offers, by name: the only ones it opens."""
+        if not self.jobs_dir.is_dir():
+            return {}
+        return {path.name: path for path in sorted(self.jobs_dir.glob("*.toml"))}
 
 
 @dataclass
@@ -61,8 +69,17 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     return web.Response(text=page, status=status, content_type="text/html")
 
 
+def scrub(text: str, secrets: list[str]) -> str:
+    """`text` with every credential value replaced by *** (a message can quote input)."""
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET_CHARS:
+            text = text.replace(secret, "***")
+    return text
+
+
 def problem(request: web.Request, message: str, *, status: int = 400) -> web.Response:
     """A run-level fault as a page (or JSON for the page's scripts): one line to act on."""
+    message = scrub(message, state(request).env.credentials().secrets())
     if request.headers.get("Accept", "").startswith("application/json") or request.method != "GET":
         return web.json_response({"error": message}, status=status)
     return render(request, "problem.html", status=status, message=message)
@@ -79,8 +96,9 @@ async def library_errors(request: web.Request, handler: Any) -> web.StreamRespon
 
 
 async def start_page(request: web.Request) -> web.Response:
-    runs = list_runs(state(request).config.runs_dir)[:5]
-    return render(request, "start.html", runs=runs, step="start")
+    config = state(request).config
+    runs = list_runs(config.runs_dir)[:5]
+    return render(request, "start.html", runs=runs, step="start", jobs=list(config.job_files()))
 
 
 async def history_page(request: web.Request) -> web.Response:
@@ -110,7 +128,8 @@ def create_app(config: UiConfig, *, env: Environment) -> web.Application:
         undefined=jinja2.StrictUndefined,
     )
     templates.filters["tojson_attr"] = lambda value: json.dumps(value)
-    ui = UiState(config=config, env=env, templates=templates, tasks=Tasks(), drafts={})
+    tasks = Tasks(scrub=lambda text: scrub(text, env.credentials().secrets()))
+    ui = UiState(config=config, env=env, templates=templates, tasks=tasks, drafts={})
     app = web.Application(
         middlewares=[
             guard(token=config.token),

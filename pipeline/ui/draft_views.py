@@ -43,21 +43,43 @@ async def checked(request: web.Request, draft: Draft) -> Check:
 
 async def upload(request: web.Request) -> web.Response:
     """Step 1: store the files in a new run directory; the form's choices go with them."""
+    limit = state(request).config.max_upload_bytes
+    if (request.content_length or 0) > limit:
+        raise web.HTTPRequestEntityTooLarge(limit, request.content_length or 0)
     uploads: list[tuple[str, bytes]] = []
     choices: dict[str, str] = {}
+    received = 0
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             continue
         if part.name == "files" and part.filename:
-            uploads.append((part.filename, bytes(await part.read())))
-        elif part.name in ("action", "address_type", "sheet"):
+            data = bytes(await part.read())
+            received += len(data)
+            if received > limit:  # several files, each under the limit, are not more
+                raise web.HTTPRequestEntityTooLarge(limit, received)
+            uploads.append((part.filename, data))
+        elif part.name in ("action", "address_type", "sheet", "job"):
             choices[part.name] = (await part.text()).strip()
     ui = state(request)
     draft = await asyncio.to_thread(Draft.create, ui.config.runs_dir, uploads=uploads)
     ui.drafts[draft.name] = draft
-    draft.choose(**_choices(choices))
+    job = _job_choices(ui.config.job_files(), choices.get("job"))
+    draft.choose(**(_choices(choices) | job))
     return web.json_response({"next": f"/draft/{draft.name}/columns"})
+
+
+def _job_choices(jobs: dict[str, Path], name: str | None) -> dict[str, Any]:
+    """A job file's reading settings (action, address type, sheet, columns), by its listed name."""
+    if not name:
+        return {}
+    if name not in jobs:
+        raise OptionsError(f"no job file {name!r} is offered; pick one from the list")
+    from pipeline.jobfile import load_job
+
+    job = load_job(jobs[name])
+    found = {"action": job.action, "address_type": job.address_type, "sheet": job.sheet}
+    return {k: v for k, v in found.items() if v} | {"columns": dict(job.columns)}
 
 
 def _choices(form: dict[str, Any]) -> dict[str, Any]:

@@ -95,8 +95,9 @@ class _Watched(Progress):
 class Tasks:
     """The runs this UI started, by run directory name; one at a time per directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, scrub: Callable[[str], str] = str) -> None:
         self._tasks: dict[str, Task] = {}
+        self._scrub = scrub  # errors are shown on a page: no credential in them
         self._lock = threading.Lock()
 
     def get(self, name: str) -> Task | None:
@@ -124,7 +125,7 @@ class Tasks:
                 if task.result.run_dir.name != run_dir.name:  # a rerun makes a new directory
                     self._tasks[task.result.run_dir.name] = task
             except QuivoBulkError as error:
-                task.error = str(error)
+                task.error = self._scrub(str(error))
             except Exception:
                 log.exception("the %s of %s failed", kind, run_dir.name)
                 task.error = "internal error; the log of 'quivo-bulk ui' has the details"

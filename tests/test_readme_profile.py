@@ -1,0 +1,156 @@
+"""The README's "Assumptions about the API" and `doctor` examples, run as printed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from click.testing import CliRunner
+
+from pipeline.api.profile import ApiProfile, ProfileSettings
+from pipeline.cli import main
+from pipeline.jobfile import load_job
+from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
+from pipeline.settings import resolve_options
+from tests.conftest import API_KEY, PASSWORD, REPO, SAMPLE_DATA, USERNAME
+
+
+def section(title: str) -> str:
+    text = (REPO / "README.md").read_text()
+    start = text.index(title)
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def blocks(text: str, kind: str) -> list[str]:
+    return re.findall(rf"```{kind}\n(.*?)```", text, flags=re.DOTALL)
+
+
+@pytest.fixture
+def in_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: SandboxThread) -> Path:
+    """A working directory with sample_data/, the QUIVO_* variables set for the sandbox."""
+    (tmp_path / "sample_data").symlink_to(SAMPLE_DATA)
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "QUIVO_BASE_URL": sandbox.base_url,
+        "QUIVO_API_KEY": API_KEY,
+        "QUIVO_USERNAME": USERNAME,
+        "QUIVO_PASSWORD": PASSWORD,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
+
+
+def run_lines(lines: str) -> list[int]:
+    codes = []
+    for line in lines.strip().splitlines():
+        words = shlex.split(line)
+        assert words[0] in ("quivo-bulk", ".venv/bin/quivo-bulk"), line
+        extra = ["--rate", "500"] if words[1] in ("run", "plan") else []
+        result = CliRunner().invoke(main, [*words[1:], *extra])
+        assert result.exception is None or isinstance(result.exception, SystemExit), line
+        codes.append(result.exit_code)
+    return codes
+
+
+def test_the_first_run_advice_runs_as_printed(in_copy: Path) -> None:
+    [commands] = blocks(section("## Assumptions about the API"), "sh")
+    assert [line.split()[1] for line in commands.strip().splitlines()] == ["doctor", "plan", "run"]
+    # doctor: all as assumed; plan and run: the sample file has invalid rows (exit 1).
+    assert run_lines(commands) == [0, 1, 1]
+    assert (in_copy / "runs" / "first-plan" / "plan.xlsx").exists()
+    assert (in_copy / "runs" / "first-run" / "results.csv").exists()
+
+
+def test_the_doctor_examples_run_as_printed(in_copy: Path) -> None:
+    commands = blocks(section("### `quivo-bulk doctor"), "sh")[0]
+    assert run_lines(commands) == [0, 0]
+
+
+def test_the_api_table_example_sets_the_profile(tmp_path: Path) -> None:
+    [table] = blocks(section("## Assumptions about the API"), "toml")
+    job = tmp_path / "job.toml"
+    job.write_text('input = "x.csv"\n' + table)
+    profile = resolve_options(cli={}, job=load_job(job), env=None).api.profile
+    assert profile == ApiProfile(auth_scheme="bearer", token_field="accessToken")
+
+
+def test_every_profile_setting_is_in_the_assumptions_table() -> None:
+    text = section("## Assumptions about the API")
+    for name in ProfileSettings.model_fields:
+        assert f"`{name}`" in text, name
+
+
+def test_the_printed_doctor_output_is_what_doctor_prints(
+    fresh_orders: list[dict[str, Any]],
+) -> None:
+    [printed] = re.findall(r"```\n(doctor:.*?)```", section("### `quivo-bulk doctor"), re.DOTALL)
+    config = replace(
+        SandboxConfig(), auth_scheme="bearer", token_field="accessToken", get_order=False
+    )
+    with SandboxThread(create_app(config, orders=fresh_orders)) as sandbox:
+        env = {"QUIVO_API_KEY": API_KEY, "QUIVO_USERNAME": USERNAME, "QUIVO_PASSWORD": PASSWORD}
+        result = CliRunner().invoke(
+            main, ["doctor", "--base-url", sandbox.base_url, "--order", "4100001"], env=env
+        )
+        base_url = sandbox.base_url
+
+    def normal(text: str) -> str:
+        text = text.replace(base_url, "http://127.0.0.1:8787")
+        return re.sub(r"\d+ ms", "N ms", text).strip()
+
+    assert result.exit_code == 1
+    assert normal(result.output) == normal(printed)
+
+
+def test_the_sandbox_variant_example_serves_that_variant() -> None:
+    """The README's `quivo-bulk sandbox --auth-scheme bearer ...` line (on a free port)."""
+    [line] = [
+        line
+        for line in blocks(section("## The sandbox"), "sh")[0].splitlines()
+        if "--auth-scheme" in line
+    ]
+    command = [sys.executable, "-m", "pipeline", *shlex.split(line)[1:], "--port", "0"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUIVO_")}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    ) as process:
+        try:
+            assert process.stdout is not None
+            found = re.fullmatch(r"Sandbox listening on (\S+)\n", process.stdout.readline())
+            assert found
+            base_url = found.group(1)
+
+            async def probe() -> tuple[Any, int, int, int]:
+                key = {"X-Api-Key": "sandbox-key"}
+                async with aiohttp.ClientSession() as session:
+                    body = {"username": "sandbox", "password": "sandbox"}
+                    async with session.post(f"{base_url}/login", json=body, headers=key) as r:
+                        answer = await r.json()
+                    token = answer.get("accessToken", "")
+                    statuses = []
+                    for auth in (f"Bearer {token}", token):
+                        headers = key | {"Authorization": auth}
+                        async with session.post(
+                            f"{base_url}/orders/4100001/refetch", headers=headers
+                        ) as r:
+                            statuses.append(r.status)
+                    headers = key | {"Authorization": f"Bearer {token}"}
+                    async with session.get(f"{base_url}/orders/4100001", headers=headers) as r:
+                        statuses.append(r.status)
+                return answer.keys(), *statuses
+
+            keys, bearer, raw, get = asyncio.run(probe())
+        finally:
+            process.terminate()
+    assert list(keys) == ["accessToken"]
+    assert (bearer, raw, get) == (200, 401, 405)
