@@ -41,6 +41,7 @@ from pipeline.run.predict import (
     predict,
 )
 from pipeline.run.progress import Progress
+from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.runner import Prepared, ProgressFactory, default_run_dir, prepare
 from pipeline.run.send import RunRecorder
 from pipeline.run.snapshot import read_order
@@ -153,6 +154,17 @@ def plan_files(
     journal = Journal.create(plan_dir / PLAN_JOURNAL, {"command": "plan"})
     try:
         journal.begin_session("plan")
+        prepared = resolve_order_keys(
+            prepared,
+            prepared.table.fields,
+            replan=lambda resolved: prepare(
+                inputs, options=options, names=names, resolved=resolved
+            ),
+            journal=journal,
+            options=options,
+            credentials=credentials,
+        )
+        order_ids = list(dict.fromkeys(order for _, order, _ in prepared.plan.sendable()))
         answers: dict[int, Answer] = {}
         stopped = None
         if order_ids:
