@@ -145,8 +145,7 @@ def plan_files(
     options = settle_base_url(options, env)  # options built in Python: QUIVO_BASE_URL
     prepared = prepare(inputs, options=options, names=names)
     credentials = env.credentials()
-    order_ids = list(dict.fromkeys(order for _, order, _ in prepared.plan.sendable()))
-    if order_ids:
+    if prepared.plan.change_count:
         credentials.check()
     plan_dir = out or default_run_dir(f"plan-{options.job_name or inputs[0].stem}")
     if (plan_dir / PLAN_MANIFEST).exists() or (plan_dir / PLAN_JOURNAL).exists():
@@ -155,7 +154,7 @@ def plan_files(
     journal = Journal.create(plan_dir / PLAN_JOURNAL, {"command": "plan"})
     try:
         journal.begin_session("plan")
-        prepared = resolve_order_keys(
+        prepared = resolve_order_keys(  # rows keyed by shop order number or reference
             prepared,
             prepared.table.fields,
             replan=lambda resolved: prepare(
