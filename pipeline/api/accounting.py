@@ -20,7 +20,7 @@ from pipeline.api.throttle import AdaptiveRate
 log = logging.getLogger(__name__)
 
 UNHEALTHY = "the API keeps failing (most recent requests got 5xx or no answer)"
-REFUSING = "the API keeps refusing requests (most recent got 401, 403 or 429)"
+REFUSING = "the API keeps refusing requests (most recent got 403 or 429)"
 
 
 class Accounting:
@@ -45,6 +45,10 @@ class Accounting:
         now = self._clock()
         self.outage.record(status, now)
         failed = counts_as_failure(status)
+        if status == 429 and self.adaptive is not None:
+            # A 429 the adaptive rate can still answer by slowing down is not a storm;
+            # at its floor (or unpaced) nothing is left to adapt: it counts.
+            failed = self.adaptive.current_per_s <= self.adaptive.floor_per_s
         unhealthy = self.health.record(failed=failed)
         reason = None
         if unhealthy and failed and not self.outage.riding_out(now):

@@ -2,8 +2,9 @@
 
 The API counts as unusable once at least `minimum` attempts were seen and
 `failing_share` of the latest `window` failed: 5xx, no answer, or a storm of
-401 / 403 / 429 (wrong credentials, a wrong account, a server that throttles
-everything). A gateway outage (502/503/504) is first ridden out: see `Outage`.
+403 / 429 (a wrong account, a server that throttles everything; a 429 counts once
+the adaptive rate is at its floor, see accounting). 401s stop a run by the
+client's login rules instead. A gateway outage (502/503/504) is first ridden out: see `Outage`.
 
     health = Health()
     if health.record(failed=counts_as_failure(status)): stop the run
@@ -17,8 +18,12 @@ GATEWAY_STATUS = frozenset({502, 503, 504})
 
 
 def counts_as_failure(status: int | None) -> bool:
-    """Does this attempt count against the API's health?"""
-    return status is None or status >= 500 or status in (401, 403, 429)
+    """Does this attempt count against the API's health?
+
+    A 401 does not: an expired token is renewed, and a token refused right after its
+    login stops the run at once (the client's rule), so a 401 storm never gets far.
+    """
+    return status is None or status >= 500 or status in (403, 429)
 
 
 class Outage:
