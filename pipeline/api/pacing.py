@@ -35,7 +35,6 @@ from collections import deque
 # that still leaves 99% of the rate.
 WINDOW_MARGIN_S = 0.009
 LAG_ABSORB_S = 0.02  # how far behind its grid a send may be and still keep it
-MAX_ADAPTED_PERIOD_S = 10  # a rate the controller sets is exact to 1/10 request per second
 
 
 def window_wait_s(log: deque[float], now: float, *, cap: int, window_s: float) -> float:
@@ -56,19 +55,6 @@ def next_slot(previous_slot: float, sent_at: float, *, interval_s: float) -> flo
     LAG_ABSORB_S behind it (after idle time): then it restarts from the send.
     """
     return max(previous_slot, sent_at - LAG_ABSORB_S) + interval_s
-
-
-def exact_count(rate_per_s: float, *, max_period_s: int = MAX_ADAPTED_PERIOD_S) -> tuple[int, int]:
-    """The count per whole-second period closest to `rate_per_s` from below.
-
-    exact_count(1.8)  # -> (9, 5): 9 per 5 s, not 1 per second
-    """
-    best = (math.floor(rate_per_s + 1e-9), 1)
-    for period in range(2, max_period_s + 1):
-        count = math.floor(rate_per_s * period + 1e-9)
-        if count * best[1] > best[0] * period:
-            best = (count, period)
-    return best if best[0] > 0 else (1, max_period_s)
 
 
 def bounds_for(count: int, period_s: float) -> list[tuple[int, float]]:
@@ -107,13 +93,20 @@ class Pacer:
         self._log = deque(self._log, maxlen=max(cap for cap, _ in self._bounds))
 
     def set_rate(self, rate_per_s: float) -> None:
-        """Change the rate (made exact as a count per period) from the next send on."""
+        """Change the rate from the next send on (the adaptive rate's changes).
+
+        Sends stay `1/rate` apart and no second holds more than ceil(rate): 1.8/s
+        is sent as 1.8/s, not rounded down to 1 per second. The bound is over one
+        second, not a longer period: a longer window would count the sends made
+        at the old rate and stop the run for seconds after a decrease.
+        """
         ceiling_per_s, ceiling_period_s = self._ceiling_rate
         if ceiling_per_s is not None and rate_per_s >= ceiling_per_s:
             self._apply(ceiling_per_s, ceiling_period_s)
             return
-        count, period_s = exact_count(rate_per_s)
-        self._apply(count / period_s, float(period_s))
+        self.rate_per_s, self.period_s = rate_per_s, 1.0
+        self._bounds = [*self._ceiling, (math.ceil(rate_per_s - 1e-9), 1.0)]
+        self._log = deque(self._log, maxlen=max(cap for cap, _ in self._bounds))
 
     async def acquire(self) -> None:
         if self.rate_per_s is None:
