@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -179,6 +179,8 @@ class RunOptions:
     max_changes: int | None = None  # refuse (exit 2) a run that would change more orders
     max_cancels: int | None = None  # refuse (exit 2) a run that would cancel more orders
     breaker: bool = True  # stop a run whose rows systematically fail the same way
+    # errorCodes whose failed rows count as fine for the exit code (cron: status_conflict).
+    expected_failures: tuple[str, ...] = ()
 
     def to_manifest(self) -> dict[str, Any]:
         data = asdict(self)
@@ -191,6 +193,7 @@ class RunOptions:
         api = {k: v for k, v in values["api"].items() if k != "token_refresh_s"}
         api["profile"] = ApiProfile.from_manifest(api.get("profile"))
         values["api"] = ApiSettings(**api)
+        values["expected_failures"] = tuple(values.get("expected_failures") or ())
         return cls(**values)
 
 
@@ -333,4 +336,26 @@ def resolve_options(
         max_changes=_pick(cli.get("max_changes"), job_value("max_changes"), start.max_changes),
         max_cancels=_pick(cli.get("max_cancels"), job_value("max_cancels"), start.max_cancels),
         breaker=not cli.get("no_breaker") and (job_value("breaker") is not False) and start.breaker,
+        expected_failures=expected_codes(
+            _pick(cli.get("expected_failures"), job_value("expected_failures"))
+        )
+        or start.expected_failures,
     )
+
+
+def expected_codes(given: str | Sequence[str] | None) -> tuple[str, ...]:
+    """`--expected-failures status_conflict,order_not_found` (or a job's list) as codes."""
+    if not given:
+        return ()
+    items = given.split(",") if isinstance(given, str) else list(given)
+    codes = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    from pipeline.outcomes import ErrorCode
+
+    known = {code.value for code in ErrorCode}
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise OptionsError(
+            f"--expected-failures: unknown error code {', '.join(unknown)}; use codes from"
+            " the reports' errorCode column, e.g. status_conflict,order_not_found"
+        )
+    return codes

@@ -87,6 +87,10 @@ def test_upload_fix_preview_send_results(
         page.wait_for_selector(f'#grid[data-total="{invalid_before - 2}"]')
         assert page.locator(".grid-row.valid").count() == 0
         page.screenshot(path=shots / "4-check-fixed.png")
+        with page.expect_download() as fixed_download:
+            page.click("#download-fixed")
+        fixed_path = tmp_path / "fixed.xlsx"
+        fixed_download.value.save_as(fixed_path)
 
         page.click("#to-preview")
         page.wait_for_url("**/preview")
@@ -141,6 +145,17 @@ def test_upload_fix_preview_send_results(
     assert errors["orderId"].cast(pl.Int64).to_list() == left["orderId"].to_list()
     assert errors["errorCode"].to_list() == left["errorCode"].to_list()
     assert "maybe" not in errors["trackingEnabled"].to_list()
+    fixed_file = pl.read_excel(fixed_path, infer_schema_length=0)
+    original = pl.read_excel(SAMPLE_DATA / "mixed-changes.xlsx", infer_schema_length=0)
+    assert fixed_file.height == original.height
+    assert fixed_file["comment"].to_list().count(NEW_COMMENT) == 1
+    assert "maybe" not in fixed_file["trackingEnabled"].to_list()
+    changed = sum(
+        a != b
+        for column in original.columns
+        for a, b in zip(original[column], fixed_file[column], strict=True)
+    )
+    assert changed == 2  # the two cells fixed in the grid, nothing else
     fixed = results.filter(pl.col("comment") == NEW_COMMENT)
     assert fixed["outcome"].to_list() == ["applied"]
     assert fixed["orderId"].to_list() == [commented]

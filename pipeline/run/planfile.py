@@ -41,6 +41,7 @@ from pipeline.run.predict import (
     predict,
 )
 from pipeline.run.progress import Progress
+from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.runner import Prepared, ProgressFactory, default_run_dir, prepare
 from pipeline.run.send import RunRecorder
 from pipeline.run.snapshot import read_order
@@ -143,8 +144,7 @@ def plan_files(
     """
     prepared = prepare(inputs, options=options, names=names)
     credentials = env.credentials()
-    order_ids = list(dict.fromkeys(order for _, order, _ in prepared.plan.sendable()))
-    if order_ids:
+    if prepared.plan.change_count:
         credentials.check()
     plan_dir = out or default_run_dir(f"plan-{options.job_name or inputs[0].stem}")
     if (plan_dir / PLAN_MANIFEST).exists() or (plan_dir / PLAN_JOURNAL).exists():
@@ -153,6 +153,17 @@ def plan_files(
     journal = Journal.create(plan_dir / PLAN_JOURNAL, {"command": "plan"})
     try:
         journal.begin_session("plan")
+        prepared = resolve_order_keys(  # rows keyed by shop order number or reference
+            prepared,
+            prepared.table.fields,
+            replan=lambda resolved: prepare(
+                inputs, options=options, names=names, resolved=resolved
+            ),
+            journal=journal,
+            options=options,
+            credentials=credentials,
+        )
+        order_ids = list(dict.fromkeys(order for _, order, _ in prepared.plan.sendable()))
         answers: dict[int, Answer] = {}
         stopped = None
         if order_ids:

@@ -44,13 +44,21 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def served_port(request: web.Request) -> int | None:
+    """The port this connection came in on."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return int(sockname[1]) if sockname else None
+
+
 def served_hosts(request: web.Request) -> frozenset[str]:
     """The Host headers a browser sends for the address this connection came in on."""
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    if not sockname:
-        return frozenset()
-    port = sockname[1]
-    return frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})
+    port = served_port(request)
+    return frozenset({f"127.0.0.1:{port}", f"localhost:{port}"}) if port else frozenset()
+
+
+def cookie_name(request: web.Request) -> str:
+    """Cookies ignore ports: two UIs on one machine each keep their own cookie."""
+    return f"{COOKIE}_{served_port(request)}"
 
 
 def _same(given: str | None, token: str) -> bool:
@@ -75,9 +83,11 @@ def guard(*, token: str) -> Middleware:
             query = {k: v for k, v in request.query.items() if k != "token"}
             target = request.rel_url.with_query(query)
             response = web.Response(status=303, headers={**HEADERS, "Location": str(target)})
-            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+            response.set_cookie(
+                cookie_name(request), token, httponly=True, samesite="Strict", path="/"
+            )
             return response
-        if not _same(request.cookies.get(COOKIE), token):
+        if not _same(request.cookies.get(cookie_name(request)), token):
             return _refuse(
                 403, "no access: open the URL with the token that 'quivo-bulk ui' printed"
             )

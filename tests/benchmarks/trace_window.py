@@ -17,29 +17,32 @@ import json
 import sys
 import urllib.request
 
-import aiohttp
-
 from pipeline.api.pacing import WINDOW_MARGIN_S, Pacer
+from pipeline.api.transport import Transport
 from tests.benchmarks.common import first_order_id, sandbox
 
 
 async def _send(base_url: str, rate: float, count: int) -> list[float]:
-    pacer, slots, sent = Pacer(rate), asyncio.Semaphore(8), []
-    loop = asyncio.get_running_loop()
-    async with aiohttp.ClientSession() as session:
+    """Send `count` GETs through the pacer and the transport; return the final stamps."""
+    pacer, slots, stamps = Pacer(rate), asyncio.Semaphore(8), []
+    transport = Transport(
+        base_url=base_url, timeout_s=30, connect_timeout_s=10, max_body_bytes=1 << 23,
+        connections=9,
+    )  # fmt: skip
+    async with transport:
 
         async def one(number: int) -> None:
             async with slots:
-                await pacer.acquire()
-                sent.append(loop.time())
-                url = f"{base_url}/orders/{first_order_id() + number % 100}"
-                async with session.get(url) as answer:
-                    await answer.read()
+                stamp = await pacer.acquire()
+                path = f"/orders/{first_order_id() + number % 100}"
+                await transport.send("GET", path, headers={}, stamp=stamp)
+                assert stamp is not None
+                stamps.append(stamp.at)
 
         async with asyncio.TaskGroup() as group:
             for number in range(count):
                 group.create_task(one(number))
-    return sent
+    return stamps
 
 
 def _fullest(stamps: list[float]) -> tuple[int, int]:
@@ -59,14 +62,15 @@ def main(rate: float, count: int) -> None:
         with urllib.request.urlopen(f"{url}/_sandbox/arrivals") as answer:  # loopback
             arrived = sorted(json.load(answer))
     start, most = _fullest(arrived)
-    client_start, client_most = _fullest(sent)
+    _, client_most = _fullest(sent)
     delays = [a - s for s, a in zip(sent, arrived, strict=True)]
     print(f"rate {rate:g}/s, {count} requests, margin {WINDOW_MARGIN_S * 1000:.0f} ms")
     print(f"client: fullest 1-s window {client_most}; server: fullest 1-s window {most}")
     print(f"send->arrival delay: median {sorted(delays)[len(delays) // 2] * 1000:.2f} ms,"
           f" max {max(delays) * 1000:.2f} ms")  # fmt: skip
     first, last = start, start + most - 1
-    print(f"server window: arrivals #{first}..#{last}, {arrived[last] - arrived[first]:.4f} s apart;"
+    print(f"server window: arrivals #{first}..#{last},"
+          f" {arrived[last] - arrived[first]:.4f} s apart;"
           f" sent {sent[last] - sent[first]:.4f} s apart")  # fmt: skip
     print(" #      sent (s)   arrived (s)  delay (ms)")
     origin = sent[first]
