@@ -14,7 +14,7 @@ def address_rows(count: int) -> list[str]:
     """Address corrections, nearly all different (the worst case: ~560,000 distinct in 1M)."""
     return [
         f"{first_order_id() + i},address,Kundin {i % 97},{STREETS[i % 5]} {i % 250},"
-        f"{1010 + i % 23 * 10:05d},Wien,AT,"
+        f"{1010 + i % 23 * 10},Wien,AT,"
         for i in range(count)
     ]
 
@@ -33,7 +33,7 @@ def mixed_rows(count: int) -> list[str]:
         else:
             rows.append(
                 f"{order_id},address,Kundin {i % 997},{STREETS[i % 5]} {i % 251},"
-                f"{1010 + i % 23 * 10:05d},Wien,AT,"
+                f"{1010 + i % 23 * 10},Wien,AT,"
             )
     return rows
 
