@@ -61,6 +61,15 @@ class JobFile(BaseModel):
     max_changes: int | None = Field(None, ge=0)
     max_cancels: int | None = Field(None, ge=0)
     breaker: bool = True
+    expected_failures: list[str] | None = Field(
+        default=None, description="errorCodes that count as fine for the exit code"
+    )
+    archive: bool = Field(
+        default=False, description="move finished inbox files to done/, rejected to rejected/"
+    )
+    settle_s: float = Field(
+        default=30.0, ge=0, description="a sweep takes a file unchanged this long (seconds)"
+    )
 
     # Set by load_job: where relative paths start.
     folder: Path = Field(default=Path("."), exclude=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +37,9 @@ MAX_RATE_PERIOD_S = 3600.0
 class ApiSettings:
     """How to talk to the API; no secrets, so it is saved in the run's manifest."""
 
-    base_url: str = DEFAULT_BASE_URL
+    # "" = not chosen: the library takes QUIVO_BASE_URL (settle_base_url), never a silent
+    # default; the CLI's default is the real API, as its --help says.
+    base_url: str = ""
     # The bound: at most rate_per_s * rate_period_s requests in any rate_period_s seconds.
     rate_per_s: float | None = DEFAULT_RATE_PER_S  # None: unpaced (benchmarks only)
     rate_period_s: float = 1.0
@@ -179,6 +181,8 @@ class RunOptions:
     max_changes: int | None = None  # refuse (exit 2) a run that would change more orders
     max_cancels: int | None = None  # refuse (exit 2) a run that would cancel more orders
     breaker: bool = True  # stop a run whose rows systematically fail the same way
+    # errorCodes whose failed rows count as fine for the exit code (cron: status_conflict).
+    expected_failures: tuple[str, ...] = ()
 
     def to_manifest(self) -> dict[str, Any]:
         data = asdict(self)
@@ -191,6 +195,7 @@ class RunOptions:
         api = {k: v for k, v in values["api"].items() if k != "token_refresh_s"}
         api["profile"] = ApiProfile.from_manifest(api.get("profile"))
         values["api"] = ApiSettings(**api)
+        values["expected_failures"] = tuple(values.get("expected_failures") or ())
         return cls(**values)
 
 
@@ -295,7 +300,7 @@ def resolve_options(
     api = ApiSettings(
         **{
             **asdict(start.api),
-            "base_url": check_base_url(base_url or start.api.base_url),
+            "base_url": check_base_url(base_url or start.api.base_url or DEFAULT_BASE_URL),
             **_rate_settings(rate),
             **(
                 {"rate_start_per_s": cli["rate_start_per_s"]} if cli.get("rate_start_per_s") else {}
@@ -333,4 +338,40 @@ def resolve_options(
         max_changes=_pick(cli.get("max_changes"), job_value("max_changes"), start.max_changes),
         max_cancels=_pick(cli.get("max_cancels"), job_value("max_cancels"), start.max_cancels),
         breaker=not cli.get("no_breaker") and (job_value("breaker") is not False) and start.breaker,
+        expected_failures=expected_codes(
+            _pick(cli.get("expected_failures"), job_value("expected_failures"))
+        )
+        or start.expected_failures,
     )
+
+
+def expected_codes(given: str | Sequence[str] | None) -> tuple[str, ...]:
+    """`--expected-failures status_conflict,order_not_found` (or a job's list) as codes."""
+    if not given:
+        return ()
+    items = given.split(",") if isinstance(given, str) else list(given)
+    codes = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    from pipeline.outcomes import ErrorCode
+
+    known = {code.value for code in ErrorCode}
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise OptionsError(
+            f"--expected-failures: unknown error code {', '.join(unknown)}; use codes from"
+            " the reports' errorCode column, e.g. status_conflict,order_not_found"
+        )
+    return codes
+
+
+def settle_base_url(options: RunOptions, env: Environment | None) -> RunOptions:
+    """Options built in Python without a base URL take QUIVO_BASE_URL, like the CLI.
+
+    There is no default that points a notebook at the production API without saying so.
+    """
+    url = options.api.base_url or (env.base_url if env is not None else None)
+    if not url:
+        raise OptionsError(
+            "no API base URL: set QUIVO_BASE_URL (in the environment or .env), or name it:"
+            f" RunOptions(api=ApiSettings(base_url={DEFAULT_BASE_URL!r})) for the real API"
+        )
+    return replace(options, api=replace(options.api, base_url=check_base_url(url)))

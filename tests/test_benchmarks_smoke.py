@@ -43,4 +43,4 @@ def test_startup_is_fast() -> None:
 def test_the_whole_suite_runs_in_smoke_mode(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--smoke"]) == 0
     output = capsys.readouterr().out
-    assert output.count("target") == 19
+    assert output.count("target") == 32

@@ -168,7 +168,7 @@ def test_ctrl_c_stops_sending_and_writes_complete_reports(
     assert process.returncode == 3, stderr
     assert "interrupted" in stderr
     frame = pl.read_parquet(out / "results.parquet")
-    assert frame["row"].to_list() == list(range(2, 122))  # line numbers; header = line 1
+    assert frame["row"].to_list() == list(range(2, 122))  # line numbers: the header is line 1
     outcomes = set(frame["outcome"])
     assert "not_attempted" in outcomes
     assert outcomes & {"applied", "unchanged", "failed"}

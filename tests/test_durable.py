@@ -110,7 +110,7 @@ def test_kill_9_then_resume_sends_every_row_once(
         after = mutations_by_order(sandbox)
 
     results = pl.read_parquet(out / "results.parquet")
-    assert results["row"].to_list() == list(range(2, rows + 2))  # every row once; header = line 1
+    assert results["row"].to_list() == list(range(2, rows + 2))  # every row once (line numbers)
     assert set(results["outcome"]) == {"applied"}
     by_row = dict(zip(range(rows), results["orderId"].to_list(), strict=True))
     for index in finished:  # rows that finished before the kill were not sent again

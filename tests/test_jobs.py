@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -95,11 +97,19 @@ def test_options_override_the_job_and_relative_paths_follow_the_job(tmp_path: Pa
     assert options.action == "address"
 
 
+def settled(path: Path) -> Path:
+    """A file last changed an hour ago: complete, as far as a sweep can tell."""
+    an_hour_ago = time.time() - 3600
+    os.utime(path, (an_hour_ago, an_hour_ago))
+    return path
+
+
 def sweep_job_in(tmp_path: Path, inbox_files: list[Path]) -> Path:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for path in inbox_files:
         shutil.copy(path, inbox / path.name)
+        settled(inbox / path.name)
     job = tmp_path / "sweep.toml"
     job.write_text(
         'input = "inbox/*.csv"\naction = "cancel"\nassume_yes = true\n'
@@ -120,6 +130,7 @@ def test_the_sweep_processes_each_file_once(sandbox: SandboxThread, tmp_path: Pa
     assert state_of(sandbox).stats.requests == sent  # nothing sent the second time
     # A new file dropped into the inbox is taken by the next sweep.
     (tmp_path / "inbox" / "late.csv").write_text("orderId\n4100003\n")
+    settled(tmp_path / "inbox" / "late.csv")
     third = sweep_job(job, cli=FAST, env=env_for(sandbox))
     assert [item.status for item in third] == ["skipped", "skipped", "done"]
 
@@ -149,6 +160,7 @@ def test_a_file_that_cannot_be_used_does_not_stop_the_sweep(
 ) -> None:
     job_path = sweep_job_in(tmp_path, [sorted((SAMPLE_DATA / "inbox").glob("*.csv"))[0]])
     (tmp_path / "inbox" / "0-broken.csv").write_text("Kunde\n1\n")
+    settled(tmp_path / "inbox" / "0-broken.csv")
     items = sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox))
     assert [item.status for item in items] == ["rejected", "done"]
     assert "no order key column" in items[0].message

@@ -288,3 +288,25 @@ def test_apply_guards_trip_before_anything_is_sent(sandbox: SandboxThread, tmp_p
         apply_plan(planned.plan_dir, env=env, cli={"max_changes": 5})
     assert all_mutations(sandbox) == 0
     assert state_of(sandbox).stats.logins == logins
+
+
+def test_plan_and_apply_rows_keyed_by_shop_order_number(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    ids = order_ids(sandbox, "PROCESSING", 2)
+    numbers = [state_of(sandbox).order(i, touch=False)["orderIdentifier"] for i in ids]  # type: ignore[index]
+    path = tmp_path / "shop.csv"
+    path.write_text("Order Number,comment\n" + "".join(f"{n},from the shop {n}\n" for n in numbers))
+    env = env_for(sandbox)
+    planned = plan_files(
+        [path], options=options_for(sandbox, action="update"), env=env, out=tmp_path / "p"
+    )
+    assert planned.plan["orderId"].to_list() == ids
+    assert planned.plan["prediction"].to_list() == ["will_change", "will_change"]
+    assert planned.summary["requests_by_kind"]["lookup"] == 1
+    applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "a")
+    assert applied.results["outcome"].to_list() == ["applied", "applied"]
+    for order_id, number in zip(ids, numbers, strict=True):
+        order = state_of(sandbox).order(order_id, touch=False)
+        assert order is not None
+        assert order["comment"] == f"from the shop {number}"

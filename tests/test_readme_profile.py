@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import shlex
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from click.testing import CliRunner
 
@@ -22,7 +27,8 @@ from tests.conftest import API_KEY, PASSWORD, REPO, SAMPLE_DATA, USERNAME
 def section(title: str) -> str:
     text = (REPO / "README.md").read_text()
     start = text.index(title)
-    return text[start : text.index("\n## ", start + 1)]
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
 
 
 def blocks(text: str, kind: str) -> list[str]:
@@ -104,3 +110,47 @@ def test_the_printed_doctor_output_is_what_doctor_prints(
 
     assert result.exit_code == 1
     assert normal(result.output) == normal(printed)
+
+
+def test_the_sandbox_variant_example_serves_that_variant() -> None:
+    """The README's `quivo-bulk sandbox --auth-scheme bearer ...` line (on a free port)."""
+    [line] = [
+        line
+        for line in blocks(section("## The sandbox"), "sh")[0].splitlines()
+        if "--auth-scheme" in line
+    ]
+    command = [sys.executable, "-m", "pipeline", *shlex.split(line)[1:], "--port", "0"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUIVO_")}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    ) as process:
+        try:
+            assert process.stdout is not None
+            found = re.fullmatch(r"Sandbox listening on (\S+)\n", process.stdout.readline())
+            assert found
+            base_url = found.group(1)
+
+            async def probe() -> tuple[Any, int, int, int]:
+                key = {"X-Api-Key": "sandbox-key"}
+                async with aiohttp.ClientSession() as session:
+                    body = {"username": "sandbox", "password": "sandbox"}
+                    async with session.post(f"{base_url}/login", json=body, headers=key) as r:
+                        answer = await r.json()
+                    token = answer.get("accessToken", "")
+                    statuses = []
+                    for auth in (f"Bearer {token}", token):
+                        headers = key | {"Authorization": auth}
+                        async with session.post(
+                            f"{base_url}/orders/4100001/refetch", headers=headers
+                        ) as r:
+                            statuses.append(r.status)
+                    headers = key | {"Authorization": f"Bearer {token}"}
+                    async with session.get(f"{base_url}/orders/4100001", headers=headers) as r:
+                        statuses.append(r.status)
+                return answer.keys(), *statuses
+
+            keys, bearer, raw, get = asyncio.run(probe())
+        finally:
+            process.terminate()
+    assert list(keys) == ["accessToken"]
+    assert (bearer, raw, get) == (200, 401, 405)

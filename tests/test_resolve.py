@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -16,7 +17,7 @@ from pipeline.run.resolve import batches, judge_matches, or_query
 from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxThread, create_app
 from pipeline.sandbox.search import QueryError, parse_query
-from tests.conftest import env_for, options_for, state_of
+from tests.conftest import SAMPLE_DATA, env_for, options_for, state_of
 from tests.test_cli import cli_env
 
 
@@ -125,8 +126,6 @@ def test_rows_keyed_by_shop_order_number_are_resolved_then_sent(
     assert "'Order Number' read as orderIdentifier" in result.output
     results = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert results["requests_by_kind"]["lookup"] == 2  # one per key field, not one per row
-    import polars as pl
-
     frame = pl.read_parquet(tmp_path / "run" / "results.parquet")
     assert frame["orderId"].to_list()[:3] == [o["orderId"] for o in orders]
     assert frame["outcome"].to_list() == ["applied", "applied", "applied", "invalid", "invalid"]
@@ -156,3 +155,40 @@ def test_resolving_many_identifiers_costs_one_lookup_per_fifty(
     stats = state_of(sandbox).stats
     assert stats.by_endpoint["list"] == 3
     assert stats.requests == stats.logins + 3  # nothing else: a dry run sends no change
+
+
+def test_plan_resolves_shop_order_numbers_before_reading_the_orders(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    from pipeline.run.planfile import plan_files
+
+    orders = processing(sandbox, 2)
+    path = tmp_path / "plan.csv"
+    lines = ["Order Number,comment"] + [f"{o['orderIdentifier']},planned" for o in orders]
+    path.write_text("\n".join([*lines, "#424242,planned"]) + "\n", encoding="utf-8")
+    planned = plan_files(
+        [path],
+        options=options_for(sandbox, action="update"),
+        env=env_for(sandbox),
+        out=tmp_path / "plan",
+    )
+    plan = planned.plan
+    assert plan["orderId"].to_list() == [o["orderId"] for o in orders] + [None]
+    assert plan["prediction"].to_list() == ["will_change", "will_change", "invalid"]
+    assert "no order has orderIdentifier '#424242'" in plan["reason"][2]
+    assert planned.summary["requests_by_kind"]["lookup"] == 1
+
+
+def test_the_plan_names_hidden_rows(sandbox: SandboxThread, tmp_path: Path) -> None:
+    from pipeline.run.planfile import plan_files
+    from pipeline.run.predict import summary_lines
+
+    planned = plan_files(
+        [SAMPLE_DATA / "shop-orders.xlsx"],
+        options=options_for(sandbox, action="address"),
+        env=env_for(sandbox),
+        out=tmp_path / "plan",
+    )
+    lines = summary_lines(planned.summary)
+    assert any("hidden (filtered out)" in line and ": 9;" in line for line in lines)
+    assert planned.plan.filter(pl.col("row") == 9)["prediction"][0] == "will_change"

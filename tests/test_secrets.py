@@ -70,7 +70,7 @@ def test_markers_appear_nowhere(tmp_path: Path) -> None:
         shutil.copy(SAMPLE_DATA / "inbox" / "2026-11-23-cancellations.csv", inbox)
         job = tmp_path / "sweep.toml"
         job.write_text('input = "inbox/*.csv"\naction = "cancel"\nassume_yes = true\n'
-                       'runs_dir = "runs"\nrate = 100\n')  # fmt: skip
+                       'runs_dir = "runs"\nrate = 100\nsettle_s = 0\n')  # fmt: skip
         assert run("--log-level", "debug", "run", "--job", str(job)) in (0, 1)
         tokens = list(state.tokens)
     assert len(tokens) >= 3

@@ -87,7 +87,7 @@ def check_invariants(
     *,
     failed_changed_nothing: bool = True,
 ) -> dict[str, int]:
-    assert results["row"].to_list() == list(range(2, ROWS + 2))  # 1: the header is line 1
+    assert results["row"].to_list() == list(range(2, ROWS + 2))  # 1 (line numbers: header = 1)
     accepted = state.stats.accepted_mutations
     for row in results.iter_rows(named=True):
         order = state.order(row["orderId"], touch=False)

@@ -14,6 +14,7 @@ import click
 from pipeline.cli.common import REDACTOR
 from pipeline.cli.doctor import doctor
 from pipeline.cli.durable import report, rerun, resume
+from pipeline.cli.logs import FORMATS, configure_stderr
 from pipeline.cli.plan import apply, plan, undo
 from pipeline.cli.sandbox import demo, sandbox
 from pipeline.cli.send import run, validate
@@ -29,13 +30,24 @@ from pipeline.cli.ui import ui
     show_default=True,
     help="How much to log on stderr.",
 )
-def main(log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text: timestamped lines without a terminal (cron); json: one JSON object per line.",
+)
+def main(log_level: str, log_format: str) -> None:
     """Bulk changes to Quivo fulfillment orders: validate, send, verify, report.
 
     \b
     Exit codes: 0 all rows applied/duplicate/unchanged (or a clean dry run),
     1 some rows invalid/failed/unverified, 2 unusable input/job/options
     (nothing sent), 3 stopped early (API unusable, Ctrl-C).
+
+    \b
+    Without a terminal (cron) every stderr line starts with a UTC timestamp;
+    each run ends with one JSON line {"event": "run_finished", ...}.
 
     \b
     Example:
@@ -47,6 +59,7 @@ def main(log_level: str) -> None:
     logger = logging.getLogger("pipeline")
     logger.handlers[:] = [handler]
     logger.setLevel(log_level.upper())
+    configure_stderr(log_format)
 
 
 for command in (run, validate, plan, apply, undo, resume, rerun, report, doctor, demo, sandbox, ui):

@@ -256,6 +256,50 @@ def progress_for(quiet: bool) -> Callable[[int], Any]:
     return lambda total: make_progress(total, interactive=None, quiet=quiet)
 
 
+def cron_options(fn: F) -> F:
+    """`--expected-failures` and `--log-format`, for the commands that send."""
+    from pipeline.cli.logs import log_format_option
+
+    fn = click.option(
+        "--expected-failures",
+        metavar="CODE,...",
+        help="Rows failing with these errorCodes count as fine for the exit code"
+        " (e.g. status_conflict,order_not_found); they stay in the reports.",
+    )(fn)
+    return log_format_option(fn)  # type: ignore[no-any-return]
+
+
+def next_step(summary: dict[str, Any], run_dir: Path) -> str | None:
+    """What to do after this run (SPEC §7), or None when nothing is left to do."""
+    outcomes = summary.get("outcomes", {})
+    codes = summary.get("error_codes", {})
+    if summary.get("stopped"):
+        return f"finish the run with: quivo-bulk resume {run_dir}"
+    transient = {"rate_limited", "server_error", "timeout", "network", "bad_response"}
+    steps = []
+    if outcomes.get("invalid") or set(codes) - transient - {"not_verified", "aborted"} - set(
+        summary.get("expected_failures", [])
+    ):
+        errors = run_dir / ("errors.xlsx" if (run_dir / "errors.xlsx").exists() else "errors.csv")
+        steps.append(f"fix the rows in {errors} and run it: quivo-bulk run {errors}")
+    if outcomes.get("unverified") or outcomes.get("not_attempted") or set(codes) & transient:
+        steps.append(f"send again what did not land: quivo-bulk rerun {run_dir}")
+    return "; ".join(steps) or None
+
+
+def announce_finished(result: RunResult) -> None:
+    """The run's last line: `{"event": "run_finished", ...}` for monitoring (SPEC §7)."""
+    from pipeline.cli.logs import finished_line
+
+    finished_line(
+        "run_finished",
+        command=result.summary.get("command"),
+        runDir=str(result.run_dir),
+        exitCode=result.exit_code,
+        outcomes=result.summary.get("outcomes", {}),
+    )
+
+
 def show_result(result: RunResult) -> None:
     """Print the warnings, the summary table and where the reports are."""
     from rich.console import Console
@@ -284,7 +328,14 @@ def show_result(result: RunResult) -> None:
         table.add_row("wall time", f"{summary['wall_time_s']:.1f} s")
     console = Console(soft_wrap=True)
     console.print(table)
+    for group in summary.get("error_groups", []):
+        rows = ", ".join(map(str, group["rows"]))
+        more = ", ..." if group["count"] > len(group["rows"]) else ""
+        message = REDACTOR.scrub(str(group["message"]))[:160]
+        click.echo(f"  {group['errorCode']} ({group['count']}): {message} (rows {rows}{more})")
     click.echo(f"reports: {result.run_dir}")
     if summary.get("stopped"):
         click.echo(f"stopped early: {REDACTOR.scrub(summary['stopped'])}", err=True)
-        click.echo(f"finish the run with: quivo-bulk resume {result.run_dir}", err=True)
+    step = next_step(summary, result.run_dir)
+    if step:
+        click.echo(f"next: {step}", err=bool(summary.get("stopped")))

@@ -10,7 +10,9 @@ import click
 
 from pipeline.cli.common import (
     REDACTOR,
+    announce_finished,
     api_options,
+    cron_options,
     environment,
     library_errors,
     progress_for,
@@ -53,10 +55,14 @@ def rerun_command(
         )
         sys.exit(0)
     show_result(result)
+    announce_finished(result)
     sys.exit(result.exit_code)
 
 
-RERUN_OPTIONS = ("base_url", "rate", "concurrency", "retries", "timeout", "dry_run", "no_refetch")
+RERUN_OPTIONS = (
+    "base_url", "rate", "concurrency", "retries", "timeout", "dry_run", "no_refetch",
+    "expected_failures",
+)  # fmt: skip
 
 
 @click.command()
@@ -69,6 +75,7 @@ RERUN_OPTIONS = ("base_url", "rate", "concurrency", "retries", "timeout", "dry_r
     help="Also send rows that failed for good (status_conflict, order_not_found, rejected, ...).",
 )
 @click.option("--again", is_flag=True, help="Rerun runs that were already rerun.")
+@cron_options
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @library_errors
 def rerun(
@@ -107,6 +114,7 @@ def rerun(
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
 @api_options
+@cron_options
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @library_errors
 def resume(run_dir: Path, quiet: bool, **cli: Any) -> None:
@@ -127,6 +135,7 @@ def resume(run_dir: Path, quiet: bool, **cli: Any) -> None:
             " nothing was sent. Its summary:"
         )
     show_result(result)
+    announce_finished(result)
     sys.exit(result.exit_code)
 
 

@@ -10,9 +10,11 @@ import click
 
 from pipeline.cli.common import (
     REDACTOR,
+    announce_finished,
     api_options,
     confirm_again,
     confirm_cancels,
+    cron_options,
     environment,
     guard_options,
     input_options,
@@ -25,6 +27,7 @@ from pipeline.cli.common import (
     show_result,
 )
 from pipeline.cli.durable import rerun_command
+from pipeline.cli.logs import finished_line, log_format_option
 
 if TYPE_CHECKING:
     from pipeline.settings import Environment
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 @click.option("--dry-run", is_flag=True, help="Validate and log in; send no change.")
 @click.option("--yes", is_flag=True, help="Cancel without asking (needed without a terminal).")
 @click.option("--no-refetch", is_flag=True, help="Skip refetch and verification (outcome 'sent').")
+@cron_options
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @library_errors
 def run(
@@ -83,6 +87,7 @@ def run(
     )
     show_result(result)
     remember_found_rate(job_file, result)
+    announce_finished(result)
     sys.exit(result.exit_code)
 
 
@@ -94,6 +99,7 @@ def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, qui
             click.echo(f"{item.path}: {item.status}")
             show_result(item.result)
             remember_found_rate(job, item.result)
+            announce_finished(item.result)
         else:
             click.echo(f"{item.path}: {item.status}; {REDACTOR.scrub(item.message)}")
 
@@ -107,11 +113,27 @@ def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, qui
     )
     if not items:
         click.echo(f"no file matches {job.input!r}; nothing to do")
-    sys.exit(sweep_exit_code(items))
+    code = sweep_exit_code(items)
+    finished_line(
+        "sweep_finished",
+        job=job.job_name,
+        exitCode=code,
+        files=[
+            {
+                "path": str(item.path),
+                "status": item.status,
+                "exitCode": item.exit_code,
+                "runDir": str(item.result.run_dir) if item.result is not None else None,
+            }
+            for item in items
+        ],
+    )
+    sys.exit(code)
 
 
 @click.command()
 @input_options
+@log_format_option
 @library_errors
 def validate(inputs: tuple[Path, ...], job: Path | None, out: Path | None, **cli: Any) -> None:
     """Validate INPUT files offline and write the reports; nothing is sent.
@@ -127,4 +149,5 @@ def validate(inputs: tuple[Path, ...], job: Path | None, out: Path | None, **cli
         input_paths(inputs, job_file), options=options, out=out or job_run_dir(job_file)
     )
     show_result(result)
+    announce_finished(result)
     sys.exit(result.exit_code)

@@ -73,8 +73,43 @@ def build_summary(
             for f in table.files
         ],
         "warnings": list(table.warnings),
+        "error_groups": error_groups(outcomes, table.raw["row"]),
+        "expected_failures": list(options.expected_failures),
         "stopped": stopped,
-        "exit_code": exit_code_for(outcome_counts, stopped=stopped is not None),
+        "exit_code": exit_code_for(
+            unexpected_outcomes(outcomes, options.expected_failures), stopped=stopped is not None
+        ),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **(extra or {}),
     }
+
+
+def unexpected_outcomes(outcomes: pl.DataFrame, expected: tuple[str, ...]) -> dict[str, int]:
+    """Outcome counts for the exit code: `failed` rows with an expected code count as fine
+    (`--expected-failures`; they stay in the reports as they are)."""
+    if expected:
+        expected_rows = (pl.col("outcome") == "failed") & pl.col("errorCode").is_in(expected)
+        outcomes = outcomes.filter(~expected_rows.fill_null(False))
+    return count_outcomes(outcomes)[0]
+
+
+def error_groups(
+    outcomes: pl.DataFrame, rows: pl.Series, *, examples: int = 3
+) -> list[dict[str, Any]]:
+    """Per errorCode, most frequent first: the count, the most common message, example rows."""
+    failing = outcomes.filter(pl.col("errorCode").is_not_null()).with_columns(
+        rows.gather(outcomes.filter(pl.col("errorCode").is_not_null())["__index"]).alias("row")
+    )
+    groups = []
+    for (code,), group in failing.group_by("errorCode", maintain_order=True):
+        messages = group["error"].drop_nulls()
+        common = messages.value_counts(sort=True)[0, 0] if messages.len() else ""
+        groups.append(
+            {
+                "errorCode": code,
+                "count": group.height,
+                "message": common,
+                "rows": [int(r) for r in group["row"].head(examples).to_list()],
+            }
+        )
+    return sorted(groups, key=lambda g: -int(g["count"]))

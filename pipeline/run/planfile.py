@@ -41,10 +41,11 @@ from pipeline.run.predict import (
     predict,
 )
 from pipeline.run.progress import Progress
+from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.runner import Prepared, ProgressFactory, default_run_dir, prepare
 from pipeline.run.send import RunRecorder
 from pipeline.run.snapshot import read_order
-from pipeline.settings import Credentials, Environment, RunOptions
+from pipeline.settings import Credentials, Environment, RunOptions, settle_base_url
 
 PLAN_MANIFEST = "plan.json"
 PLAN_JOURNAL = "plan-journal.sqlite"  # not journal.sqlite: a plan is not a run to resume
@@ -141,10 +142,10 @@ def plan_files(
 
     Sends no change (only a login and one read per order). `apply_plan` sends it.
     """
+    options = settle_base_url(options, env)  # options built in Python: QUIVO_BASE_URL
     prepared = prepare(inputs, options=options, names=names)
     credentials = env.credentials()
-    order_ids = list(dict.fromkeys(order for _, order, _ in prepared.plan.sendable()))
-    if order_ids:
+    if prepared.plan.change_count:
         credentials.check()
     plan_dir = out or default_run_dir(f"plan-{options.job_name or inputs[0].stem}")
     if (plan_dir / PLAN_MANIFEST).exists() or (plan_dir / PLAN_JOURNAL).exists():
@@ -153,6 +154,17 @@ def plan_files(
     journal = Journal.create(plan_dir / PLAN_JOURNAL, {"command": "plan"})
     try:
         journal.begin_session("plan")
+        prepared = resolve_order_keys(  # rows keyed by shop order number or reference
+            prepared,
+            prepared.table.fields,
+            replan=lambda resolved: prepare(
+                inputs, options=options, names=names, resolved=resolved
+            ),
+            journal=journal,
+            options=options,
+            credentials=credentials,
+        )
+        order_ids = list(dict.fromkeys(order for _, order, _ in prepared.plan.sendable()))
         answers: dict[int, Answer] = {}
         stopped = None
         if order_ids:

@@ -216,6 +216,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
             f"  {code}: {group['count']} row{'s' if group['count'] != 1 else ''}"
             f" ({', '.join(group['examples'])}): {group['message']}"
         )
+    # Rows hidden by a filter are easy to forget: the plan names them again.
+    lines += [f"  {w}" for w in summary.get("warnings", []) if "hidden (filtered out)" in w]
     lines.append(
         f"  requests: {summary['requests']} ({summary['requests_per_row']} per row);"
         " nothing was changed"

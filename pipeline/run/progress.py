@@ -84,9 +84,9 @@ class Progress:
 class StatusLines(Progress):
     """No terminal (cron, CI): one line every few seconds on stderr."""
 
-    def __init__(self, total: int, *, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total: int, *, stream: TextIO | None = None) -> None:
         super().__init__(total)
-        self._stream = stream
+        self._stream = stream or sys.stderr  # sys.stderr now: the CLI may have stamped it
         self._last = time.monotonic()
 
     def refresh(self, *, force: bool = False) -> None:

@@ -10,22 +10,29 @@ exclusive lock keeps two sweeps of one job from processing the same files.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InputFileError, LimitExceeded, OptionsError, OutputError
-from pipeline.inputs.read import sha256_of
 from pipeline.jobfile import JobFile
 from pipeline.run.durable import resume_run
 from pipeline.run.journal import JOURNAL_NAME
 from pipeline.run.progress import Progress
-from pipeline.run.rundir import exclusive
-from pipeline.run.runner import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
+from pipeline.run.rundir import exclusive, make_run_dir, remove_unstarted, seal
+from pipeline.run.runner import (
+    Confirm,
+    ProgressFactory,
+    RunResult,
+    default_run_dir,
+    display_name,
+    run_files,
+)
 from pipeline.settings import Environment, resolve_options
 
 STATE_NAME = "sweep-state.sqlite"
@@ -41,7 +48,9 @@ CREATE TABLE IF NOT EXISTS files (
 @dataclass(frozen=True)
 class SweepItem:
     path: Path
-    status: str  # "done" (this sweep), "skipped" (done earlier), "stopped", "rejected"
+    # "done" (this sweep), "skipped" (done earlier), "stopped", "rejected",
+    # "waiting" (still changing: taken by a later sweep)
+    status: str
     result: RunResult | None
     message: str = ""
 
@@ -115,8 +124,13 @@ def sweep_job(
     confirm: Confirm | None = None,
     progress_factory: ProgressFactory = Progress,
     on_item: Callable[[SweepItem], None] | None = None,
+    now: Callable[[], float] = time.time,
 ) -> list[SweepItem]:
-    """Process each file the job's glob matches that no earlier sweep completed."""
+    """Process each file the job's glob matches that no earlier sweep completed.
+
+    A file is taken once it is complete: unchanged for `job.settle_s` seconds (a file
+    renamed into the inbox keeps its time, so it is taken at once).
+    """
     options = resolve_options(cli=cli, job=job, env=env)
     folder = state_folder(job)
     items: list[SweepItem] = []
@@ -124,7 +138,19 @@ def sweep_job(
         state = SweepState(folder / STATE_NAME)
         try:
             for path in job.input_paths():
-                item = _sweep_file(path, job, state, cli, env, options, confirm, progress_factory)
+                age_s = now() - path.stat().st_mtime
+                if age_s < job.settle_s:
+                    item = SweepItem(
+                        path,
+                        "waiting",
+                        None,
+                        f"changed {age_s:.0f} s ago; taken once unchanged for {job.settle_s:g} s",
+                    )
+                else:
+                    item = _sweep_file(
+                        path, job, state, cli, env, options, confirm, progress_factory
+                    )
+                    item = _archive(item, job) if job.archive else item
                 items.append(item)
                 if on_item is not None:
                     on_item(item)
@@ -145,7 +171,8 @@ def _sweep_file(
     confirm: Confirm | None,
     progress_factory: ProgressFactory,
 ) -> SweepItem:
-    digest = sha256_of(path)
+    data = path.read_bytes()  # read once: the bytes hashed are the bytes the run reads
+    digest = hashlib.sha256(data).hexdigest()
     known = state.find(path, digest)
     if known is not None and known[0] in ("done", "rejected"):
         return SweepItem(path, "skipped", None, f"already {known[0]} by {known[1]}")
@@ -154,19 +181,53 @@ def _sweep_file(
         result = resume_run(run_dir, cli=cli, env=env, progress_factory=progress_factory)
     else:
         run_dir = default_run_dir(f"{job.job_name}-{path.stem}", root=job.resolve(job.runs_dir))
+        make_run_dir(run_dir)
+        copy = run_dir / "inputs" / path.name
+        copy.parent.mkdir(mode=0o700)
+        copy.write_bytes(data)
+        seal(run_dir)
         state.started(path, digest, run_dir)
         try:
             result = run_files(
-                [path],
+                [copy],
                 options=options,
                 env=env,
                 out=run_dir,
                 confirm=confirm,
                 progress_factory=progress_factory,
+                names=[display_name(path)],
+                prepared_dir=True,
             )
         except (InputFileError, LimitExceeded) as error:  # one bad file must not stop the sweep
+            remove_unstarted(run_dir)  # no run happened: name no run directory
             state.finished(path, digest, status="rejected", exit_code=2)
             return SweepItem(path, "rejected", None, str(error))
+        except BaseException:
+            if not (run_dir / JOURNAL_NAME).exists():
+                remove_unstarted(run_dir)
+            raise
     status = "stopped" if result.exit_code == 3 else "done"
     state.finished(path, digest, status=status, exit_code=result.exit_code)
     return SweepItem(path, status, result)
+
+
+def _archive(item: SweepItem, job: JobFile) -> SweepItem:
+    """`archive = true`: a finished file goes to `done/`, a rejected one to `rejected/` with
+    a `.reason.txt` beside it (both under the inbox); a stopped file stays to be resumed."""
+    folder = {"done": "done", "rejected": "rejected"}.get(item.status)
+    if folder is None or not item.path.exists():
+        return item
+    target_dir = item.path.parent / folder
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / item.path.name
+    number = 2
+    while target.exists():
+        target = target_dir / f"{item.path.stem}-{number}{item.path.suffix}"
+        number += 1
+    item.path.rename(target)
+    message = item.message.replace(str(item.path), str(target))  # name paths that exist
+    if item.status == "rejected":
+        reason = target.with_name(target.name + ".reason.txt")
+        reason.write_text(f"{message}\n")
+        message = f"{message} (moved to {target}; the reason is in {reason})"
+    return replace(item, path=target, message=message)

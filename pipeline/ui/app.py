@@ -64,7 +64,11 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     """A page from `templates/`; every page carries the token for its POSTs (never a secret)."""
     ui = state(request)
     page = ui.templates.get_template(template).render(
-        token=ui.config.token, header=HEADER, runs_dir=str(ui.config.runs_dir), **context
+        token=ui.config.token,
+        header=HEADER,
+        runs_dir=str(ui.config.runs_dir),
+        api=ui.config.options.api.base_url,  # no credentials in it: check_base_url refuses them
+        **context,
     )
     return web.Response(text=page, status=status, content_type="text/html")
 

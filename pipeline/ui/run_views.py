@@ -21,6 +21,12 @@ from pipeline.ui.history import CONTENT_TYPES, download_path, error_groups, run_
 EVENT_EVERY_S = 0.25
 PAGE_ROWS_MAX = 500
 GRID_COLUMNS = ("row", "orderId", "action", "outcome", "errorCode", "error", "orderStatus")
+CHANGES = "changes"  # `field: old -> new`, in runs that took before-images
+
+
+def grid_columns(results: pl.DataFrame | None) -> tuple[str, ...]:
+    with_changes = results is not None and CHANGES in results.columns
+    return (*GRID_COLUMNS, CHANGES) if with_changes else GRID_COLUMNS
 
 
 def run_dir_of(request: web.Request) -> Path:
@@ -109,7 +115,7 @@ async def results_page(request: web.Request) -> web.Response:
         info=info,
         groups=error_groups(results) if results is not None else [],
         downloads=downloads,
-        columns=GRID_COLUMNS,
+        columns=grid_columns(results),
         running=ui.tasks.running(run_dir.name),
         error=task.error if task is not None else None,
         can_undo=info.state == "finished" and (run_dir / "before.parquet").exists(),
@@ -129,7 +135,7 @@ async def result_rows(request: web.Request) -> web.Response:
         return web.json_response({"total": 0, "offset": 0, "rows": []})
     if request.query.get("errors") == "1":
         results = results.filter(~pl.col("outcome").is_in(["applied", "duplicate", "unchanged"]))
-    window = results.slice(offset, limit).select(GRID_COLUMNS)
+    window = results.slice(offset, limit).select(grid_columns(results))
     rows = [
         {"index": offset + i, "status": cells[3], "cells": [_text(c) for c in cells]}
         for i, cells in enumerate(window.iter_rows())

@@ -1,0 +1,120 @@
+"""Logging for cron (SPEC §7): timestamps without a terminal, JSON lines, the finished line.
+
+Without a terminal every line written to stderr (log records, warnings, progress
+lines, error messages) starts with an ISO-8601 UTC timestamp; `--log-format json`
+makes every stderr line one JSON object instead. Each run and sweep ends with one
+machine-readable line that monitoring can grep:
+
+    2026-11-24T02:30:07Z {"event": "run_finished", "runDir": "...", "exitCode": 0, ...}
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import click
+
+FORMATS = ("text", "json")
+
+
+def utc_stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StampedStream(io.TextIOBase):
+    """A text stream that prefixes each complete line with a timestamp (or makes it JSON)."""
+
+    def __init__(self, target: TextIO, *, json_lines: bool) -> None:
+        super().__init__()
+        self.target = target
+        self.json_lines = json_lines
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.target, "encoding", None) or "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self.target.write(self.format(line) + "\n")
+        if lines:
+            self.target.flush()
+        return len(text)
+
+    def format(self, line: str) -> str:
+        stamp = utc_stamp()
+        if not self.json_lines:
+            return f"{stamp} {line}"
+        try:
+            record = json.loads(line) if line.startswith("{") else None
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            return json.dumps({"time": stamp, **record}, ensure_ascii=False)
+        return json.dumps({"time": stamp, "message": line}, ensure_ascii=False)
+
+    def flush(self) -> None:
+        if self._partial:
+            partial, self._partial = self._partial, ""
+            self.target.write(self.format(partial) + "\n")
+        self.target.flush()
+
+
+def _unwrapped(stream: TextIO) -> TextIO:
+    return stream.target if isinstance(stream, StampedStream) else stream
+
+
+def configure_stderr(log_format: str, *, interactive: bool | None = None) -> None:
+    """Stamp stderr's lines for cron (no terminal), or make them JSON (`json`).
+
+    With `json`, stdout's lines (the summary table) become JSON objects too, so a
+    log that takes both (`>> cron.log 2>&1`) is JSON throughout.
+    """
+    base = _unwrapped(sys.stderr)
+    if interactive is None:
+        interactive = base.isatty()
+    json_lines = log_format == "json"
+    sys.stderr = (
+        StampedStream(base, json_lines=json_lines) if json_lines or not interactive else base
+    )
+    out = _unwrapped(sys.stdout)
+    sys.stdout = StampedStream(out, json_lines=True) if json_lines else out
+    for handler in logging.getLogger("pipeline").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+
+
+def set_log_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """click callback of `--log-format`."""
+    if value is not None:
+        configure_stderr(value)
+
+
+def log_format_option(fn: Any) -> Any:
+    """`--log-format text|json` on a command (the group has it too)."""
+    return click.option(
+        "--log-format",
+        type=click.Choice(FORMATS),
+        callback=set_log_format,
+        expose_value=False,
+        is_eager=True,
+        help="text: timestamped lines without a terminal; json: one JSON object per line.",
+    )(fn)
+
+
+def finished_line(event: str, **fields: Any) -> None:
+    """The one machine-readable line a run (`run_finished`) or sweep ends with, on stderr."""
+    click.echo(json.dumps({"event": event, **fields}, ensure_ascii=False, default=str), err=True)
