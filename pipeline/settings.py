@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +37,9 @@ MAX_RATE_PERIOD_S = 3600.0
 class ApiSettings:
     """How to talk to the API; no secrets, so it is saved in the run's manifest."""
 
-    base_url: str = DEFAULT_BASE_URL
+    # "" = not chosen: the library takes QUIVO_BASE_URL (settle_base_url), never a silent
+    # default; the CLI's default is the real API, as its --help says.
+    base_url: str = ""
     # The bound: at most rate_per_s * rate_period_s requests in any rate_period_s seconds.
     rate_per_s: float | None = DEFAULT_RATE_PER_S  # None: unpaced (benchmarks only)
     rate_period_s: float = 1.0
@@ -298,7 +300,7 @@ def resolve_options(
     api = ApiSettings(
         **{
             **asdict(start.api),
-            "base_url": check_base_url(base_url or start.api.base_url),
+            "base_url": check_base_url(base_url or start.api.base_url or DEFAULT_BASE_URL),
             **_rate_settings(rate),
             **(
                 {"rate_start_per_s": cli["rate_start_per_s"]} if cli.get("rate_start_per_s") else {}
@@ -359,3 +361,17 @@ def expected_codes(given: str | Sequence[str] | None) -> tuple[str, ...]:
             " the reports' errorCode column, e.g. status_conflict,order_not_found"
         )
     return codes
+
+
+def settle_base_url(options: RunOptions, env: Environment | None) -> RunOptions:
+    """Options built in Python without a base URL take QUIVO_BASE_URL, like the CLI.
+
+    There is no default that points a notebook at the production API without saying so.
+    """
+    url = options.api.base_url or (env.base_url if env is not None else None)
+    if not url:
+        raise OptionsError(
+            "no API base URL: set QUIVO_BASE_URL (in the environment or .env), or name it:"
+            f" RunOptions(api=ApiSettings(base_url={DEFAULT_BASE_URL!r})) for the real API"
+        )
+    return replace(options, api=replace(options.api, base_url=check_base_url(url)))

@@ -38,6 +38,19 @@ OUTCOME_SCHEMA = {
 }
 
 
+# The type of each results column that is not the input's own (text): `load_results`
+# casts every run to these, so many runs make one frame.
+RESULT_TYPES: dict[str, Any] = {
+    "file": pl.String,
+    "row": pl.Int64,
+    "orderId": pl.Int64,
+    "httpStatus": pl.Int32,
+    "attempts": pl.Int32,
+    "latencyMs": pl.Float64,
+    "sourceRow": pl.Int64,
+}
+
+
 def outcome_frame(
     results: Sequence[RowResult], changes: Mapping[int, str] | None = None
 ) -> pl.DataFrame:

@@ -9,7 +9,9 @@ given now override them); credentials always come from the environment.
 
 from __future__ import annotations
 
+import glob
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import polars as pl
 
 from pipeline.errors import RunDirError
 from pipeline.inputs.read import sha256_of
-from pipeline.reports.report import outcome_frame, write_reports
+from pipeline.reports.report import RESULT_TYPES, outcome_frame, write_reports
 from pipeline.reports.summary import build_summary
 from pipeline.run.journal import JOURNAL_NAME, Journal
 from pipeline.run.progress import Progress
@@ -34,14 +36,33 @@ from pipeline.run.snapshot import StoredImages, last_read, request_costs, row_ch
 from pipeline.settings import Environment, RunOptions, resolve_options
 
 
-def load_results(run_dir: Path) -> pl.DataFrame:
-    """The results of a finished run, as the data team reads them."""
-    path = run_dir / "results.parquet"
-    if not path.exists():
-        raise RunDirError(
-            f"{run_dir}: no results.parquet; is the run finished? (quivo-bulk resume)"
+def load_results(run_dirs: Path | str | Sequence[Path | str]) -> pl.DataFrame:
+    """The results of one run or many (paths or globs) as one frame, as the data team reads
+    them: `runDir` first, then the results columns with one type each (`row`, `sourceRow`
+    integers; the input's own columns text), whatever each run's inputs looked like."""
+    from pipeline.run.rerun import expand_run_dirs
+
+    given = [run_dirs] if isinstance(run_dirs, Path | str) else list(run_dirs)
+    frames = []
+    for run_dir in expand_run_dirs(given):
+        path = run_dir / "results.parquet"
+        if not path.exists():
+            raise RunDirError(
+                f"{run_dir}: no results.parquet; is the run finished? (quivo-bulk resume)"
+            )
+        frame = pl.read_parquet(path)
+        frames.append(
+            frame.with_columns(
+                *[
+                    pl.col(name).cast(RESULT_TYPES[name], strict=False)
+                    for name in frame.columns
+                    if name in RESULT_TYPES
+                ]
+            ).select(pl.lit(str(run_dir)).alias("runDir"), pl.all())
         )
-    return pl.read_parquet(path)
+    if len(frames) == 1 and isinstance(run_dirs, Path | str) and not glob.has_magic(str(run_dirs)):
+        return frames[0].drop("runDir")  # one run: its results.parquet as written
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def _open(run_dir: Path) -> tuple[Journal, dict[str, Any]]:

@@ -45,7 +45,7 @@ from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.runner import Prepared, ProgressFactory, default_run_dir, prepare
 from pipeline.run.send import RunRecorder
 from pipeline.run.snapshot import read_order
-from pipeline.settings import Credentials, Environment, RunOptions
+from pipeline.settings import Credentials, Environment, RunOptions, settle_base_url
 
 PLAN_MANIFEST = "plan.json"
 PLAN_JOURNAL = "plan-journal.sqlite"  # not journal.sqlite: a plan is not a run to resume
@@ -142,6 +142,7 @@ def plan_files(
 
     Sends no change (only a login and one read per order). `apply_plan` sends it.
     """
+    options = settle_base_url(options, env)  # options built in Python: QUIVO_BASE_URL
     prepared = prepare(inputs, options=options, names=names)
     credentials = env.credentials()
     if prepared.plan.change_count:

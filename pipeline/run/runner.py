@@ -46,7 +46,13 @@ from pipeline.run.snapshot import (
     row_changes,
     write_before_images,
 )
-from pipeline.settings import Credentials, Environment, RunOptions, is_loopback
+from pipeline.settings import (
+    Credentials,
+    Environment,
+    RunOptions,
+    is_loopback,
+    settle_base_url,
+)
 
 Confirm = Callable[[int, str], bool]  # (orders to cancel, base URL) -> go ahead?
 ProgressFactory = Callable[[int], Progress]
@@ -356,6 +362,7 @@ def run_files(
     runs directory; without it the run warns and goes on.
     `prepared_dir`: the caller made `out` for this run (its inputs may be inside).
     """
+    options = settle_base_url(options, env)
     if out is not None:
         check_fresh(out, prepared=prepared_dir)
     prepared = prepare(inputs, options=options, names=names)

@@ -1,0 +1,100 @@
+"""From Python (SPEC §13): the README's notebook example, run as printed, and the edges."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline import RunOptions, load_results, run_frame
+from pipeline.errors import OptionsError
+from pipeline.sandbox import SandboxThread
+from pipeline.settings import Environment
+from tests.conftest import API_KEY, PASSWORD, REPO, USERNAME, state_of
+
+
+def notebook_example() -> str:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### From a notebook") :]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match is not None
+    return match.group(1)
+
+
+@pytest.fixture
+def notebook_env(
+    sandbox: SandboxThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> SandboxThread:
+    """A notebook's working directory with QUIVO_* pointing at the sandbox."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "QUIVO_BASE_URL": sandbox.base_url,
+        "QUIVO_API_KEY": API_KEY,
+        "QUIVO_USERNAME": USERNAME,
+        "QUIVO_PASSWORD": PASSWORD,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return sandbox
+
+
+def test_the_readme_notebook_example_runs_as_printed(
+    notebook_env: SandboxThread, tmp_path: Path
+) -> None:
+    names: dict[str, object] = {}
+    exec(compile(notebook_example(), "README.md", "exec"), names)
+    result, again = names["result"], names["again"]
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    frame = result.results  # type: ignore[attr-defined]
+    assert frame["outcome"].to_list() == ["applied", "applied", "failed"]
+    rerun = again.results  # type: ignore[attr-defined]
+    assert rerun["sourceRow"].dtype == pl.Int64
+    assert rerun["orderId"].to_list() == [4100080]
+    assert state_of(notebook_env).stats.accepted_mutations[4100001] == 1
+    runs = names["runs"]
+    assert isinstance(runs, pl.DataFrame)
+    assert runs.columns[0] == "runDir"
+    assert runs["row"].dtype == pl.Int64
+
+
+def test_options_from_python_take_the_base_url_from_the_environment(
+    notebook_env: SandboxThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = pl.DataFrame({"orderId": ["4100001"]})
+    result = run_frame(frame, options=RunOptions(action="cancel"), out=tmp_path / "r")
+    assert result.summary["base_url"] == notebook_env.base_url  # not the production API
+    monkeypatch.delenv("QUIVO_BASE_URL")
+    with pytest.raises(OptionsError, match="no API base URL: set QUIVO_BASE_URL"):
+        run_frame(frame, action="cancel", out=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_call_that_cannot_start_leaves_no_run_directory(
+    notebook_env: SandboxThread, tmp_path: Path
+) -> None:
+    no_credentials = Environment(
+        base_url=notebook_env.base_url, api_key=None, username=None, password=None, token=None
+    )
+    frame = pl.DataFrame({"orderId": ["4100001"]})
+    with pytest.raises(OptionsError):
+        run_frame(frame, action="cancel", env=no_credentials, out=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+    assert not (tmp_path / "runs").exists()
+    assert state_of(notebook_env).stats.requests == 0
+
+
+def test_load_results_of_many_runs_has_one_type_per_column(
+    notebook_env: SandboxThread, tmp_path: Path
+) -> None:
+    run_frame(pl.DataFrame({"orderId": ["4100001"]}), action="cancel", out=tmp_path / "a")
+    run_frame(
+        pl.DataFrame({"orderId": ["4100002", "x"], "note": ["n", None]}),
+        action="cancel",
+        out=tmp_path / "b",
+    )
+    frame = load_results(sorted(tmp_path.glob("[ab]")))
+    assert frame["runDir"].to_list() == [str(tmp_path / "a"), *[str(tmp_path / "b")] * 2]
+    assert frame["row"].dtype == pl.Int64
+    assert frame["orderId"].dtype == pl.Int64
+    assert frame["note"].to_list() == [None, "n", None]
