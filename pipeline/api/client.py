@@ -295,9 +295,9 @@ class QuivoClient:
             request_id = await self._observer.sending(
                 order_id=order_id, method=method, path=path, attempt=attempt, row=row
             )
-            await self.pacer.acquire()
+            stamp = await self.pacer.acquire()
             exchange = await self._transport.send(
-                method, path, params=params, body=body, headers=headers
+                method, path, params=params, body=body, headers=headers, stamp=stamp
             )
         self._observer.answered(
             request_id,
