@@ -28,7 +28,9 @@ from pipeline.errors import InputFileError
 from pipeline.inputs.header import find_header, skipped_warning
 from pipeline.inputs.text import Grid, unique_names
 
-EXACT_FLOAT_LIMIT = 2**53  # integers above this are not all representable as a float
+# Excel keeps 15 significant digits and a float 15.95: a number cell of 16 digits or more
+# may already have lost some (12345678901234567 is stored as 1.23456789012346E16).
+EXACT_DIGITS_LIMIT = 10**15
 # Excel's built-in short date (number format 14) is shown in the reader's locale:
 # nobody can tell which, so it becomes an ISO date.
 _LOCALE_DATE = "mm-dd-yy"
@@ -90,7 +92,7 @@ def show_date(value: dt.datetime | dt.date | dt.time, number_format: str) -> str
 def show_number(value: float, number_format: str) -> str:
     """A number cell as text: `00000` zero-pads, integral floats lose `.0`, and a
     number beyond a float's exact range keeps the scientific form Excel shows."""
-    if abs(value) >= EXACT_FLOAT_LIMIT:
+    if abs(value) >= EXACT_DIGITS_LIMIT:
         return f"{value:.15E}".replace("E+", "E")
     if float(value).is_integer():
         text = str(int(value))
