@@ -106,3 +106,24 @@ async def test_a_header_read_as_another_field(ui: tuple[str, str, object]) -> No
     assert after["rows"][0]["status"] == "valid"  # type: ignore[index]
     async with client.get(f"{url}/draft/{name}/columns") as answer:
         assert '<option value="comment" selected>' in await answer.text()
+
+
+async def test_unusable_uploads_get_a_message_that_says_what_to_do(
+    ui: tuple[str, str, object],
+) -> None:
+    url, token, client = ui
+    assert isinstance(client, aiohttp.ClientSession)
+    form = aiohttp.FormData()
+    form.add_field("files", b"PK\x03\x04 not a sheet", filename="orders.docx")
+    async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
+        assert answer.status == 400
+        message = (await answer.json())["error"]
+    assert message.startswith("orders.docx: not a file type quivo-bulk reads; use .csv")
+    name = await upload(ui, "broken.xlsx", b"not a workbook")
+    async with client.get(f"{url}/draft/{name}/columns") as answer:
+        page = await answer.text()
+    assert answer.status == 200
+    assert "broken.xlsx: cannot be opened as an Excel workbook" in page
+    async with client.get(f"{url}/draft/{name}/check") as answer:
+        assert answer.status == 400
+        assert "cannot be opened as an Excel workbook" in await answer.text()
