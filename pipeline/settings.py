@@ -195,6 +195,8 @@ class RunOptions:
     @classmethod
     def from_manifest(cls, data: Mapping[str, Any]) -> RunOptions:
         values = dict(data)
+        # Manifests from before the API profile: token_refresh_s is now the profile's
+        # token_ttl_s, and a missing profile is the documented one.
         api = {k: v for k, v in values["api"].items() if k != "token_refresh_s"}
         api["profile"] = ApiProfile.from_manifest(api.get("profile"))
         values["api"] = ApiSettings(**api)

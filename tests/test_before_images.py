@@ -197,3 +197,30 @@ def test_the_breaker_stops_a_systematically_wrong_file(
     # The file was right after all: the stopped run is finished without the breaker.
     finished = resume_run(tmp_path / "run", cli={"no_breaker": True}, env=env)
     assert finished.results["outcome"].to_list().count("applied") == 40
+
+
+def test_a_file_already_run_is_named_and_can_be_declined_before_sending(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    from pipeline.errors import OptionsError
+
+    path, ids = comment_file(sandbox, tmp_path, 3, "twice")
+    env = env_for(sandbox)
+    options = options_for(sandbox, action="update")
+    first = run_files([path], options=options, env=env, out=tmp_path / "runs" / "first")
+    sent = all_mutations(sandbox)
+    asked: list[str] = []
+
+    def decline(message: str) -> bool:
+        asked.append(message)
+        return False
+
+    with pytest.raises(OptionsError, match="not confirmed"):
+        run_files(
+            [path], options=options, env=env, out=tmp_path / "runs" / "2", confirm_again=decline
+        )
+    assert len(asked) == 1
+    assert str(first.run_dir) in asked[0]
+    assert all_mutations(sandbox) == sent  # nothing sent
+    assert not (tmp_path / "runs" / "2" / "journal.sqlite").exists()
+    assert len(ids) == 3

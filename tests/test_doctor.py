@@ -170,3 +170,29 @@ def test_token_candidates(answer: Any, candidates: list[str]) -> None:
 )
 def test_a_stated_token_lifetime_is_found(answer: Any, ttl: float | None) -> None:
     assert stated_ttl_s(answer) == ttl
+
+
+@pytest.mark.parametrize(("config", "exit_code"), [(DOCUMENTED, 0), (THREE_WAYS_OFF, 1)])
+def test_a_static_token_is_checked_without_a_login(
+    config: SandboxConfig, exit_code: int, fresh_orders: list[dict[str, Any]]
+) -> None:
+    seen: list[tuple[str, str]] = []
+    with serve(config, fresh_orders, seen) as sandbox:
+        state = state_of(sandbox)
+        state.tokens["static-token-for-doctor"] = state.clock() + 3600
+        env = {"QUIVO_API_KEY": KEY, "QUIVO_TOKEN": "static-token-for-doctor"}
+        result = CliRunner().invoke(main, ["doctor", "--base-url", sandbox.base_url], env=env)
+    assert result.exit_code == exit_code, result.output
+    assert "skipped login" in result.output
+    assert ("POST", "/login") not in seen
+    assert "static-token-for-doctor" not in result.output
+    assert ('set auth_scheme = "bearer"' in result.output) == (config is THREE_WAYS_OFF)
+
+
+def test_a_refused_static_token_exits_3(fresh_orders: list[dict[str, Any]]) -> None:
+    with serve(DOCUMENTED, fresh_orders, []) as sandbox:
+        env = {"QUIVO_API_KEY": KEY, "QUIVO_TOKEN": "expired-token-x"}
+        result = CliRunner().invoke(main, ["doctor", "--base-url", sandbox.base_url], env=env)
+    assert result.exit_code == 3, result.output
+    assert "failed  auth scheme" in result.output
+    assert "expired-token-x" not in result.output

@@ -327,3 +327,14 @@ def test_the_grep_finds_a_hard_coded_path(tmp_path: Path) -> None:
         if isinstance(n, ast.Constant) and id(n) not in skip and ASSUMPTIONS.search(str(n.value))
     ]
     assert hits == ["/login"]
+
+
+def test_a_manifest_keeps_the_profile_and_an_older_one_gets_the_documented_one() -> None:
+    profile = ApiProfile(auth_scheme="bearer", token_field="data.jwt", read="get")
+    options = RunOptions(api=replace(RunOptions().api, profile=profile))
+    saved = json.loads(json.dumps(options.to_manifest()))
+    assert RunOptions.from_manifest(saved).api.profile == profile
+    older = json.loads(json.dumps(RunOptions().to_manifest()))
+    del older["api"]["profile"]
+    older["api"]["token_refresh_s"] = 3000
+    assert RunOptions.from_manifest(older).api.profile == ApiProfile()

@@ -3,11 +3,12 @@ pure functions with tables (SPEC §5, §12)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import pytest
 
-from pipeline.api.pacing import bounds_for, exact_count
+from pipeline.api.pacing import Pacer, bounds_for
 from pipeline.api.throttle import AdaptiveRate, cubic_per_s, slow_start_per_s
 from pipeline.errors import OptionsError
 from pipeline.settings import RateChoice, parse_rate, resolve_options
@@ -59,29 +60,6 @@ def test_resolve_options_keeps_the_period_and_auto() -> None:
     assert (api.rate_per_s, api.rate_auto) == (50.0, True)
     loopback = {"rate": 0, "base_url": "http://127.0.0.1:8787"}  # unpaced: loopback only
     assert resolve_options(cli=loopback, job=None, env=None).api.rate_per_s is None
-
-
-@pytest.mark.parametrize(
-    ("rate", "expected"),
-    [
-        (2.0, (2, 1)),
-        (1.8, (9, 5)),  # 0.9 x 2 stays 1.8/s, not 1 per second
-        (2.5, (5, 2)),
-        (37.34, (112, 3)),  # 37.33/s: closer than 373 per 10 s
-        (0.55, (1, 2)),  # from below: never faster than asked
-        (0.1, (1, 10)),
-        (0.05, (1, 10)),  # below one per 10 s: one per 10 s (the controller's floor is 0.5/s)
-        (150.0, (150, 1)),
-    ],
-)
-def test_exact_count_is_the_closest_count_per_period_from_below(
-    rate: float, expected: tuple[int, int]
-) -> None:
-    assert exact_count(rate) == expected
-    count, period = expected
-    if rate >= 0.1:
-        assert count / period <= rate + 1e-9
-        assert all(math.floor(rate * p + 1e-9) / p <= count / period for p in range(1, 11))
 
 
 @pytest.mark.parametrize(
@@ -218,3 +196,77 @@ def test_the_floor_holds_when_nothing_is_accepted() -> None:
     for second in range(12):
         rate.on_answer(float(second) * 2, throttled=True)  # nothing accepted: halve
     assert rate.current_per_s == 0.5
+
+
+def _sends(
+    pacer_args: tuple[float, float],
+    count: int,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    set_rate_after: tuple[int, float] | None = None,
+) -> list[float]:
+    """Send times of `count` sends through a Pacer on a virtual loop clock."""
+    real_sleep = asyncio.sleep
+    clock = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += max(0.0, seconds)
+        await real_sleep(0)
+
+    async def main() -> list[float]:
+        monkeypatch.setattr(asyncio.get_running_loop(), "time", lambda: clock[0])
+        monkeypatch.setattr(asyncio, "sleep", sleep)
+        rate_per_s, period_s = pacer_args
+        pacer = Pacer(rate_per_s, period_s=period_s)
+        times = []
+        for number in range(count):
+            if set_rate_after is not None and number == set_rate_after[0]:
+                pacer.set_rate(set_rate_after[1])
+            await pacer.acquire()
+            times.append(clock[0])
+        return times
+
+    return asyncio.run(main())
+
+
+def _most_in_window(times: list[float], window_s: float) -> int:
+    most, start = 0, 0
+    for end, sent in enumerate(times):
+        while sent - times[start] >= window_s:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+@pytest.mark.parametrize(
+    ("rate", "count", "windows"),
+    [
+        ((50.0, 1.0), 500, [(1.0, 50)]),
+        ((200.0, 1.0), 2000, [(1.0, 200)]),
+        ((2.5, 2.0), 60, [(2.0, 5), (1.0, 3)]),  # --rate 2.5 = 5/2s
+        ((100 / 60, 60.0), 300, [(60.0, 100), (1.0, 2)]),  # --rate 100/min
+    ],
+)
+def test_the_pacer_reaches_99_percent_and_keeps_every_window(
+    rate: tuple[float, float],
+    count: int,
+    windows: list[tuple[float, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    times = _sends(rate, count, monkeypatch)
+    for window_s, cap in windows:
+        assert _most_in_window(times, window_s) <= cap
+    achieved = (count - 1) / (times[-1] - times[0])
+    assert achieved >= 0.99 * rate[0]
+    assert achieved <= rate[0] * 1.001
+
+
+def test_an_adapted_rate_is_not_rounded_down_and_a_decrease_does_not_stall(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    times = _sends((10.0, 1.0), 120, monkeypatch, set_rate_after=(100, 1.8))
+    after = times[101:]
+    achieved = (len(after) - 1) / (after[-1] - after[0])
+    assert achieved == pytest.approx(1.8, rel=0.01)  # not 1 per second
+    assert _most_in_window(after, 1.0) <= 2
+    assert times[100] - times[99] < 1.1  # the 1-s window only: no multi-second stop

@@ -204,3 +204,14 @@ def test_the_demo_runs_the_shop_workbook_and_shows_its_hints(tmp_path: Path) -> 
     warnings = "\n".join(shop.warnings)
     assert "'Bestellnummer' read as orderIdentifier" in warnings
     assert "will be sent too: 9" in warnings
+
+
+def test_a_header_further_down_needs_header_row(tmp_path: Path) -> None:
+    path = tmp_path / "long-notes.csv"
+    path.write_text("".join(f"note {n}\n" for n in range(25)) + "orderId\n4100001\n")
+    result, _ = validate(tmp_path, str(path), "--action", "cancel")
+    assert result.exit_code == 2
+    assert "give their row with --header-row N" in result.output
+    result, frame = validate(tmp_path, str(path), "--action", "cancel", "--header-row", "26")
+    assert result.exit_code == 0, result.output
+    assert frame["row"].to_list() == [27]

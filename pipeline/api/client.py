@@ -325,7 +325,7 @@ class QuivoClient:
                 order_id=order_id, method=method, path=path, attempt=attempt, row=row
             )
             try:
-                await self.pacer.acquire()
+                stamp = await self.pacer.acquire()
             except asyncio.CancelledError:  # stopped while waiting its turn: never sent
                 self._observer.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
                 raise
@@ -333,7 +333,7 @@ class QuivoClient:
                 self._observer.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
                 return Exchange(None, None, None, "", NOT_SENT, 0.0)
             exchange = await self._transport.send(
-                method, path, params=params, body=body, headers=headers
+                method, path, params=params, body=body, headers=headers, stamp=stamp
             )
         self._observer.answered(
             request_id,

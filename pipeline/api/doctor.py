@@ -245,6 +245,7 @@ async def _auth_and_search(
             break
     else:
         assert exchange is not None
+        report.unreachable = True  # no request but the login can work
         add(Check("auth scheme", "failed", f"neither scheme accepted ({_answer(exchange)})"))
         return profile, None
     where = f"GET {profile.orders_path}?pageSize=1"

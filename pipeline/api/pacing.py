@@ -28,17 +28,20 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+# Requests in flight whose stamp may still move: the log keeps this many more than its caps.
+RESTAMP_ROOM = 64
 # Extra room on each window so that network jitter between our send and the
 # server's arrival stamp cannot squeeze count+1 requests into its window. It
 # costs margin/period of the rate: 0.9% at 9 ms on a one-second period, the most
 # that still leaves 99% of the rate.
 WINDOW_MARGIN_S = 0.009
 LAG_ABSORB_S = 0.02  # how far behind its grid a send may be and still keep it
-MAX_ADAPTED_PERIOD_S = 10  # a rate the controller sets is exact to 1/10 request per second
 
 
-def window_wait_s(log: deque[float], now: float, *, cap: int, window_s: float) -> float:
+def window_wait_s(log: Sequence[float], now: float, *, cap: int, window_s: float) -> float:
     """Seconds until one more send keeps <= `cap` sends in every window of `window_s`.
 
     `log` holds earlier send times, oldest first: the send `cap` places back
@@ -49,6 +52,14 @@ def window_wait_s(log: deque[float], now: float, *, cap: int, window_s: float) -
     return max(0.0, log[-cap] + window_s - now)
 
 
+@dataclass(slots=True)
+class SendStamp:
+    """When a request left: set by the pacer, moved later by the transport once the
+    request's headers are really written (after a new connection is made)."""
+
+    at: float
+
+
 def next_slot(previous_slot: float, sent_at: float, *, interval_s: float) -> float:
     """GCRA: the earliest time of the next send after one at `sent_at`.
 
@@ -56,19 +67,6 @@ def next_slot(previous_slot: float, sent_at: float, *, interval_s: float) -> flo
     LAG_ABSORB_S behind it (after idle time): then it restarts from the send.
     """
     return max(previous_slot, sent_at - LAG_ABSORB_S) + interval_s
-
-
-def exact_count(rate_per_s: float, *, max_period_s: int = MAX_ADAPTED_PERIOD_S) -> tuple[int, int]:
-    """The count per whole-second period closest to `rate_per_s` from below.
-
-    exact_count(1.8)  # -> (9, 5): 9 per 5 s, not 1 per second
-    """
-    best = (math.floor(rate_per_s + 1e-9), 1)
-    for period in range(2, max_period_s + 1):
-        count = math.floor(rate_per_s * period + 1e-9)
-        if count * best[1] > best[0] * period:
-            best = (count, period)
-    return best if best[0] > 0 else (1, max_period_s)
 
 
 def bounds_for(count: int, period_s: float) -> list[tuple[int, float]]:
@@ -91,7 +89,7 @@ class Pacer:
         self._ceiling: list[tuple[int, float]] = []
         if rate_per_s is not None:
             self._ceiling = bounds_for(round(rate_per_s * period_s), period_s)
-        self._log: deque[float] = deque()
+        self._log: deque[SendStamp] = deque()
         self._slot = -math.inf
         self._bounds: list[tuple[int, float]] = []
         self.rate_per_s: float | None = None
@@ -104,34 +102,49 @@ class Pacer:
             self._bounds = []
             return
         self._bounds = [*self._ceiling, *bounds_for(round(rate_per_s * period_s), period_s)]
-        self._log = deque(self._log, maxlen=max(cap for cap, _ in self._bounds))
+        self._log = deque(self._log, maxlen=RESTAMP_ROOM + max(cap for cap, _ in self._bounds))
 
     def set_rate(self, rate_per_s: float) -> None:
-        """Change the rate (made exact as a count per period) from the next send on."""
+        """Change the rate from the next send on (the adaptive rate's changes).
+
+        Sends stay `1/rate` apart and no second holds more than ceil(rate): 1.8/s
+        is sent as 1.8/s, not rounded down to 1 per second. The bound is over one
+        second, not a longer period: a longer window would count the sends made
+        at the old rate and stop the run for seconds after a decrease.
+        """
         ceiling_per_s, ceiling_period_s = self._ceiling_rate
         if ceiling_per_s is not None and rate_per_s >= ceiling_per_s:
             self._apply(ceiling_per_s, ceiling_period_s)
             return
-        count, period_s = exact_count(rate_per_s)
-        self._apply(count / period_s, float(period_s))
+        self.rate_per_s, self.period_s = rate_per_s, 1.0
+        self._bounds = [*self._ceiling, (math.ceil(rate_per_s - 1e-9), 1.0)]
+        self._log = deque(self._log, maxlen=RESTAMP_ROOM + max(cap for cap, _ in self._bounds))
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> SendStamp | None:
+        """Wait for this request's turn; return its stamp (None: unpaced).
+
+        Give the stamp to the transport: a request that leaves later than its turn
+        (a new connection first) moves its stamp, and later windows count from there.
+        """
         if self.rate_per_s is None:
-            return
+            return None
         loop = asyncio.get_running_loop()
         async with self._lock:  # one send at a time: waiting here keeps the order
             wait_s = self._slot - loop.time()
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
+            # Stamps only ever move later, so the log is nearly sorted: sorting it is cheap.
+            times = sorted(stamp.at for stamp in self._log)
             now = loop.time()
             wait_s = max(
-                window_wait_s(self._log, now, cap=cap, window_s=window_s + WINDOW_MARGIN_S)
+                window_wait_s(times, now, cap=cap, window_s=window_s + WINDOW_MARGIN_S)
                 for cap, window_s in self._bounds
             )
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
-            sent_at = loop.time()
-            self._log.append(sent_at)
+            stamp = SendStamp(loop.time())
+            self._log.append(stamp)
             rate = self.rate_per_s
             if rate is not None:
-                self._slot = next_slot(self._slot, sent_at, interval_s=1 / rate)
+                self._slot = next_slot(self._slot, stamp.at, interval_s=1 / rate)
+            return stamp

@@ -125,9 +125,6 @@ class ApiProfile:
             params["page"] = str(page)
         return Request("GET", self.orders_path, params, None)
 
-    def to_manifest(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_manifest(cls, data: dict[str, Any] | None) -> ApiProfile:
         """The profile a run was made with; runs made before profiles existed get defaults."""

@@ -11,14 +11,17 @@ too large) comes back as `Exchange.problem`, never as an exception.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
+from types import SimpleNamespace, TracebackType
 from typing import Any
 
 import aiohttp
+
+from pipeline.api.pacing import SendStamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,17 @@ def decode(data: bytes, content_type: str) -> tuple[Any, str]:
     return text, text
 
 
+async def _restamp(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    """The request really left now (a new connection's first request leaves late)."""
+    stamp = context.trace_request_ctx
+    if isinstance(stamp, SendStamp):
+        stamp.at = max(stamp.at, asyncio.get_running_loop().time())
+
+
 class Transport:
     """Sends requests over one session. Build and use it inside the running event loop."""
 
@@ -69,8 +83,10 @@ class Transport:
     async def __aenter__(self) -> Transport:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s, connect=self.connect_timeout_s)
         connector = aiohttp.TCPConnector(limit=self.connections)
+        tracing = aiohttp.TraceConfig()
+        tracing.on_request_headers_sent.append(_restamp)
         self._session = aiohttp.ClientSession(
-            timeout=timeout, connector=connector, raise_for_status=False
+            timeout=timeout, connector=connector, raise_for_status=False, trace_configs=[tracing]
         )
         return self
 
@@ -91,8 +107,12 @@ class Transport:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         headers: Mapping[str, str],
+        stamp: SendStamp | None = None,
     ) -> Exchange:
-        """One HTTP exchange; never raises for HTTP or network trouble."""
+        """One HTTP exchange; never raises for HTTP or network trouble.
+
+        `stamp` (the pacer's) is moved to the moment the headers are written.
+        """
         assert self._session is not None, "use Transport as an async context manager"
         started = time.perf_counter()
         status: int | None = None
@@ -108,6 +128,7 @@ class Transport:
                 json=body,
                 headers=headers,
                 allow_redirects=False,
+                trace_request_ctx=stamp,
             ) as response:
                 status, answer_headers = response.status, response.headers
                 data = await self._read_limited(response)

@@ -319,6 +319,11 @@ def show_result(result: RunResult) -> None:
     if summary["requests"]:
         table.add_section()
         table.add_row("requests", str(summary["requests"]))
+        for kind, count in (summary.get("requests_by_kind") or {}).items():
+            if count:  # the before-image reads are visible next to the changes
+                table.add_row(f"  {kind}", str(count), style="dim")
+        if summary.get("requests_per_row"):
+            table.add_row("requests/row", f"{summary['requests_per_row']:.2f}")
         table.add_row("retries", str(summary["retries"]))
         table.add_row("429 answers", str(summary["rate_limited"]))
         table.add_row("requests/s", f"{summary['achieved_requests_per_s']:.1f}")

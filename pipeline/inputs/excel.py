@@ -1,7 +1,8 @@
 """Read an .xlsx sheet as the person sees it: Excel's row numbers, cells as displayed.
 
-openpyxl gives what a values-only reader loses: each cell's type and number
-format, and which rows are hidden (filtered out). So a zip stored as 1067 with
+openpyxl (read-only, streaming) gives what a values-only reader loses: each
+cell's type and number format; the sheet's XML says which rows are hidden
+(filtered out). So a zip stored as 1067 with
 the format `00000` reads `01067`, a date reads as its format shows it
 (`01.12.2026`, not `2026-12-01 00:00:00`), and a number too large for a float
 to hold exactly (a 17-digit ID) is written in scientific notation so that the
@@ -15,9 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import polars as pl
 
@@ -25,7 +28,9 @@ from pipeline.errors import InputFileError
 from pipeline.inputs.header import find_header, skipped_warning
 from pipeline.inputs.text import Grid, unique_names
 
-EXACT_FLOAT_LIMIT = 2**53  # integers above this are not all representable as a float
+# Excel keeps 15 significant digits and a float 15.95: a number cell of 16 digits or more
+# may already have lost some (12345678901234567 is stored as 1.23456789012346E16).
+EXACT_DIGITS_LIMIT = 10**15
 # Excel's built-in short date (number format 14) is shown in the reader's locale:
 # nobody can tell which, so it becomes an ISO date.
 _LOCALE_DATE = "mm-dd-yy"
@@ -87,7 +92,7 @@ def show_date(value: dt.datetime | dt.date | dt.time, number_format: str) -> str
 def show_number(value: float, number_format: str) -> str:
     """A number cell as text: `00000` zero-pads, integral floats lose `.0`, and a
     number beyond a float's exact range keeps the scientific form Excel shows."""
-    if abs(value) >= EXACT_FLOAT_LIMIT:
+    if abs(value) >= EXACT_DIGITS_LIMIT:
         return f"{value:.15E}".replace("E+", "E")
     if float(value).is_integer():
         text = str(int(value))
@@ -110,6 +115,21 @@ def show_cell(value: Any, number_format: str) -> str | None:
     return str(value)
 
 
+def hidden_rows(path: Path, sheet_xml: str) -> frozenset[int]:
+    """Rows marked hidden (filtered out) in a sheet's XML, streamed: openpyxl's read-only
+    mode, which keeps memory flat for large workbooks, does not keep them."""
+    hidden: set[int] = set()
+    with zipfile.ZipFile(path) as archive, archive.open(sheet_xml) as stream:
+        number = 0
+        for _, element in ElementTree.iterparse(stream):
+            if element.tag.rpartition("}")[2] == "row":
+                number = int(element.get("r") or number + 1)
+                if element.get("hidden") in ("1", "true"):
+                    hidden.add(number)
+                element.clear()
+    return frozenset(hidden)
+
+
 def read_excel(
     path: Path,
     *,
@@ -122,30 +142,36 @@ def read_excel(
     import openpyxl
 
     try:
-        workbook = openpyxl.load_workbook(path, data_only=True)
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises zipfile/XML/KeyError types for damage
         first = str(error).split("\n", 1)[0]
         raise InputFileError(f"{source}: cannot be opened as an Excel workbook ({first})") from None
-    if sheet is not None and sheet not in workbook.sheetnames:
-        names = ", ".join(repr(name) for name in workbook.sheetnames)
-        raise InputFileError(f"{source}: there is no sheet {sheet!r}; the sheets are {names}")
-    worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
-    records: list[tuple[int, list[str | None]]] = [
-        (number, [show_cell(cell.value, cell.number_format) for cell in cells])
-        for number, cells in enumerate(worksheet.iter_rows(min_row=1), start=1)
-    ]
-    hidden = frozenset(
-        number
-        for number, dimension in worksheet.row_dimensions.items()
-        if dimension.hidden and isinstance(number, int)
-    )
-    workbook.close()
+    try:
+        if sheet is not None and sheet not in workbook.sheetnames:
+            names = ", ".join(repr(name) for name in workbook.sheetnames)
+            raise InputFileError(f"{source}: there is no sheet {sheet!r}; the sheets are {names}")
+        worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+        worksheet.reset_dimensions()  # the stored used range may be wrong; read what is there
+        records: list[tuple[int, list[str | None]]] = [
+            (number, [show_cell(cell.value, getattr(cell, "number_format", "")) for cell in cells])
+            for number, cells in enumerate(worksheet.iter_rows(min_row=1), start=1)
+        ]
+        hidden = hidden_rows(path, worksheet._worksheet_path)
+    except InputFileError:
+        raise
+    except Exception as error:
+        first = str(error).split("\n", 1)[0]
+        raise InputFileError(f"{source}: the sheet cannot be read ({first})") from None
+    finally:
+        workbook.close()
     if not records:
         raise InputFileError(f"{source}: the sheet is empty; it needs a header row and data rows")
     position = find_header(records, mapping=mapping, header_row=header_row, source=source)
     warnings = [w for w in [skipped_warning(records, position, source=source)] if w]
-    headers = unique_names(records[position][1], source)
     data = records[position + 1 :]
+    width = max(len(cells) for _, cells in records[position:])
+    header_cells = list(records[position][1])
+    headers = unique_names(header_cells + [None] * (width - len(header_cells)), source)
     frame = pl.DataFrame(
         [[cells[i] if i < len(cells) else None for _, cells in data] for i in range(len(headers))],
         schema=dict.fromkeys(headers, pl.String),

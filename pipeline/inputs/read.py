@@ -212,7 +212,8 @@ def read_file(
         raise InputFileError(
             f"{name}: no order key column (the columns are {', '.join(headers)});"
             " name one 'orderId' (Quivo's order number), 'Order Number' (the shop's,"
-            " e.g. #1001) or 'Reference', or map it in the job file's [columns]"
+            " e.g. #1001) or 'Reference', or map it in the job file's [columns]; if the"
+            " column names are not in the first 20 rows, give their row with --header-row N"
         )
     source = SourceFile(
         path=path,

@@ -124,7 +124,8 @@ def read_text(
         )
     if not text.strip():
         raise InputFileError(f"{source}: the file is empty; it needs a header row and data rows")
-    lines = text.split("\n", SEARCH_ROWS + 2)[: SEARCH_ROWS + 1]
+    reach = max(SEARCH_ROWS, header_row or 0) + 1  # lines to look at: the hint and 20 rows
+    lines = text.split("\n", reach + 1)[:reach]
     hint = _SEP_HINT.match(lines[0])
     forced = hint.group(1) if hint else None
     suffix = path.suffix.lower()

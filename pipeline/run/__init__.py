@@ -4,5 +4,8 @@
 bounded fan-out, `send` the per-order worker, `verify` the check against the
 refetched order, `journal` the SQLite record that `durable` resumes and reruns
 from, `runner` a run end to end, `sweep` the nightly inbox job, `progress` and
-`interrupts` the terminal side. May import every other subpackage but `cli`.
+`interrupts` the terminal side. Look first, take back (SPEC §10): `snapshot` reads
+an order before its change and decides what not to send, `guards` the limits, the
+breaker and a file already run, `planfile` + `predict` the `plan`, `apply` and
+`undo` their commands' libraries. May import every other subpackage but `cli`.
 """

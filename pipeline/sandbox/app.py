@@ -45,6 +45,11 @@ async def show_stats(request: web.Request) -> web.StreamResponse:
     return web.json_response(request.app[STATE].stats.as_json())
 
 
+async def show_arrivals(request: web.Request) -> web.StreamResponse:
+    """Every request's arrival stamp (time.monotonic of the sandbox), for traces."""
+    return web.json_response(request.app[STATE].stats.arrivals)
+
+
 async def reset_stats(request: web.Request) -> web.StreamResponse:
     request.app[STATE].stats = Stats()
     return web.Response(status=204)
@@ -76,6 +81,7 @@ def create_app(
     app.router.add_post("/orders/{order_id}/cancelRequest", cancel_request, name="cancel")
     app.router.add_post("/orders/{order_id}/refetch", refetch_order, name="refetch")
     app.router.add_get("/_sandbox/stats", show_stats)
+    app.router.add_get("/_sandbox/arrivals", show_arrivals)
     app.router.add_post("/_sandbox/reset", reset_stats)
     app.router.add_get("/_sandbox/orders/{order_id}", peek_order)
     return app

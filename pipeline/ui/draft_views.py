@@ -7,7 +7,6 @@ library) and renders a page or answers JSON for the page's script.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +234,7 @@ async def send(request: web.Request) -> web.Response:
     cancels = int(planned.summary.get("cancels", 0))
     if cancels and body.get("confirm") != cancels:
         raise OptionsError(f"type the number of orders to cancel ({cancels}) to confirm")
-    options = replace(draft.options(ui.config.options), assume_yes=bool(cancels))
+    options = draft.options(ui.config.options)
     paths, names = draft.input_paths(), list(draft.settings.names)
     ui.tasks.start(
         draft.run_dir,
@@ -245,6 +244,8 @@ async def send(request: web.Request) -> web.Response:
             options=options,
             env=ui.env,
             out=draft.run_dir,
+            # The person typed the number the preview showed: that is the run's "yes".
+            confirm=lambda _orders, _url: True,
             progress_factory=progress,
             names=names,
             prepared_dir=True,

@@ -94,7 +94,6 @@ class Check:
         counts = {"rows": len(self.status), "valid": 0, "invalid": 0, "duplicate": 0}
         for status in self.status:
             counts[status] += 1
-        counts["problems"] = counts["invalid"]
         return counts
 
     def indexes(self, *, errors_only: bool) -> list[int]:
@@ -273,12 +272,11 @@ class Draft:
             ]
             column.scatter([i for i, _ in changes], [v for _, v in changes])
             raw = raw.with_columns(column)
-        folder = private_dir(self.run_dir / "inputs" / "fixed")
+        private_dir(self.run_dir / "inputs" / "fixed")
         for source, target in zip(original.files, self.input_paths(), strict=True):
             frame = raw.filter(pl.col("file") == source.name).select(source.headers)
             write_table(frame, target, sheet=self.settings.sheet or self._first_sheet())
             target.chmod(0o600)
-        del folder
 
     def plan(self, base: RunOptions, *, env: Environment) -> PlanResult:
         """The library's plan of this draft (every targeted order read; nothing sent).

@@ -82,7 +82,7 @@ function setupGrid() {
   head.className = "grid-head";
   const template = (editable ? ["row", ...columns, "problem"] : columns).map((c) => (c === "row" ? "70px" : c === "problem" || c === "error" ? "minmax(220px, 2fr)" : "minmax(110px, 1fr)")).join(" ");
   head.style.gridTemplateColumns = template;
-  (editable ? ["row", ...columns, "problem"] : columns).forEach((c) => { const d = document.createElement("div"); d.textContent = c; head.appendChild(d); });
+  (editable ? ["row", ...columns, "problem"] : columns).forEach((c) => { const d = document.createElement("div"); d.textContent = c; d.title = c; head.appendChild(d); });
   const body = document.createElement("div");
   body.className = "grid-body";
   const spacer = document.createElement("div");
@@ -135,6 +135,7 @@ function setupGrid() {
           cell.textContent = value === null || value === undefined ? "" : value;
           const column = editable ? ["row", ...columns, "problem"][c] : columns[c];
           cell.dataset.column = column;
+          cell.title = cell.textContent; // the whole value when the column is too narrow
           if (marked.has(column)) { cell.classList.add("bad"); cell.title = row.message; }
           if (editable && c > 0 && c <= columns.length) cell.classList.add("editable");
           line.appendChild(cell);
