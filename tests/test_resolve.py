@@ -192,3 +192,26 @@ def test_the_plan_names_hidden_rows(sandbox: SandboxThread, tmp_path: Path) -> N
     lines = summary_lines(planned.summary)
     assert any("hidden (filtered out)" in line and ": 9;" in line for line in lines)
     assert planned.plan.filter(pl.col("row") == 9)["prediction"][0] == "will_change"
+
+
+def test_the_resolution_is_kept_for_rebuild_and_resume(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    from pipeline.run.durable import rebuild_reports, resume_run
+
+    orders = processing(sandbox, 2)
+    path = tmp_path / "keys.csv"
+    lines = ["Order Number,comment"] + [f"{o['orderIdentifier']},kept" for o in orders]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = run_files(
+        [path],
+        options=options_for(sandbox, action="update"),
+        env=env_for(sandbox),
+        out=tmp_path / "run",
+    )
+    lookups = state_of(sandbox).stats.by_endpoint["list"]
+    rebuilt = rebuild_reports(tmp_path / "run")
+    assert rebuilt.results["orderId"].to_list() == run.results["orderId"].to_list()
+    resumed = resume_run(tmp_path / "run", cli={}, env=env_for(sandbox))
+    assert resumed.results["orderId"].to_list() == [o["orderId"] for o in orders]
+    assert state_of(sandbox).stats.by_endpoint["list"] == lookups  # not looked up again
