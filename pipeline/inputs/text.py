@@ -63,11 +63,25 @@ def sniff_separator(header_line: str, *, suffix: str) -> str:
     return best
 
 
-def unique_names(headers: Sequence[str | None], source: str) -> list[str]:
-    """Header names as written; an unnamed column is `column<N>` (its position)."""
+def column_letters(position: int) -> str:
+    """Excel's name of a column: 1 -> A, 27 -> AA."""
+    letters = ""
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+UNNAMED_PREFIX = "(no header) column "
+
+
+def unique_names(headers: Sequence[str | None], source: str, *, letters: bool = False) -> list[str]:
+    """Header names as written; an unnamed column is named by where a person finds it:
+    `(no header) column 3`, or `(no header) column C` in a workbook (`letters`)."""
     names: list[str] = []
     for position, header in enumerate(headers, start=1):
-        name = (header or "").strip() or f"column{position}"
+        where = column_letters(position) if letters else str(position)
+        name = (header or "").strip() or UNNAMED_PREFIX + where
         if name in names:
             raise InputFileError(
                 f"{source}: the column '{name}' appears twice; delete or rename one of them"
