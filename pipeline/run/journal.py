@@ -332,8 +332,13 @@ class Journal:
             yield RowResult(**values)
 
     def attempts_by_row(self) -> dict[int, int]:
-        """Requests already sent per row (from earlier sessions, for `resume`)."""
-        query = "SELECT row_idx, COUNT(*) FROM requests WHERE row_idx IS NOT NULL GROUP BY row_idx"
+        """Requests already sent per row that may have changed the order (for `resume` and
+        a stopped run): a request refused as unauthorized or forbidden changed nothing."""
+        query = (
+            "SELECT row_idx, COUNT(*) FROM requests WHERE row_idx IS NOT NULL"
+            " AND (status IS NULL OR status NOT IN (401, 403))"
+            " AND (error IS NULL OR error != 'not sent: the run stopped first') GROUP BY row_idx"
+        )
         return dict(self._db.execute(query).fetchall())
 
     def orders(self) -> Iterator[tuple[int, str]]:

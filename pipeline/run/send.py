@@ -17,12 +17,13 @@ judged against it by `judge`, a pure function:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.api.answers import Answer
-from pipeline.api.client import QuivoClient
+from pipeline.api.client import NOT_SENT, QuivoClient
 from pipeline.api.profile import ApiProfile
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
@@ -164,7 +165,11 @@ class RunRecorder:
             order_id=order_id, method=method, path=path, attempt=attempt, row=row
         )
         if row is not None and self._profile.is_cancel(method, path):
-            await self._journal.durable()
+            try:
+                await self._journal.durable()
+            except asyncio.CancelledError:  # stopped before it went out: it changed nothing
+                self._journal.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
+                raise
         return request_id
 
     def answered(
