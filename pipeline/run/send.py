@@ -25,6 +25,7 @@ from typing import Any
 from pipeline.api.answers import Answer
 from pipeline.api.client import NOT_SENT, QuivoClient
 from pipeline.api.profile import ApiProfile
+from pipeline.errors import OutputError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
 from pipeline.run.executor import run_on_each
@@ -170,6 +171,8 @@ class RunRecorder:
             except asyncio.CancelledError:  # stopped before it went out: it changed nothing
                 self._journal.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
                 raise
+            except OutputError:
+                pass  # the journal cannot be written: the run was stopped, this is not sent
         return request_id
 
     def answered(
@@ -298,6 +301,7 @@ async def send_plan(
 
     async with QuivoClient(options.api, credentials, observer=recorder) as client:
         progress.bind_halt(client.halt)
+        journal.on_failure = client.halt  # a journal that cannot be written stops sending
         with stop_on_signals(client):
             if await client.login() and not options.dry_run:
                 await run_on_each(
