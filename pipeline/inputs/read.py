@@ -164,7 +164,7 @@ def read_file(
         kind = "excel"
     elif suffix in PARQUET_SUFFIXES:
         frame, headers = _read_parquet(path, name)
-        grid = Grid(frame, headers, list(range(1, frame.height + 1)), None, [])
+        grid = Grid(frame, headers, pl.int_range(1, frame.height + 1, eager=True), None, [])
         kind = "parquet"
     else:
         raise InputFileError(f"{name}: unknown file type '{suffix}'; use one of {SUPPORTED}")

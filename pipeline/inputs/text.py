@@ -33,7 +33,7 @@ class Grid:
 
     frame: pl.DataFrame  # one column per header, all String
     headers: list[str]
-    rows: list[int]  # the row number (line, Excel row, position) of each frame row
+    rows: pl.Series | list[int]  # the row number (line, Excel row, position) of each row
     separator: str | None
     warnings: list[str]
     hidden: frozenset[int] = frozenset()  # rows hidden (filtered out) in a workbook
@@ -185,10 +185,9 @@ def read_text(
         raise InputFileError(
             f"{source}: cannot be read as CSV ({_first_line(str(error))})"
         ) from None
-    if '"' in body:
-        rows = _record_lines(body, separator, header_line)[1 : frame.height + 1]
-    else:
-        rows = list(range(header_line + 1, header_line + 1 + frame.height))
-    if len(rows) != frame.height:  # a record the csv module read differently: count on
-        rows = list(range(header_line + 1, header_line + 1 + frame.height))
+    counted = pl.int_range(header_line + 1, header_line + 1 + frame.height, eager=True)
+    rows: pl.Series | list[int] = counted  # one record a line: counted, no Python list
+    if '"' in body:  # a quoted cell may span lines: the csv module says where records start
+        starts = _record_lines(body, separator, header_line)[1 : frame.height + 1]
+        rows = starts if len(starts) == frame.height else counted
     return Grid(unguard_frame(frame), list(frame.columns), rows, separator, warnings)
