@@ -152,7 +152,7 @@ def stale_fields(order: Mapping[str, Any], precondition: Mapping[str, Any]) -> l
     for path, expected in precondition.items():
         actual = order.get("orderStatus") if path == "orderStatus" else current(order, path)
         if not exactly(actual, expected):
-            found.append(f"{path} was {shown(expected)}, now {shown(actual)}")
+            found.append(f"{field_label(path)} was {shown(expected)}, now {shown(actual)}")
     return found
 
 
