@@ -51,6 +51,9 @@ class ApiSettings:
     connect_timeout_s: float = 10.0
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 30.0
+    # A gateway outage (502/503/504) is ridden out this long, with backoff, before the
+    # run stops (resumably): a short outage is no reason to stop.
+    outage_grace_s: float = 60.0
     max_body_bytes: int = 8 * 1024 * 1024
     profile: ApiProfile = field(
         default_factory=ApiProfile
@@ -322,6 +325,7 @@ def resolve_options(
     )
     if api.concurrency < 1:
         raise OptionsError("--concurrency must be at least 1")
+    check_unpaced(api)
     return RunOptions(
         api=api,
         action=_pick(cli.get("action"), job_value("action"), start.action),
@@ -376,4 +380,16 @@ def settle_base_url(options: RunOptions, env: Environment | None) -> RunOptions:
             "no API base URL: set QUIVO_BASE_URL (in the environment or .env), or name it:"
             f" RunOptions(api=ApiSettings(base_url={DEFAULT_BASE_URL!r})) for the real API"
         )
-    return replace(options, api=replace(options.api, base_url=check_base_url(url)))
+    options = replace(options, api=replace(options.api, base_url=check_base_url(url)))
+    check_unpaced(options.api)
+    return options
+
+
+def check_unpaced(api: ApiSettings) -> None:
+    """`--rate 0` (unpaced) is for benchmarks against a loopback API, never a real one."""
+    host = urlsplit(api.base_url).hostname or ""
+    if api.rate_per_s is None and api.base_url and not is_loopback(host):
+        raise OptionsError(
+            f"--rate 0 (unpaced) is refused for {api.base_url}: it is only for a loopback"
+            " API (benchmarks); give a rate, e.g. --rate 5"
+        )

@@ -82,7 +82,7 @@ def test_run_prints_the_summary_and_exits_1_when_rows_failed(
         ),
         (
             ["validate", str(SAMPLE_DATA / "cancellations.parquet")],
-            None,  # no action anywhere: every row invalid, exit 1, not a file error
+            "no action column and no --action",  # SPEC §4: a file error, nothing sent
         ),
         (["run", "x.csv", "--job", "nope.toml"], "job file nope.toml: no such file"),
         (["resume", "nowhere"], "no journal"),

@@ -196,3 +196,16 @@ def test_a_refused_static_token_exits_3(fresh_orders: list[dict[str, Any]]) -> N
     assert result.exit_code == 3, result.output
     assert "failed  auth scheme" in result.output
     assert "expired-token-x" not in result.output
+
+
+def test_a_refetch_without_a_field_verification_reads_differs(
+    fresh_orders: list[dict[str, Any]],
+) -> None:
+    order = fresh_orders[0]
+    del order["trackingEnabled"]
+    with serve(DOCUMENTED, fresh_orders, []) as sandbox:
+        result = doctor(sandbox, "--order", str(order["orderId"]))
+    assert result.exit_code == 1, result.output
+    line = next(line for line in result.output.splitlines() if "refetch" in line)
+    assert line.startswith("differs")
+    assert "lacks trackingEnabled" in line

@@ -16,7 +16,7 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ from aiohttp import web
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
+from tests.conftest import env_for, options_for
 from tests.test_cli import cli_env
 from tests.test_durable import CONCURRENCY, mixed_input
 
@@ -119,11 +121,14 @@ def test_a_stopped_run_is_finished_by_resume(
                 output, errors = process.communicate(timeout=120)
             code = process.returncode
             output += errors
-        else:
-            retries = 1 if way == "api-down-at-login" else 8  # login backs off: keep it short
-            command = run_command(path, out, retries=retries)
-            stopped = CliRunner().invoke(main, command, env=cli_env(sandbox))
-            code, output = stopped.exit_code, stopped.output
+        else:  # an outage longer than the grace the run rides out (60 s; 0.3 s here)
+            options = options_for(sandbox, rate=200.0, concurrency=CONCURRENCY, retries=8)
+            options = replace(options, api=replace(options.api, outage_grace_s=0.3))
+            stopped = run_files([path], options=options, env=env_for(sandbox), out=out)
+            code, output = stopped.exit_code, f"quivo-bulk resume {out}"
+            assert stopped.summary["stopped"].startswith(
+                "login failed: HTTP 503" if way == "api-down-at-login" else "the API keeps failing"
+            )
         assert code == 3, output
         assert f"quivo-bulk resume {out}" in output  # the last line says how to finish
         before = stats(sandbox)
@@ -174,8 +179,9 @@ def test_two_resumes_at_once_the_second_exits_2(
     with SandboxThread(app) as sandbox:
         path, _ = mixed_input(sandbox, tmp_path)
         out = tmp_path / "run"
-        command = run_command(path, out, retries=1)
-        stopped = CliRunner().invoke(main, command, env=cli_env(sandbox))
+        options = options_for(sandbox, retries=1)
+        options = replace(options, api=replace(options.api, outage_grace_s=0.0))
+        stopped = run_files([path], options=options, env=env_for(sandbox), out=out)
         assert stopped.exit_code == 3
         outage.down = False
         from pipeline.run.rundir import run_lock

@@ -310,3 +310,34 @@ def test_plan_and_apply_rows_keyed_by_shop_order_number(
         order = state_of(sandbox).order(order_id, touch=False)
         assert order is not None
         assert order["comment"] == f"from the shop {number}"
+
+
+def test_undo_restores_both_addresses_of_a_delivery_and_invoice_row(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    env = env_for(sandbox)
+    [order_id] = order_ids(sandbox, "PROCESSING", 1)
+    before = snapshot_orders(sandbox)[order_id]
+    path = tmp_path / "both.csv"
+    path.write_text(
+        "orderId,name,street,city,zip,countryIso2\n"
+        f"{order_id},Ada Lovelace,Ringstraße 1,Wien,1010,AT\n"
+    )
+    run = run_files(
+        [path],
+        options=options_for(sandbox, action="address", address_type="DELIVERY_AND_INVOICE"),
+        env=env,
+        out=tmp_path / "runs" / "both",
+    )
+    assert run.results["outcome"].to_list() == ["applied"]
+    undone = undo_run(run.run_dir, env=env, apply=True, cli={"rate": 500.0})
+    rows = pl.read_csv(undone.undo_csv, infer_schema=False)
+    assert rows.select("action", "addressType").rows() == [
+        ("address", "DELIVERY"),
+        ("address", "INVOICE"),
+    ]
+    assert undone.run is not None
+    assert undone.run.exit_code == 0
+    after = snapshot_orders(sandbox)[order_id]
+    assert after["deliveryAddress"] == before["deliveryAddress"]
+    assert after["invoiceAddress"] == before["invoiceAddress"]

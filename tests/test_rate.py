@@ -58,7 +58,8 @@ def test_resolve_options_keeps_the_period_and_auto() -> None:
     assert (api.rate_per_s, api.rate_period_s, api.rate_auto) == (pytest.approx(100 / 60), 60, 0)
     api = resolve_options(cli={"rate": "auto"}, job=None, env=None).api
     assert (api.rate_per_s, api.rate_auto) == (50.0, True)
-    assert resolve_options(cli={"rate": 0}, job=None, env=None).api.rate_per_s is None
+    loopback = {"rate": 0, "base_url": "http://127.0.0.1:8787"}  # unpaced: loopback only
+    assert resolve_options(cli=loopback, job=None, env=None).api.rate_per_s is None
 
 
 @pytest.mark.parametrize(

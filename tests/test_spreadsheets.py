@@ -215,3 +215,17 @@ def test_a_header_further_down_needs_header_row(tmp_path: Path) -> None:
     result, frame = validate(tmp_path, str(path), "--action", "cancel", "--header-row", "26")
     assert result.exit_code == 0, result.output
     assert frame["row"].to_list() == [27]
+
+
+def test_a_column_without_header_is_named_where_a_person_finds_it(tmp_path: Path) -> None:
+    path = tmp_path / "unnamed.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["orderId", "comment"])
+    sheet.write_row(1, 0, [4100001, "hi", "loose note"])
+    book.close()
+    result, frame = validate(tmp_path, str(path), "--action", "update")
+    assert result.exit_code == 0, result.output
+    assert "'(no header) column C' are not used" in result.output
+    assert "UNNAMED" not in result.output
+    assert frame["(no header) column C"].to_list() == ["loose note"]

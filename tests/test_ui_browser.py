@@ -109,6 +109,7 @@ def test_upload_fix_preview_send_results(
         page.click("#send-button")
 
         page.wait_for_url("**/send")
+        assert page.inner_text("#limit") == "rate: at most 500/s"  # the test's options
         page.wait_for_selector("#progress[data-finished]", timeout=60_000)
         assert page.get_attribute("#progress", "data-finished") == "finished"
         page.screenshot(path=shots / "6-send.png")

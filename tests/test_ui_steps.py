@@ -127,3 +127,18 @@ async def test_unusable_uploads_get_a_message_that_says_what_to_do(
     async with client.get(f"{url}/draft/{name}/check") as answer:
         assert answer.status == 400
         assert "cannot be opened as an Excel workbook" in await answer.text()
+
+
+@pytest.mark.parametrize(
+    ("rate_per_s", "auto", "shown"),
+    [
+        (5.0, False, "at most 5/s"),
+        (2.5, False, "at most 2.5/s"),
+        (None, False, "unpaced"),
+        (100.0, True, "auto, at most 100/s"),
+    ],
+)
+def test_the_send_page_names_the_pacing(rate_per_s: float | None, auto: bool, shown: str) -> None:
+    from pipeline.ui.run_views import rate_label
+
+    assert rate_label(rate_per_s=rate_per_s, auto=auto) == shown

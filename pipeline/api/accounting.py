@@ -13,13 +13,14 @@ import logging
 import time
 from collections.abc import Callable
 
-from pipeline.api.health import Health
+from pipeline.api.health import Health, Outage, counts_as_failure
 from pipeline.api.pacing import Pacer
 from pipeline.api.throttle import AdaptiveRate
 
 log = logging.getLogger(__name__)
 
 UNHEALTHY = "the API keeps failing (most recent requests got 5xx or no answer)"
+REFUSING = "the API keeps refusing requests (most recent got 403 or 429)"
 
 
 class Accounting:
@@ -29,18 +30,29 @@ class Accounting:
         *,
         adaptive: AdaptiveRate | None,
         health: Health,
+        outage: Outage | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pacer = pacer
         self.adaptive = adaptive
         self.health = health
+        self.outage = outage or Outage(grace_s=0.0)
         self._clock = clock
         self.throttled = 0
 
     def record(self, status: int | None) -> str | None:
         """Account one attempt; return the reason to stop the run, if there is one."""
-        failed = status is None or status >= 500
-        reason = UNHEALTHY if self.health.record(failed=failed) else None
+        now = self._clock()
+        self.outage.record(status, now)
+        failed = counts_as_failure(status)
+        if status == 429 and self.adaptive is not None:
+            # A 429 the adaptive rate can still answer by slowing down is not a storm;
+            # at its floor (or unpaced) nothing is left to adapt: it counts.
+            failed = self.adaptive.current_per_s <= self.adaptive.floor_per_s
+        unhealthy = self.health.record(failed=failed)
+        reason = None
+        if unhealthy and failed and not self.outage.riding_out(now):
+            reason = UNHEALTHY if status is None or status >= 500 else REFUSING
         if self.adaptive is None:
             return reason
         if status == 429:

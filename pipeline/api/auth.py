@@ -36,6 +36,17 @@ class TokenKeeper:
         self._clock = clock
         self._lock = asyncio.Lock()
         self.logins = 0
+        self._proven = static_token is not None  # the current token was accepted once
+
+    def accepted(self, token: str | None) -> None:
+        """The API answered a request made with `token` without refusing it."""
+        if token is not None and token == self._token:
+            self._proven = True
+
+    def just_issued(self, token: str | None) -> bool:
+        """True for a token from a login that the API has not accepted yet: refusing
+        it means wrong credentials or the wrong auth scheme, not an expired token."""
+        return token is not None and token == self._token and not self._proven
 
     @property
     def can_renew(self) -> bool:
@@ -61,6 +72,7 @@ class TokenKeeper:
                     " set a fresh one, or set QUIVO_USERNAME and QUIVO_PASSWORD instead"
                 )
             self._token = await self._login()
+            self._proven = False
             self._issued_at = self._clock()
             self.logins += 1
             return self._token

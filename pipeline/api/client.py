@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol
@@ -26,7 +27,7 @@ from typing import Any, Protocol
 from pipeline.api.accounting import Accounting
 from pipeline.api.answers import Answer, error_code, error_message, is_success
 from pipeline.api.auth import TokenKeeper
-from pipeline.api.health import Health
+from pipeline.api.health import GATEWAY_STATUS, Health, Outage
 from pipeline.api.pacing import Pacer
 from pipeline.api.payloads import LoginPayload
 from pipeline.api.retry import RetryPolicy, retry_wait_s
@@ -36,10 +37,12 @@ from pipeline.errors import ApiUnusable
 from pipeline.outcomes import ErrorCode
 from pipeline.settings import ApiSettings, Credentials
 
-__all__ = ["Answer", "QuivoClient", "RequestObserver", "error_message"]
+__all__ = ["NOT_SENT", "Answer", "QuivoClient", "RequestObserver", "error_message"]
 
 log = logging.getLogger(__name__)
 
+# The journal's note on a request the run stopped before it went out (it changed nothing).
+NOT_SENT = "not sent: the run stopped first"
 # Logins one call may ask for after a 401 (tokens live an hour; a call lasts seconds).
 MAX_RENEWALS_PER_CALL = 3
 
@@ -85,7 +88,9 @@ class QuivoClient:
         adaptive = adaptive_rate_for(settings)
         if adaptive is not None and adaptive.start_per_s is not None:
             self.pacer.set_rate(adaptive.current_per_s)  # auto: start low, then search
-        self.accounting = Accounting(self.pacer, adaptive=adaptive, health=Health())
+        self.accounting = Accounting(
+            self.pacer, adaptive=adaptive, health=Health(), outage=Outage(settings.outage_grace_s)
+        )
         self.retry_policy = RetryPolicy(
             max_attempts=settings.max_attempts,
             base_s=settings.backoff_base_s,
@@ -208,16 +213,18 @@ class QuivoClient:
         """The one retry loop: attempts until an answer is final, the budget is spent,
         or the run stops. `accept` says whether a 2xx body is the one expected; one that
         is not is retried as a bad response (a gateway may have mangled it)."""
-        attempts, tries, renewals = 0, 0, 0
+        attempts, tries, renewals, refused = 0, 0, 0, 0
         last: Exchange | None = None
         while True:
             if self.stop.is_set():
+                # Attempts the API refused unread (401) changed nothing: a row whose every
+                # attempt was refused so is `not_attempted`, never `failed`.
                 return Answer(
                     None if last is None else last.status,
                     None if last is None else last.body,
                     ErrorCode.ABORTED,
                     self.stop_reason or "stopped",
-                    attempts,
+                    attempts - refused,
                     None if last is None else last.latency_ms,
                 )
             token: str | None = None
@@ -229,10 +236,24 @@ class QuivoClient:
                     continue
             attempts += 1
             tries += 1
-            last = exchange = await self._attempt(
+            exchange = await self._attempt(
                 method, path, params, body, token, order_id, attempts, row
             )
+            if exchange.problem == NOT_SENT:
+                attempts -= 1  # the run stopped before it went out
+                continue
+            last = exchange
             status = exchange.status
+            if authenticated and status == 401:
+                refused += 1
+            elif authenticated and status is not None:
+                self._tokens.accepted(token)
+            if authenticated and status == 401 and self._tokens.just_issued(token):
+                self.halt(
+                    "the API refused the token it had just issued at login: wrong credentials"
+                    " or the wrong auth scheme (check the API profile, quivo-bulk doctor)"
+                )
+                continue
             if authenticated and status == 401 and renewals < MAX_RENEWALS_PER_CALL:
                 # The token expired: log in again (one login for every caller holding the
                 # same stale token) and retry for free. A long call can outlive several
@@ -262,6 +283,10 @@ class QuivoClient:
             else:
                 retryable, wait_s = retry_wait_s(status, exchange.headers)
                 code = error_code(status, problem)
+            if retryable and self._riding_out(status):
+                # A gateway outage younger than outage_grace_s: wait it out, with backoff,
+                # without using up the call's budget (the run stops once it lasts longer).
+                tries = min(tries, self.retry_policy.max_attempts - 1)
             if not retryable or self.retry_policy.exhausted(tries):
                 message = problem if status is None or code is ErrorCode.BAD_RESPONSE else None
                 return Answer(
@@ -274,6 +299,10 @@ class QuivoClient:
                 )
             self.retries += 1
             await asyncio.sleep(self.retry_policy.wait_s(tries, wait_s))
+
+    def _riding_out(self, status: int | None) -> bool:
+        outage = self.accounting.outage
+        return status in GATEWAY_STATUS and outage.riding_out(time.monotonic())
 
     async def _attempt(
         self,
@@ -295,7 +324,14 @@ class QuivoClient:
             request_id = await self._observer.sending(
                 order_id=order_id, method=method, path=path, attempt=attempt, row=row
             )
-            stamp = await self.pacer.acquire()
+            try:
+                stamp = await self.pacer.acquire()
+            except asyncio.CancelledError:  # stopped while waiting its turn: never sent
+                self._observer.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
+                raise
+            if self.stop.is_set():
+                self._observer.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
+                return Exchange(None, None, None, "", NOT_SENT, 0.0)
             exchange = await self._transport.send(
                 method, path, params=params, body=body, headers=headers, stamp=stamp
             )

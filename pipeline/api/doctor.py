@@ -25,7 +25,17 @@ from pipeline.settings import ApiSettings, Credentials
 
 Verdict = Literal["ok", "differs", "failed", "skipped"]
 # What verification reads from a refetched order (SPEC §6).
-VERIFY_FIELDS = ("orderId", "orderStatus", "lastModified", "deliveryAddress", "invoiceAddress")
+VERIFY_FIELDS = (
+    "orderId",
+    "orderStatus",
+    "lastModified",
+    "cancelRequestedAt",
+    "comment",
+    "trackingEnabled",
+    "customAttributes",
+    "deliveryAddress",
+    "invoiceAddress",
+)
 EXPIRY_KEYS = ("expiresIn", "expires_in", "expiresInSeconds", "ttl", "tokenTtl")
 RATE_HEADER_WORDS = ("ratelimit", "rate-limit", "retry-after")
 

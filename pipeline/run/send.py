@@ -17,13 +17,15 @@ judged against it by `judge`, a pure function:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.api.answers import Answer
-from pipeline.api.client import QuivoClient
+from pipeline.api.client import NOT_SENT, QuivoClient
 from pipeline.api.profile import ApiProfile
+from pipeline.errors import OutputError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
 from pipeline.run.executor import run_on_each
@@ -164,7 +166,13 @@ class RunRecorder:
             order_id=order_id, method=method, path=path, attempt=attempt, row=row
         )
         if row is not None and self._profile.is_cancel(method, path):
-            await self._journal.durable()
+            try:
+                await self._journal.durable()
+            except asyncio.CancelledError:  # stopped before it went out: it changed nothing
+                self._journal.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
+                raise
+            except OutputError:
+                pass  # the journal cannot be written: the run was stopped, this is not sent
         return request_id
 
     def answered(
@@ -293,6 +301,7 @@ async def send_plan(
 
     async with QuivoClient(options.api, credentials, observer=recorder) as client:
         progress.bind_halt(client.halt)
+        journal.on_failure = client.halt  # a journal that cannot be written stops sending
         with stop_on_signals(client):
             if await client.login() and not options.dry_run:
                 await run_on_each(

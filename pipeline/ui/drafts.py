@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -135,6 +136,9 @@ class Draft:
         self.settings = settings
         self._check: Check | None = None
         self._plan: PlanResult | None = None
+        # Requests run these in worker threads: one at a time per draft, so the grid's
+        # page requests share one check and an edit never meets a half-made one.
+        self._lock = threading.RLock()
 
     @classmethod
     def create(cls, runs_dir: Path, *, uploads: Sequence[tuple[str, bytes]]) -> Draft:
@@ -213,14 +217,17 @@ class Draft:
         return sheets[0] if sheets else "Sheet1"
 
     def choose(self, **choices: Any) -> None:
-        """Change action, address_type, sheet or columns; edits stay."""
-        for key, value in choices.items():
-            if key not in ("action", "address_type", "sheet", "columns"):
-                raise ValueError(f"unknown draft setting {key!r}")
-            setattr(self.settings, key, value)
-        if self.settings.edits:
-            self._write_fixed(self._read_original(self.options(RunOptions())))
-        self.save()
+        """Change action, address_type, sheet or columns; edits stay unless the sheet changes."""
+        with self._lock:
+            if "sheet" in choices and choices["sheet"] != self.settings.sheet:
+                self.settings.edits = {}  # they were cells of the other sheet
+            for key, value in choices.items():
+                if key not in ("action", "address_type", "sheet", "columns"):
+                    raise ValueError(f"unknown draft setting {key!r}")
+                setattr(self.settings, key, value)
+            if self.settings.edits:
+                self._write_fixed(self._read_original(self.options(RunOptions())))
+            self.save()
 
     def _read_original(self, options: RunOptions) -> InputTable:
         return read_inputs(
@@ -232,31 +239,33 @@ class Draft:
 
     def check(self, base: RunOptions) -> Check:
         """Validate every row (edits applied); cached until something changes."""
-        if self._check is not None:
+        with self._lock:
+            if self._check is not None:
+                return self._check
+            options = self.options(base)
+            prepared = prepare(self.input_paths(), options=options, names=self.settings.names)
+            # Row numbers shown are the upload's: read it too only when the check reads a copy.
+            original = self._read_original(options) if self.settings.edits else prepared.table
+            if prepared.table.raw.height != original.raw.height:
+                raise InputFileError("the edited file lost rows; undo the last edit")
+            self._check = _checked(prepared, original)
             return self._check
-        options = self.options(base)
-        prepared = prepare(self.input_paths(), options=options, names=self.settings.names)
-        # Row numbers shown are the upload's: read it too only when the check reads a copy.
-        original = self._read_original(options) if self.settings.edits else prepared.table
-        if prepared.table.raw.height != original.raw.height:
-            raise InputFileError("the edited file lost rows; undo the last edit")
-        self._check = _checked(prepared, original)
-        return self._check
 
     def edit(self, *, index: int, header: str, value: str | None, base: RunOptions) -> Check:
         """Set one cell, write the fixed files, and check again."""
-        check = self.check(base)
-        if header not in check.headers or not 0 <= index < len(check.status):
-            raise InputFileError("no such cell; reload the page")
-        cells = check.prepared.table.raw.select(check.headers).row(index)
-        row = dict(zip(check.headers, cells, strict=True))
-        row[header] = value or None
-        if all(v is None or not str(v).strip() for v in row.values()):
-            raise InputFileError("a row cannot be emptied here; delete it in your spreadsheet")
-        self.settings.edits.setdefault(str(index), {})[header] = value or None
-        self._write_fixed(check.original)
-        self.save()
-        return self.check(base)
+        with self._lock:
+            check = self.check(base)
+            if header not in check.headers or not 0 <= index < len(check.status):
+                raise InputFileError("no such cell; reload the page")
+            cells = check.prepared.table.raw.select(check.headers).row(index)
+            row = dict(zip(check.headers, cells, strict=True))
+            row[header] = value or None
+            if all(v is None or not str(v).strip() for v in row.values()):
+                raise InputFileError("a row cannot be emptied here; delete it in your spreadsheet")
+            self.settings.edits.setdefault(str(index), {})[header] = value or None
+            self._write_fixed(check.original)
+            self.save()
+            return self.check(base)
 
     def _write_fixed(self, original: InputTable) -> None:
         """The uploads with every edit applied, one file per upload, in the upload's kind."""
@@ -283,18 +292,19 @@ class Draft:
 
         Made again after any edit or choice; each plan gets its own folder in `plans/`.
         """
-        if self._plan is None:
-            from pipeline.run.planfile import plan_files
+        with self._lock:
+            if self._plan is None:
+                from pipeline.run.planfile import plan_files
 
-            self.check(base)
-            self._plan = plan_files(
-                self.input_paths(),
-                options=self.options(base),
-                env=env,
-                out=default_run_dir("plan", root=private_dir(self.run_dir / "plans")),
-                names=self.settings.names,
-            )
-        return self._plan
+                self.check(base)
+                self._plan = plan_files(
+                    self.input_paths(),
+                    options=self.options(base),
+                    env=env,
+                    out=default_run_dir("plan", root=private_dir(self.run_dir / "plans")),
+                    names=self.settings.names,
+                )
+            return self._plan
 
     @property
     def planned(self) -> PlanResult | None:
@@ -303,8 +313,9 @@ class Draft:
 
     def fixed_file(self, base: RunOptions) -> Path:
         """The file to download: the first upload with the edits (or as uploaded)."""
-        self.check(base)
-        return self.input_paths()[0]
+        with self._lock:
+            self.check(base)
+            return self.input_paths()[0]
 
 
 def write_table(frame: pl.DataFrame, path: Path, *, sheet: str) -> None:

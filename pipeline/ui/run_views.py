@@ -46,7 +46,17 @@ async def send_page(request: web.Request) -> web.Response:
     task = state(request).tasks.get(run_dir.name)
     if task is None:
         raise web.HTTPSeeOther(f"/run/{run_dir.name}")
-    return render(request, "send.html", step="send", name=run_dir.name, kind=task.kind)
+    api = state(request).config.options.api
+    limit = rate_label(rate_per_s=api.rate_per_s, auto=api.rate_auto) if task.kind == "run" else ""
+    return render(request, "send.html", step="send", name=run_dir.name, kind=task.kind, limit=limit)
+
+
+def rate_label(*, rate_per_s: float | None, auto: bool) -> str:
+    """How the run is paced, in words: `at most 5/s`, `auto, at most 100/s`, `unpaced`."""
+    if rate_per_s is None:
+        return "unpaced"
+    shown = f"{rate_per_s:g}/s"
+    return f"auto, at most {shown}" if auto else f"at most {shown}"
 
 
 async def events(request: web.Request) -> web.StreamResponse:
