@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from pipeline.api.pacing import Pacer, bounds_for
+from pipeline.api.pacing import WINDOW_MARGIN_S, Pacer, bounds_for
 from pipeline.api.throttle import AdaptiveRate, cubic_per_s, slow_start_per_s
 from pipeline.errors import OptionsError
 from pipeline.settings import RateChoice, parse_rate, resolve_options
@@ -247,7 +247,7 @@ def _most_in_window(times: list[float], window_s: float) -> int:
         ((100 / 60, 60.0), 300, [(60.0, 100), (1.0, 2)]),  # --rate 100/min
     ],
 )
-def test_the_pacer_reaches_99_percent_and_keeps_every_window(
+def test_the_pacer_reaches_98_percent_and_keeps_every_window(
     rate: tuple[float, float],
     count: int,
     windows: list[tuple[float, int]],
@@ -257,7 +257,7 @@ def test_the_pacer_reaches_99_percent_and_keeps_every_window(
     for window_s, cap in windows:
         assert _most_in_window(times, window_s) <= cap
     achieved = (count - 1) / (times[-1] - times[0])
-    assert achieved >= 0.99 * rate[0]
+    assert achieved >= rate[0] / (1 + WINDOW_MARGIN_S / rate[1]) * 0.999  # the margin's cost
     assert achieved <= rate[0] * 1.001
 
 

@@ -343,12 +343,13 @@ class QuivoClient:
         )
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
-                "%s %s -> %s in %.0f ms (attempt %d)",
+                "%s %s -> %s in %.0f ms (attempt %d, sent at %.6f)",
                 method,
                 path,
                 exchange.status if exchange.problem is None else exchange.problem,
                 exchange.latency_ms,
                 attempt,
+                stamp.at if stamp is not None else float("nan"),
             )
         if exchange.status is not None and exchange.problem is not None:
             # An unreadable answer counts as no answer.

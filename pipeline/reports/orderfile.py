@@ -23,7 +23,7 @@ import polars as pl
 
 ORDER_KEYS = ("orderStatus", "cancelRequestedAt", "lastModified")
 
-CHUNK_ROWS = 2_000
+CHUNK_ROWS = 500  # smaller parts: the streaming sink reads several at once
 ROW_GROUP_ROWS = 500
 
 

@@ -1,6 +1,7 @@
 """A trace of send times against arrival times, for the fullest one-second window.
 
-    python -m tests.benchmarks.trace_window 50     # rate 50/s, 1,500 requests
+    python -m tests.benchmarks.trace_window 50          # rate 50/s, 1,500 requests
+    python -m tests.benchmarks.trace_window 200 4500 --cli   # the same through `quivo-bulk run`
 
 The pacer stamps each send (loop.time, CLOCK_MONOTONIC); the sandbox, in its own
 process, stamps each arrival on the same clock. The script finds the server's
@@ -14,12 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import subprocess
 import sys
+import tempfile
 import urllib.request
+from pathlib import Path
 
 from pipeline.api.pacing import WINDOW_MARGIN_S, Pacer
 from pipeline.api.transport import Transport
-from tests.benchmarks.common import first_order_id, sandbox
+from tests.benchmarks.common import CREDENTIALS, QUIVO_BULK, first_order_id, sandbox, write_csv
 
 
 async def _send(base_url: str, rate: float, count: int) -> list[float]:
@@ -56,11 +62,33 @@ def _fullest(stamps: list[float]) -> tuple[int, int]:
     return best_start, best
 
 
-def main(rate: float, count: int) -> None:
-    with sandbox("--count", "200") as url:
-        sent = sorted(asyncio.run(_send(url, rate, count)))
+def _send_by_cli(base_url: str, rate: float, count: int, workdir: Path) -> list[float]:
+    """Run `quivo-bulk run` (comment updates) with debug logs; return its send stamps."""
+    path = write_csv(
+        workdir / "trace.csv",
+        "orderId,action,comment",
+        (f"{first_order_id() + i},update,trace {i}" for i in range(count // 3)),
+    )
+    env = {**os.environ, **CREDENTIALS, "QUIVO_BASE_URL": base_url}
+    finished = subprocess.run(
+        [*QUIVO_BULK, "--log-level", "debug", "run", str(path), "--rate", f"{rate:g}",
+         "--concurrency", "8", "--quiet", "--out", str(workdir / "trace")],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return [float(m) for m in re.findall(r"sent at (\d+\.\d+)\)", finished.stderr)]
+
+
+def main(rate: float, count: int, *, cli: bool) -> None:
+    with sandbox("--count", str(count + 10), "--cancel-delay", "3600") as url:
+        if cli:
+            with tempfile.TemporaryDirectory() as folder:
+                sent = sorted(_send_by_cli(url, rate, count, Path(folder)))
+        else:
+            sent = sorted(asyncio.run(_send(url, rate, count)))
         with urllib.request.urlopen(f"{url}/_sandbox/arrivals") as answer:  # loopback
             arrived = sorted(json.load(answer))
+    count = min(len(sent), len(arrived))
+    sent, arrived = sent[:count], arrived[:count]
     start, most = _fullest(arrived)
     _, client_most = _fullest(sent)
     delays = [a - s for s, a in zip(sent, arrived, strict=True)]
@@ -80,5 +108,6 @@ def main(rate: float, count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 50.0,
-         int(sys.argv[2]) if len(sys.argv) > 2 else 1500)  # fmt: skip
+    arguments = [a for a in sys.argv[1:] if a != "--cli"]
+    main(float(arguments[0]) if arguments else 50.0,
+         int(arguments[1]) if len(arguments) > 1 else 1500, cli="--cli" in sys.argv)  # fmt: skip
