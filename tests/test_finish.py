@@ -210,3 +210,29 @@ def test_two_resumes_at_once_the_second_exits_2(
         assert second.returncode == 2, second.stderr
         assert "in use by another quivo-bulk" in second.stderr
         assert stats(sandbox)["requests"] == sent  # the second sent nothing
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_shown_rate_and_eta_come_from_a_sliding_window() -> None:
+    """At a steady 10 requests/s after a burst of 30, the bar shows 10/s, not the average."""
+    from pipeline.outcomes import Outcome
+    from pipeline.run.progress import Progress, format_eta
+
+    clock = Clock()
+    progress = Progress(100, clock=clock)
+    for _ in range(30):  # a burst at the start (e.g. a retry storm)
+        progress.request()
+    for _ in range(100):  # then 10 s at exactly 10/s, one row per request
+        clock.now += 0.1
+        progress.request()
+        progress.rows([Outcome.APPLIED] if progress.done < 90 else [])
+    assert progress.rate_per_s() == pytest.approx(10.0, abs=0.3)
+    assert progress.eta_s() == pytest.approx(1.0, abs=0.5)  # 10 rows left at ~10 rows/s
+    assert [format_eta(s) for s in (None, 65.0, 3909.0)] == ["-", "1:05", "1:05:09"]

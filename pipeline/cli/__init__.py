@@ -7,14 +7,13 @@ nowhere else). Heavy imports (polars, aiohttp) happen inside the commands so
 """
 
 import logging
-import sys
 
 import click
 
 from pipeline.cli.common import REDACTOR
 from pipeline.cli.doctor import doctor
 from pipeline.cli.durable import report, rerun, resume
-from pipeline.cli.logs import FORMATS, configure_stderr
+from pipeline.cli.logs import FORMATS, StderrHandler, configure_stderr
 from pipeline.cli.plan import apply, plan, undo
 from pipeline.cli.sandbox import demo, sandbox
 from pipeline.cli.send import run, validate
@@ -53,7 +52,7 @@ def main(log_level: str, log_format: str) -> None:
     Example:
       quivo-bulk run corrections.xlsx --action address --base-url http://127.0.0.1:8787
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.addFilter(REDACTOR)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("pipeline")

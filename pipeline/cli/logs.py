@@ -22,6 +22,19 @@ import click
 FORMATS = ("text", "json")
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A log handler that writes to whatever `sys.stderr` is at the time: the progress
+    bar's redirect (so a log line never lands on the bar's line) or the cron stamping."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def utc_stamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

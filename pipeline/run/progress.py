@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TextIO
@@ -17,17 +17,24 @@ from typing import TextIO
 from pipeline.outcomes import SUCCESS, Outcome
 
 STATUS_EVERY_S = 5.0
+RATE_WINDOW_S = 5.0  # the displayed request rate: requests sent in the last 5 s
+ETA_ALPHA = 0.3  # weight of the newest 1 s sample in the smoothed row rate (EWMA)
 
 
 class Progress:
     """Counts rows and requests; subclasses show them. This base shows nothing."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.total = total
         self.done = 0
         self.requests = 0
         self.outcomes: Counter[Outcome] = Counter()
-        self.started = time.monotonic()
+        self._clock = clock
+        self.started = clock()
+        # Send times of the latest requests: the displayed rate is over a sliding window.
+        self._recent: deque[float] = deque()
+        self._row_rate_per_s: float | None = None  # smoothed (EWMA), for the ETA
+        self._rows_at: tuple[float, int] = (self.started, 0)
         self._halt: tuple[asyncio.AbstractEventLoop, Callable[[str], None]] | None = None
 
     def bind_halt(self, halt: Callable[[str], None]) -> None:
@@ -47,12 +54,37 @@ class Progress:
 
     def request(self) -> None:
         self.requests += 1
+        now = self._clock()
+        self._recent.append(now)
+        while self._recent and now - self._recent[0] > RATE_WINDOW_S:
+            self._recent.popleft()
 
     def rows(self, outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
             self.outcomes[outcome] += 1
             self.done += 1
+        self._smooth_row_rate()
         self.refresh()
+
+    def _smooth_row_rate(self) -> None:
+        """Rows per second, an exponentially weighted moving average over 1 s samples."""
+        now = self._clock()
+        since, done_then = self._rows_at
+        if now - since < 1.0:
+            return
+        sample = (self.done - done_then) / (now - since)
+        previous = self._row_rate_per_s
+        self._row_rate_per_s = (
+            sample if previous is None else ETA_ALPHA * sample + (1 - ETA_ALPHA) * previous
+        )
+        self._rows_at = (now, self.done)
+
+    def eta_s(self) -> float | None:
+        """Seconds left at the smoothed row rate; None until there is one."""
+        rate = self._row_rate_per_s
+        if not rate:
+            return None
+        return (self.total - self.done) / rate
 
     @property
     def good(self) -> int:
@@ -63,8 +95,13 @@ class Progress:
         return self.done - self.good
 
     def rate_per_s(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return self.requests / elapsed if elapsed > 0 else 0.0
+        """Requests per second over the last RATE_WINDOW_S seconds (at most `--rate`: the
+        requests are counted as they leave the pacer)."""
+        now = self._clock()
+        while self._recent and now - self._recent[0] > RATE_WINDOW_S:
+            self._recent.popleft()
+        span = min(RATE_WINDOW_S, now - self.started)
+        return len(self._recent) / span if span >= 1.0 else 0.0
 
     def refresh(self) -> None:
         """Show the counts (called after every finished order)."""
@@ -118,7 +155,6 @@ class RichBar(Progress):
             BarColumn,
             MofNCompleteColumn,
             TextColumn,
-            TimeRemainingColumn,
         )
         from rich.progress import Progress as Bar
 
@@ -129,11 +165,11 @@ class RichBar(Progress):
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>6.1f} req/s"),
             TextColumn("[green]{task.fields[good]} ok[/] [red]{task.fields[bad]} not ok[/]"),
-            TimeRemainingColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
             console=Console(stderr=True),
             transient=False,
         )
-        self._task = self._bar.add_task("rows", total=total, rate=0.0, good=0, bad=0)
+        self._task = self._bar.add_task("rows", total=total, rate=0.0, good=0, bad=0, eta="-")
         self._shown_at = 0.0
 
     def request(self) -> None:
@@ -146,7 +182,12 @@ class RichBar(Progress):
 
     def refresh(self) -> None:
         self._bar.update(
-            self._task, completed=self.done, rate=self.rate_per_s(), good=self.good, bad=self.bad
+            self._task,
+            completed=self.done,
+            rate=self.rate_per_s(),
+            good=self.good,
+            bad=self.bad,
+            eta=format_eta(self.eta_s()),
         )
 
     def __enter__(self) -> Progress:
@@ -170,3 +211,12 @@ def make_progress(total: int, *, interactive: bool | None, quiet: bool = False) 
     if interactive is None:
         interactive = sys.stderr.isatty()
     return RichBar(total) if interactive else StatusLines(total)
+
+
+def format_eta(seconds: float | None) -> str:
+    """`1:05:09`, `4:05`, or `-` while there is no estimate yet."""
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

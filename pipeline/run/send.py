@@ -161,7 +161,6 @@ class RunRecorder:
         means `applied`, not `unchanged`. A repeated update simply lands again, and
         refetches change nothing, so they do not wait for the commit.
         """
-        self._on_request()
         request_id = self._journal.sending(
             order_id=order_id, method=method, path=path, attempt=attempt, row=row
         )
@@ -179,6 +178,8 @@ class RunRecorder:
         self, request_id: int, *, status: int | None, error: str | None, latency_ms: float
     ) -> None:
         self._journal.answered(request_id, status=status, error=error, latency_ms=latency_ms)
+        if error != NOT_SENT:
+            self._on_request()  # counted once it left the pacer: the shown rate is the real one
 
 
 async def process_order(
