@@ -24,9 +24,9 @@ from pydantic import (
 )
 
 from pipeline.api.profile import ProfileSettings
+from pipeline.api.rates import parse_rate
 from pipeline.errors import JobFileError, OptionsError
 from pipeline.inputs.columns import ATTRIBUTE_PREFIX, CANONICAL
-from pipeline.settings import parse_rate
 
 
 class JobFile(BaseModel):

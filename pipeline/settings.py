@@ -10,10 +10,8 @@ environment, and never reach a manifest, a report or a message.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +19,7 @@ from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.api.profile import ApiProfile, ProfileSettings, apply_settings
+from pipeline.api.rates import parse_rate
 from pipeline.errors import OptionsError
 
 DEFAULT_BASE_URL = "https://api.quivo.co"
@@ -29,8 +28,6 @@ DEFAULT_RATE_PER_S = 5.0
 DEFAULT_CONCURRENCY = 4
 DEFAULT_RETRIES = 4
 DEFAULT_TIMEOUT_S = 30.0
-DEFAULT_AUTO_MAX_PER_S = 50.0  # `--rate auto` never goes above this unless `auto:MAX` says so
-MAX_RATE_PERIOD_S = 3600.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,69 +199,6 @@ class RunOptions:
         values["api"] = ApiSettings(**api)
         values["expected_failures"] = tuple(values.get("expected_failures") or ())
         return cls(**values)
-
-
-@dataclass(frozen=True)
-class RateChoice:
-    """A parsed `--rate`: `count` requests per `period_s` seconds (or unpaced), maybe auto."""
-
-    count: int | None  # None: unpaced
-    period_s: float = 1.0
-    auto: bool = False
-
-    @property
-    def per_s(self) -> float | None:
-        return None if self.count is None else self.count / self.period_s
-
-
-_UNITS_S = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-_PER_PERIOD = re.compile(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|sec|s|min|m|h)")
-RATE_HELP = "N (per second), N/min, N/2s, 2.5 (= 5/2s), 0 (unpaced), auto or auto:MAX"
-
-
-def _per_second(text: str) -> RateChoice:
-    """`2.5` -> 5 per 2 s: the count per period that makes a fractional rate exact."""
-    try:
-        exact = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise OptionsError(f"--rate {text!r} is not a rate; use {RATE_HELP}") from None
-    if exact < 0:
-        raise OptionsError(f"--rate {text!r} is negative; use {RATE_HELP}")
-    if exact == 0:
-        return RateChoice(None)
-    if exact.denominator > MAX_RATE_PERIOD_S:
-        raise OptionsError(
-            f"--rate {text!r} needs a period over an hour to be exact;"
-            " give a count per period instead, e.g. 100/min"
-        )
-    return RateChoice(exact.numerator, float(exact.denominator))
-
-
-def parse_rate(value: str | float) -> RateChoice:
-    """Read a `--rate` value (CLI, job file, manifest).
-
-    parse_rate("100/min")  # -> RateChoice(count=100, period_s=60.0)
-    parse_rate("auto:200") # -> RateChoice(count=200, period_s=1.0, auto=True)
-    """
-    text = str(value).strip().lower()
-    if isinstance(value, float) and value.is_integer():
-        text = str(int(value))
-    if text == "auto" or text.startswith("auto:"):
-        ceiling = text[5:] if text.startswith("auto:") else str(int(DEFAULT_AUTO_MAX_PER_S))
-        choice = parse_rate(ceiling) if ceiling else RateChoice(None)
-        if choice.count is None:
-            raise OptionsError(f"--rate {value!r}: auto needs a positive MAX, e.g. auto:100")
-        return RateChoice(choice.count, choice.period_s, auto=True)
-    match = _PER_PERIOD.fullmatch(text)
-    if match is None:
-        return _per_second(text)
-    count, span, unit = match.groups()
-    period_s = float(span or 1) * _UNITS_S[unit]
-    if int(count) == 0 or period_s <= 0 or period_s > MAX_RATE_PERIOD_S:
-        raise OptionsError(
-            f"--rate {value!r}: give a positive count per period of at most an hour, e.g. 100/min"
-        )
-    return RateChoice(int(count), period_s)
 
 
 def _rate_settings(value: str | float | None) -> dict[str, Any]:

@@ -5,6 +5,8 @@ The real numbers come from `make bench`, not from here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,9 +36,25 @@ def test_adaptation_and_scale_benchmarks_produce_their_figures(tmp_path: Path) -
     assert rss.passed, rss.line()
 
 
-def test_startup_is_fast() -> None:
+def test_the_command_line_loads_no_heavy_library_before_a_command_runs() -> None:
+    """What keeps `quivo-bulk --help` fast (its time is a `make bench` figure, not a test):
+    building the command group imports neither polars, aiohttp nor the settings machinery."""
+    heavy = ("polars", "aiohttp", "pydantic", "pydantic_settings", "openpyxl", "jinja2")
+    probe = (
+        "import sys, pipeline.cli; "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
+
+
+@pytest.mark.slow
+def test_the_startup_figure_is_measured() -> None:
     (figure,) = bench_startup()
-    assert figure.passed, figure.line()
+    assert figure.value > 0
+    assert figure.target == "< 0.3 s"
 
 
 @pytest.mark.slow

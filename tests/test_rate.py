@@ -9,9 +9,10 @@ import math
 import pytest
 
 from pipeline.api.pacing import WINDOW_MARGIN_S, Pacer, bounds_for
+from pipeline.api.rates import RateChoice, parse_rate
 from pipeline.api.throttle import AdaptiveRate, cubic_per_s, slow_start_per_s
 from pipeline.errors import OptionsError
-from pipeline.settings import RateChoice, parse_rate, resolve_options
+from pipeline.settings import resolve_options
 
 
 @pytest.mark.parametrize(

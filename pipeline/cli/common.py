@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from pipeline.api.rates import RATE_HELP, parse_rate
 from pipeline.errors import OptionsError, QuivoBulkError, UsageError
-from pipeline.settings import RATE_HELP, parse_rate
 
 if TYPE_CHECKING:
     from pipeline.run.runner import RunResult
