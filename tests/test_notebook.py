@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from pipeline import RunOptions, load_results, run_frame
-from pipeline.errors import OptionsError
+from pipeline.errors import OptionsError, RunDirError
 from pipeline.sandbox import SandboxThread
 from pipeline.settings import Environment
 from tests.conftest import API_KEY, PASSWORD, REPO, USERNAME, state_of
@@ -98,3 +98,19 @@ def test_load_results_of_many_runs_has_one_type_per_column(
     assert frame["row"].dtype == pl.Int64
     assert frame["orderId"].dtype == pl.Int64
     assert frame["note"].to_list() == [None, "n", None]
+
+
+def test_run_directories_are_owner_only_and_out_must_be_new(
+    notebook_env: SandboxThread, tmp_path: Path
+) -> None:
+    import stat
+
+    result = run_frame(pl.DataFrame({"orderId": ["4100001"]}), action="cancel", out=tmp_path / "r")
+    assert stat.S_IMODE(result.run_dir.stat().st_mode) == 0o700
+    files = [p for p in result.run_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"results.csv", "summary.json", "journal.sqlite"}
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {oct(0o600)}
+    before = (tmp_path / "r" / "results.csv").read_text()
+    with pytest.raises(RunDirError, match="is not empty"):
+        run_frame(pl.DataFrame({"orderId": ["4100002"]}), action="cancel", out=tmp_path / "r")
+    assert (tmp_path / "r" / "results.csv").read_text() == before  # nothing overwritten
