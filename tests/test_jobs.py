@@ -150,6 +150,13 @@ def test_an_interrupted_file_is_resumed_by_the_next_sweep(
     assert resumed is not None
     assert resumed.run_dir == stopped_run.run_dir
     assert resumed.summary["command"] == "resume"
+    # The resume really sent the file's cancels: each of its orders got one, and its
+    # rows all have an outcome of their own (none left not_attempted).
+    first_file = sorted((SAMPLE_DATA / "inbox").glob("*.csv"))[0]
+    ids = [int(line.split(",")[0]) for line in first_file.read_text().splitlines()[1:]]
+    accepted = state_of(sandbox).stats.accepted_mutations
+    assert [accepted[order_id] for order_id in ids] == [1] * len(ids)
+    assert "not_attempted" not in set(resumed.results["outcome"])
     with sqlite3.connect(tmp_path / "state" / STATE_NAME) as db:
         statuses = [row[0] for row in db.execute("SELECT status FROM files ORDER BY path")]
     assert statuses == ["done", "done"]
