@@ -22,7 +22,7 @@ from pipeline.inputs.csvsafe import guard_frame
 from pipeline.inputs.read import InputTable
 from pipeline.outcomes import LEADING_COLUMNS, SUCCESS, Outcome
 from pipeline.reports.orderfile import ORDER_KEYS, write_order_parquet
-from pipeline.run.journal import RowResult
+from pipeline.run.records import RowResult
 
 OUTCOME_SCHEMA = {
     "__index": pl.Int64,

@@ -22,16 +22,11 @@ from pipeline.inputs.read import sha256_of
 from pipeline.reports.report import RESULT_TYPES, outcome_frame, write_reports
 from pipeline.reports.summary import build_summary
 from pipeline.run.journal import JOURNAL_NAME, Journal
+from pipeline.run.prepare import Prepared, prepare
 from pipeline.run.progress import Progress
 from pipeline.run.resolve import resolve_order_keys, stored_resolution
 from pipeline.run.rundir import run_lock
-from pipeline.run.runner import (
-    Prepared,
-    ProgressFactory,
-    RunResult,
-    execute,
-    prepare,
-)
+from pipeline.run.runner import ProgressFactory, RunResult, execute
 from pipeline.run.snapshot import StoredImages, last_read, request_costs, row_changes
 from pipeline.settings import Environment, RunOptions, resolve_options
 

@@ -20,74 +20,16 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import OutputError, RunDirError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.orderstore import OrderCodec
+from pipeline.run.records import RESULT_COLUMNS, SCHEMA, RowResult
 
 JOURNAL_NAME = "journal.sqlite"
-# Orders and before-images are stored packed by OrderCodec (zlib with the `codec`
-# table's dictionary); a body written as text by an older version still reads.
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS manifest (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS results (
-    idx INTEGER PRIMARY KEY, outcome TEXT NOT NULL, order_id INTEGER, action TEXT,
-    error_code TEXT, error TEXT, http_status INTEGER, attempts INTEGER NOT NULL,
-    latency_ms REAL
-);
-CREATE TABLE IF NOT EXISTS requests (
-    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, order_id INTEGER, row_idx INTEGER,
-    method TEXT NOT NULL, path TEXT NOT NULL, attempt INTEGER NOT NULL, sent_at REAL NOT NULL,
-    status INTEGER, error TEXT, latency_ms REAL
-);
-CREATE INDEX IF NOT EXISTS requests_by_row ON requests (row_idx);
-CREATE TABLE IF NOT EXISTS orders (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS before_images (order_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY, command TEXT NOT NULL, started_at REAL NOT NULL,
-    finished_at REAL, stopped TEXT
-);
-CREATE TABLE IF NOT EXISTS codec (id INTEGER PRIMARY KEY CHECK (id = 1), zdict BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS rates (
-    session INTEGER PRIMARY KEY, auto INTEGER NOT NULL, final_per_s REAL,
-    found_per_s REAL, settled_per_s REAL
-);
-"""
 
-
-@dataclass(frozen=True, slots=True)
-class RowResult:
-    """The final outcome of one input row."""
-
-    index: int
-    outcome: Outcome
-    order_id: int | None = None
-    action: str | None = None
-    error_code: ErrorCode | None = None
-    error: str | None = None
-    http_status: int | None = None
-    attempts: int = 0
-    latency_ms: float | None = None
-
-    def as_row(self) -> tuple[Any, ...]:
-        """The journal's row (dataclasses.astuple deep-copies; this does not)."""
-        return (
-            self.index,
-            self.outcome.value,
-            self.order_id,
-            self.action,
-            self.error_code.value if self.error_code is not None else None,
-            self.error,
-            self.http_status,
-            self.attempts,
-            self.latency_ms,
-        )
-
-
-RESULT_COLUMNS = tuple(f.name for f in fields(RowResult))
 # Writes nobody waits for are committed in groups this often: every commit costs a hand-off
 # to the writer thread and a wake-up of the event loop.
 COMMIT_EVERY_S = 0.05

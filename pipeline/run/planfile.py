@@ -40,9 +40,10 @@ from pipeline.run.predict import (
     preconditions,
     predict,
 )
+from pipeline.run.prepare import Prepared, prepare
 from pipeline.run.progress import Progress
 from pipeline.run.resolve import resolve_order_keys
-from pipeline.run.runner import Prepared, ProgressFactory, default_run_dir, prepare
+from pipeline.run.runner import ProgressFactory, default_run_dir
 from pipeline.run.send import RunRecorder
 from pipeline.run.snapshot import read_order
 from pipeline.settings import Credentials, Environment, RunOptions, settle_base_url

@@ -23,8 +23,9 @@ import polars as pl
 
 from pipeline.api.client import Answer
 from pipeline.outcomes import Outcome
-from pipeline.run.journal import Journal, RowResult
-from pipeline.run.runner import Prepared, locator
+from pipeline.run.journal import Journal
+from pipeline.run.prepare import Prepared, locator
+from pipeline.run.records import RowResult
 from pipeline.run.snapshot import (
     CANCEL_FIELD,
     current,

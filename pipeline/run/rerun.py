@@ -24,6 +24,7 @@ import polars as pl
 from pipeline.errors import RunDirError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.durable import _open, is_finished, prepare_again
+from pipeline.run.prepare import Prepared, prepare
 from pipeline.run.progress import Progress
 from pipeline.run.rundir import (
     check_fresh,
@@ -33,11 +34,9 @@ from pipeline.run.rundir import (
     seal,
 )
 from pipeline.run.runner import (
-    Prepared,
     ProgressFactory,
     RunResult,
     default_run_dir,
-    prepare,
     ready_credentials,
     start_run,
 )

@@ -13,16 +13,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from pipeline.errors import InputFileError, OptionsError
-from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
-from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
+from pipeline.errors import OptionsError
 from pipeline.outcomes import Outcome
 from pipeline.reports.report import (
     OUTCOME_SCHEMA,
@@ -32,8 +30,9 @@ from pipeline.reports.report import (
 from pipeline.reports.summary import build_summary
 from pipeline.run.bulk import bulk_objects
 from pipeline.run.guards import already_run, check_limits
-from pipeline.run.journal import JOURNAL_NAME, Journal, RowResult
-from pipeline.run.plan import Plan, plan_changes
+from pipeline.run.journal import JOURNAL_NAME, Journal
+from pipeline.run.plan import Plan
+from pipeline.run.prepare import Prepared, locator, prepare
 from pipeline.run.progress import Progress
 from pipeline.run.resolve import resolve_order_keys
 from pipeline.run.rundir import check_fresh, make_run_dir, remove_unstarted, run_lock, seal
@@ -69,15 +68,6 @@ class RunResult:
     finished_before: bool = False  # `resume` of a run that had already finished: nothing sent
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """Inputs read, validated and planned: everything decided before sending."""
-
-    table: InputTable
-    plan: Plan
-    settled: list[RowResult] = field(default_factory=list)  # invalid and duplicate rows
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
 
@@ -91,95 +81,6 @@ def default_run_dir(name: str, *, root: Path = Path("runs")) -> Path:
         candidate = root / f"{stamp}-{_slug(name)}-{number}"
         number += 1
     return candidate
-
-
-def display_name(path: Path) -> str:
-    """How a file is named in reports: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def locator(table: InputTable) -> Callable[[int], str]:
-    """Describe a row by index: `row 7`, or `row 7 of b.csv` when several files are read."""
-    files = table.raw["file"]
-    rows = table.raw["row"]
-    several = len(table.files) > 1
-
-    def locate(index: int) -> str:
-        return f"row {rows[index]} of {files[index]}" if several else f"row {rows[index]}"
-
-    return locate
-
-
-def prepare(
-    inputs: Sequence[Path],
-    *,
-    options: RunOptions,
-    names: Sequence[str] | None = None,
-    resolved: dict[str, Resolution] | None = None,
-) -> Prepared:
-    """Read, validate and plan; raise InputFileError for a file that cannot be used.
-
-    `resolved`: the orderIds of rows keyed by shop order number or reference
-    (`resolve_order_keys`); without it such rows are planned by their key.
-    """
-    with bulk_objects():
-        return _prepare(inputs, options=options, names=names, resolved=resolved)
-
-
-def _prepare(
-    inputs: Sequence[Path],
-    *,
-    options: RunOptions,
-    names: Sequence[str] | None,
-    resolved: dict[str, Resolution] | None,
-) -> Prepared:
-    names = names or [display_name(path) for path in inputs]
-    read_options = ReadOptions(
-        mapping=options.columns,
-        sheet=options.sheet,
-        header_row=options.header_row,
-        skip_hidden_rows=options.skip_hidden_rows,
-    )
-    table = read_inputs(inputs, names=names, options=read_options)
-    if options.action is None:  # SPEC §4: no action column and no --action: a file error
-        for source in table.files:
-            if "action" not in source.columns.fields.values():
-                raise InputFileError(
-                    f"{source.name}: no action column and no --action; add an 'action'"
-                    " column or pass --action update|address|cancel (job key `action`)"
-                )
-    checked = validate_rows(
-        table.fields,
-        defaults=RowDefaults(action=options.action, address_type=options.address_type),
-        resolved=resolved,
-    )
-    locate = locator(table)
-    plan = plan_changes(checked, locate=locate)
-    settled = [
-        RowResult(
-            index=r.index,
-            outcome=Outcome.INVALID,
-            order_id=r.order_id,
-            action=r.action,
-            error_code=r.code,
-            error=r.message,
-        )
-        for r in plan.rejections
-    ]
-    settled += [
-        RowResult(
-            index=d.index,
-            outcome=Outcome.DUPLICATE,
-            order_id=d.order_id,
-            action=d.action,
-            error=f"same change as {locate(d.original)}, which is sent once",
-        )
-        for d in plan.duplicates
-    ]
-    return Prepared(table=table, plan=plan, settled=settled)
 
 
 def _dry_outcomes(prepared: Prepared) -> pl.DataFrame:

@@ -31,9 +31,10 @@ from pipeline.run.changes import Change
 from pipeline.run.executor import run_on_each
 from pipeline.run.guards import Breaker
 from pipeline.run.interrupts import stop_on_signals
-from pipeline.run.journal import Journal, RowResult
+from pipeline.run.journal import Journal
 from pipeline.run.plan import OrderWork, Plan
 from pipeline.run.progress import Progress
+from pipeline.run.records import RowResult
 from pipeline.run.snapshot import decide_order, read_order, unread, wants_image
 from pipeline.run.verify import mismatches, status_explanation
 from pipeline.settings import Credentials, RunOptions

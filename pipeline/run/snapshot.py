@@ -30,8 +30,9 @@ from pipeline.errors import OutputError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.reports.orderfile import write_order_parquet
 from pipeline.run.changes import Change, Value
-from pipeline.run.journal import Journal, RowResult
+from pipeline.run.journal import Journal
 from pipeline.run.plan import Plan
+from pipeline.run.records import RowResult
 from pipeline.run.verify import cancel_landed, lookup, status_explanation
 
 SNAPSHOT_MODES = ("always", "changes", "never")

@@ -23,16 +23,10 @@ from pipeline.errors import InputFileError, LimitExceeded, OptionsError, OutputE
 from pipeline.jobfile import JobFile
 from pipeline.run.durable import resume_run
 from pipeline.run.journal import JOURNAL_NAME
+from pipeline.run.prepare import display_name
 from pipeline.run.progress import Progress
 from pipeline.run.rundir import exclusive, make_run_dir, remove_unstarted, seal
-from pipeline.run.runner import (
-    Confirm,
-    ProgressFactory,
-    RunResult,
-    default_run_dir,
-    display_name,
-    run_files,
-)
+from pipeline.run.runner import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
 from pipeline.settings import Environment, resolve_options
 
 STATE_NAME = "sweep-state.sqlite"

@@ -1,7 +1,7 @@
 """The browser UI, `quivo-bulk ui`: an aiohttp application on loopback (SPEC §14).
 
 A thin layer over the same library the CLI calls: `drafts` reads, checks and
-edits an uploaded file (pipeline.inputs, pipeline.run.runner.prepare), `tasks`
+edits an uploaded file (pipeline.inputs, pipeline.run.prepare), `tasks`
 runs, resumes and reruns in a worker thread (pipeline.run.runner,
 pipeline.run.durable), `history` lists the run directories, `security` holds
 the token, Host and CSRF checks, `app` wires the pages. Templates and static

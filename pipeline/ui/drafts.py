@@ -32,7 +32,8 @@ from pipeline.inputs.read import (
     read_inputs,
 )
 from pipeline.reports.report import write_csv
-from pipeline.run.runner import Prepared, default_run_dir, prepare
+from pipeline.run.prepare import Prepared, prepare
+from pipeline.run.runner import default_run_dir
 from pipeline.settings import Environment, RunOptions
 from pipeline.ui.problems import problem_fields
 
