@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.benchmarks.__main__ import main
-from tests.benchmarks.adapt import bench_adapt
+from tests.benchmarks.adapt import SERVER_LIMIT, bench_adapt
 from tests.benchmarks.rate import bench_rate
 from tests.benchmarks.scale import bench_scale
 from tests.benchmarks.startup import bench_startup
@@ -29,8 +29,10 @@ def test_the_rate_window_holds_at_the_server(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_adaptation_and_scale_benchmarks_produce_their_figures(tmp_path: Path) -> None:
     goodput, share = bench_adapt(20, tmp_path)
-    assert goodput.value > 0
-    assert 0 <= share.value <= 100
+    # Loose bounds (wall clock, tiny run): the run adapted to the 20/s server instead of
+    # collapsing to its floor or hammering it with 429s. `make bench` holds the real targets.
+    assert goodput.value >= 0.5 * SERVER_LIMIT, goodput.line()
+    assert share.value <= 50, share.line()
     wall, rss, _ = bench_scale(2_000, tmp_path)
     assert wall.passed, wall.line()
     assert rss.passed, rss.line()
