@@ -167,6 +167,9 @@ def test_ctrl_c_stops_sending_and_writes_complete_reports(
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 3, stderr
     assert "interrupted" in stderr
+    # The hint is printed once, when the key is pressed; never after the run has ended.
+    assert stderr.count("press Ctrl-C again") == 1, stderr
+    assert "Ctrl-C again" not in stderr[stderr.index("stopped early") :], stderr
     frame = pl.read_parquet(out / "results.parquet")
     assert frame["row"].to_list() == list(range(2, 122))  # line numbers: the header is line 1
     outcomes = set(frame["outcome"])
