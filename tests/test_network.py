@@ -194,8 +194,8 @@ def test_error_bodies_of_every_shape_become_one_line(
     assert error_message(status, body) == message
 
 
-def one_use_tokens(*, refuse_all: bool = False) -> Handler:
-    """A server whose tokens expire after one use; the first two good requests get 503."""
+def one_use_tokens(*, refuse_all: bool = False, busy: int = 2) -> Handler:
+    """A server whose tokens expire after one use; the first `busy` good requests get 503."""
     used: set[str] = set()
     issued = [0]
     failures = [0]
@@ -210,7 +210,7 @@ def one_use_tokens(*, refuse_all: bool = False) -> Handler:
         if token in used:
             return web.json_response({"message": "The incoming token has expired"}, status=401)
         used.add(token)
-        if failures[0] < 2:
+        if failures[0] < busy:
             failures[0] += 1
             return web.json_response({"message": "busy"}, status=503)
         return web.json_response({"orderId": 1, "token": token})
@@ -228,6 +228,20 @@ async def test_a_call_that_outlives_several_tokens_logs_in_again_each_time() -> 
     assert answer.ok, answer.message
     assert answer.body["token"] == "t3"  # expired twice within the one call
     assert logins == 3
+
+
+async def test_a_call_riding_out_an_outage_outlives_more_tokens_than_it_has_tries_left() -> None:
+    """The kill -9 soak's row 1356: 503s, timeouts and four expiries in one 36 s call.
+    More renewals than the old fixed cap of three, and still one login per expiry."""
+    credentials = Credentials(api_key=SecretStr("key-123"), username="u", password=SecretStr("pw"))
+    async with serve(one_use_tokens(busy=5)) as base_url:
+        config = settings(base_url, max_attempts=7)
+        async with QuivoClient(config, credentials, observer=Recorder()) as client:
+            answer = await client.call("POST", "/orders/1/refetch", expect_json=True)
+            logins = client.logins
+    assert answer.ok, answer.message
+    assert answer.body["token"] == "t6"  # expired five times within the one call
+    assert logins == 6
 
 
 async def test_refused_tokens_stop_after_a_bounded_number_of_logins() -> None:

@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 
 # The journal's note on a request the run stopped before it went out (it changed nothing).
 NOT_SENT = "not sent: the run stopped first"
-# Logins one call may ask for after a 401 (tokens live an hour; a call lasts seconds).
-MAX_RENEWALS_PER_CALL = 3
 
 
 class RequestObserver(Protocol):
@@ -254,10 +252,12 @@ class QuivoClient:
                     " or the wrong auth scheme (check the API profile, quivo-bulk doctor)"
                 )
                 continue
-            if authenticated and status == 401 and renewals < MAX_RENEWALS_PER_CALL:
+            if authenticated and status == 401 and renewals < self.retry_policy.max_attempts:
                 # The token expired: log in again (one login for every caller holding the
-                # same stale token) and retry for free. A long call can outlive several
-                # tokens; a bounded number of renewals keeps refused credentials from looping.
+                # same stale token) and retry for free. A call riding out an outage can
+                # outlive many tokens. It cannot loop: only a token the API once accepted
+                # is renewed (a refused fresh one stops the run, above), and each accepted
+                # answer either ends the call or uses up one of its tries.
                 tries -= 1
                 renewals += 1
                 try:
