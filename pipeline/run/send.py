@@ -24,6 +24,7 @@ from typing import Any
 
 from pipeline.api.answers import Answer
 from pipeline.api.client import NOT_SENT, QuivoClient
+from pipeline.api.pace import Pace
 from pipeline.api.profile import ApiProfile
 from pipeline.errors import OutputError
 from pipeline.outcomes import ErrorCode, Outcome
@@ -276,10 +277,13 @@ async def send_plan(
     earlier_attempts: dict[int, int],
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     locate: Callable[[int], str] = lambda index: f"row index {index}",
+    pace: Pace | None = None,
 ) -> str | None:
     """Send every change not in `skip`; return why the run stopped early, if it did.
 
     Orders are built one at a time as the executor takes them, never all at once.
+    `pace`: the pacer and adaptive rate shared with the run's lookups and a sweep's
+    other files (None: a pace of its own).
     """
     if not any(index not in skip for index, _, _ in plan.sendable()):
         return None
@@ -301,7 +305,7 @@ async def send_plan(
             if reason is not None:
                 client.halt(reason)
 
-    async with QuivoClient(options.api, credentials, observer=recorder) as client:
+    async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
         progress.bind_halt(client.halt)
         journal.on_failure = client.halt  # a journal that cannot be written stops sending
         with stop_on_signals(client):
