@@ -253,15 +253,3 @@ async def send(request: web.Request) -> web.Response:
     )
     ui.drafts.pop(draft.name, None)
     return web.json_response({"next": f"/run/{draft.name}/send"})
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_post("/upload", upload)
-    router.add_get("/draft/{name}/columns", columns_page)
-    router.add_post("/draft/{name}/columns", save_columns)
-    router.add_get("/draft/{name}/check", check_page)
-    router.add_get("/draft/{name}/rows", grid_rows)
-    router.add_post("/draft/{name}/cell", edit_cell)
-    router.add_get("/draft/{name}/fixed", fixed_file)
-    router.add_get("/draft/{name}/preview", preview_page)
-    router.add_post("/draft/{name}/send", send)

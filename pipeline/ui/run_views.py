@@ -225,15 +225,3 @@ async def undo(request: web.Request) -> web.Response:
 
     ui.tasks.start(run_dir, "undo", work)
     return web.json_response({"next": f"/run/{run_dir.name}/send"})
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/run/{name}", results_page)
-    router.add_get("/run/{name}/send", send_page)
-    router.add_get("/run/{name}/events", events)
-    router.add_post("/run/{name}/stop", stop)
-    router.add_get("/run/{name}/rows", result_rows)
-    router.add_get("/run/{name}/download/{file}", download)
-    router.add_post("/run/{name}/resume", resume)
-    router.add_post("/run/{name}/rerun", rerun)
-    router.add_post("/run/{name}/undo", undo)
