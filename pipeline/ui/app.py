@@ -18,13 +18,14 @@ from aiohttp import web
 from pipeline.errors import QuivoBulkError
 from pipeline.settings import Environment, RunOptions
 from pipeline.ui.drafts import Draft
-from pipeline.ui.history import list_runs
+from pipeline.ui.history import CONTENT_TYPES, list_runs
 from pipeline.ui.security import HEADER, guard
 from pipeline.ui.tasks import Tasks
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 MIN_SECRET_CHARS = 4  # as the CLI's redactor: shorter ones would scrub ordinary words
+PAGE_ROWS_MAX = 500  # rows per window of a grid (check, results)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,6 +121,25 @@ def json_body(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="expected a JSON object")
     return data
+
+
+def grid_window(request: web.Request) -> tuple[int, int, bool]:
+    """A grid's window from the query: (offset, limit, errors only); limit 1..PAGE_ROWS_MAX."""
+    try:
+        offset = max(int(request.query.get("offset", "0")), 0)
+        limit = min(max(int(request.query.get("limit", "100")), 1), PAGE_ROWS_MAX)
+    except ValueError:
+        raise web.HTTPBadRequest(text="offset and limit are numbers") from None
+    return offset, limit, request.query.get("errors") == "1"
+
+
+def attachment(path: Path, name: str) -> web.FileResponse:
+    """`path` as a download called `name`, typed by its suffix."""
+    kind = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return web.FileResponse(
+        path,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Content-Type": kind},
+    )
 
 
 def create_app(config: UiConfig, *, env: Environment) -> web.Application:
