@@ -118,6 +118,10 @@ class Progress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """Show the last counts once the run is over (the display's own way to end)."""
         self.refresh()
 
 
@@ -140,12 +144,7 @@ class StatusLines(Progress):
         )
         self._stream.flush()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def finish(self) -> None:
         self.refresh(force=True)
 
 
@@ -197,12 +196,7 @@ class RichBar(Progress):
         self._bar.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def finish(self) -> None:
         self.refresh()
         self._bar.stop()
 
