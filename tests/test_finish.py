@@ -236,3 +236,21 @@ def test_the_shown_rate_and_eta_come_from_a_sliding_window() -> None:
     assert progress.rate_per_s() == pytest.approx(10.0, abs=0.3)
     assert progress.eta_s() == pytest.approx(1.0, abs=0.5)  # 10 rows left at ~10 rows/s
     assert [format_eta(s) for s in (None, 65.0, 3909.0)] == ["-", "1:05", "1:05:09"]
+
+
+def test_the_shown_rate_never_exceeds_the_pacer_s_rate() -> None:
+    """At --rate 10 the pacer sends on a 0.1 s grid from the first request on; the bar,
+    looked at any moment, never shows more than 10/s (it showed 10.5/s after 2 s)."""
+    from pipeline.run.progress import Progress
+
+    clock = Clock()
+    progress = Progress(100, clock=clock)
+    shown = []
+    for tick in range(80):  # 8 s, a request on every 0.1 s tick from the start on
+        clock.now = 100.0 + tick / 10
+        progress.request()
+        for look in (0.0, 0.05):
+            clock.now = 100.0 + tick / 10 + look
+            shown.append(progress.rate_per_s())
+    assert max(shown) <= 10.0 + 1e-9
+    assert shown[-1] == pytest.approx(10.0, abs=0.2)

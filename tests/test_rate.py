@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from pipeline.api.pacing import WINDOW_MARGIN_S, Pacer, bounds_for
 from pipeline.api.rates import RateChoice, parse_rate
 from pipeline.api.throttle import AdaptiveRate, cubic_per_s, slow_start_per_s
 from pipeline.errors import OptionsError
+from pipeline.run.ratememo import resumed_rate
 from pipeline.settings import ApiSettings, resolve_options
 
 
@@ -274,6 +276,39 @@ def test_an_adapted_rate_is_not_rounded_down_and_a_decrease_does_not_stall(
     assert times[100] - times[99] < 1.1  # the 1-s window only: no multi-second stop
 
 
+def test_rule_2_a_known_limit_starts_in_the_hold_just_below_it_not_in_slow_start() -> None:
+    rate = AdaptiveRate(ceiling_per_s=60, start_per_s=5, known_limit_per_s=20)
+    assert rate.current_per_s == pytest.approx(0.97 * 20)  # the first request goes at it
+    assert rate.settled_per_s() == pytest.approx(0.97 * 20)
+    _accept(rate, 0, 14.5, 19)
+    assert rate.current_per_s == pytest.approx(0.97 * 20)  # rule 7: held, not doubled
+    _accept(rate, 14.5, 18, 19)
+    assert rate.current_per_s > 0.99 * 20  # then probes for a higher limit
+    assert rate.on_answer(18.0, throttled=True) is not None  # and backs off on a 429 (rule 5)
+
+
+@pytest.mark.parametrize(
+    ("found", "expected_start", "expected_known"),
+    [
+        (None, None, None),  # nothing journaled: the run's own start
+        ({"auto": True, "final_per_s": 18.0, "found_per_s": 20.0, "settled_per_s": 19.4},
+         None, 20.0),  # a 429 showed the limit: hold just below it
+        ({"auto": True, "final_per_s": 16.0, "found_per_s": None, "settled_per_s": 16.0},
+         16.0, None),  # still in slow start: go on from where it was
+        ({"auto": False, "final_per_s": 5.0, "found_per_s": None, "settled_per_s": 5.0},
+         None, None),  # the earlier session had a fixed rate
+    ],
+)  # fmt: skip
+def test_resume_continues_at_the_rate_its_sessions_found(
+    found: dict[str, Any] | None, expected_start: float | None, expected_known: float | None
+) -> None:
+    options = resolve_options(cli={"rate": "auto:60"}, job=None, env=None)
+    api = resumed_rate(options, found).api
+    assert (api.rate_start_per_s, api.rate_known_limit_per_s) == (expected_start, expected_known)
+    fixed = resolve_options(cli={"rate": "10"}, job=None, env=None)
+    assert resumed_rate(fixed, found) == fixed  # `resume --rate 10`: the rate given
+
+
 def _sends_in_loops(
     rates: list[str], per_loop: int, monkeypatch: pytest.MonkeyPatch
 ) -> list[float]:
@@ -340,6 +375,18 @@ def test_the_next_client_of_a_pace_goes_on_at_the_adapted_rate() -> None:
     climbed = pace.adaptive.current_per_s
     assert climbed > start
     again = pace.follow(api)
-    assert again.adaptive is not None and again.adaptive.current_per_s == climbed
+    assert again.adaptive is not None
+    assert again.adaptive.current_per_s == climbed
     other = pace.follow(resolve_options(cli={"rate": "auto:20"}, job=None, env=None).api)
-    assert other.adaptive is not None and other.adaptive.current_per_s == start  # a new one
+    assert other.adaptive is not None
+    assert other.adaptive.current_per_s == start  # another rate: a new controller
+
+
+def test_a_resume_that_comes_first_keeps_the_limit_its_run_found() -> None:
+    options = resolve_options(cli={"rate": "auto:60"}, job=None, env=None)
+    pace = Pace.for_settings(options.api)  # a sweep's pace, before any answer
+    found = {"auto": True, "final_per_s": 18.0, "found_per_s": 20.0, "settled_per_s": 19.4}
+    resumed = pace.follow(resumed_rate(options, found).api)
+    assert resumed.adaptive is not None
+    assert resumed.adaptive.current_per_s == pytest.approx(0.97 * 20)
+    assert resumed.pacer.rate_per_s == pytest.approx(0.97 * 20)

@@ -50,12 +50,18 @@ class Pace:
         return cls(pacer, adaptive, rate_key(settings))
 
     def follow(self, settings: ApiSettings) -> Pace:
-        """This pace, set to `settings`' rate: unchanged when it is the same rate;
-        otherwise the pacer takes the new rate (keeping its record of earlier sends)
-        and a new adaptive rate starts."""
+        """This pace, set to `settings`' rate.
+
+        The same rate: unchanged, so the adaptive rate goes on where it is (unless it
+        has seen no answer yet: then `settings`' start, e.g. a resume's known limit,
+        wins). Another rate: the pacer takes it (keeping its record of earlier
+        sends) and a new adaptive rate starts.
+        """
         key = rate_key(settings)
+        fresh = self.adaptive is not None and not self.adaptive.answered
         if key != self.key:
             self.pacer.configure(settings.rate_per_s, period_s=settings.rate_period_s)
+        if key != self.key or fresh:
             self.adaptive = adaptive_rate_for(settings)
             if self.adaptive is not None and self.adaptive.start_per_s is not None:
                 self.pacer.set_rate(self.adaptive.current_per_s)

@@ -25,6 +25,7 @@ from pipeline.reports.summary import build_summary
 from pipeline.run.journal import JOURNAL_NAME, Journal
 from pipeline.run.prepare import Prepared, prepare
 from pipeline.run.progress import Progress
+from pipeline.run.ratememo import resumed_rate
 from pipeline.run.resolve import resolve_order_keys, stored_resolution
 from pipeline.run.rundir import run_lock
 from pipeline.run.runner import ProgressFactory, RunResult, execute
@@ -127,6 +128,7 @@ def resume_run(
                 return _finished_result(run_dir)
             base = RunOptions.from_manifest(manifest["options"])
             options = resolve_options(cli=cli, job=None, env=None, base=base)
+            options = resumed_rate(options, journal.rates())
             prepared = prepare_again(run_dir, manifest, options)
             pace = pace or Pace.for_settings(options.api)  # shared: lookups and sends
             credentials = env.credentials()

@@ -100,8 +100,11 @@ class Progress:
         now = self._clock()
         while self._recent and now - self._recent[0] > RATE_WINDOW_S:
             self._recent.popleft()
-        span = min(RATE_WINDOW_S, now - self.started)
-        return len(self._recent) / span if span >= 1.0 else 0.0
+        if now - self.started < 1.0 or len(self._recent) < 2:
+            return 0.0
+        # n requests span n - 1 intervals: counting n over the span would show 10.5/s
+        # for 21 requests two seconds apart at --rate 10.
+        return (len(self._recent) - 1) / (now - self._recent[0])
 
     def refresh(self) -> None:
         """Show the counts (called after every finished order)."""
@@ -115,6 +118,10 @@ class Progress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """Show the last counts once the run is over (the display's own way to end)."""
         self.refresh()
 
 
@@ -137,12 +144,7 @@ class StatusLines(Progress):
         )
         self._stream.flush()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def finish(self) -> None:
         self.refresh(force=True)
 
 
@@ -194,12 +196,7 @@ class RichBar(Progress):
         self._bar.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def finish(self) -> None:
         self.refresh()
         self._bar.stop()
 

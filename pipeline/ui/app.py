@@ -18,13 +18,14 @@ from aiohttp import web
 from pipeline.errors import QuivoBulkError
 from pipeline.settings import Environment, RunOptions
 from pipeline.ui.drafts import Draft
-from pipeline.ui.history import list_runs
+from pipeline.ui.history import CONTENT_TYPES, list_runs
 from pipeline.ui.security import HEADER, guard
 from pipeline.ui.tasks import Tasks
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 MIN_SECRET_CHARS = 4  # as the CLI's redactor: shorter ones would scrub ordinary words
+PAGE_ROWS_MAX = 500  # rows per window of a grid (check, results)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,9 +123,29 @@ def json_body(data: Any) -> dict[str, Any]:
     return data
 
 
+def grid_window(request: web.Request) -> tuple[int, int, bool]:
+    """A grid's window from the query: (offset, limit, errors only); limit 1..PAGE_ROWS_MAX."""
+    try:
+        offset = max(int(request.query.get("offset", "0")), 0)
+        limit = min(max(int(request.query.get("limit", "100")), 1), PAGE_ROWS_MAX)
+    except ValueError:
+        raise web.HTTPBadRequest(text="offset and limit are numbers") from None
+    return offset, limit, request.query.get("errors") == "1"
+
+
+def attachment(path: Path, name: str) -> web.FileResponse:
+    """`path` as a download called `name`, typed by its suffix."""
+    kind = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return web.FileResponse(
+        path,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Content-Type": kind},
+    )
+
+
 def create_app(config: UiConfig, *, env: Environment) -> web.Application:
     """The application: security first, then library errors as messages, then the routes."""
-    from pipeline.ui import draft_views, run_views
+    from pipeline.ui import draft_views as drafts
+    from pipeline.ui import run_views as runs
 
     templates = jinja2.Environment(
         loader=jinja2.PackageLoader("pipeline.ui", "templates"),
@@ -142,10 +163,32 @@ def create_app(config: UiConfig, *, env: Environment) -> web.Application:
         client_max_size=config.max_upload_bytes,
     )
     app[STATE] = ui
-    app.router.add_get("/", start_page)
-    app.router.add_get("/runs", history_page)
-    app.router.add_get("/favicon.ico", no_icon)
-    draft_views.add_routes(app.router)
-    run_views.add_routes(app.router)
+    app.router.add_routes(
+        [
+            web.get("/", start_page),
+            web.get("/runs", history_page),
+            web.get("/favicon.ico", no_icon),
+            # Steps 1-4: a draft, before it is sent.
+            web.post("/upload", drafts.upload),
+            web.get("/draft/{name}/columns", drafts.columns_page),
+            web.post("/draft/{name}/columns", drafts.save_columns),
+            web.get("/draft/{name}/check", drafts.check_page),
+            web.get("/draft/{name}/rows", drafts.grid_rows),
+            web.post("/draft/{name}/cell", drafts.edit_cell),
+            web.get("/draft/{name}/fixed", drafts.fixed_file),
+            web.get("/draft/{name}/preview", drafts.preview_page),
+            web.post("/draft/{name}/send", drafts.send),
+            # Steps 5-7: a run, made here or by the CLI.
+            web.get("/run/{name}", runs.results_page),
+            web.get("/run/{name}/send", runs.send_page),
+            web.get("/run/{name}/events", runs.events),
+            web.post("/run/{name}/stop", runs.stop),
+            web.get("/run/{name}/rows", runs.result_rows),
+            web.get("/run/{name}/download/{file}", runs.download),
+            web.post("/run/{name}/resume", runs.resume),
+            web.post("/run/{name}/rerun", runs.rerun),
+            web.post("/run/{name}/undo", runs.undo),
+        ]
+    )
     app.router.add_static("/static", STATIC)
     return app

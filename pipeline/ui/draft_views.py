@@ -15,11 +15,9 @@ from aiohttp import BodyPartReader, web
 from pipeline.errors import InputFileError, OptionsError
 from pipeline.inputs.columns import CANONICAL, normalize
 from pipeline.run.changes import ACTIONS, ADDRESS_TYPES
-from pipeline.ui.app import json_body, render, state
+from pipeline.ui.app import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state
 from pipeline.ui.drafts import Check, Draft
-from pipeline.ui.history import CONTENT_TYPES, run_path
-
-PAGE_ROWS_MAX = 500
+from pipeline.ui.history import run_path
 
 
 def draft_of(request: web.Request) -> Draft:
@@ -155,20 +153,11 @@ async def check_page(request: web.Request) -> web.Response:
     )
 
 
-def _window(request: web.Request) -> tuple[int, int, bool]:
-    try:
-        offset = max(int(request.query.get("offset", "0")), 0)
-        limit = min(max(int(request.query.get("limit", "100")), 1), PAGE_ROWS_MAX)
-    except ValueError:
-        raise web.HTTPBadRequest(text="offset and limit are numbers") from None
-    return offset, limit, request.query.get("errors") == "1"
-
-
 async def grid_rows(request: web.Request) -> web.Response:
     """One window of the check grid as JSON: {total, offset, rows: [...]}."""
     draft = draft_of(request)
     check = await checked(request, draft)
-    offset, limit, errors_only = _window(request)
+    offset, limit, errors_only = grid_window(request)
     indexes = check.indexes(errors_only=errors_only)
     rows = check.rows(indexes[offset : offset + limit])
     return web.json_response({"total": len(indexes), "offset": offset, "rows": rows})
@@ -194,15 +183,7 @@ async def edit_cell(request: web.Request) -> web.Response:
 async def fixed_file(request: web.Request) -> web.FileResponse:
     draft = draft_of(request)
     path = await asyncio.to_thread(draft.fixed_file, state(request).config.options)
-    return _attachment(path, f"fixed-{draft.settings.names[0]}")
-
-
-def _attachment(path: Path, name: str) -> web.FileResponse:
-    kind = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
-    return web.FileResponse(
-        path,
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Content-Type": kind},
-    )
+    return attachment(path, f"fixed-{draft.settings.names[0]}")
 
 
 async def preview_page(request: web.Request) -> web.Response:
@@ -253,15 +234,3 @@ async def send(request: web.Request) -> web.Response:
     )
     ui.drafts.pop(draft.name, None)
     return web.json_response({"next": f"/run/{draft.name}/send"})
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_post("/upload", upload)
-    router.add_get("/draft/{name}/columns", columns_page)
-    router.add_post("/draft/{name}/columns", save_columns)
-    router.add_get("/draft/{name}/check", check_page)
-    router.add_get("/draft/{name}/rows", grid_rows)
-    router.add_post("/draft/{name}/cell", edit_cell)
-    router.add_get("/draft/{name}/fixed", fixed_file)
-    router.add_get("/draft/{name}/preview", preview_page)
-    router.add_post("/draft/{name}/send", send)

@@ -15,11 +15,10 @@ from aiohttp import web
 from pipeline.errors import OptionsError, RunDirError
 from pipeline.run.durable import load_results
 from pipeline.run.runner import ProgressFactory, RunResult
-from pipeline.ui.app import render, state
-from pipeline.ui.history import CONTENT_TYPES, download_path, error_groups, run_info, run_path
+from pipeline.ui.app import attachment, grid_window, render, state
+from pipeline.ui.history import download_path, error_groups, run_info, run_path
 
 EVENT_EVERY_S = 0.25
-PAGE_ROWS_MAX = 500
 GRID_COLUMNS = ("row", "orderId", "action", "outcome", "errorCode", "error", "orderStatus")
 CHANGES = "changes"  # `field: old -> new`, in runs that took before-images
 
@@ -135,15 +134,11 @@ async def results_page(request: web.Request) -> web.Response:
 async def result_rows(request: web.Request) -> web.Response:
     """One window of the results grid as JSON; `errors=1` keeps the rows left to do."""
     run_dir = run_dir_of(request)
-    try:
-        offset = max(int(request.query.get("offset", "0")), 0)
-        limit = min(max(int(request.query.get("limit", "100")), 1), PAGE_ROWS_MAX)
-    except ValueError:
-        raise web.HTTPBadRequest(text="offset and limit are numbers") from None
+    offset, limit, errors_only = grid_window(request)
     results = await asyncio.to_thread(_results, run_dir)
     if results is None:
         return web.json_response({"total": 0, "offset": 0, "rows": []})
-    if request.query.get("errors") == "1":
+    if errors_only:
         results = results.filter(~pl.col("outcome").is_in(["applied", "duplicate", "unchanged"]))
     window = results.slice(offset, limit).select(grid_columns(results))
     rows = [
@@ -164,14 +159,7 @@ async def download(request: web.Request) -> web.FileResponse:
     path = download_path(run_dir, name)
     if path is None:
         raise web.HTTPNotFound(text="no such report in this run")
-    kind = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Disposition": f'attachment; filename="{run_dir.name}-{name}"',
-            "Content-Type": kind,
-        },
-    )
+    return attachment(path, f"{run_dir.name}-{name}")
 
 
 async def resume(request: web.Request) -> web.Response:
@@ -225,15 +213,3 @@ async def undo(request: web.Request) -> web.Response:
 
     ui.tasks.start(run_dir, "undo", work)
     return web.json_response({"next": f"/run/{run_dir.name}/send"})
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/run/{name}", results_page)
-    router.add_get("/run/{name}/send", send_page)
-    router.add_get("/run/{name}/events", events)
-    router.add_post("/run/{name}/stop", stop)
-    router.add_get("/run/{name}/rows", result_rows)
-    router.add_get("/run/{name}/download/{file}", download)
-    router.add_post("/run/{name}/resume", resume)
-    router.add_post("/run/{name}/rerun", rerun)
-    router.add_post("/run/{name}/undo", undo)
