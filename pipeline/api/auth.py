@@ -37,11 +37,13 @@ class TokenKeeper:
         self._lock = asyncio.Lock()
         self.logins = 0
         self._proven = static_token is not None  # the current token was accepted once
+        self.credentials_proven = False  # some token of this keeper was accepted once
 
     def accepted(self, token: str | None) -> None:
         """The API answered a request made with `token` without refusing it."""
         if token is not None and token == self._token:
             self._proven = True
+            self.credentials_proven = True
 
     def just_issued(self, token: str | None) -> bool:
         """True for a token from a login that the API has not accepted yet: refusing
