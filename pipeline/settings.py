@@ -42,6 +42,8 @@ class ApiSettings:
     rate_period_s: float = 1.0
     rate_auto: bool = False  # `--rate auto`: rate_per_s is the ceiling, the run finds its rate
     rate_start_per_s: float | None = None  # where `--rate auto` starts (None: the default)
+    # The limit an earlier session of this run found (resume): auto continues just below it.
+    rate_known_limit_per_s: float | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     max_attempts: int = DEFAULT_RETRIES + 1
     timeout_s: float = DEFAULT_TIMEOUT_S

@@ -144,6 +144,22 @@ def sandbox(
         yield thread
 
 
+@pytest.fixture
+def in_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: SandboxThread) -> Path:
+    """A working directory with sample_data/, the QUIVO_* variables set for the sandbox:
+    where the README's examples run as printed."""
+    (tmp_path / "sample_data").symlink_to(SAMPLE_DATA)
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "QUIVO_BASE_URL": sandbox.base_url,
+        "QUIVO_API_KEY": API_KEY,
+        "QUIVO_USERNAME": USERNAME,
+        "QUIVO_PASSWORD": PASSWORD,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
+
+
 def env_for(
     sandbox: SandboxThread,
     *,

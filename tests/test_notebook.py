@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import polars as pl
@@ -12,15 +11,12 @@ from pipeline import RunOptions, load_results, run_frame
 from pipeline.errors import OptionsError, RunDirError
 from pipeline.sandbox import SandboxThread
 from pipeline.settings import Environment
-from tests.conftest import API_KEY, PASSWORD, REPO, USERNAME, state_of
+from tests.conftest import API_KEY, PASSWORD, USERNAME, state_of
+from tests.readme import blocks, section
 
 
 def notebook_example() -> str:
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("### From a notebook") :]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match is not None
-    return match.group(1)
+    return blocks(section("### From a notebook"), "python")[0]
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 from pathlib import Path
 
@@ -15,46 +14,18 @@ from pipeline.run.planfile import plan_files
 from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxThread
 from tests.conftest import (
-    API_KEY,
-    PASSWORD,
-    REPO,
     SAMPLE_DATA,
-    USERNAME,
     env_for,
     options_for,
     state_of,
 )
+from tests.readme import blocks, section
 
 SECTION = "## Before you send: plan, apply, undo"
 
 
-def section() -> str:
-    text = (REPO / "README.md").read_text()
-    start = text.index(SECTION)
-    return text[start : text.index("\n## ", start + 1)]
-
-
-def blocks(kind: str) -> list[str]:
-    return re.findall(rf"```{kind}\n(.*?)```", section(), flags=re.DOTALL)
-
-
-@pytest.fixture
-def in_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: SandboxThread) -> Path:
-    """A working directory with sample_data/, the QUIVO_* variables set for the sandbox."""
-    (tmp_path / "sample_data").symlink_to(SAMPLE_DATA)
-    monkeypatch.chdir(tmp_path)
-    for name, value in {
-        "QUIVO_BASE_URL": sandbox.base_url,
-        "QUIVO_API_KEY": API_KEY,
-        "QUIVO_USERNAME": USERNAME,
-        "QUIVO_PASSWORD": PASSWORD,
-    }.items():
-        monkeypatch.setenv(name, value)
-    return tmp_path
-
-
 def test_the_worked_example_runs_as_printed(in_copy: Path, sandbox: SandboxThread) -> None:
-    [commands] = blocks("sh")
+    [commands] = blocks(section(SECTION), "sh")
     before = {i: state_of(sandbox).order(i, touch=False) for i in state_of(sandbox).store.ids()}
     snapshot = {i: dict(o or {}) for i, o in before.items()}
     codes = []
@@ -78,7 +49,7 @@ def test_the_worked_example_runs_as_printed(in_copy: Path, sandbox: SandboxThrea
 
 
 def test_the_python_snippet_runs_as_printed(in_copy: Path) -> None:
-    [snippet] = blocks("python")
+    [snippet] = blocks(section(SECTION), "python")
     namespace: dict[str, object] = {}
     exec(compile(snippet, "README.md", "exec"), namespace)
     undone = namespace["undone"]
@@ -87,7 +58,7 @@ def test_the_python_snippet_runs_as_printed(in_copy: Path) -> None:
 
 
 def cost_rows() -> dict[str, list[str]]:
-    table = section().split("### What each mode costs", 1)[1]
+    table = section(SECTION).split("### What each mode costs", 1)[1]
     rows = [line for line in table.splitlines() if line.startswith("| `")]
     return {row.split("|")[1].strip(): [c.strip() for c in row.split("|")[2:5]] for row in rows}
 

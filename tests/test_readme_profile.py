@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from click.testing import CliRunner
 
 from pipeline.api.profile import ApiProfile, ProfileSettings
@@ -21,33 +20,8 @@ from pipeline.cli import main
 from pipeline.jobfile import load_job
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
 from pipeline.settings import resolve_options
-from tests.conftest import API_KEY, PASSWORD, REPO, SAMPLE_DATA, USERNAME
-
-
-def section(title: str) -> str:
-    text = (REPO / "README.md").read_text()
-    start = text.index(title)
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else len(text)]
-
-
-def blocks(text: str, kind: str) -> list[str]:
-    return re.findall(rf"```{kind}\n(.*?)```", text, flags=re.DOTALL)
-
-
-@pytest.fixture
-def in_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: SandboxThread) -> Path:
-    """A working directory with sample_data/, the QUIVO_* variables set for the sandbox."""
-    (tmp_path / "sample_data").symlink_to(SAMPLE_DATA)
-    monkeypatch.chdir(tmp_path)
-    for name, value in {
-        "QUIVO_BASE_URL": sandbox.base_url,
-        "QUIVO_API_KEY": API_KEY,
-        "QUIVO_USERNAME": USERNAME,
-        "QUIVO_PASSWORD": PASSWORD,
-    }.items():
-        monkeypatch.setenv(name, value)
-    return tmp_path
+from tests.conftest import API_KEY, PASSWORD, REPO, USERNAME
+from tests.readme import blocks, section
 
 
 def run_lines(lines: str) -> list[int]:

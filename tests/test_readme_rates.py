@@ -12,14 +12,13 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.sandbox import SandboxThread
-from tests.conftest import REPO, SAMPLE_DATA
+from tests.conftest import SAMPLE_DATA
+from tests.readme import blocks, section
 from tests.test_cli import cli_env
 
 
 def readme_rate_commands() -> list[str]:
-    text = (REPO / "README.md").read_text()
-    section = text.split("## Rates: a count per period", 1)[1]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    block = blocks(section("## Rates: a count per period"), "sh")[0]
     return [line for line in block.splitlines() if line.strip()]
 
 

@@ -17,14 +17,13 @@ import polars as pl
 import pytest
 
 from tests.conftest import REPO
+from tests.readme import blocks, section
 
 PORT = 8787  # the block's own port
 
 
 def try_it_block() -> str:
-    text = (REPO / "README.md").read_text()
-    section = text.split("## Try it", 1)[1]
-    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return blocks(section("## Try it"), "sh")[0]
 
 
 def port_is_free(port: int) -> bool:

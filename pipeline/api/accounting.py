@@ -39,6 +39,8 @@ class Accounting:
         self.outage = outage or Outage(grace_s=0.0)
         self._clock = clock
         self.throttled = 0
+        # Told of every change of the adaptive rate (the journal keeps it for `resume`).
+        self.on_rate: Callable[[AdaptiveRate], None] | None = None
 
     def record(self, status: int | None) -> str | None:
         """Account one attempt; return the reason to stop the run, if there is one."""
@@ -61,4 +63,6 @@ class Accounting:
         if new_rate is not None:
             log.info("sending rate now %.2f requests/s", new_rate)
             self.pacer.set_rate(new_rate)
+            if self.on_rate is not None:
+                self.on_rate(self.adaptive)
         return reason

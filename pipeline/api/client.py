@@ -7,7 +7,8 @@ back as `Answer` values, never as exceptions: a refused change is data.
 The pieces, each testable alone: `transport.Transport` sends bytes,
 `retry.RetryPolicy` and `retry.retry_wait_s` decide whether and when to try
 again (in the one retry loop, `QuivoClient._send`), `auth.TokenKeeper` holds
-the token, `pacing.Pacer` paces, `accounting.Accounting` feeds each answer to
+the token, `pace.Pace` (a pacer and an adaptive rate, shared by every client
+of a run or a sweep) paces, `accounting.Accounting` feeds each answer to
 the health window and the adaptive rate, `answers` names the outcome.
 
     async with QuivoClient(config, credentials, observer=recorder) as client:
@@ -28,10 +29,9 @@ from pipeline.api.accounting import Accounting
 from pipeline.api.answers import Answer, error_code, error_message, is_success
 from pipeline.api.auth import TokenKeeper
 from pipeline.api.health import GATEWAY_STATUS, Health, Outage
-from pipeline.api.pacing import Pacer
+from pipeline.api.pace import Pace
 from pipeline.api.payloads import LoginPayload
 from pipeline.api.retry import RetryPolicy, retry_wait_s
-from pipeline.api.throttle import adaptive_rate_for
 from pipeline.api.transport import Exchange, Transport
 from pipeline.errors import ApiUnusable
 from pipeline.outcomes import ErrorCode
@@ -74,6 +74,7 @@ class QuivoClient:
         observer: RequestObserver,
         stop: asyncio.Event | None = None,
         rand: random.Random | None = None,
+        pace: Pace | None = None,
     ) -> None:
         self.settings = settings
         self.profile = settings.profile
@@ -82,12 +83,15 @@ class QuivoClient:
         self.stop = stop or asyncio.Event()
         self.stop_reason: str | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self.pacer = Pacer(settings.rate_per_s, period_s=settings.rate_period_s)
-        adaptive = adaptive_rate_for(settings)
-        if adaptive is not None and adaptive.start_per_s is not None:
-            self.pacer.set_rate(adaptive.current_per_s)  # auto: start low, then search
+        # The pace (pacer and adaptive rate) may be shared with the run's other clients
+        # and a sweep's other runs: the server sees one sender.
+        pace = Pace.for_settings(settings) if pace is None else pace.follow(settings)
+        self.pacer = pace.pacer
         self.accounting = Accounting(
-            self.pacer, adaptive=adaptive, health=Health(), outage=Outage(settings.outage_grace_s)
+            self.pacer,
+            adaptive=pace.adaptive,
+            health=Health(),
+            outage=Outage(settings.outage_grace_s),
         )
         self.retry_policy = RetryPolicy(
             max_attempts=settings.max_attempts,

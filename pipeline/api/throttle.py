@@ -9,7 +9,9 @@ below the limit it found. Its numbered rules, applied in
    (fixed mode) or auto's MAX, never exceeded.
 2. Start at `start_per_s`: the ceiling in fixed mode; in auto mode the safe
    default or the rate a job found last time. Until the first 429, double
-   the rate every `probe_double_s` (slow start).
+   the rate every `probe_double_s` (slow start). A run that continues a
+   limit already found (`known_limit_per_s`: `resume` of an auto run) skips
+   slow start: it starts at settle x that limit, in rule 7's hold.
 3. Keep the answers that were not 429 for one second: the accepted rate.
    The record is trimmed on every answer, so it holds one second's answers.
 4. A 429 within `cooldown_s` of the last decrease is ignored: it answers a
@@ -27,6 +29,7 @@ below the limit it found. Its numbered rules, applied in
    decrease is reported), so the pacer is not rebuilt for every answer.
 
     rate = AdaptiveRate(ceiling_per_s=50, start_per_s=5)   # --rate auto
+    rate = AdaptiveRate(ceiling_per_s=50, known_limit_per_s=20)  # resume: hold 19.4/s
     rate.on_answer(now, throttled=False)  # -> the new rate, or None
 """
 
@@ -63,6 +66,7 @@ def slow_start_per_s(*, start_per_s: float, since_s: float, double_s: float) -> 
 class AdaptiveRate:
     ceiling_per_s: float
     start_per_s: float | None = None  # None: start at the ceiling (fixed mode)
+    known_limit_per_s: float | None = None  # W found by an earlier session (rule 2)
     floor_per_s: float = 0.5
     beta: float = 0.7
     c: float = 0.4
@@ -79,8 +83,19 @@ class AdaptiveRate:
 
     def __post_init__(self) -> None:
         start = self.ceiling_per_s if self.start_per_s is None else self.start_per_s
+        if self.known_limit_per_s is not None:
+            self.found_per_s = self.known_limit_per_s
+            start = self.settle * self.known_limit_per_s
         self.current_per_s = self._bounded(start)  # rules 1, 2
         self._reported = self.current_per_s
+
+    def _k_s(self, limit_per_s: float) -> float:
+        return math.cbrt(limit_per_s * (1 - self.beta) / self.c)
+
+    @property
+    def answered(self) -> bool:
+        """Has it been fed an answer yet?"""
+        return self._started is not None
 
     def _bounded(self, rate: float) -> float:
         return max(self.floor_per_s, min(self.ceiling_per_s, rate))
@@ -100,6 +115,8 @@ class AdaptiveRate:
         """Feed one answer; return the new rate when it changed, else None."""
         if self._started is None:
             self._started = now
+            if self.known_limit_per_s is not None:  # rule 2: continue in rule 7's hold
+                self._epoch = now - self._k_s(self.known_limit_per_s)
         accepted = self.accepted_last_second(now)
         if throttled:
             if self._epoch is not None and now - self._epoch < self.cooldown_s:
@@ -148,4 +165,8 @@ def adaptive_rate_for(settings: ApiSettings) -> AdaptiveRate | None:
     if not settings.rate_auto:
         return AdaptiveRate(settings.rate_per_s)
     start = settings.rate_start_per_s or DEFAULT_START_PER_S
-    return AdaptiveRate(settings.rate_per_s, start_per_s=min(start, settings.rate_per_s))
+    return AdaptiveRate(
+        settings.rate_per_s,
+        start_per_s=min(start, settings.rate_per_s),
+        known_limit_per_s=settings.rate_known_limit_per_s,
+    )

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.api.pace import Pace
 from pipeline.errors import RunDirError
 from pipeline.inputs.read import sha256_of
 from pipeline.reports.report import RESULT_TYPES, outcome_frame, write_reports
@@ -24,6 +25,7 @@ from pipeline.reports.summary import build_summary
 from pipeline.run.journal import JOURNAL_NAME, Journal
 from pipeline.run.prepare import Prepared, prepare
 from pipeline.run.progress import Progress
+from pipeline.run.ratememo import resumed_rate
 from pipeline.run.resolve import resolve_order_keys, stored_resolution
 from pipeline.run.rundir import run_lock
 from pipeline.run.runner import ProgressFactory, RunResult, execute
@@ -109,12 +111,14 @@ def resume_run(
     cli: dict[str, Any],
     env: Environment,
     progress_factory: ProgressFactory = Progress,
+    pace: Pace | None = None,
 ) -> RunResult:
     """Finish a run that stopped early (exit 3) or was killed: send the rows without a final
     outcome (not attempted, or in flight when it stopped), then write the final reports.
 
     A finished run is not touched: its result comes back with `finished_before=True`.
     Two resumes of one run never run at once: the second raises RunDirError.
+    `pace`: a pacer and adaptive rate shared with other runs (a sweep's files).
     """
     with run_lock(run_dir):
         journal, manifest = _open(run_dir)
@@ -124,7 +128,9 @@ def resume_run(
                 return _finished_result(run_dir)
             base = RunOptions.from_manifest(manifest["options"])
             options = resolve_options(cli=cli, job=None, env=None, base=base)
+            options = resumed_rate(options, journal.rates())
             prepared = prepare_again(run_dir, manifest, options)
+            pace = pace or Pace.for_settings(options.api)  # shared: lookups and sends
             credentials = env.credentials()
             names = [e["name"] for e in manifest["inputs"]]
             prepared = resolve_order_keys(
@@ -139,6 +145,7 @@ def resume_run(
                 journal=journal,
                 options=options,
                 credentials=credentials,
+                pace=pace,
             )
             if prepared.plan.change_count:
                 credentials.check()
@@ -155,6 +162,7 @@ def resume_run(
             progress_factory=progress_factory,
             command="resume",
             extra=extra,
+            pace=pace,
         )
 
 

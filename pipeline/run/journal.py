@@ -48,6 +48,7 @@ class Journal:
         row = self._db.execute("SELECT zdict FROM codec WHERE id = 1").fetchone()
         self._codec = OrderCodec(row[0] if row else None)
         self._befores: list[tuple[int, str]] = []
+        self._rates: list[tuple[Any, ...]] = []  # the rate controller's latest state
         self._commit_due: asyncio.Future[None] | None = None
         self._timer: asyncio.Handle | None = None
         # One thread owns every write, so commits keep their order and never block the loop.
@@ -148,10 +149,10 @@ class Journal:
     def rate_used(
         self, *, auto: bool, final_per_s: float, found_per_s: float | None, settled_per_s: float
     ) -> None:
-        """Keep what the session's rate controller ended with (summary, the job's next start)."""
-        values = (self.session, int(auto), final_per_s, found_per_s, settled_per_s)
-        insert = "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?, ?)"
-        self._writer.submit(self._db.execute, insert, values).result()  # committed with the rest
+        """Keep the session's rate controller state: at every change of rate and at the end
+        (the summary, the job's next start, and where `resume` continues, even after kill -9)."""
+        self._rates = [(self.session, int(auto), final_per_s, found_per_s, settled_per_s)]
+        self._schedule()
 
     def before_fetched(self, order_id: int, body: str) -> None:
         """Keep an order's before-image: read before its first change (SPEC §10).
@@ -205,14 +206,14 @@ class Journal:
             await asyncio.shield(self._commit_due)
 
     def _take_batch(self) -> tuple[list[tuple[Any, ...]], ...]:
-        batch = (self._sent, self._answers, self._orders, self._results, self._befores)
+        batch = (self._sent, self._answers, self._orders, self._results, self._befores, self._rates)
         self._sent, self._answers, self._orders, self._results = [], [], [], []
-        self._befores = []
+        self._befores, self._rates = [], []
         return batch
 
     def _write(self, batch: tuple[list[tuple[Any, ...]], ...]) -> None:
         """Write one batch and commit (on the writer thread, one batch at a time)."""
-        sent, answers, orders, results, befores = batch
+        sent, answers, orders, results, befores, rates = batch
         db = self._db
         try:
             if sent:
@@ -230,6 +231,8 @@ class Journal:
                 db.executemany(
                     "INSERT OR IGNORE INTO before_images VALUES (?, ?)", self._pack(befores)
                 )
+            if rates:
+                db.executemany("INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?, ?)", rates)
             db.execute("COMMIT")
             db.execute("BEGIN")
         except sqlite3.Error as error:

@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.api.client import Answer, QuivoClient
+from pipeline.api.pace import Pace
 from pipeline.errors import OutputError, RunDirError
 from pipeline.outcomes import Outcome
 from pipeline.reports.orderfile import write_order_parquet
@@ -86,6 +87,7 @@ async def _read_all(
     options: RunOptions,
     credentials: Credentials,
     progress: Progress,
+    pace: Pace,
 ) -> tuple[dict[int, Answer], str | None]:
     """Read every order once (paced like a run); return the answers and why it stopped."""
     answers: dict[int, Answer] = {}
@@ -98,7 +100,7 @@ async def _read_all(
         answers[order_id] = answer
         progress.rows([Outcome.UNCHANGED if answer.ok else Outcome.FAILED])  # read / not
 
-    async with QuivoClient(options.api, credentials, observer=recorder) as client:
+    async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
         if await client.login():
             await run_on_each(
                 order_ids, read, max_at_once=options.api.concurrency * 4, stop=client.stop
@@ -156,6 +158,7 @@ def plan_files(
         raise RunDirError(f"{plan_dir} already holds a plan; choose another --out")
     private_dir(plan_dir)
     journal = Journal.create(plan_dir / PLAN_JOURNAL, {"command": "plan"})
+    pace = Pace.for_settings(options.api)  # one rate for the lookups and the reads
     try:
         journal.begin_session("plan")
         prepared = resolve_order_keys(  # rows keyed by shop order number or reference
@@ -167,6 +170,7 @@ def plan_files(
             journal=journal,
             options=options,
             credentials=credentials,
+            pace=pace,
         )
         order_ids = list(dict.fromkeys(order for _, order, _ in prepared.plan.sendable()))
         answers: dict[int, Answer] = {}
@@ -180,6 +184,7 @@ def plan_files(
                         options=options,
                         credentials=credentials,
                         progress=progress,
+                        pace=pace,
                     )
                 )
         journal.end_session(stopped)

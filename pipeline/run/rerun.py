@@ -26,6 +26,7 @@ from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.durable import _open, is_finished, prepare_again
 from pipeline.run.prepare import Prepared, prepare
 from pipeline.run.progress import Progress
+from pipeline.run.ratememo import remember_rerun_rate, rerun_rate
 from pipeline.run.rundir import (
     check_fresh,
     make_run_dir,
@@ -118,6 +119,7 @@ def _source(
             )
         base = RunOptions.from_manifest(manifest["options"])
         options = resolve_options(cli=cli, job=None, env=None, base=base)
+        options = rerun_rate(options, run_dir=run_dir, found=journal.rates())
         indexes = [
             r.index
             for r in journal.results()
@@ -192,7 +194,7 @@ def rerun_runs(
         "reruns_all": [str(s.run_dir) for s in sources],
         "rerun_notes": notes,
     }
-    return start_run(
+    result = start_run(
         inputs,
         prepared,
         run_dir=target,
@@ -202,6 +204,8 @@ def rerun_runs(
         names=names,
         extra=extra,
     )
+    remember_rerun_rate(options, run_dir=first, summary=result.summary)
+    return result
 
 
 def _subset_inputs(sources: list[Source], folder: Path) -> tuple[list[Path], list[str]]:

@@ -24,7 +24,9 @@ from typing import Any
 
 from pipeline.api.answers import Answer
 from pipeline.api.client import NOT_SENT, QuivoClient
+from pipeline.api.pace import Pace
 from pipeline.api.profile import ApiProfile
+from pipeline.api.throttle import AdaptiveRate
 from pipeline.errors import OutputError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
@@ -276,10 +278,13 @@ async def send_plan(
     earlier_attempts: dict[int, int],
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     locate: Callable[[int], str] = lambda index: f"row index {index}",
+    pace: Pace | None = None,
 ) -> str | None:
     """Send every change not in `skip`; return why the run stopped early, if it did.
 
     Orders are built one at a time as the executor takes them, never all at once.
+    `pace`: the pacer and adaptive rate shared with the run's lookups and a sweep's
+    other files (None: a pace of its own).
     """
     if not any(index not in skip for index, _, _ in plan.sendable()):
         return None
@@ -301,7 +306,16 @@ async def send_plan(
             if reason is not None:
                 client.halt(reason)
 
-    async with QuivoClient(options.api, credentials, observer=recorder) as client:
+    def keep_rate(controller: AdaptiveRate) -> None:
+        journal.rate_used(
+            auto=options.api.rate_auto,
+            final_per_s=controller.current_per_s,
+            found_per_s=controller.found_per_s,
+            settled_per_s=controller.settled_per_s(),
+        )
+
+    async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
+        client.accounting.on_rate = keep_rate  # resume continues at the rate found
         progress.bind_halt(client.halt)
         journal.on_failure = client.halt  # a journal that cannot be written stops sending
         with stop_on_signals(client):
@@ -321,14 +335,8 @@ async def send_plan(
                     max_at_once=options.api.concurrency * 4,
                     stop=client.stop,
                 )
-        controller = client.accounting.adaptive
-        if controller is not None:
-            journal.rate_used(
-                auto=options.api.rate_auto,
-                final_per_s=controller.current_per_s,
-                found_per_s=controller.found_per_s,
-                settled_per_s=controller.settled_per_s(),
-            )
+        if client.accounting.adaptive is not None:
+            keep_rate(client.accounting.adaptive)
         await journal.durable()
         return client.stop_reason
 

@@ -35,6 +35,7 @@ async def count_and_limit(request: web.Request, handler: Handler) -> web.StreamR
     stats.requests += 1
     stats.arrivals.append(now)
     route = request.match_info.route.name or "unknown"
+    stats.routes.append(route)
     stats.by_endpoint[route] += 1
     if "order_id" in request.match_info:
         order_key = order_id_of(request)
