@@ -80,6 +80,9 @@ def test_send_applies_the_preview_and_an_order_changed_since_is_stale(
     assert outcomes_by_order(run_dir) == {
         order_id: "stale" if order_id == moved else "applied" for order_id in ids
     }
+    errors = pl.read_excel(run_dir / "errors.xlsx", infer_schema_length=0)
+    assert errors["orderId"].to_list() == [str(moved)]  # the file to plan again
+    assert errors["errorCode"].to_list() == ["changed_since_plan"]
     order = state_of(sandbox).order(moved, touch=False)
     assert order is not None
     assert order["comment"] == COLLEAGUE  # the colleague's change stands
