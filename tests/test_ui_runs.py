@@ -239,3 +239,38 @@ async def test_a_job_file_sets_how_the_upload_is_read(
     assert rows["total"] == invalid
     draft = json.loads((runs / name / "ui-draft.json").read_text())
     assert draft["action"] == "address"
+
+
+async def test_send_leaves_an_order_moved_since_the_preview_stale_whatever_it_predicted(
+    sandbox: SandboxThread, tmp_path: Path, client_for: Any
+) -> None:
+    """A row the preview found unchanged is not sent either when its order moved since."""
+    from tests.conftest import order_ids, state_of
+    from tests.test_plan_apply_undo import mutations, other_client_patch
+
+    changing, holding = order_ids(sandbox, "PROCESSING", 2)
+    await asyncio.to_thread(other_client_patch, sandbox, holding, {"comment": "already so"})
+    path = tmp_path / "comments.csv"
+    path.write_text(f"orderId,comment\n{changing},new text\n{holding},already so\n")
+    runs = tmp_path / "runs"
+    with running_ui(runs, options=options_for(sandbox), env=env_for(sandbox)) as (url, token):
+        client = await client_for(url, token)
+        form = aiohttp.FormData()
+        form.add_field("files", path.read_bytes(), filename="comments.csv")
+        form.add_field("action", "update")
+        async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
+            name = (await answer.json())["next"].split("/")[2]
+        async with client.get(f"{url}/draft/{name}/preview") as answer:
+            preview = await answer.text()
+        assert preview.count('<tr class="unchanged">') == 1
+        await asyncio.to_thread(other_client_patch, sandbox, holding, {"comment": "theirs"})
+        async with client.post(f"{url}/draft/{name}/send", json={}, headers={HEADER: token}):
+            pass
+        last = await events_until(client, f"{url}/run/{name}/events", done=10**9)
+        assert last["exit_code"] == 1
+    results = json.loads((runs / name / "summary.json").read_text())
+    assert results["outcomes"] == {"applied": 1, "stale": 1}
+    order = state_of(sandbox).order(holding, touch=False)
+    assert order is not None
+    assert order["comment"] == "theirs"
+    assert mutations(sandbox, holding) == 2  # the other client's two; none by the UI

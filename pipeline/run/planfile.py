@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,9 @@ class PlanResult:
     exit_code: int  # 0 every row will change or is unchanged, 1 otherwise
     plan: pl.DataFrame
     warnings: tuple[str, ...] = ()
+    # Per order read: its status and every field its rows set, as read. Sending all the
+    # rows with these (the UI's Send) makes an order changed since the plan `stale`.
+    as_read: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def private_dir(path: Path) -> Path:
@@ -216,7 +219,10 @@ def plan_files(
     }
     write_plan(plan_dir, frame, summary, manifest)
     private_files(plan_dir)
-    return PlanResult(plan_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+    as_read = preconditions(prepared, predictions, answers, every_read=True)
+    return PlanResult(
+        plan_dir, summary, summary["exit_code"], frame, prepared.table.warnings, as_read
+    )
 
 
 def plan_frame(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from aiohttp import web
@@ -128,7 +129,18 @@ async def results_page(request: web.Request) -> web.Response:
         running=ui.tasks.running(run_dir.name),
         error=task.error if task is not None else None,
         can_undo=info.state == "finished" and (run_dir / "before.parquet").exists(),
+        stale=stale_rows(results),
     )
+
+
+def stale_rows(results: pl.DataFrame | None, *, shown: int = 20) -> dict[str, Any] | None:
+    """The rows left unsent because their orders changed since the preview: count, rows."""
+    if results is None:
+        return None
+    stale = results.filter(pl.col("outcome") == "stale")
+    if stale.is_empty():
+        return None
+    return {"count": stale.height, "rows": stale["row"].head(shown).to_list()}
 
 
 async def result_rows(request: web.Request) -> web.Response:
