@@ -30,6 +30,7 @@ class SessionToken:
     token: str | None = None
     issued_at: float = float("-inf")
     proven: bool = False  # the API accepted it once
+    credentials_proven: bool = False  # some token of this session was accepted once
 
 
 class TokenKeeper:
@@ -60,10 +61,16 @@ class TokenKeeper:
     def _token(self) -> str | None:
         return self._session.token
 
+    @property
+    def credentials_proven(self) -> bool:
+        """Some token of this session was accepted once: the credentials are right."""
+        return self._session.credentials_proven
+
     def accepted(self, token: str | None) -> None:
         """The API answered a request made with `token` without refusing it."""
         if token is not None and token == self._token:
             self._session.proven = True
+            self._session.credentials_proven = True
 
     def just_issued(self, token: str | None) -> bool:
         """True for a token from a login that the API has not accepted yet: refusing

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from pipeline.api.accounting import Accounting
 from pipeline.api.answers import Answer, error_code, error_message, is_success
 from pipeline.api.auth import TokenKeeper
-from pipeline.api.health import GATEWAY_STATUS, Health, Outage
+from pipeline.api.health import GATEWAY_STATUS, Health, Outage, TokenRefusals
 from pipeline.api.pace import Pace
 from pipeline.api.payloads import LoginPayload
 from pipeline.api.retry import RetryPolicy, retry_wait_s
@@ -113,6 +113,8 @@ class QuivoClient:
             connections=settings.concurrency + 1,
         )
         self.retries = 0
+        self._sends = 0
+        self._refusals = TokenRefusals()
 
     async def __aenter__(self) -> QuivoClient:
         await self._transport.__aenter__()
@@ -251,7 +253,12 @@ class QuivoClient:
                 refused += 1
             elif authenticated and status is not None:
                 self._tokens.accepted(token)
-            if authenticated and status == 401 and self._tokens.just_issued(token):
+            if (
+                authenticated
+                and status == 401
+                and self._tokens.just_issued(token)
+                and not self._tokens.credentials_proven
+            ):
                 self.halt(
                     "the API refused the token it had just issued at login: wrong credentials"
                     " or the wrong auth scheme (check the API profile, quivo-bulk doctor)"
@@ -260,9 +267,10 @@ class QuivoClient:
             if authenticated and status == 401 and renewals < self.retry_policy.max_attempts:
                 # The token expired: log in again (one login for every caller holding the
                 # same stale token) and retry for free. A call riding out an outage can
-                # outlive many tokens. It cannot loop: only a token the API once accepted
-                # is renewed (a refused fresh one stops the run, above), and each accepted
-                # answer either ends the call or uses up one of its tries.
+                # outlive many tokens. It cannot loop: the first token is renewed only once
+                # the API accepted it (a refused fresh one stops the run, above); after
+                # that, a call renews at most max_attempts times, and each token's refusal
+                # counts in the health window, which stops a storm of them (health.py).
                 tries -= 1
                 renewals += 1
                 try:
@@ -337,6 +345,8 @@ class QuivoClient:
             if self.stop.is_set():
                 self._observer.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
                 return Exchange(None, None, None, "", NOT_SENT, 0.0)
+            sent = self._sends  # requests are numbered as they leave (TokenRefusals)
+            self._sends += 1
             exchange = await self._transport.send(
                 method, path, params=params, body=body, headers=headers, stamp=stamp
             )
@@ -366,7 +376,15 @@ class QuivoClient:
                 exchange.problem,
                 exchange.latency_ms,
             )
-        reason = self.accounting.record(exchange.status)
+        # 401s that token expiry cannot explain count in the health window (health.py).
+        refused = 0
+        if token is not None and exchange.status == 401:
+            refused = self._refusals.refused(token, next_send=self._sends)
+        elif token is not None and is_success(exchange.status):
+            # Only a 2xx proves the token was accepted: a gateway's 5xx or a 429 may
+            # come before the API looks at the token.
+            refused = self._refusals.accepted(token, sent=sent)
+        reason = self.accounting.record(exchange.status, refused_tokens=refused)
         if reason is not None:
             self.halt(reason)
         return exchange

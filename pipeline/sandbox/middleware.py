@@ -125,5 +125,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if state.clock() >= expiry:
         state.stats.auth_failures["expired_token"] += 1
         return message(401, EXPIRED_MESSAGE)
+    share = state.config.faults.refuse_token_share
+    if share and state.dice.random() < share:  # a live token refused: a 401 storm
+        state.stats.auth_failures["refused_live_token"] += 1
+        return message(401, "Unauthorized")
     state.stats.tokens_used.add(token)
     return await handler(request)
