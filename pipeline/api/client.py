@@ -104,6 +104,7 @@ class QuivoClient:
             login=self._login if credentials.can_login else None,
             static_token=credentials.static_token(),
             refresh_after_s=settings.profile.refresh_after_s,
+            session=pace.session,  # one login for the run's lookups and sends
         )
         self._transport = Transport(
             base_url=settings.base_url,

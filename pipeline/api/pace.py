@@ -1,4 +1,4 @@
-"""One pace for every client of a run and of a sweep: pacer and adaptive rate (SPEC §5, §12).
+"""One pace for the clients of a run and of a sweep: pacer, adaptive rate, token (SPEC §5, §12).
 
 A run makes one client for its key lookups and another for sending, and a
 sweep runs its inbox files one after another, each under its own event loop.
@@ -9,7 +9,10 @@ The server sees one sender, so all of them share one `Pace`:
   first request of the next client waits its turn behind the last of the
   previous one, and no window of the rate's period holds more than its count;
 - the adaptive rate (`--rate auto`): the next file starts at the rate the
-  previous one found, not at the start rate.
+  previous one found, not at the start rate;
+- the session token of the current run: its sending client goes on with the
+  token its lookups' client logged in for, so a run logs in once (and renews as
+  any client does); each run of a sweep starts with a login of its own.
 
 A client whose settings name another rate (a resumed file whose run kept its
 own) reconfigures the shared pacer, which keeps its record of earlier sends.
@@ -20,8 +23,9 @@ own) reconfigures the shared pacer, which keeps its record of earlier sends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from pipeline.api.auth import SessionToken
 from pipeline.api.pacing import Pacer
 from pipeline.api.throttle import AdaptiveRate, adaptive_rate_for
 from pipeline.settings import ApiSettings
@@ -39,6 +43,7 @@ class Pace:
     pacer: Pacer
     adaptive: AdaptiveRate | None
     key: RateKey
+    session: SessionToken = field(default_factory=SessionToken)
 
     @classmethod
     def for_settings(cls, settings: ApiSettings) -> Pace:
@@ -48,6 +53,11 @@ class Pace:
         if adaptive is not None and adaptive.start_per_s is not None:
             pacer.set_rate(adaptive.current_per_s)  # auto: start low, then search
         return cls(pacer, adaptive, rate_key(settings))
+
+    def new_run(self) -> Pace:
+        """This pace for the next run: the same rate, no token yet (the run logs in)."""
+        self.session = SessionToken()
+        return self
 
     def follow(self, settings: ApiSettings) -> Pace:
         """This pace, set to `settings`' rate.

@@ -130,7 +130,8 @@ def resume_run(
             options = resolve_options(cli=cli, job=None, env=None, base=base)
             options = resumed_rate(options, journal.rates())
             prepared = prepare_again(run_dir, manifest, options)
-            pace = pace or Pace.for_settings(options.api)  # shared: lookups and sends
+            # Shared by the lookups and the sends: one rate, one login.
+            pace = (pace or Pace.for_settings(options.api)).new_run()
             credentials = env.credentials()
             names = [e["name"] for e in manifest["inputs"]]
             prepared = resolve_order_keys(

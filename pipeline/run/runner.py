@@ -336,7 +336,8 @@ def start_run(
     A run that cannot start (the journal cannot be made) leaves no half-made directory
     (`made_here`: the directory was made for this run and may be taken away).
     """
-    pace = pace or Pace.for_settings(options.api)  # one rate for the lookups and the sends
+    # One rate and one login for the lookups and the sends.
+    pace = (pace or Pace.for_settings(options.api)).new_run()
     manifest = _manifest(prepared, options, command="run", extra=extra)
     if preconditions:
         manifest["preconditions"] = {str(k): dict(v) for k, v in preconditions.items()}
