@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import click
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -40,10 +42,53 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     assert "Example" in result.output
 
 
-def test_every_command_is_documented_in_the_readme() -> None:
+def readme_section_of(command: str, readme: str) -> str:
+    """The README's section of a command: `### quivo-bulk CMD` (the sandbox's: `## The
+    sandbox`) up to the next heading."""
+    heading = "## The sandbox\n" if command == "sandbox" else f"### `quivo-bulk {command} "
+    start = readme.index(heading)
+    end = re.search(r"\n#{2,3} ", readme[start + 1 :])
+    return readme[start : start + 1 + end.start() if end else len(readme)]
+
+
+def readme_examples(readme: str) -> list[str]:
+    """Where the README shows an option in use: command lines (in sh/cron blocks and
+    inline code) and the `e.g.` of an option table's row."""
+    code = re.findall(r"```(?:sh|cron)\n(.*?)```", readme, flags=re.DOTALL)
+    lines = [line for block in code for line in block.splitlines() if "quivo-bulk" in line]
+    lines += re.findall(r"`((?:\.venv/bin/)?quivo-bulk [^`]*)`", readme)
+    rows = [line for line in readme.splitlines() if line.startswith("| `-") and "e.g." in line]
+    return lines + rows
+
+
+def long_options(command: click.Command) -> list[str]:
+    return [
+        name
+        for param in command.params
+        if isinstance(param, click.Option)
+        for name in param.opts
+        if name.startswith("--") and name != "--help"
+    ]
+
+
+def test_every_option_of_every_command_is_in_its_readme_section_with_an_example() -> None:
     readme = (REPO / "README.md").read_text()
-    for command in main.commands:
-        assert f"quivo-bulk {command}" in readme
+    examples = readme_examples(readme)
+
+    def named(option: str, text: str) -> bool:
+        return re.search(re.escape(option) + r"(?![\w-])", text) is not None
+
+    missing = [
+        f"{command} {option}: {'no example' if in_section else 'not in its section'}"
+        for command, options in [
+            ("", long_options(main)),
+            *((name, long_options(cmd)) for name, cmd in sorted(main.commands.items())),
+        ]
+        for option in options
+        for in_section in [not command or named(option, readme_section_of(command, readme))]
+        if not (in_section and any(named(option, example) for example in examples))
+    ]
+    assert missing == []
 
 
 def test_run_prints_the_summary_and_exits_1_when_rows_failed(
