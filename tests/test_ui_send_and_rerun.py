@@ -75,11 +75,18 @@ def test_send_applies_the_preview_and_an_order_changed_since_is_stale(
         stale_cells = page.locator('.grid-row.stale div[data-column="orderId"]')
         assert stale_cells.all_inner_texts() == [str(moved)]
         assert "<b>3</b> applied" in page.content()
+
+        page.click("#replan")  # a new draft of the stale row, previewed as the order is now
+        page.wait_for_url("**/preview")
+        replanned = page.locator("#plan tr.will_change")
+        assert replanned.count() == 1
+        assert f"comment: {COLLEAGUE} -> from the preview {moved}" in replanned.inner_text()
         page.close()
 
     assert outcomes_by_order(run_dir) == {
         order_id: "stale" if order_id == moved else "applied" for order_id in ids
     }
+    assert len([p for p in runs.iterdir() if p.is_dir()]) == 2  # the run, the new draft
     errors = pl.read_excel(run_dir / "errors.xlsx", infer_schema_length=0)
     assert errors["orderId"].to_list() == [str(moved)]  # the file to plan again
     assert errors["errorCode"].to_list() == ["changed_since_plan"]
