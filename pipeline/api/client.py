@@ -82,6 +82,7 @@ class QuivoClient:
         self._observer = observer
         self.stop = stop or asyncio.Event()
         self.stop_reason: str | None = None
+        self.finishing = False  # stopped by an interrupt: requests in flight finish
         self._slots = asyncio.Semaphore(settings.concurrency)
         # The pace (pacer and adaptive rate) may be shared with the run's other clients
         # and a sweep's other runs: the server sees one sender.
@@ -136,12 +137,18 @@ class QuivoClient:
     def throttled(self) -> int:
         return self.accounting.throttled
 
-    def halt(self, reason: str) -> None:
-        """Stop the run's sending: calls not yet sent come back as `aborted`."""
+    def halt(self, reason: str, *, finish_in_flight: bool = False) -> None:
+        """Stop the run's sending: calls not yet sent come back as `aborted`.
+        `finish_in_flight` (an interrupt): requests in flight finish (see `call`)."""
         if self.stop_reason is None:
             log.warning("stopping: %s", reason)
             self.stop_reason = reason
+            self.finishing = finish_in_flight
         self.stop.set()
+
+    def interrupt(self, reason: str) -> None:
+        """Ctrl-C, SIGTERM or the UI's Stop: halt, finishing what is in flight."""
+        self.halt(reason, finish_in_flight=True)
 
     async def login(self) -> bool:
         """Make sure there is a live token (the first login); False if the run had to stop."""
@@ -191,8 +198,10 @@ class QuivoClient:
         order_id: int | None = None,
         row: int | None = None,
         expect_json: bool = False,
+        after_stop: bool = False,
     ) -> Answer:
-        """Send with retries; return the final answer. Never raises for HTTP trouble."""
+        """Send with retries; return the final answer. Never raises for HTTP trouble.
+        `after_stop`: one attempt even after an interrupt (an answered change's refetch)."""
         return await self._send(
             method,
             path,
@@ -201,6 +210,7 @@ class QuivoClient:
             order_id=order_id,
             row=row,
             accept=_is_object if expect_json else None,
+            after_stop=after_stop,
         )
 
     async def _send(
@@ -214,6 +224,7 @@ class QuivoClient:
         row: int | None = None,
         authenticated: bool = True,
         accept: Callable[[Any], bool] | None = None,
+        after_stop: bool = False,
     ) -> Answer:
         """The one retry loop: attempts until an answer is final, the budget is spent,
         or the run stops. `accept` says whether a 2xx body is the one expected; one that
@@ -221,7 +232,8 @@ class QuivoClient:
         attempts, tries, renewals, refused = 0, 0, 0, 0
         last: Exchange | None = None
         while True:
-            if self.stop.is_set():
+            late = after_stop and self.finishing and attempts == 0
+            if self.stop.is_set() and not late:
                 # Attempts the API refused unread (401) changed nothing: a row whose every
                 # attempt was refused so is `not_attempted`, never `failed`.
                 return Answer(
@@ -242,7 +254,7 @@ class QuivoClient:
             attempts += 1
             tries += 1
             exchange = await self._attempt(
-                method, path, params, body, token, order_id, attempts, row
+                method, path, params, body, token, order_id, attempts, row, late=late
             )
             if exchange.problem == NOT_SENT:
                 attempts -= 1  # the run stopped before it went out
@@ -327,6 +339,8 @@ class QuivoClient:
         order_id: int | None,
         attempt: int,
         row: int | None = None,
+        *,
+        late: bool = False,
     ) -> Exchange:
         """One attempt: journaled, paced, inside an in-flight slot, then accounted."""
         headers = self.profile.auth_headers(api_key=self._credentials.api_key_text(), token=token)
@@ -342,7 +356,7 @@ class QuivoClient:
             except asyncio.CancelledError:  # stopped while waiting its turn: never sent
                 self._observer.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
                 raise
-            if self.stop.is_set():
+            if self.stop.is_set() and not late:
                 self._observer.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
                 return Exchange(None, None, None, "", NOT_SENT, 0.0)
             sent = self._sends  # requests are numbered as they leave (TokenRefusals)
@@ -377,13 +391,7 @@ class QuivoClient:
                 exchange.latency_ms,
             )
         # 401s that token expiry cannot explain count in the health window (health.py).
-        refused = 0
-        if token is not None and exchange.status == 401:
-            refused = self._refusals.refused(token, next_send=self._sends)
-        elif token is not None and is_success(exchange.status):
-            # Only a 2xx proves the token was accepted: a gateway's 5xx or a 429 may
-            # come before the API looks at the token.
-            refused = self._refusals.accepted(token, sent=sent)
+        refused = self._refusals.answered(token, exchange.status, sent=sent, next_send=self._sends)
         reason = self.accounting.record(exchange.status, refused_tokens=refused)
         if reason is not None:
             self.halt(reason)

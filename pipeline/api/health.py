@@ -61,6 +61,18 @@ class TokenRefusals:
         self._refused: OrderedDict[str, list[int]] = OrderedDict()
         self._live: set[str] = set()  # refused, then accepted again: refused while live
 
+    def answered(self, token: str | None, status: int | None, *, sent: int, next_send: int) -> int:
+        """Request number `sent` with `token` got `status`; return the 401s that count now.
+        Only a 2xx proves the token was accepted: a gateway's 5xx or a 429 may come before
+        the API looks at the token."""
+        if token is None:
+            return 0
+        if status == 401:
+            return self.refused(token, next_send=next_send)
+        if status is not None and 200 <= status < 300:
+            return self.accepted(token, sent=sent)
+        return 0
+
     def refused(self, token: str, *, next_send: int) -> int:
         """A 401 on a request with `token`; return how many refusals count now (0 or 1)."""
         if token in self._live:

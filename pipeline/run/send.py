@@ -32,7 +32,7 @@ from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
 from pipeline.run.executor import run_on_each
 from pipeline.run.guards import Breaker
-from pipeline.run.interrupts import stop_on_signals
+from pipeline.run.interrupts import finish_grace_s, stop_on_signals
 from pipeline.run.journal import Journal
 from pipeline.run.plan import OrderWork, Plan
 from pipeline.run.progress import Progress
@@ -227,7 +227,11 @@ async def process_order(
     fetched: Refetch | None = None
     if refetch and any(a is not None and a.attempts for _, a in answers):
         read = client.profile.verify_request(work.order_id)
-        reply = await client.call(read.method, read.path, order_id=work.order_id, expect_json=True)
+        # After an interrupt, an order whose change was answered is still refetched.
+        answered = any(a is not None and a.code is not ErrorCode.ABORTED for _, a in answers)
+        reply = await client.call(
+            read.method, read.path, order_id=work.order_id, expect_json=True, after_stop=answered
+        )
         if reply.ok:
             journal.order_fetched(work.order_id, reply.text)
             fetched = Refetch(reply.body)
@@ -316,7 +320,7 @@ async def send_plan(
 
     async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
         client.accounting.on_rate = keep_rate  # resume continues at the rate found
-        progress.bind_halt(client.halt)
+        progress.bind_halt(client.interrupt)  # the UI's Stop is an interrupt, as Ctrl-C
         journal.on_failure = client.halt  # a journal that cannot be written stops sending
         with stop_on_signals(client):
             if await client.login() and not options.dry_run:
@@ -334,6 +338,7 @@ async def send_plan(
                     ),
                     max_at_once=options.api.concurrency * 4,
                     stop=client.stop,
+                    grace_s=lambda: finish_grace_s(client),
                 )
         if client.accounting.adaptive is not None:
             keep_rate(client.accounting.adaptive)
