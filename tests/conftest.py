@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -23,6 +23,9 @@ from pipeline.sandbox import (
     running_sandbox,
 )
 from pipeline.settings import Environment, RunOptions, resolve_options
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"
@@ -211,3 +214,17 @@ def comment_file(
     path = folder / "comments.csv"
     path.write_text("orderId,comment\n" + "".join(f"{i},{text} {i}\n" for i in ids))
     return path, ids
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, driven by playwright (the UI's browser tests)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui_helpers import CHROMIUM
+
+    assert CHROMIUM.exists(), "make test installs Debian's chromium; run 'make browser'"
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()

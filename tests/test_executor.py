@@ -71,3 +71,48 @@ async def test_a_failing_item_is_not_swallowed() -> None:
 
     with pytest.raises(ExceptionGroup):
         await run_on_each(range(5), work, max_at_once=2, stop=asyncio.Event())
+
+
+async def test_a_grace_lets_the_running_items_finish_and_starts_no_more() -> None:
+    """Items whose answer comes within the grace finish (an interrupt's requests in
+    flight; without a grace they are cancelled, above). The answers come as soon as
+    the stop is seen, so the grace is never waited out."""
+    stop, answers = asyncio.Event(), asyncio.Event()
+    started, finished = [], []
+
+    async def work(item: int) -> None:
+        started.append(item)
+        if item == 3:
+            stop.set()
+        await answers.wait()  # an answer on its way
+        finished.append(item)
+
+    async def answer_after_the_stop() -> None:
+        await stop.wait()
+        await asyncio.sleep(0)
+        answers.set()
+
+    answering = asyncio.ensure_future(answer_after_the_stop())
+    done = await run_on_each(range(10), work, max_at_once=4, stop=stop, grace_s=lambda: 5.0)
+    await answering
+    assert done is False
+    assert started == [0, 1, 2, 3]
+    assert sorted(finished) == [0, 1, 2, 3]
+
+
+@pytest.mark.slow
+async def test_the_grace_is_a_bound() -> None:
+    stop = asyncio.Event()
+    cancelled = []
+
+    async def work(item: int) -> None:
+        stop.set()
+        try:
+            await asyncio.sleep(60)  # never answers
+        except asyncio.CancelledError:
+            cancelled.append(item)
+            raise
+
+    grace = lambda: 0.05  # noqa: E731
+    assert await run_on_each(range(3), work, max_at_once=1, stop=stop, grace_s=grace) is False
+    assert cancelled == [0]

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from pipeline.api.pace import Pace
 from pipeline.api.pacing import WINDOW_MARGIN_S, Pacer, bounds_for
 from pipeline.api.rates import RateChoice, parse_rate
 from pipeline.api.throttle import AdaptiveRate, cubic_per_s, slow_start_per_s
 from pipeline.errors import OptionsError
 from pipeline.run.ratememo import resumed_rate
-from pipeline.settings import resolve_options
+from pipeline.settings import ApiSettings, resolve_options
 
 
 @pytest.mark.parametrize(
@@ -306,3 +307,86 @@ def test_resume_continues_at_the_rate_its_sessions_found(
     assert (api.rate_start_per_s, api.rate_known_limit_per_s) == (expected_start, expected_known)
     fixed = resolve_options(cli={"rate": "10"}, job=None, env=None)
     assert resumed_rate(fixed, found) == fixed  # `resume --rate 10`: the rate given
+
+
+def _sends_in_loops(
+    rates: list[str], per_loop: int, monkeypatch: pytest.MonkeyPatch
+) -> list[float]:
+    """Send times through one shared Pace, `per_loop` sends (two senders at once) in each
+    of a series of event loops, one loop per rate: a sweep's files, on a virtual clock."""
+    real_sleep = asyncio.sleep
+    clock = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += max(0.0, seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    settings = [resolve_options(cli={"rate": rate}, job=None, env=None).api for rate in rates]
+    pace = Pace.for_settings(settings[0])
+    times: list[float] = []
+
+    async def file(api: ApiSettings) -> None:
+        monkeypatch.setattr(asyncio.get_running_loop(), "time", lambda: clock[0])
+        pacer = pace.follow(api).pacer
+
+        async def sender() -> None:
+            for _ in range(per_loop // 2):
+                await pacer.acquire()
+                times.append(clock[0])
+
+        async with asyncio.TaskGroup() as group:  # contended: the lock is this loop's
+            group.create_task(sender())
+            group.create_task(sender())
+        clock[0] += 0.05  # the reports of one file, then the next file's start
+
+    for api in settings:
+        asyncio.run(file(api))
+    return sorted(times)
+
+
+@pytest.mark.parametrize(
+    ("rates", "windows"),
+    [
+        (["2", "2", "2"], [(1.0, 2)]),
+        (["5/2s", "5/2s", "5/2s"], [(2.0, 5), (1.0, 3)]),
+        (["10", "2", "10"], [(1.0, 10)]),  # a resumed file at its own rate
+    ],
+)
+def test_a_pace_shared_by_successive_event_loops_keeps_every_window(
+    rates: list[str], windows: list[tuple[float, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    times = _sends_in_loops(rates, 10, monkeypatch)
+    assert len(times) == 10 * len(rates)
+    for window_s, cap in windows:
+        assert _most_in_window(times, window_s) <= cap
+    if rates[1] == "2":  # the slower file's sends keep its own rate after the fast one
+        assert _most_in_window(times[10:20], 1.0) <= 2
+
+
+def test_the_next_client_of_a_pace_goes_on_at_the_adapted_rate() -> None:
+    api = resolve_options(cli={"rate": "auto:60"}, job=None, env=None).api
+    pace = Pace.for_settings(api)
+    assert pace.adaptive is not None
+    start = pace.adaptive.current_per_s
+    for second in range(40):  # accepted answers for a few seconds: slow start climbs
+        for tick in range(10):
+            pace.adaptive.on_answer(second * 0.1 + tick * 0.01, throttled=False)
+    climbed = pace.adaptive.current_per_s
+    assert climbed > start
+    again = pace.follow(api)
+    assert again.adaptive is not None
+    assert again.adaptive.current_per_s == climbed
+    other = pace.follow(resolve_options(cli={"rate": "auto:20"}, job=None, env=None).api)
+    assert other.adaptive is not None
+    assert other.adaptive.current_per_s == start  # another rate: a new controller
+
+
+def test_a_resume_that_comes_first_keeps_the_limit_its_run_found() -> None:
+    options = resolve_options(cli={"rate": "auto:60"}, job=None, env=None)
+    pace = Pace.for_settings(options.api)  # a sweep's pace, before any answer
+    found = {"auto": True, "final_per_s": 18.0, "found_per_s": 20.0, "settled_per_s": 19.4}
+    resumed = pace.follow(resumed_rate(options, found).api)
+    assert resumed.adaptive is not None
+    assert resumed.adaptive.current_per_s == pytest.approx(0.97 * 20)
+    assert resumed.pacer.rate_per_s == pytest.approx(0.97 * 20)

@@ -215,3 +215,24 @@ def test_the_resolution_is_kept_for_rebuild_and_resume(
     resumed = resume_run(tmp_path / "run", cli={}, env=env_for(sandbox))
     assert resumed.results["orderId"].to_list() == [o["orderId"] for o in orders]
     assert state_of(sandbox).stats.by_endpoint["list"] == lookups  # not looked up again
+
+
+def test_a_keyed_run_logs_in_once_for_its_lookups_and_its_sends(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """The lookups' client and the sending client share one token: one login per run."""
+    orders = processing(sandbox, 3)
+    path = tmp_path / "shop.csv"
+    lines = ["Order Number,comment"] + [f"{o['orderIdentifier']},once" for o in orders]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        main,
+        ["run", str(path), "--action", "update", "--out", str(tmp_path / "run"), "--quiet"],
+        env=cli_env(sandbox),
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["outcomes"] == {"applied": 3}
+    assert summary["requests_by_kind"]["lookup"] == 1
+    assert summary["requests_by_kind"]["login"] == 1
+    assert state_of(sandbox).stats.logins == 1  # as the server counts them

@@ -7,30 +7,20 @@ and check its rows, undo. A screenshot of each step goes to the test's tmp folde
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from pipeline.outcomes import SUCCESS
 from pipeline.sandbox import SandboxThread
 from tests.conftest import SAMPLE_DATA, env_for, options_for, state_of
-from tests.ui_helpers import CHROMIUM, running_ui
+from tests.ui_helpers import running_ui
 
 pytestmark = pytest.mark.slow
 
 NEW_COMMENT = "Fixed in the browser"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "make test installs Debian's chromium; run 'make browser'"
-    with sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def fix_cell(page: Page, code: str, column: str, value: str) -> None:

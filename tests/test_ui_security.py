@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
+from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxThread
 from pipeline.ui.security import HEADER
 from tests.conftest import SAMPLE_DATA, env_for, options_for
@@ -153,9 +154,10 @@ async def test_upload_is_stored_in_its_run_directory_only(ui: tuple[str, str, Pa
     assert not (runs.parent / "escape.csv").exists()
 
 
-async def test_no_secret_in_any_page(ui: tuple[str, str, Path]) -> None:
+async def test_no_secret_in_any_page(ui: tuple[str, str, Path], sandbox: SandboxThread) -> None:
     """Walk every page a run produces; no credential appears in any of them."""
-    url, token, _ = ui
+    url, token, runs = ui
+    env = env_for(sandbox, api_key=SECRETS["api_key"], password=SECRETS["password"])
     client = await logged_in(url, token)
     seen: list[str] = []
     async with client:
@@ -177,18 +179,31 @@ async def test_no_secret_in_any_page(ui: tuple[str, str, Path]) -> None:
         async with client.post(
             f"{url}/draft/{name}/send", json={"confirm": cancels}, headers={HEADER: token}
         ) as answer:
-            assert answer.status == 200, await answer.text()
-        async with client.get(f"{url}/run/{name}/events") as answer:
-            seen.append(await answer.text())  # ends when the run is done
+            # The login was refused: the preview read no order, so it is not sent.
+            refusal = await answer.text()
+            assert answer.status == 400, refusal
+            assert "login refused" in refusal
+            assert "open the preview again" in refusal
+            seen.append(refusal)
+        # A run with the same credentials, made by the library in the UI's runs folder.
+        made = await asyncio.to_thread(
+            lambda: run_files(
+                [SAMPLE_DATA / "mixed-changes.xlsx"],
+                options=options_for(sandbox),
+                env=env,
+                out=runs / "refused-run",
+            )
+        )
         for page in (
-            f"/run/{name}",
-            f"/run/{name}/rows?limit=50",
-            f"/run/{name}/download/summary.json",
+            "/run/refused-run",
+            "/run/refused-run/rows?limit=50",
+            "/run/refused-run/download/summary.json",
         ):
             async with client.get(url + page) as answer:
                 assert answer.status == 200, page
                 seen.append(await answer.text())
-    assert re.search(r'"state": "finished"', seen[-4])
+    assert made.exit_code == 3, made.summary
+    assert "login refused" in seen[-3]
     everything = "\n".join(seen)
     for secret in (*SECRETS.values(), SecretStr("sandbox").get_secret_value()):
         assert secret not in everything

@@ -7,7 +7,8 @@ back as `Answer` values, never as exceptions: a refused change is data.
 The pieces, each testable alone: `transport.Transport` sends bytes,
 `retry.RetryPolicy` and `retry.retry_wait_s` decide whether and when to try
 again (in the one retry loop, `QuivoClient._send`), `auth.TokenKeeper` holds
-the token, `pacing.Pacer` paces, `accounting.Accounting` feeds each answer to
+the token, `pace.Pace` (a pacer and an adaptive rate, shared by every client
+of a run or a sweep) paces, `accounting.Accounting` feeds each answer to
 the health window and the adaptive rate, `answers` names the outcome.
 
     async with QuivoClient(config, credentials, observer=recorder) as client:
@@ -27,11 +28,10 @@ from typing import Any, Protocol
 from pipeline.api.accounting import Accounting
 from pipeline.api.answers import Answer, error_code, error_message, is_success
 from pipeline.api.auth import TokenKeeper
-from pipeline.api.health import GATEWAY_STATUS, Health, Outage
-from pipeline.api.pacing import Pacer
+from pipeline.api.health import GATEWAY_STATUS, Health, Outage, TokenRefusals
+from pipeline.api.pace import Pace
 from pipeline.api.payloads import LoginPayload
 from pipeline.api.retry import RetryPolicy, retry_wait_s
-from pipeline.api.throttle import adaptive_rate_for
 from pipeline.api.transport import Exchange, Transport
 from pipeline.errors import ApiUnusable
 from pipeline.outcomes import ErrorCode
@@ -74,6 +74,7 @@ class QuivoClient:
         observer: RequestObserver,
         stop: asyncio.Event | None = None,
         rand: random.Random | None = None,
+        pace: Pace | None = None,
     ) -> None:
         self.settings = settings
         self.profile = settings.profile
@@ -81,13 +82,17 @@ class QuivoClient:
         self._observer = observer
         self.stop = stop or asyncio.Event()
         self.stop_reason: str | None = None
+        self.finishing = False  # stopped by an interrupt: requests in flight finish
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self.pacer = Pacer(settings.rate_per_s, period_s=settings.rate_period_s)
-        adaptive = adaptive_rate_for(settings)
-        if adaptive is not None and adaptive.start_per_s is not None:
-            self.pacer.set_rate(adaptive.current_per_s)  # auto: start low, then search
+        # The pace (pacer and adaptive rate) may be shared with the run's other clients
+        # and a sweep's other runs: the server sees one sender.
+        pace = Pace.for_settings(settings) if pace is None else pace.follow(settings)
+        self.pacer = pace.pacer
         self.accounting = Accounting(
-            self.pacer, adaptive=adaptive, health=Health(), outage=Outage(settings.outage_grace_s)
+            self.pacer,
+            adaptive=pace.adaptive,
+            health=Health(),
+            outage=Outage(settings.outage_grace_s),
         )
         self.retry_policy = RetryPolicy(
             max_attempts=settings.max_attempts,
@@ -99,6 +104,7 @@ class QuivoClient:
             login=self._login if credentials.can_login else None,
             static_token=credentials.static_token(),
             refresh_after_s=settings.profile.refresh_after_s,
+            session=pace.session,  # one login for the run's lookups and sends
         )
         self._transport = Transport(
             base_url=settings.base_url,
@@ -108,6 +114,8 @@ class QuivoClient:
             connections=settings.concurrency + 1,
         )
         self.retries = 0
+        self._sends = 0
+        self._refusals = TokenRefusals()
 
     async def __aenter__(self) -> QuivoClient:
         await self._transport.__aenter__()
@@ -129,12 +137,18 @@ class QuivoClient:
     def throttled(self) -> int:
         return self.accounting.throttled
 
-    def halt(self, reason: str) -> None:
-        """Stop the run's sending: calls not yet sent come back as `aborted`."""
+    def halt(self, reason: str, *, finish_in_flight: bool = False) -> None:
+        """Stop the run's sending: calls not yet sent come back as `aborted`.
+        `finish_in_flight` (an interrupt): requests in flight finish (see `call`)."""
         if self.stop_reason is None:
             log.warning("stopping: %s", reason)
             self.stop_reason = reason
+            self.finishing = finish_in_flight
         self.stop.set()
+
+    def interrupt(self, reason: str) -> None:
+        """Ctrl-C, SIGTERM or the UI's Stop: halt, finishing what is in flight."""
+        self.halt(reason, finish_in_flight=True)
 
     async def login(self) -> bool:
         """Make sure there is a live token (the first login); False if the run had to stop."""
@@ -184,8 +198,10 @@ class QuivoClient:
         order_id: int | None = None,
         row: int | None = None,
         expect_json: bool = False,
+        after_stop: bool = False,
     ) -> Answer:
-        """Send with retries; return the final answer. Never raises for HTTP trouble."""
+        """Send with retries; return the final answer. Never raises for HTTP trouble.
+        `after_stop`: one attempt even after an interrupt (an answered change's refetch)."""
         return await self._send(
             method,
             path,
@@ -194,6 +210,7 @@ class QuivoClient:
             order_id=order_id,
             row=row,
             accept=_is_object if expect_json else None,
+            after_stop=after_stop,
         )
 
     async def _send(
@@ -207,6 +224,7 @@ class QuivoClient:
         row: int | None = None,
         authenticated: bool = True,
         accept: Callable[[Any], bool] | None = None,
+        after_stop: bool = False,
     ) -> Answer:
         """The one retry loop: attempts until an answer is final, the budget is spent,
         or the run stops. `accept` says whether a 2xx body is the one expected; one that
@@ -214,7 +232,8 @@ class QuivoClient:
         attempts, tries, renewals, refused = 0, 0, 0, 0
         last: Exchange | None = None
         while True:
-            if self.stop.is_set():
+            late = after_stop and self.finishing and attempts == 0
+            if self.stop.is_set() and not late:
                 # Attempts the API refused unread (401) changed nothing: a row whose every
                 # attempt was refused so is `not_attempted`, never `failed`.
                 return Answer(
@@ -235,7 +254,7 @@ class QuivoClient:
             attempts += 1
             tries += 1
             exchange = await self._attempt(
-                method, path, params, body, token, order_id, attempts, row
+                method, path, params, body, token, order_id, attempts, row, late=late
             )
             if exchange.problem == NOT_SENT:
                 attempts -= 1  # the run stopped before it went out
@@ -246,7 +265,12 @@ class QuivoClient:
                 refused += 1
             elif authenticated and status is not None:
                 self._tokens.accepted(token)
-            if authenticated and status == 401 and self._tokens.just_issued(token):
+            if (
+                authenticated
+                and status == 401
+                and self._tokens.just_issued(token)
+                and not self._tokens.credentials_proven
+            ):
                 self.halt(
                     "the API refused the token it had just issued at login: wrong credentials"
                     " or the wrong auth scheme (check the API profile, quivo-bulk doctor)"
@@ -255,9 +279,10 @@ class QuivoClient:
             if authenticated and status == 401 and renewals < self.retry_policy.max_attempts:
                 # The token expired: log in again (one login for every caller holding the
                 # same stale token) and retry for free. A call riding out an outage can
-                # outlive many tokens. It cannot loop: only a token the API once accepted
-                # is renewed (a refused fresh one stops the run, above), and each accepted
-                # answer either ends the call or uses up one of its tries.
+                # outlive many tokens. It cannot loop: the first token is renewed only once
+                # the API accepted it (a refused fresh one stops the run, above); after
+                # that, a call renews at most max_attempts times, and each token's refusal
+                # counts in the health window, which stops a storm of them (health.py).
                 tries -= 1
                 renewals += 1
                 try:
@@ -314,6 +339,8 @@ class QuivoClient:
         order_id: int | None,
         attempt: int,
         row: int | None = None,
+        *,
+        late: bool = False,
     ) -> Exchange:
         """One attempt: journaled, paced, inside an in-flight slot, then accounted."""
         headers = self.profile.auth_headers(api_key=self._credentials.api_key_text(), token=token)
@@ -329,9 +356,11 @@ class QuivoClient:
             except asyncio.CancelledError:  # stopped while waiting its turn: never sent
                 self._observer.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
                 raise
-            if self.stop.is_set():
+            if self.stop.is_set() and not late:
                 self._observer.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
                 return Exchange(None, None, None, "", NOT_SENT, 0.0)
+            sent = self._sends  # requests are numbered as they leave (TokenRefusals)
+            self._sends += 1
             exchange = await self._transport.send(
                 method, path, params=params, body=body, headers=headers, stamp=stamp
             )
@@ -361,7 +390,9 @@ class QuivoClient:
                 exchange.problem,
                 exchange.latency_ms,
             )
-        reason = self.accounting.record(exchange.status)
+        # 401s that token expiry cannot explain count in the health window (health.py).
+        refused = self._refusals.answered(token, exchange.status, sent=sent, next_send=self._sends)
+        reason = self.accounting.record(exchange.status, refused_tokens=refused)
         if reason is not None:
             self.halt(reason)
         return exchange

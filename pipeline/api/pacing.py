@@ -86,13 +86,22 @@ class Pacer:
     """
 
     def __init__(self, rate_per_s: float | None, *, period_s: float = 1.0) -> None:
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._log: deque[SendStamp] = deque()
+        self._slot = -math.inf
+        self.configure(rate_per_s, period_s=period_s)
+
+    def configure(self, rate_per_s: float | None, *, period_s: float = 1.0) -> None:
+        """Take a new configured rate (and ceiling), keeping the record of earlier sends.
+
+        The next send is still checked against the sends made under the old rate, so
+        a pacer that goes on with other settings (the next file of a sweep) cannot burst.
+        """
         self._ceiling_rate = (rate_per_s, period_s)
         self._ceiling: list[tuple[int, float]] = []
         if rate_per_s is not None:
             self._ceiling = bounds_for(round(rate_per_s * period_s), period_s)
-        self._log: deque[SendStamp] = deque()
-        self._slot = -math.inf
         self._bounds: list[tuple[int, float]] = []
         self.rate_per_s: float | None = None
         self.period_s = period_s
@@ -122,6 +131,14 @@ class Pacer:
         self._bounds = [*self._ceiling, (math.ceil(rate_per_s - 1e-9), 1.0)]
         self._log = deque(self._log, maxlen=RESTAMP_ROOM + max(cap for cap, _ in self._bounds))
 
+    def _lock_in(self, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+        """The lock for sends from `loop`. An asyncio lock binds to one event loop, while
+        the pacer's state (send times on loop.time(), which is time.monotonic) outlives
+        it: the runs of a sweep, each under its own loop, share one pacer, one at a time."""
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
+
     async def acquire(self) -> SendStamp | None:
         """Wait for this request's turn; return its stamp (None: unpaced).
 
@@ -131,7 +148,7 @@ class Pacer:
         if self.rate_per_s is None:
             return None
         loop = asyncio.get_running_loop()
-        async with self._lock:  # one send at a time: waiting here keeps the order
+        async with self._lock_in(loop):  # one send at a time: waiting here keeps the order
             wait_s = self._slot - loop.time()
             if wait_s > 0:
                 await asyncio.sleep(wait_s)

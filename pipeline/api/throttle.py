@@ -92,6 +92,11 @@ class AdaptiveRate:
     def _k_s(self, limit_per_s: float) -> float:
         return math.cbrt(limit_per_s * (1 - self.beta) / self.c)
 
+    @property
+    def answered(self) -> bool:
+        """Has it been fed an answer yet?"""
+        return self._started is not None
+
     def _bounded(self, rate: float) -> float:
         return max(self.floor_per_s, min(self.ceiling_per_s, rate))
 

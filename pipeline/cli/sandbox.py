@@ -65,7 +65,8 @@ def demo(out: Path) -> None:
     "--faults",
     default="",
     help="Injected faults, e.g. 'error=0.1,drop=0.03,slow=0.05,slow_s=3,malformed=0.02,"
-    "complete=0.05'.",
+    "complete=0.05,refuse_token=0.3' (refuse_token: a share of requests whose live token"
+    " is refused with 401).",
 )
 @click.option(
     "--auth-scheme",

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.api.pace import Pace
 from pipeline.errors import RunDirError
 from pipeline.inputs.read import sha256_of
 from pipeline.reports.report import RESULT_TYPES, outcome_frame, write_reports
@@ -110,12 +111,14 @@ def resume_run(
     cli: dict[str, Any],
     env: Environment,
     progress_factory: ProgressFactory = Progress,
+    pace: Pace | None = None,
 ) -> RunResult:
     """Finish a run that stopped early (exit 3) or was killed: send the rows without a final
     outcome (not attempted, or in flight when it stopped), then write the final reports.
 
     A finished run is not touched: its result comes back with `finished_before=True`.
     Two resumes of one run never run at once: the second raises RunDirError.
+    `pace`: a pacer and adaptive rate shared with other runs (a sweep's files).
     """
     with run_lock(run_dir):
         journal, manifest = _open(run_dir)
@@ -127,6 +130,8 @@ def resume_run(
             options = resolve_options(cli=cli, job=None, env=None, base=base)
             options = resumed_rate(options, journal.rates())
             prepared = prepare_again(run_dir, manifest, options)
+            # Shared by the lookups and the sends: one rate, one login.
+            pace = (pace or Pace.for_settings(options.api)).new_run()
             credentials = env.credentials()
             names = [e["name"] for e in manifest["inputs"]]
             prepared = resolve_order_keys(
@@ -141,6 +146,7 @@ def resume_run(
                 journal=journal,
                 options=options,
                 credentials=credentials,
+                pace=pace,
             )
             if prepared.plan.change_count:
                 credentials.check()
@@ -157,6 +163,7 @@ def resume_run(
             progress_factory=progress_factory,
             command="resume",
             extra=extra,
+            pace=pace,
         )
 
 

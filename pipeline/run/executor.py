@@ -4,7 +4,8 @@
 
 At most `max_at_once` items run at once; items are started lazily in input
 order, so a million items never become a million tasks. When `stop` is set,
-no further item starts and the running ones are cancelled; the call returns
+no further item starts; the running ones get `grace_s()` seconds to finish
+(asked at that moment; 0 by default), then they are cancelled; the call returns
 normally and the caller reads what finished from its own records.
 """
 
@@ -24,6 +25,7 @@ async def run_on_each(
     *,
     max_at_once: int,
     stop: asyncio.Event,
+    grace_s: Callable[[], float] = lambda: 0.0,
 ) -> bool:
     """Run `fn` on every item with bounded concurrency; return False if `stop` cut it short."""
     if max_at_once < 1:
@@ -52,6 +54,8 @@ async def run_on_each(
     stopped = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not work.done() and (grace := grace_s()) > 0:
+            await asyncio.wait({work}, timeout=grace)  # the running items may finish
     finally:
         stopped.cancel()
         if not work.done():

@@ -1,5 +1,9 @@
 """Ctrl-C and SIGTERM during a run: stop sending, write the reports; twice: quit at once.
 
+The first signal stops the run from sending anything new; requests already sent
+get up to FINISH_GRACE_S to answer, and an order whose change was answered is
+refetched, so its row gets its real outcome instead of "may have landed".
+
 with stop_on_signals(client): ...
 """
 
@@ -16,6 +20,13 @@ from pipeline.api.client import QuivoClient
 
 log = logging.getLogger(__name__)
 
+FINISH_GRACE_S = 5.0  # how long requests in flight at an interrupt may take to finish
+
+
+def finish_grace_s(client: QuivoClient) -> float:
+    """The executor's grace after a stop: FINISH_GRACE_S after an interrupt, else none."""
+    return FINISH_GRACE_S if client.finishing else 0.0
+
 
 @contextlib.contextmanager
 def stop_on_signals(client: QuivoClient) -> Iterator[None]:
@@ -30,7 +41,7 @@ def stop_on_signals(client: QuivoClient) -> Iterator[None]:
             os._exit(130)  # the journal is committed per group: WAL keeps it consistent
         # The hint goes out now, once: the halt reason ends up in the reports and the
         # final lines, where "press Ctrl-C again" would be read after the run ended.
-        client.halt("interrupted (Ctrl-C or SIGTERM)")
+        client.interrupt("interrupted (Ctrl-C or SIGTERM)")
         if signum == signal.SIGINT:
             log.warning("finishing the requests in flight; press Ctrl-C again to quit at once")
 

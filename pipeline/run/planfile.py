@@ -19,15 +19,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from pipeline.api.client import Answer, QuivoClient
+from pipeline.api.pace import Pace
 from pipeline.errors import OutputError, RunDirError
-from pipeline.outcomes import Outcome
+from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.reports.orderfile import write_order_parquet
 from pipeline.reports.report import write_csv
 from pipeline.run.durable import subset_inputs
@@ -62,6 +63,12 @@ class PlanResult:
     exit_code: int  # 0 every row will change or is unchanged, 1 otherwise
     plan: pl.DataFrame
     warnings: tuple[str, ...] = ()
+    # Per order read: its status and every field its rows set, as read. Sending all the
+    # rows with these (the UI's Send) makes an order changed since the plan `stale`.
+    as_read: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Orders the plan could not read (a missing order aside): what it would send to
+    # them was not shown, so the UI does not send this plan.
+    unread: tuple[int, ...] = ()
 
 
 def private_dir(path: Path) -> Path:
@@ -83,6 +90,7 @@ async def _read_all(
     options: RunOptions,
     credentials: Credentials,
     progress: Progress,
+    pace: Pace,
 ) -> tuple[dict[int, Answer], str | None]:
     """Read every order once (paced like a run); return the answers and why it stopped."""
     answers: dict[int, Answer] = {}
@@ -95,7 +103,7 @@ async def _read_all(
         answers[order_id] = answer
         progress.rows([Outcome.UNCHANGED if answer.ok else Outcome.FAILED])  # read / not
 
-    async with QuivoClient(options.api, credentials, observer=recorder) as client:
+    async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
         if await client.login():
             await run_on_each(
                 order_ids, read, max_at_once=options.api.concurrency * 4, stop=client.stop
@@ -153,6 +161,7 @@ def plan_files(
         raise RunDirError(f"{plan_dir} already holds a plan; choose another --out")
     private_dir(plan_dir)
     journal = Journal.create(plan_dir / PLAN_JOURNAL, {"command": "plan"})
+    pace = Pace.for_settings(options.api)  # one rate for the lookups and the reads
     try:
         journal.begin_session("plan")
         prepared = resolve_order_keys(  # rows keyed by shop order number or reference
@@ -164,6 +173,7 @@ def plan_files(
             journal=journal,
             options=options,
             credentials=credentials,
+            pace=pace,
         )
         order_ids = list(dict.fromkeys(order for _, order, _ in prepared.plan.sendable()))
         answers: dict[int, Answer] = {}
@@ -177,6 +187,7 @@ def plan_files(
                         options=options,
                         credentials=credentials,
                         progress=progress,
+                        pace=pace,
                     )
                 )
         journal.end_session(stopped)
@@ -211,7 +222,12 @@ def plan_files(
     }
     write_plan(plan_dir, frame, summary, manifest)
     private_files(plan_dir)
-    return PlanResult(plan_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+    as_read = preconditions(prepared, predictions, answers, every_read=True)
+    missing = {o for o, a in answers.items() if a.code is ErrorCode.ORDER_NOT_FOUND}
+    unread = tuple(o for o in order_ids if o not in as_read and o not in missing)
+    return PlanResult(
+        plan_dir, summary, summary["exit_code"], frame, prepared.table.warnings, as_read, unread
+    )
 
 
 def plan_frame(

@@ -187,17 +187,32 @@ def plan_summary(
 
 
 def preconditions(
-    prepared: Prepared, predictions: Sequence[Prediction], answers: Mapping[int, Answer]
+    prepared: Prepared,
+    predictions: Sequence[Prediction],
+    answers: Mapping[int, Answer],
+    *,
+    every_read: bool = False,
 ) -> dict[int, dict[str, Any]]:
-    """What apply checks per order: its status and every field the plan changes, as read."""
+    """What apply checks per order: its status and every field the plan changes, as read.
+
+    `every_read`: every order the plan read, with every field its rows set (the UI's
+    Send runs all the draft's rows: one predicted unchanged or failing must not be
+    sent either when its order moved since the preview).
+    """
     found: dict[int, dict[str, Any]] = {}
     for p in predictions:
-        if p.prediction != "will_change" or p.order_id is None:
+        if p.order_id is None or p.prediction in ("invalid", "duplicate"):
             continue
-        order = answers[p.order_id].body
+        answer = answers.get(p.order_id)
+        if not every_read and p.prediction != "will_change":
+            continue
+        if answer is None or not answer.ok or not isinstance(answer.body, dict):
+            continue  # not read: nothing to compare with (a missing order fails again)
+        order = answer.body
         expected = found.setdefault(p.order_id, {"orderStatus": order.get("orderStatus")})
         for path, _ in targets(prepared.plan.checked.change(p.index)):
-            expected[path] = current(order, path) if path != CANCEL_FIELD else False
+            planned_cancel = path == CANCEL_FIELD and p.prediction == "will_change"
+            expected[path] = False if planned_cancel else current(order, path)
     return found
 
 

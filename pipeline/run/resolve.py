@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from pipeline.api.client import QuivoClient
+from pipeline.api.pace import Pace
 from pipeline.api.profile import ApiProfile
 from pipeline.errors import ApiUnusable
 from pipeline.inputs.ids import KEY_SEPARATOR, Resolution, split_key
@@ -142,10 +143,17 @@ async def resolve_keys(
 
 
 async def _lookup(
-    keys: list[str], *, journal: Journal, options: RunOptions, credentials: Credentials
+    keys: list[str],
+    *,
+    journal: Journal,
+    options: RunOptions,
+    credentials: Credentials,
+    pace: Pace | None,
 ) -> dict[str, Resolution]:
     recorder = RunRecorder(journal, lambda: None, profile=options.api.profile)
-    async with QuivoClient(options.api, credentials, observer=recorder) as client:
+    # The run's sending client shares `pace`: its first request waits its turn behind
+    # the lookups' last ones.
+    async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
         with stop_on_signals(client):
             await client.login()
             if client.stop.is_set():
@@ -157,10 +165,6 @@ async def _lookup(
                 concurrency=options.api.concurrency,
             )
         await journal.durable()
-        if options.api.rate_per_s:
-            # The sending client paces on its own: a second's pause keeps the lookups'
-            # last second and its first one from adding up to more than --rate.
-            await asyncio.sleep(1.0)
     return resolved
 
 
@@ -172,11 +176,13 @@ def resolve_order_keys(
     journal: Journal,
     options: RunOptions,
     credentials: Credentials,
+    pace: Pace | None = None,
 ) -> P:
     """Resolve the rows of `fields` keyed by shop order number / reference, then `replan`
     with the orderIds found; `prepared` itself when no row needs it.
 
     The resolution is kept in the manifest, so a resumed run sends to the same orders.
+    `pace`: the run's pacer and adaptive rate, shared with its sending (None: its own).
     """
     keys = keys_to_resolve(fields)
     if not keys:
@@ -186,7 +192,7 @@ def resolve_order_keys(
     if resolved is None:
         credentials.check()
         resolved = asyncio.run(
-            _lookup(keys, journal=journal, options=options, credentials=credentials)
+            _lookup(keys, journal=journal, options=options, credentials=credentials, pace=pace)
         )
         journal.set_manifest(manifest | {RESOLVED_KEY: resolved})
     return replan(resolved)

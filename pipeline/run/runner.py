@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.api.pace import Pace
 from pipeline.errors import OptionsError
 from pipeline.outcomes import Outcome
 from pipeline.reports.report import (
@@ -184,6 +185,7 @@ def execute(
     progress_factory: ProgressFactory,
     command: str,
     extra: dict[str, Any] | None = None,
+    pace: Pace | None = None,
 ) -> RunResult:
     """Send what the journal does not have an outcome for, then write the reports.
 
@@ -212,6 +214,7 @@ def execute(
                     earlier_attempts=earlier,
                     preconditions=preconditions,
                     locate=locator(prepared.table),
+                    pace=pace,
                 )
             )
         finish_missing(prepared.plan, journal, stopped=stopped, dry_run=options.dry_run)
@@ -259,6 +262,7 @@ def run_files(
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     confirm_again: Callable[[str], bool] | None = None,
     prepared_dir: bool = False,
+    pace: Pace | None = None,
 ) -> RunResult:
     """Run `inputs` against the API: the library behind `quivo-bulk run`.
 
@@ -269,6 +273,8 @@ def run_files(
     `confirm_again`: asked (with the message) when an input already ran from the same
     runs directory; without it the run warns and goes on.
     `prepared_dir`: the caller made `out` for this run (its inputs may be inside).
+    `pace`: a pacer and adaptive rate shared with other runs (a sweep's files); None:
+    one for this run, shared by its lookups and its sending.
     """
     options = settle_base_url(options, env)
     if out is not None:
@@ -298,6 +304,7 @@ def run_files(
         extra=extra,
         preconditions=preconditions,
         made_here=not prepared_dir,
+        pace=pace,
     )
     return replace(result, warnings=(*warnings, *result.warnings))
 
@@ -322,12 +329,15 @@ def start_run(
     extra: dict[str, Any] | None,
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     made_here: bool = True,
+    pace: Pace | None = None,
 ) -> RunResult:
     """Journal and run `prepared` (read from `inputs`) in the new `run_dir`, holding its lock.
 
     A run that cannot start (the journal cannot be made) leaves no half-made directory
     (`made_here`: the directory was made for this run and may be taken away).
     """
+    # One rate and one login for the lookups and the sends.
+    pace = (pace or Pace.for_settings(options.api)).new_run()
     manifest = _manifest(prepared, options, command="run", extra=extra)
     if preconditions:
         manifest["preconditions"] = {str(k): dict(v) for k, v in preconditions.items()}
@@ -349,6 +359,7 @@ def start_run(
                 journal=journal,
                 options=options,
                 credentials=credentials,
+                pace=pace,
             )
         except BaseException:
             journal.close()
@@ -362,4 +373,5 @@ def start_run(
             progress_factory=progress_factory,
             command="run",
             extra=extra,
+            pace=pace,
         )

@@ -24,6 +24,7 @@ from typing import Any
 
 from pipeline.api.answers import Answer
 from pipeline.api.client import NOT_SENT, QuivoClient
+from pipeline.api.pace import Pace
 from pipeline.api.profile import ApiProfile
 from pipeline.api.throttle import AdaptiveRate
 from pipeline.errors import OutputError
@@ -31,7 +32,7 @@ from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
 from pipeline.run.executor import run_on_each
 from pipeline.run.guards import Breaker
-from pipeline.run.interrupts import stop_on_signals
+from pipeline.run.interrupts import finish_grace_s, stop_on_signals
 from pipeline.run.journal import Journal
 from pipeline.run.plan import OrderWork, Plan
 from pipeline.run.progress import Progress
@@ -227,7 +228,11 @@ async def process_order(
     fetched: Refetch | None = None
     if refetch and any(a is not None and a.attempts for _, a in answers):
         read = client.profile.verify_request(work.order_id)
-        reply = await client.call(read.method, read.path, order_id=work.order_id, expect_json=True)
+        # After an interrupt, an order whose change was answered is still refetched.
+        answered = any(a is not None and a.code is not ErrorCode.ABORTED for _, a in answers)
+        reply = await client.call(
+            read.method, read.path, order_id=work.order_id, expect_json=True, after_stop=answered
+        )
         if reply.ok:
             journal.order_fetched(work.order_id, reply.text)
             fetched = Refetch(reply.body)
@@ -278,10 +283,13 @@ async def send_plan(
     earlier_attempts: dict[int, int],
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     locate: Callable[[int], str] = lambda index: f"row index {index}",
+    pace: Pace | None = None,
 ) -> str | None:
     """Send every change not in `skip`; return why the run stopped early, if it did.
 
     Orders are built one at a time as the executor takes them, never all at once.
+    `pace`: the pacer and adaptive rate shared with the run's lookups and a sweep's
+    other files (None: a pace of its own).
     """
     if not any(index not in skip for index, _, _ in plan.sendable()):
         return None
@@ -311,9 +319,9 @@ async def send_plan(
             settled_per_s=controller.settled_per_s(),
         )
 
-    async with QuivoClient(options.api, credentials, observer=recorder) as client:
+    async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
         client.accounting.on_rate = keep_rate  # resume continues at the rate found
-        progress.bind_halt(client.halt)
+        progress.bind_halt(client.interrupt)  # the UI's Stop is an interrupt, as Ctrl-C
         journal.on_failure = client.halt  # a journal that cannot be written stops sending
         with stop_on_signals(client):
             if await client.login() and not options.dry_run:
@@ -331,6 +339,7 @@ async def send_plan(
                     ),
                     max_at_once=options.api.concurrency * 4,
                     stop=client.stop,
+                    grace_s=lambda: finish_grace_s(client),
                 )
         if client.accounting.adaptive is not None:
             keep_rate(client.accounting.adaptive)

@@ -5,6 +5,11 @@ run and status. Running the same job again sends nothing for files already
 done, resumes a file whose run was interrupted, and takes new files. An
 exclusive lock keeps two sweeps of one job from processing the same files.
 
+The files of one sweep share one pace (`pipeline.api.pace`): one pacer and one
+adaptive rate. The server sees one sender: no window of the rate's period holds
+more than its count across a file boundary, and with `--rate auto` the next
+file starts at the rate the previous one found.
+
     results = sweep_job(job, cli={}, env=Environment())
 """
 
@@ -19,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline.api.pace import Pace
 from pipeline.errors import InputFileError, LimitExceeded, OptionsError, OutputError
 from pipeline.jobfile import JobFile
 from pipeline.run.durable import resume_run
@@ -126,6 +132,7 @@ def sweep_job(
     renamed into the inbox keeps its time, so it is taken at once).
     """
     options = resolve_options(cli=cli, job=job, env=env)
+    pace = Pace.for_settings(options.api)  # one rate across the sweep's files
     folder = state_folder(job)
     items: list[SweepItem] = []
     with sweep_lock(folder, job.job_name):
@@ -142,7 +149,7 @@ def sweep_job(
                     )
                 else:
                     item = _sweep_file(
-                        path, job, state, cli, env, options, confirm, progress_factory
+                        path, job, state, cli, env, options, confirm, progress_factory, pace
                     )
                     item = _archive(item, job) if job.archive else item
                 items.append(item)
@@ -164,6 +171,7 @@ def _sweep_file(
     options: Any,
     confirm: Confirm | None,
     progress_factory: ProgressFactory,
+    pace: Pace,
 ) -> SweepItem:
     data = path.read_bytes()  # read once: the bytes hashed are the bytes the run reads
     digest = hashlib.sha256(data).hexdigest()
@@ -172,7 +180,7 @@ def _sweep_file(
         return SweepItem(path, "skipped", None, f"already {known[0]} by {known[1]}")
     if known is not None and (Path(known[1]) / JOURNAL_NAME).exists():
         run_dir = Path(known[1])
-        result = resume_run(run_dir, cli=cli, env=env, progress_factory=progress_factory)
+        result = resume_run(run_dir, cli=cli, env=env, progress_factory=progress_factory, pace=pace)
     else:
         run_dir = default_run_dir(f"{job.job_name}-{path.stem}", root=job.resolve(job.runs_dir))
         make_run_dir(run_dir)
@@ -191,6 +199,7 @@ def _sweep_file(
                 progress_factory=progress_factory,
                 names=[display_name(path)],
                 prepared_dir=True,
+                pace=pace,
             )
         except (InputFileError, LimitExceeded) as error:  # one bad file must not stop the sweep
             remove_unstarted(run_dir)  # no run happened: name no run directory

@@ -1,4 +1,4 @@
-"""Parse the sandbox's `--faults` option: `error=0.1,drop=0.03,slow=0.05,slow_s=2`.
+"""Parse the sandbox's `--faults` option: `error=0.1,drop=0.03,slow=0.05,slow_s=2,refuse_token=0.3`.
 
 parse_faults("error=0.1,drop=0.03")  # Faults(error_share=0.1, drop_share=0.03, ...)
 """
@@ -16,6 +16,7 @@ FAULT_KEYS = {
     "slow_s": "slow_s",
     "malformed": "malformed_share",
     "complete": "complete_share",
+    "refuse_token": "refuse_token_share",
 }
 
 
@@ -37,6 +38,6 @@ def parse_faults(text: str) -> Faults:
         values[name] = value
     faults = Faults(**values)
     total = sum(getattr(faults, f.name) for f in fields(Faults) if f.name.endswith("_share"))
-    if total - faults.complete_share > 1:
+    if total - faults.complete_share - faults.refuse_token_share > 1:
         raise ValueError("the shares of error, drop, slow and malformed add up to more than 1")
     return faults

@@ -19,6 +19,7 @@ class Faults:
     slow_s: float = 3.0
     malformed_share: float = 0.0  # apply the request, then answer with a broken body
     complete_share: float = 0.0  # PROCESSING orders that turn COMPLETED when first touched
+    refuse_token_share: float = 0.0  # refuse a live token with 401 (it stays live): a 401 storm
 
 
 @dataclass(frozen=True, kw_only=True)

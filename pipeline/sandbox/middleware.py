@@ -35,6 +35,7 @@ async def count_and_limit(request: web.Request, handler: Handler) -> web.StreamR
     stats.requests += 1
     stats.arrivals.append(now)
     route = request.match_info.route.name or "unknown"
+    stats.routes.append(route)
     stats.by_endpoint[route] += 1
     if "order_id" in request.match_info:
         order_key = order_id_of(request)
@@ -124,5 +125,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if state.clock() >= expiry:
         state.stats.auth_failures["expired_token"] += 1
         return message(401, EXPIRED_MESSAGE)
+    share = state.config.faults.refuse_token_share
+    if share and state.dice.random() < share:  # a live token refused: a 401 storm
+        state.stats.auth_failures["refused_live_token"] += 1
+        return message(401, "Unauthorized")
     state.stats.tokens_used.add(token)
     return await handler(request)

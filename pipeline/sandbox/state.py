@@ -36,6 +36,7 @@ class Stats:
     rate_limited: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     arrivals: list[float] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)  # each arrival's route name, in step
     # Tokens a client went on to use: logins whose answer was lost to a fault never are.
     tokens_used: set[str] = field(default_factory=set)
 

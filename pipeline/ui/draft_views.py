@@ -198,11 +198,13 @@ async def preview_page(request: web.Request) -> web.Response:
 
 
 async def send(request: web.Request) -> web.Response:
-    """Confirm and start: the run is `run_files` on the draft's own directory.
+    """Confirm and send what the preview showed: every row, each order checked first.
 
-    Every input row is in its reports (the invalid ones too, so errors.xlsx is the
-    file to fix); before-images decide unchanged and status conflicts again at send
-    time, as the plan did.
+    Every input row is in the run's reports (the invalid ones too, so errors.xlsx is
+    the file to fix). Each order the preview read is read again before anything is
+    sent for it: if its status or a field its rows set differs from the preview, it
+    was changed by someone else since, and its rows are `stale` (changed_since_plan),
+    nothing sent, as `quivo-bulk apply` does.
     """
     from pipeline.run.runner import run_files
 
@@ -212,6 +214,15 @@ async def send(request: web.Request) -> web.Response:
     planned = draft.planned
     if planned is None:
         raise OptionsError("open the preview first: it shows what will be sent")
+    if planned.summary.get("stopped") or planned.unread:
+        draft.forget_plan()  # the next preview reads the orders again
+        more = ", ..." if len(planned.unread) > 5 else ""
+        shown = ", ".join(map(str, planned.unread[:5])) + more
+        why = planned.summary.get("stopped") or f"not read: order {shown}"
+        raise OptionsError(
+            "the preview could not read every order, so it cannot be sent as shown"
+            f" ({why}); open the preview again"
+        )
     cancels = int(planned.summary.get("cancels", 0))
     if cancels and body.get("confirm") != cancels:
         raise OptionsError(f"type the number of orders to cancel ({cancels}) to confirm")
@@ -230,6 +241,8 @@ async def send(request: web.Request) -> web.Response:
             progress_factory=progress,
             names=names,
             prepared_dir=True,
+            extra={"applies": str(planned.plan_dir)},
+            preconditions=planned.as_read,
         ),
     )
     ui.drafts.pop(draft.name, None)

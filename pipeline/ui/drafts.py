@@ -307,6 +307,11 @@ class Draft:
                 )
             return self._plan
 
+    def forget_plan(self) -> None:
+        """The next preview reads the orders again (this plan is not to be sent)."""
+        with self._lock:
+            self._plan = None
+
     @property
     def planned(self) -> PlanResult | None:
         """The plan shown in the preview, if it is still current."""

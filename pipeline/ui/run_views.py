@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from aiohttp import web
@@ -128,7 +129,18 @@ async def results_page(request: web.Request) -> web.Response:
         running=ui.tasks.running(run_dir.name),
         error=task.error if task is not None else None,
         can_undo=info.state == "finished" and (run_dir / "before.parquet").exists(),
+        stale=stale_rows(results),
     )
+
+
+def stale_rows(results: pl.DataFrame | None, *, shown: int = 20) -> dict[str, Any] | None:
+    """The rows left unsent because their orders changed since the preview: count, rows."""
+    if results is None:
+        return None
+    stale = results.filter(pl.col("outcome") == "stale")
+    if stale.is_empty():
+        return None
+    return {"count": stale.height, "rows": stale["row"].head(shown).to_list()}
 
 
 async def result_rows(request: web.Request) -> web.Response:
@@ -193,6 +205,16 @@ async def rerun(request: web.Request) -> web.Response:
         ),
     )
     return web.json_response({"next": f"/run/{target.name}/send"})
+
+
+async def replan(request: web.Request) -> web.Response:
+    """Plan again: this run's stale rows as a new draft, then its preview."""
+    from pipeline.ui.replan import stale_draft
+
+    ui = state(request)
+    draft = await asyncio.to_thread(stale_draft, run_dir_of(request), runs_dir=ui.config.runs_dir)
+    ui.drafts[draft.name] = draft
+    return web.json_response({"next": f"/draft/{draft.name}/preview"})
 
 
 async def undo(request: web.Request) -> web.Response:
