@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.run.durable import rebuild_reports
-from pipeline.run.journal import Journal
+from pipeline.run.journal import MAX_BACKLOG_ORDERS, Journal
 from pipeline.run.orderstore import OrderCodec
 from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxThread
@@ -66,3 +66,25 @@ def test_the_codec_round_trips_any_text() -> None:
     assert codec.unpack(codec.pack(first)) == first
     assert codec.unpack(codec.pack(other)) == other
     assert OrderCodec(codec.dictionary).unpack(codec.pack(other)) == other
+
+
+async def test_a_run_faster_than_its_journal_waits_instead_of_holding_a_backlog(
+    tmp_path: Path,
+) -> None:
+    """Backpressure: orders kept faster than the writer stores them make `keep_up` wait until
+    no more than MAX_BACKLOG_ORDERS are unwritten (an unpaced run held ~150 MB of them)."""
+    journal = Journal.create(tmp_path / "journal.sqlite", {"version": 1})
+    text = json.dumps({"orderId": 1, "comment": "x" * 5000})
+    kept = MAX_BACKLOG_ORDERS * 3
+    try:
+        for order_id in range(kept):
+            journal.order_fetched(order_id, text)
+            await journal.keep_up()
+            with sqlite3.connect(tmp_path / "journal.sqlite") as db:
+                written = db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+            assert order_id + 1 - written <= MAX_BACKLOG_ORDERS
+        await journal.durable()
+    finally:
+        journal.close()
+    with sqlite3.connect(tmp_path / "journal.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == kept

@@ -274,3 +274,55 @@ async def test_send_leaves_an_order_moved_since_the_preview_stale_whatever_it_pr
     assert order is not None
     assert order["comment"] == "theirs"
     assert mutations(sandbox, holding) == 2  # the other client's two; none by the UI
+
+
+async def test_a_preview_that_could_not_read_an_order_is_not_sent(
+    sandbox: SandboxThread, tmp_path: Path, client_for: Any
+) -> None:
+    """An order the preview could not read is not sent unseen: Send asks for a new preview."""
+    from dataclasses import replace
+
+    from tests.conftest import order_ids, state_of
+    from tests.test_plan_apply_undo import mutations, other_client_patch
+
+    readable, bloated = order_ids(sandbox, "PROCESSING", 2)
+    # An answer over the client's size limit cannot be read (orders are 4-9 KB).
+    big = {"customAttributes": {"bloat": "x" * 20_000}}
+    await asyncio.to_thread(other_client_patch, sandbox, bloated, big)
+    options = options_for(sandbox)
+    options = replace(options, api=replace(options.api, max_body_bytes=15_000))
+    path = tmp_path / "comments.csv"
+    path.write_text(f"orderId,comment\n{readable},seen\n{bloated},unseen\n")
+    runs = tmp_path / "runs"
+    with running_ui(runs, options=options, env=env_for(sandbox)) as (url, token):
+        client = await client_for(url, token)
+        form = aiohttp.FormData()
+        form.add_field("files", path.read_bytes(), filename="comments.csv")
+        form.add_field("action", "update")
+        async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
+            name = (await answer.json())["next"].split("/")[2]
+        async with client.get(f"{url}/draft/{name}/preview") as answer:
+            preview = await answer.text()
+        assert preview.count('<tr class="will_change">') == 1
+        assert "could not be read" in preview
+        # Readable again before Send: still not sent, it was never shown.
+        shrink = {"customAttributes": {"bloat": ""}}
+        await asyncio.to_thread(other_client_patch, sandbox, bloated, shrink)
+        send = f"{url}/draft/{name}/send"
+        async with client.post(send, json={}, headers={HEADER: token}) as answer:
+            refusal = await answer.json()
+            assert answer.status == 400
+        assert f"not read: order {bloated}" in refusal["error"]
+        assert "open the preview again" in refusal["error"]
+        assert mutations(sandbox, readable) == 0
+        assert mutations(sandbox, bloated) == 2  # the other client's two
+        async with client.get(f"{url}/draft/{name}/preview") as answer:
+            preview = await answer.text()  # read again: both orders now
+        assert preview.count('<tr class="will_change">') == 2
+        async with client.post(send, json={}, headers={HEADER: token}) as answer:
+            assert answer.status == 200
+        last = await events_until(client, f"{url}/run/{name}/events", done=10**9)
+        assert last["exit_code"] == 0
+    order = state_of(sandbox).order(bloated, touch=False)
+    assert order is not None
+    assert order["comment"] == "unseen"

@@ -75,11 +75,18 @@ def test_send_applies_the_preview_and_an_order_changed_since_is_stale(
         stale_cells = page.locator('.grid-row.stale div[data-column="orderId"]')
         assert stale_cells.all_inner_texts() == [str(moved)]
         assert "<b>3</b> applied" in page.content()
+
+        page.click("#replan")  # a new draft of the stale row, previewed as the order is now
+        page.wait_for_url("**/preview")
+        replanned = page.locator("#plan tr.will_change")
+        assert replanned.count() == 1
+        assert f"comment: {COLLEAGUE} -> from the preview {moved}" in replanned.inner_text()
         page.close()
 
     assert outcomes_by_order(run_dir) == {
         order_id: "stale" if order_id == moved else "applied" for order_id in ids
     }
+    assert len([p for p in runs.iterdir() if p.is_dir()]) == 2  # the run, the new draft
     errors = pl.read_excel(run_dir / "errors.xlsx", infer_schema_length=0)
     assert errors["orderId"].to_list() == [str(moved)]  # the file to plan again
     assert errors["errorCode"].to_list() == ["changed_since_plan"]
@@ -94,22 +101,24 @@ def test_send_applies_the_preview_and_an_order_changed_since_is_stale(
             )
 
 
-FLAKY = SandboxConfig(cancel_delay_s=60, seed=3, faults=Faults(error_share=0.3))
+SEEDED = SandboxConfig(cancel_delay_s=60, seed=3)
 
 
-@pytest.mark.parametrize("sandbox", [FLAKY], indirect=True)
+@pytest.mark.parametrize("sandbox", [SEEDED], indirect=True)
 def test_rerun_sends_exactly_the_rows_that_failed_on_a_transient_fault(
     browser: Browser, sandbox: SandboxThread, tmp_path: Path
 ) -> None:
     path, ids = comment_file(sandbox, tmp_path, 12, "rerun me")
     runs = tmp_path / "runs"
-    # One attempt per request: the sandbox's seeded dice fail the same few draws on
-    # every run of this test, so a few rows fail (which ones depends on the order the
-    # requests arrive in) and most land.
+    # One attempt per request: the sandbox's seeded dice (drawn for every request,
+    # faults or not) fail the same few draws on every run of this test, so a few rows
+    # fail (which ones depends on the order the requests arrive in) and most land.
     options = options_for(sandbox, retries=0, concurrency=1)
+    state = state_of(sandbox)
     with running_ui(runs, options=options, env=env_for(sandbox)) as (url, token):
         page = browser.new_page()
-        upload_and_preview(page, url, token, path)
+        upload_and_preview(page, url, token, path)  # the preview reads every order
+        state.config = replace(state.config, faults=Faults(error_share=0.3))
         send_and_open_results(page)
         (first,) = [p for p in runs.iterdir() if p.is_dir()]
         before = outcomes_by_order(first)
@@ -118,7 +127,6 @@ def test_rerun_sends_exactly_the_rows_that_failed_on_a_transient_fault(
         assert len(failed) < len(ids), before
         assert page.locator("#rerun").is_visible()
 
-        state = state_of(sandbox)
         state.config = replace(state.config, faults=Faults())  # the API is well again
         page.click("#rerun")
         page.wait_for_url("**/send")

@@ -33,6 +33,9 @@ JOURNAL_NAME = "journal.sqlite"
 # Writes nobody waits for are committed in groups this often: every commit costs a hand-off
 # to the writer thread and a wake-up of the event loop.
 COMMIT_EVERY_S = 0.05
+# Orders (~6 KB of text each) kept but not yet written: past this the run waits for the
+# writer (`keep_up`), else an unpaced run outpaces it and holds a growing backlog in memory.
+MAX_BACKLOG_ORDERS = 500
 INSERT_RESULT = f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
 
 
@@ -50,6 +53,8 @@ class Journal:
         self._befores: list[tuple[int, str]] = []
         self._rates: list[tuple[Any, ...]] = []  # the rate controller's latest state
         self._commit_due: asyncio.Future[None] | None = None
+        self._backlog = 0  # orders kept and not yet written
+        self._room: asyncio.Future[None] | None = None  # set when the backlog shrinks
         self._timer: asyncio.Handle | None = None
         # One thread owns every write, so commits keep their order and never block the loop.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
@@ -59,8 +64,6 @@ class Journal:
         # Set when a write fails (disk full); `on_failure` (the run's stop) is called once.
         self.failure: str | None = None
         self.on_failure: Callable[[str], None] | None = None
-
-    # --- opening --------------------------------------------------------------------------
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
@@ -145,6 +148,7 @@ class Journal:
     def order_fetched(self, order_id: int, body: str) -> None:
         """Keep a refetched order: the JSON text as the API sent it (stored compressed)."""
         self._orders.append((order_id, body))
+        self._backlog += 1
 
     def rate_used(
         self, *, auto: bool, final_per_s: float, found_per_s: float | None, settled_per_s: float
@@ -161,6 +165,7 @@ class Journal:
         kept: a resumed run reads the order again, after some of its changes.
         """
         self._befores.append((order_id, body))
+        self._backlog += 1
 
     def finish_rows(self, results: Iterable[RowResult]) -> None:
         self._results.extend(result.as_row() for result in results)
@@ -187,6 +192,10 @@ class Journal:
         done = loop.run_in_executor(self._writer, self._write, batch)
 
         def settle(finished: asyncio.Future[None]) -> None:
+            self._backlog -= len(batch[2]) + len(batch[4])
+            if self._room is not None and self._backlog <= MAX_BACKLOG_ORDERS:
+                self._room.set_result(None)
+                self._room = None
             error = finished.exception()
             if error is not None:
                 self._failed(str(error))
@@ -198,6 +207,14 @@ class Journal:
                 due.set_result(None)
 
         done.add_done_callback(settle)
+
+    async def keep_up(self) -> None:
+        """Wait while more than MAX_BACKLOG_ORDERS orders wait for the writer (backpressure)."""
+        while self._backlog > MAX_BACKLOG_ORDERS:
+            self._schedule(now=True)
+            if self._room is None:
+                self._room = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._room)
 
     async def durable(self) -> None:
         """Return once everything written so far is committed (a shared group commit)."""
@@ -261,7 +278,9 @@ class Journal:
 
     def commit(self) -> None:
         """Write and commit everything buffered, now (outside the event loop)."""
-        self._writer.submit(self._write, self._take_batch()).result()
+        batch = self._take_batch()
+        self._backlog -= len(batch[2]) + len(batch[4])
+        self._writer.submit(self._write, batch).result()
 
     def close(self) -> None:
         try:
@@ -319,12 +338,8 @@ class Journal:
             "SELECT auto, final_per_s, found_per_s, settled_per_s FROM rates"
             " ORDER BY session DESC LIMIT 1"
         ).fetchone()
-        if row is None:
-            return None
         keys = ("auto", "final_per_s", "found_per_s", "settled_per_s")
-        values = dict(zip(keys, row, strict=True))
-        values["auto"] = bool(values["auto"])
-        return values
+        return None if row is None else dict(zip(keys, row, strict=True)) | {"auto": bool(row[0])}
 
     def before_image(self, order_id: int) -> str | None:
         """One order's before-image as JSON text, or None."""

@@ -28,7 +28,7 @@ import polars as pl
 from pipeline.api.client import Answer, QuivoClient
 from pipeline.api.pace import Pace
 from pipeline.errors import OutputError, RunDirError
-from pipeline.outcomes import Outcome
+from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.reports.orderfile import write_order_parquet
 from pipeline.reports.report import write_csv
 from pipeline.run.durable import subset_inputs
@@ -66,6 +66,9 @@ class PlanResult:
     # Per order read: its status and every field its rows set, as read. Sending all the
     # rows with these (the UI's Send) makes an order changed since the plan `stale`.
     as_read: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Orders the plan could not read (a missing order aside): what it would send to
+    # them was not shown, so the UI does not send this plan.
+    unread: tuple[int, ...] = ()
 
 
 def private_dir(path: Path) -> Path:
@@ -220,8 +223,10 @@ def plan_files(
     write_plan(plan_dir, frame, summary, manifest)
     private_files(plan_dir)
     as_read = preconditions(prepared, predictions, answers, every_read=True)
+    missing = {o for o, a in answers.items() if a.code is ErrorCode.ORDER_NOT_FOUND}
+    unread = tuple(o for o in order_ids if o not in as_read and o not in missing)
     return PlanResult(
-        plan_dir, summary, summary["exit_code"], frame, prepared.table.warnings, as_read
+        plan_dir, summary, summary["exit_code"], frame, prepared.table.warnings, as_read, unread
     )
 
 

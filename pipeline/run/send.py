@@ -198,6 +198,7 @@ async def process_order(
 ) -> None:
     """Read the order first (before-image), send what it does not already hold, in
     order, refetch once, journal each row's outcome."""
+    await journal.keep_up()  # an order starts only when the journal keeps pace
     decided: dict[int, RowResult] = {}
     if wants_image(work.changes, snapshot, precondition=bool(precondition)):
         decided = await _look_first(

@@ -187,6 +187,7 @@ def create_app(config: UiConfig, *, env: Environment) -> web.Application:
             web.get("/run/{name}/download/{file}", runs.download),
             web.post("/run/{name}/resume", runs.resume),
             web.post("/run/{name}/rerun", runs.rerun),
+            web.post("/run/{name}/replan", runs.replan),
             web.post("/run/{name}/undo", runs.undo),
         ]
     )

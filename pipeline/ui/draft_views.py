@@ -214,11 +214,14 @@ async def send(request: web.Request) -> web.Response:
     planned = draft.planned
     if planned is None:
         raise OptionsError("open the preview first: it shows what will be sent")
-    if planned.summary.get("stopped"):
-        draft.forget_plan()
+    if planned.summary.get("stopped") or planned.unread:
+        draft.forget_plan()  # the next preview reads the orders again
+        more = ", ..." if len(planned.unread) > 5 else ""
+        shown = ", ".join(map(str, planned.unread[:5])) + more
+        why = planned.summary.get("stopped") or f"not read: order {shown}"
         raise OptionsError(
             "the preview could not read every order, so it cannot be sent as shown"
-            f" ({planned.summary['stopped']}); open the preview again"
+            f" ({why}); open the preview again"
         )
     cancels = int(planned.summary.get("cancels", 0))
     if cancels and body.get("confirm") != cancels:

@@ -207,6 +207,16 @@ async def rerun(request: web.Request) -> web.Response:
     return web.json_response({"next": f"/run/{target.name}/send"})
 
 
+async def replan(request: web.Request) -> web.Response:
+    """Plan again: this run's stale rows as a new draft, then its preview."""
+    from pipeline.ui.replan import stale_draft
+
+    ui = state(request)
+    draft = await asyncio.to_thread(stale_draft, run_dir_of(request), runs_dir=ui.config.runs_dir)
+    ui.drafts[draft.name] = draft
+    return web.json_response({"next": f"/draft/{draft.name}/preview"})
+
+
 async def undo(request: web.Request) -> web.Response:
     """`quivo-bulk undo --apply`: set the applied changes back, as a new run beside this one."""
     from pipeline.run.undo import undo_run
