@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.sandbox import SandboxConfig, SandboxThread
-from tests.conftest import API_KEY, PASSWORD, REPO, SAMPLE_DATA, USERNAME, state_of
+from tests.conftest import API_KEY, PASSWORD, REPO, SAMPLE_DATA, USERNAME, order_ids, state_of
 
 KEY_MARKER = "KEY-MARKER-7f3a9c"
 PASSWORD_MARKER = "PW-MARKER-51d2e8"
@@ -224,6 +224,47 @@ def test_ctrl_c_stops_sending_and_writes_complete_reports(
     assert summary["exit_code"] == 3
     sent = sum(counts.get("cancel", 0) for counts in state_of(sandbox).stats.by_order.values())
     assert sent < 120
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_a_low_rate_refetches_the_answered_changes(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """The README's promise at --rate 2, where most requests wait for the pacer: the
+    cancels answered before Ctrl-C get their refetch and their real outcome, and resume
+    sends none of them again. (The queued requests that were never going to be sent used
+    up the pacer's turns, so the refetches missed the 5 s grace: every answered cancel
+    was `aborted`, "may have landed", and resume sent it again.)"""
+    ids = order_ids(sandbox, "PROCESSING", 40)
+    path = tmp_path / "cancel.csv"
+    path.write_text("orderId\n" + "".join(f"{i}\n" for i in ids))
+    out = tmp_path / "run"
+    env = {**os.environ, **cli_env(sandbox)}
+    stats = state_of(sandbox).stats
+    with subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", str(path), "--action", "cancel", "--yes",
+         "--rate", "2", "--out", str(out)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        deadline = time.monotonic() + 30
+        while stats.by_endpoint.get("cancel", 0) < 3:
+            assert time.monotonic() < deadline
+            assert process.poll() is None
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 3, stderr
+    cancelled = {i for i in ids if stats.by_order.get(i, {}).get("cancel")}
+    frame = pl.read_parquet(out / "results.parquet")
+    answered = frame.filter(pl.col("orderId").is_in(sorted(cancelled)))
+    assert answered["outcome"].to_list() == ["applied"] * len(cancelled), answered
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["requests"] == stats.requests  # only what went out is counted
+    resumed = CliRunner().invoke(
+        main, ["resume", str(out), "--rate", "100", "--quiet"], env=cli_env(sandbox)
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert max(stats.by_order[i]["cancel"] for i in ids) == 1  # nothing cancelled twice
 
 
 @pytest.mark.slow
