@@ -18,7 +18,18 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.sandbox import SandboxConfig, SandboxThread
-from tests.conftest import API_KEY, PASSWORD, REPO, SAMPLE_DATA, USERNAME, order_ids, state_of
+from tests.conftest import (
+    API_KEY,
+    ARRIVAL_JITTER_S,
+    PASSWORD,
+    REPO,
+    SAMPLE_DATA,
+    USERNAME,
+    most_in_any_window,
+    order_ids,
+    send_stamps,
+    state_of,
+)
 
 KEY_MARKER = "KEY-MARKER-7f3a9c"
 PASSWORD_MARKER = "PW-MARKER-51d2e8"
@@ -274,14 +285,17 @@ def test_the_rate_is_never_exceeded_in_any_second(sandbox: SandboxThread, tmp_pa
     path.write_text("orderId\n" + "".join(f"{i}\n" for i in ids))
     result = CliRunner().invoke(
         main,
-        ["run", str(path), "--action", "cancel", "--rate", "40", "--concurrency", "8",
-         "--out", str(tmp_path / "run"), "--quiet"],
+        ["--log-level", "debug", "run", str(path), "--action", "cancel", "--rate", "40",
+         "--concurrency", "8", "--out", str(tmp_path / "run"), "--quiet"],
         env=cli_env(sandbox),
     )  # fmt: skip
     assert result.exit_code in (0, 1), result.output
     stats = state_of(sandbox).stats
     assert stats.requests >= 150  # login + cancels + refetches
-    assert stats.max_in_any_second() <= 40
+    sent = send_stamps(result.stderr)
+    assert len(sent) == stats.requests
+    assert most_in_any_window(sent, 1.0) <= 40
+    assert most_in_any_window(stats.arrivals, 1.0, slack_s=ARRIVAL_JITTER_S) <= 40
 
 
 def test_click_usage_errors_exit_2() -> None:
