@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import sqlite3
 import unicodedata
 from pathlib import Path
 
@@ -197,6 +200,29 @@ def test_the_breaker_stops_a_systematically_wrong_file(
     # The file was right after all: the stopped run is finished without the breaker.
     finished = resume_run(tmp_path / "run", cli={"no_breaker": True}, env=env)
     assert finished.results["outcome"].to_list().count("applied") == 40
+
+
+def test_a_stopped_run_counts_only_the_requests_that_went_out(
+    sandbox: SandboxThread, in_copy: Path
+) -> None:
+    """The breaker stops the run while reads wait for the pacer: those were journaled but
+    never sent. summary.json and the table count what the server received (they counted
+    the unsent ones too: 16 requests, 29.5/s at --rate 20, where the server saw 12)."""
+    Path("shifted.csv").write_text(
+        "orderId,comment\n" + "".join(f"{9_000_000 + n},x\n" for n in range(60))
+    )
+    result = CliRunner().invoke(
+        main, ["run", "shifted.csv", "--action", "update", "--rate", "20", "--out", "runs/r"]
+    )
+    assert result.exit_code == 3, result.output
+    with sqlite3.connect("runs/r/journal.sqlite") as db:
+        [(unsent,)] = db.execute("SELECT COUNT(*) FROM requests WHERE error LIKE 'not sent%'")
+    assert unsent > 0  # the scenario: requests stopped before they left
+    summary = json.loads(Path("runs/r/summary.json").read_text())
+    received = state_of(sandbox).stats.requests
+    assert summary["requests"] == received
+    assert sum(summary["requests_by_kind"].values()) == received
+    assert re.search(rf"│ requests +│ +{received} │", result.output), result.output
 
 
 def test_a_file_already_run_is_named_and_can_be_declined_before_sending(

@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import click
 import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.sandbox import SandboxConfig, SandboxThread
-from tests.conftest import API_KEY, PASSWORD, REPO, SAMPLE_DATA, USERNAME, state_of
+from tests.conftest import (
+    API_KEY,
+    ARRIVAL_JITTER_S,
+    PASSWORD,
+    REPO,
+    SAMPLE_DATA,
+    USERNAME,
+    most_in_any_window,
+    order_ids,
+    send_stamps,
+    state_of,
+)
 
 KEY_MARKER = "KEY-MARKER-7f3a9c"
 PASSWORD_MARKER = "PW-MARKER-51d2e8"
@@ -40,10 +53,53 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     assert "Example" in result.output
 
 
-def test_every_command_is_documented_in_the_readme() -> None:
+def readme_section_of(command: str, readme: str) -> str:
+    """The README's section of a command: `### quivo-bulk CMD` (the sandbox's: `## The
+    sandbox`) up to the next heading."""
+    heading = "## The sandbox\n" if command == "sandbox" else f"### `quivo-bulk {command} "
+    start = readme.index(heading)
+    end = re.search(r"\n#{2,3} ", readme[start + 1 :])
+    return readme[start : start + 1 + end.start() if end else len(readme)]
+
+
+def readme_examples(readme: str) -> list[str]:
+    """Where the README shows an option in use: command lines (in sh/cron blocks and
+    inline code) and the `e.g.` of an option table's row."""
+    code = re.findall(r"```(?:sh|cron)\n(.*?)```", readme, flags=re.DOTALL)
+    lines = [line for block in code for line in block.splitlines() if "quivo-bulk" in line]
+    lines += re.findall(r"`((?:\.venv/bin/)?quivo-bulk [^`]*)`", readme)
+    rows = [line for line in readme.splitlines() if line.startswith("| `-") and "e.g." in line]
+    return lines + rows
+
+
+def long_options(command: click.Command) -> list[str]:
+    return [
+        name
+        for param in command.params
+        if isinstance(param, click.Option)
+        for name in param.opts
+        if name.startswith("--") and name != "--help"
+    ]
+
+
+def test_every_option_of_every_command_is_in_its_readme_section_with_an_example() -> None:
     readme = (REPO / "README.md").read_text()
-    for command in main.commands:
-        assert f"quivo-bulk {command}" in readme
+    examples = readme_examples(readme)
+
+    def named(option: str, text: str) -> bool:
+        return re.search(re.escape(option) + r"(?![\w-])", text) is not None
+
+    missing = [
+        f"{command} {option}: {'no example' if in_section else 'not in its section'}"
+        for command, options in [
+            ("", long_options(main)),
+            *((name, long_options(cmd)) for name, cmd in sorted(main.commands.items())),
+        ]
+        for option in options
+        for in_section in [not command or named(option, readme_section_of(command, readme))]
+        if not (in_section and any(named(option, example) for example in examples))
+    ]
+    assert missing == []
 
 
 def test_run_prints_the_summary_and_exits_1_when_rows_failed(
@@ -182,20 +238,64 @@ def test_ctrl_c_stops_sending_and_writes_complete_reports(
 
 
 @pytest.mark.slow
+def test_ctrl_c_at_a_low_rate_refetches_the_answered_changes(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """The README's promise at --rate 2, where most requests wait for the pacer: the
+    cancels answered before Ctrl-C get their refetch and their real outcome, and resume
+    sends none of them again. (The queued requests that were never going to be sent used
+    up the pacer's turns, so the refetches missed the 5 s grace: every answered cancel
+    was `aborted`, "may have landed", and resume sent it again.)"""
+    ids = order_ids(sandbox, "PROCESSING", 40)
+    path = tmp_path / "cancel.csv"
+    path.write_text("orderId\n" + "".join(f"{i}\n" for i in ids))
+    out = tmp_path / "run"
+    env = {**os.environ, **cli_env(sandbox)}
+    stats = state_of(sandbox).stats
+    with subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", str(path), "--action", "cancel", "--yes",
+         "--rate", "2", "--out", str(out)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        deadline = time.monotonic() + 30
+        while stats.by_endpoint.get("cancel", 0) < 3:
+            assert time.monotonic() < deadline
+            assert process.poll() is None
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 3, stderr
+    cancelled = {i for i in ids if stats.by_order.get(i, {}).get("cancel")}
+    frame = pl.read_parquet(out / "results.parquet")
+    answered = frame.filter(pl.col("orderId").is_in(sorted(cancelled)))
+    assert answered["outcome"].to_list() == ["applied"] * len(cancelled), answered
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["requests"] == stats.requests  # only what went out is counted
+    resumed = CliRunner().invoke(
+        main, ["resume", str(out), "--rate", "100", "--quiet"], env=cli_env(sandbox)
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert max(stats.by_order[i]["cancel"] for i in ids) == 1  # nothing cancelled twice
+
+
+@pytest.mark.slow
 def test_the_rate_is_never_exceeded_in_any_second(sandbox: SandboxThread, tmp_path: Path) -> None:
     ids = state_of(sandbox).store.ids()[:90]
     path = tmp_path / "cancel.csv"
     path.write_text("orderId\n" + "".join(f"{i}\n" for i in ids))
     result = CliRunner().invoke(
         main,
-        ["run", str(path), "--action", "cancel", "--rate", "40", "--concurrency", "8",
-         "--out", str(tmp_path / "run"), "--quiet"],
+        ["--log-level", "debug", "run", str(path), "--action", "cancel", "--rate", "40",
+         "--concurrency", "8", "--out", str(tmp_path / "run"), "--quiet"],
         env=cli_env(sandbox),
     )  # fmt: skip
     assert result.exit_code in (0, 1), result.output
     stats = state_of(sandbox).stats
     assert stats.requests >= 150  # login + cancels + refetches
-    assert stats.max_in_any_second() <= 40
+    sent = send_stamps(result.stderr)
+    assert len(sent) == stats.requests
+    assert most_in_any_window(sent, 1.0) <= 40
+    assert most_in_any_window(stats.arrivals, 1.0, slack_s=ARRIVAL_JITTER_S) <= 40
 
 
 def test_click_usage_errors_exit_2() -> None:

@@ -73,6 +73,12 @@ def test_the_readme_crontab_line_works_on_a_fresh_clone(
     )
     assert all(Path(f["runDir"]).is_dir() for f in sweep["files"])
     assert state_of(sandbox).stats.accepted_mutations  # the cancels were sent
+    # Owner-only, all that quivo-bulk wrote (cron.log is the shell's): the runs, the
+    # sweep's lock and its state database.
+    written = [p for p in (clone / "runs" / "nightly").rglob("*") if p.name != "cron.log"]
+    assert {p.name for p in written} >= {"sweep-state.sqlite", "results.csv"}
+    assert {oct(p.stat().st_mode & 0o777) for p in written if p.is_file()} == {"0o600"}
+    assert {oct(p.stat().st_mode & 0o777) for p in written if p.is_dir()} == {"0o700"}
 
 
 def test_without_a_terminal_every_stderr_line_has_a_timestamp(

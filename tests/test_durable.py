@@ -263,3 +263,19 @@ def test_runs_work_from_a_worker_thread(sandbox: SandboxThread, tmp_path: Path) 
     thread.start()
     thread.join(timeout=60)
     assert results == [1]
+
+
+def test_a_rerun_names_its_input_by_a_path_that_exists(in_copy: Path) -> None:
+    """The rerun's copied rows are runs/<rerun>/inputs/1-....parquet: the `file` column
+    and the warnings name that path from the working directory (they named it from
+    runs/, a path that is nowhere)."""
+    runner = CliRunner()
+    first = ["run", "sample_data/mixed-changes.xlsx", "--out", "runs/night", "--rate", "100"]
+    assert runner.invoke(main, first).exit_code == 1
+    result = runner.invoke(main, ["rerun", "runs/night", "--include-permanent", "--quiet",
+                                  "--out", "runs/again", "--rate", "100"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    [name] = pl.read_parquet("runs/again/results.parquet")["file"].unique().to_list()
+    assert name.startswith("runs/again/inputs/")
+    assert Path(name).is_file()
+    assert f"warning: {name}: column(s)" in result.stderr

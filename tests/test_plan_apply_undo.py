@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import polars as pl
 import pytest
+from click.testing import CliRunner
 
 from pipeline import apply_plan, plan_files, plan_frame, undo_run
+from pipeline.cli import main
 from pipeline.errors import LimitExceeded, OptionsError, RunDirError
 from pipeline.run.runner import run_files
 from pipeline.sandbox import SandboxThread
@@ -341,3 +344,45 @@ def test_undo_restores_both_addresses_of_a_delivery_and_invoice_row(
     after = snapshot_orders(sandbox)[order_id]
     assert after["deliveryAddress"] == before["deliveryAddress"]
     assert after["invoiceAddress"] == before["invoiceAddress"]
+
+
+PATH_IN_OUTPUT = re.compile(r"(?<![\w/.-])((?:runs|sample_data)/[\w./-]*\w)")
+
+
+def test_plan_prints_notes_as_notes(in_copy: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["plan", "sample_data/address-corrections.csv", "--action", "address", "--quiet",
+         "--rate", "100", "--out", "runs/plan-fixes"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    # Without a terminal each line starts with a timestamp; then the note itself.
+    lines = [line.split(" ", 1)[1] for line in result.stderr.splitlines()]
+    assert "note: sample_data/address-corrections.csv: 'Country' read as countryIso2" in lines
+    assert "warning: note:" not in result.stderr
+
+
+def test_every_path_run_undo_and_report_print_exists(in_copy: Path) -> None:
+    """The file a message names is one the user can open: the undo run's input is
+    runs/fixes/undo/undo.csv (it was named fixes/undo/undo.csv, which is nowhere)."""
+    printed: list[str] = []
+    for args in (
+        [
+            "run",
+            "sample_data/address-corrections.csv",
+            "--action",
+            "address",
+            "--out",
+            "runs/fixes",
+        ],
+        ["undo", "runs/fixes", "--apply"],
+        ["report", "runs/fixes"],
+    ):
+        result = CliRunner().invoke(main, [*args, "--rate", "100"] if args[0] != "report" else args)
+        assert result.exit_code in (0, 1), result.output
+        printed += PATH_IN_OUTPUT.findall(result.output)
+    assert "runs/fixes/undo/undo.csv" in printed
+    assert [path for path in printed if not Path(path).exists()] == []
+    [undo_run_dir] = Path("runs").glob("*-undo-fixes")
+    files = pl.read_parquet(undo_run_dir / "results.parquet")["file"].unique().to_list()
+    assert files == ["runs/fixes/undo/undo.csv"]

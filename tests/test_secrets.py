@@ -85,3 +85,30 @@ def test_markers_appear_nowhere(tmp_path: Path) -> None:
         data = path.read_bytes()
         for marker in markers:
             assert marker.encode() not in data, (path, marker)
+
+
+def test_a_password_with_non_ascii_characters_logs_in_and_is_written_nowhere(
+    tmp_path: Path,
+) -> None:
+    """A German password ('Pässwort') is an ordinary secret: the sandbox accepts it
+    (its login answered 500 on non-ASCII before), the run lands, and the password
+    appears in no output or file of the run directory."""
+    password = "Pässwort-ÄÖÜß-MARKER-7e21"
+    config = SandboxConfig(api_key=KEY, password=password)
+    app = create_app(config, orders=load_orders(SAMPLE_DATA / "sandbox_orders.jsonl"))
+    out = tmp_path / "run"
+    with SandboxThread(app) as sandbox:
+        result = CliRunner().invoke(
+            main,
+            ["--log-level", "debug", "run", str(SAMPLE_DATA / "address-corrections.csv"),
+             "--action", "address", "--rate", "100", "--quiet", "--out", str(out)],
+            env=env(sandbox, password),
+        )  # fmt: skip
+        stats = state_of(sandbox).stats
+    assert result.exit_code == 1, result.output  # invalid rows; not 3 (login refused)
+    assert (stats.logins, stats.login_failures) == (1, 0)
+    assert "applied" in result.output
+    for marker in (password, "Pässwort"):
+        assert marker not in result.output
+        for path in (p for p in out.rglob("*") if p.is_file()):
+            assert marker.encode() not in path.read_bytes(), path

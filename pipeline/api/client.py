@@ -30,6 +30,7 @@ from pipeline.api.answers import Answer, error_code, error_message, is_success
 from pipeline.api.auth import TokenKeeper
 from pipeline.api.health import GATEWAY_STATUS, Health, Outage, TokenRefusals
 from pipeline.api.pace import Pace
+from pipeline.api.pacing import turn_unless_stopped
 from pipeline.api.payloads import LoginPayload
 from pipeline.api.retry import RetryPolicy, retry_wait_s
 from pipeline.api.transport import Exchange, Transport
@@ -353,7 +354,8 @@ class QuivoClient:
                 order_id=order_id, method=method, path=path, attempt=attempt, row=row
             )
             try:
-                stamp = await self.pacer.acquire()
+                turn = self.pacer.acquire() if late else turn_unless_stopped(self.pacer, self.stop)
+                stamp = await turn  # a request the run will not send takes no turn
             except asyncio.CancelledError:  # stopped while waiting its turn: never sent
                 self._observer.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
                 raise

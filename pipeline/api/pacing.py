@@ -167,3 +167,24 @@ class Pacer:
             if rate is not None:
                 self._slot = next_slot(self._slot, stamp.at, interval_s=1 / rate)
             return stamp
+
+
+async def turn_unless_stopped(pacer: Pacer, stop: asyncio.Event) -> SendStamp | None:
+    """`pacer.acquire()`, given up when `stop` is set first: then None, and no turn taken.
+
+    After Ctrl-C the requests that will not be sent must not use up the pacer's turns
+    while the refetches of answered changes wait behind them (at --rate 2, twelve queued
+    requests held them past the 5 s grace). A wait given up logs no stamp and moves no
+    slot: the acquire is cancelled before it got its turn.
+    """
+    if stop.is_set():
+        return None
+    turn = asyncio.ensure_future(pacer.acquire())
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({turn, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not turn.done():
+            turn.cancel()
+    return turn.result() if turn.done() and not turn.cancelled() else None

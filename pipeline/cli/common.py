@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -301,14 +301,19 @@ def announce_finished(result: RunResult) -> None:
     )
 
 
+def echo_warnings(warnings: Iterable[str]) -> None:
+    """Print a run's or plan's warnings on stderr, each as `warning: ...`; notes (a
+    synonym matched, a country name converted) come prefixed `note: ` already."""
+    for warning in warnings:
+        click.echo(warning if warning.startswith("note: ") else f"warning: {warning}", err=True)
+
+
 def show_result(result: RunResult) -> None:
     """Print the warnings, the summary table and where the reports are."""
     from rich.console import Console
     from rich.table import Table
 
-    for warning in result.warnings:
-        # Notes (a synonym matched, a country name converted) come prefixed already.
-        click.echo(warning if warning.startswith("note: ") else f"warning: {warning}", err=True)
+    echo_warnings(result.warnings)
     summary = result.summary
     table = Table(title=f"quivo-bulk {summary['command']}: {summary['rows']} rows")
     table.add_column("outcome")

@@ -20,7 +20,8 @@ def doctor(base_url: str | None, order_id: int | None, job: Path | None) -> None
     Prints one line per check (ok / differs / failed) with the profile setting
     to change where the API differs. Sends no change: a login, GET requests,
     and with --order one refetch. Exit 0: all as assumed; 1: a setting must
-    change; 3: the API cannot be reached or the login fails.
+    change; 2: no credentials or an unusable setting; 3: the API cannot be
+    reached or the login fails.
 
     \b
     Examples:

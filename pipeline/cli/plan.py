@@ -46,7 +46,7 @@ def plan(
       quivo-bulk plan fixes.csv --action address --out runs/plan-fixes
       quivo-bulk apply runs/plan-fixes
     """
-    from pipeline.cli.common import job_run_dir
+    from pipeline.cli.common import echo_warnings, job_run_dir
     from pipeline.run.planfile import plan_files
     from pipeline.run.predict import summary_lines
 
@@ -63,8 +63,7 @@ def plan(
         out=planned_dir,
         progress_factory=progress_for(quiet),
     )
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    echo_warnings(result.warnings)
     for line in summary_lines(result.summary):
         click.echo(line)
     click.echo(f"plan: {result.plan_dir} (open plan.xlsx)")

@@ -364,7 +364,7 @@ class Journal:
         # over all requests would be quadratic: hours at 100,000 rows).
         counts = dict.fromkeys(("login", "lookup", "read", "mutation", "refetch"), 0)
         changed: set[tuple[int, int]] = set()
-        query = "SELECT session, order_id, row_idx, method, path FROM requests ORDER BY id"
+        query = "SELECT session, order_id, row_idx, method, path FROM sent_requests ORDER BY id"
         for session, order_id, row_idx, method, path in self._db.execute(query):
             if path == login_path:
                 kind = "login"
@@ -383,7 +383,8 @@ class Journal:
     def request_counts(self, *, login_path: str) -> dict[str, int]:
         """Requests, retries, 429s and logins (requests to `login_path`) of every session."""
         row = self._db.execute(
-            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = ?) FROM requests",
+            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = ?)"
+            " FROM sent_requests",
             (login_path,),
         ).fetchone()
         return {

@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, command TEXT NOT NULL, started_at REAL NOT NULL,
     finished_at REAL, stopped TEXT
 );
+-- The requests that went out: not those journaled and then never sent because the run
+-- stopped while they waited for the pacer (the client's NOT_SENT). Counts read this.
+CREATE VIEW IF NOT EXISTS sent_requests AS SELECT * FROM requests
+    WHERE error IS NULL OR error != 'not sent: the run stopped first';
 CREATE TABLE IF NOT EXISTS codec (id INTEGER PRIMARY KEY CHECK (id = 1), zdict BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS rates (
     session INTEGER PRIMARY KEY, auto INTEGER NOT NULL, final_per_s REAL,

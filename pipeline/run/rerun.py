@@ -24,7 +24,7 @@ import polars as pl
 from pipeline.errors import RunDirError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.durable import _open, is_finished, prepare_again
-from pipeline.run.prepare import Prepared, prepare
+from pipeline.run.prepare import Prepared, display_name, prepare
 from pipeline.run.progress import Progress
 from pipeline.run.ratememo import remember_rerun_rate, rerun_rate
 from pipeline.run.rundir import (
@@ -233,7 +233,7 @@ def _subset_inputs(sources: list[Source], folder: Path) -> tuple[list[Path], lis
             path = folder / f"{number}-{Path(input_file.name).stem}.parquet"
             rows.select(*input_file.headers, *provenance).write_parquet(path)
             paths.append(path)
-            names.append(f"{folder.parent.name}/inputs/{path.name}")
+            names.append(display_name(path))  # a path the user can open, as printed
     return paths, names
 
 

@@ -31,7 +31,7 @@ from pipeline.run.durable import resume_run
 from pipeline.run.journal import JOURNAL_NAME
 from pipeline.run.prepare import display_name
 from pipeline.run.progress import Progress
-from pipeline.run.rundir import exclusive, make_run_dir, remove_unstarted, seal
+from pipeline.run.rundir import FILE_MODE, exclusive, make_run_dir, remove_unstarted, seal
 from pipeline.run.runner import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
 from pipeline.settings import Environment, resolve_options
 
@@ -87,6 +87,7 @@ class SweepState:
 
     def __init__(self, path: Path) -> None:
         try:
+            path.touch(mode=FILE_MODE)  # owner-only, as the runs it names (sqlite makes 0644)
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.executescript(SCHEMA)
         except sqlite3.Error as error:

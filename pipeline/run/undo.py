@@ -234,7 +234,6 @@ def undo_run(
         out=default_run_dir(f"undo-{run_dir.name}", root=run_dir.parent),
         confirm=confirm,
         progress_factory=progress_factory,
-        names=[f"{run_dir.name}/{UNDO_DIR}/undo.csv"],
         extra={"undoes": str(run_dir)},
         preconditions=preconditions,
     )

@@ -13,7 +13,14 @@ from typing import Any
 from aiohttp import web
 
 from pipeline.sandbox import rules, search
-from pipeline.sandbox.replies import find_order, json_body, message, plain_400, update_refusal
+from pipeline.sandbox.replies import (
+    find_order,
+    json_body,
+    message,
+    plain_400,
+    same_secret,
+    update_refusal,
+)
 from pipeline.sandbox.state import STATE, now_iso
 
 
@@ -25,8 +32,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     config = state.config
     if (
         not isinstance(body, dict)
-        or not secrets.compare_digest(str(body.get("username", "")), config.username)
-        or not secrets.compare_digest(str(body.get("password", "")), config.password)
+        or not same_secret(str(body.get("username", "")), config.username)
+        or not same_secret(str(body.get("password", "")), config.password)
     ):
         state.stats.login_failures += 1
         return message(401, "Invalid username or password")

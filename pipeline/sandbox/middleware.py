@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -16,7 +15,7 @@ from email.utils import format_datetime
 
 from aiohttp import web
 
-from pipeline.sandbox.replies import message, order_id_of
+from pipeline.sandbox.replies import message, order_id_of, same_secret
 from pipeline.sandbox.state import STATE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -109,7 +108,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if request.path.startswith("/_sandbox"):
         return await handler(request)
     state = request.app[STATE]
-    if not secrets.compare_digest(request.headers.get("X-Api-Key", ""), state.config.api_key):
+    if not same_secret(request.headers.get("X-Api-Key", ""), state.config.api_key):
         state.stats.auth_failures["api_key"] += 1
         return message(403, "Forbidden")
     if request.match_info.route.name == "login":

@@ -7,6 +7,7 @@ if missing: return missing
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +15,12 @@ from aiohttp import web
 from pipeline.sandbox import rules
 from pipeline.sandbox.orders import Order
 from pipeline.sandbox.state import STATE
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Compare in constant time; as UTF-8 bytes, since `secrets.compare_digest` refuses
+    non-ASCII str (a password such as 'Pässwort' would crash the login with a 500)."""
+    return secrets.compare_digest(given.encode(), expected.encode())
 
 
 def message(status: int, message: str) -> web.Response:
