@@ -113,6 +113,7 @@ class QuivoClient:
             connect_timeout_s=settings.connect_timeout_s,
             max_body_bytes=settings.max_body_bytes,
             connections=settings.concurrency + 1,
+            stamps=settings.rate_per_s is not None,
         )
         self.retries = 0
         self._sends = 0
