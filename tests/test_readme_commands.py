@@ -92,6 +92,9 @@ def test_report_examples(in_copy: Path) -> None:
         result = quivo(line)
         assert result.exit_code == 1  # the run's
         assert "reports: runs/fixes" in result.output
+        # The summary is the run's, also once rebuilt (it said 'report --rebuild' then,
+        # and so did every later `report` and `resume` of the run).
+        assert "quivo-bulk run: 16 rows" in result.output
 
 
 NIGHTLY = "runs/nightly/20261124T020000Z-nightly-cancellation-sweep-inbox-a"
