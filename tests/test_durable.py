@@ -279,3 +279,25 @@ def test_a_rerun_names_its_input_by_a_path_that_exists(in_copy: Path) -> None:
     assert name.startswith("runs/again/inputs/")
     assert Path(name).is_file()
     assert f"warning: {name}: column(s)" in result.stderr
+
+
+def test_an_out_that_holds_a_run_is_refused_with_the_right_next_step(in_copy: Path) -> None:
+    """A finished run is shown with `report` (resume would only say it is finished);
+    a stopped one is finished with `resume`."""
+    runner = CliRunner()
+    shifted = "".join(f"{9_000_000 + n},x\n" for n in range(30))  # no such orders
+    Path("shifted.csv").write_text("orderId,comment\n" + shifted)
+    for args, code in [
+        (["sample_data/cancellations.parquet", "--action", "cancel", "--out", "runs/done"], 1),
+        (["shifted.csv", "--action", "update", "--out", "runs/stopped"], 3),  # the breaker
+    ]:
+        assert runner.invoke(main, ["run", *args, "--rate", "100"]).exit_code == code
+    finished = runner.invoke(main, ["run", "sample_data/cancellations.parquet", "--action",
+                                    "cancel", "--out", "runs/done"])  # fmt: skip
+    assert finished.exit_code == 2
+    assert "it holds a finished run ('quivo-bulk report runs/done' shows it)" in finished.output
+    assert "resume" not in finished.output
+    stopped = runner.invoke(main, ["run", "shifted.csv", "--action", "update", "--out",
+                                   "runs/stopped"])  # fmt: skip
+    assert stopped.exit_code == 2
+    assert "finish that run with 'quivo-bulk resume runs/stopped'" in stopped.output

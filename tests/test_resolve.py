@@ -236,3 +236,19 @@ def test_a_keyed_run_logs_in_once_for_its_lookups_and_its_sends(
     assert summary["requests_by_kind"]["lookup"] == 1
     assert summary["requests_by_kind"]["login"] == 1
     assert state_of(sandbox).stats.logins == 1  # as the server counts them
+
+
+def test_the_wall_time_covers_the_lookups(sandbox: SandboxThread, in_copy: Path) -> None:
+    """A dry run of 300 shop order numbers is 1 login and 6 lookups, paced at 20/s: at
+    least 0.3 s. The wall time counted only the run's session, which starts after the
+    lookups (0.002 s), so the summary showed ~1,000 requests/s at --rate 5."""
+    numbers = "".join(f"#{1001 + n},x\n" for n in range(300))
+    Path("numbers.csv").write_text("Order Number,comment\n" + numbers)
+    result = CliRunner().invoke(main, ["run", "numbers.csv", "--action", "update", "--dry-run",
+                                       "--rate", "20", "--quiet", "--out", "runs/dry"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(Path("runs/dry/summary.json").read_text())
+    assert summary["requests_by_kind"]["lookup"] == 6
+    assert summary["requests"] == state_of(sandbox).stats.requests == 7
+    assert summary["wall_time_s"] >= 0.9 * (7 - 1) / 20
+    assert summary["achieved_requests_per_s"] <= 1.1 * 20 * 7 / 6  # N requests, N - 1 gaps

@@ -51,6 +51,8 @@ def build_summary(
     counts = journal.request_counts(login_path=options.api.profile.login_path) if journal else {}
     sessions = journal.sessions() if journal else []
     wall_s = sum((s["finished_at"] or s["started_at"]) - s["started_at"] for s in sessions)
+    if sessions and counts.get("first_sent_at"):  # key lookups go out before the session
+        wall_s += max(0.0, sessions[0]["started_at"] - counts["first_sent_at"])
     requests = counts.get("requests", 0)
     return {
         "command": command,

@@ -380,19 +380,16 @@ class Journal:
             counts[kind] += 1
         return counts
 
-    def request_counts(self, *, login_path: str) -> dict[str, int]:
-        """Requests, retries, 429s and logins (requests to `login_path`) of every session."""
+    def request_counts(self, *, login_path: str) -> dict[str, float]:
+        """Requests, retries, 429s and logins (requests to `login_path`) of every session;
+        `first_sent_at`: when the first was journaled (lookups come before the session)."""
         row = self._db.execute(
-            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = ?)"
+            "SELECT COUNT(*), SUM(attempt > 1), SUM(status = 429), SUM(path = ?), MIN(sent_at)"
             " FROM sent_requests",
             (login_path,),
         ).fetchone()
-        return {
-            "requests": row[0] or 0,
-            "retries": row[1] or 0,
-            "rate_limited": row[2] or 0,
-            "logins": row[3] or 0,
-        }
+        keys = ("requests", "retries", "rate_limited", "logins", "first_sent_at")
+        return {key: value or 0 for key, value in zip(keys, row, strict=True)}
 
     def sessions(self) -> list[dict[str, Any]]:
         query = "SELECT id, command, started_at, finished_at, stopped FROM sessions ORDER BY id"

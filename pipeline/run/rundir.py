@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -43,15 +44,26 @@ def check_fresh(run_dir: Path, *, prepared: bool = False) -> None:
         raise RunDirError(f"{run_dir} is a file, not a folder; choose another --out")
     entries = {entry.name for entry in run_dir.iterdir()}
     if entries & RUN_FILES if prepared else entries:
-        hint = (
-            f"; finish that run with 'quivo-bulk resume {run_dir}'"
-            if (run_dir / "journal.sqlite").exists()
-            else ""
-        )
+        hint = ""
+        if (run_dir / "journal.sqlite").exists():
+            hint = (
+                f"; it holds a finished run ('quivo-bulk report {run_dir}' shows it)"
+                if _ended(run_dir)
+                else f"; finish that run with 'quivo-bulk resume {run_dir}'"
+            )
         raise RunDirError(
             f"{run_dir} is not empty; refusing to overwrite what is there{hint}."
             " Choose an --out that does not exist yet (or an empty folder)"
         )
+
+
+def _ended(run_dir: Path) -> bool:
+    """The run's summary says it reached its end (exit 0 or 1; a stopped run's says 3)."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("exit_code") in (0, 1)
 
 
 def make_run_dir(run_dir: Path) -> None:
