@@ -33,8 +33,7 @@ JOURNAL_NAME = "journal.sqlite"
 # Writes nobody waits for are committed in groups this often: every commit costs a hand-off
 # to the writer thread and a wake-up of the event loop.
 COMMIT_EVERY_S = 0.05
-# Orders (~6 KB of text each) kept but not yet written: past this the run waits for the
-# writer (`keep_up`), else an unpaced run outpaces it and holds a growing backlog in memory.
+# Orders (~6 KB each) kept, not yet written: past this a run waits for the writer (`keep_up`).
 MAX_BACKLOG_ORDERS = 500
 INSERT_RESULT = f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
 
@@ -173,6 +172,8 @@ class Journal:
 
     def _schedule(self, *, now: bool = False) -> None:
         """Commit what is buffered within COMMIT_EVERY_S, or at once when `now`."""
+        if self._commit_due is not None and not now:
+            return  # the commit already due takes this write too (most calls end here)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -193,9 +194,9 @@ class Journal:
 
         def settle(finished: asyncio.Future[None]) -> None:
             self._backlog -= len(batch[2]) + len(batch[4])
-            if self._room is not None and self._backlog <= MAX_BACKLOG_ORDERS:
-                self._room.set_result(None)
+            if (room := self._room) is not None and self._backlog <= MAX_BACKLOG_ORDERS:
                 self._room = None
+                room.set_result(None)
             error = finished.exception()
             if error is not None:
                 self._failed(str(error))
@@ -212,8 +213,7 @@ class Journal:
         """Wait while more than MAX_BACKLOG_ORDERS orders wait for the writer (backpressure)."""
         while self._backlog > MAX_BACKLOG_ORDERS:
             self._schedule(now=True)
-            if self._room is None:
-                self._room = asyncio.get_running_loop().create_future()
+            self._room = self._room or asyncio.get_running_loop().create_future()
             await asyncio.shield(self._room)
 
     async def durable(self) -> None:
