@@ -74,12 +74,18 @@ def test_plan_apply_and_undo_examples(in_copy: Path) -> None:
     assert quivo(plan).exit_code == 1  # two rows will fail
     assert (in_copy / "runs" / "plan-fixes" / "plan.xlsx").is_file()
     [apply] = printed("apply")
-    assert quivo(apply).exit_code == 0  # it sends only the rows that will change
+    applying = quivo(apply)
+    assert applying.exit_code == 0  # it sends only the rows that will change
+    assert '{"event": "run_finished", "command": "run"' in applying.stderr  # a run's last line
+    # Its input is named by a path that exists (it was plan-fixes/inputs/1-fixes.parquet).
+    assert "warning: runs/plan-fixes/inputs/1-fixes.parquet: column(s) 'Note'" in applying.stderr
     [applied] = (in_copy / "runs").glob("*-apply-plan-fixes")  # `<UTC time>-apply-<plan>`
     assert set(pl.read_parquet(applied / "results.parquet")["outcome"]) == {"applied"}
     shutil.copytree(applied, in_copy / "runs" / "fixes")  # `undo runs/fixes`: that run
     [undo] = printed("undo")
-    assert quivo(undo).exit_code == 0
+    undoing = quivo(undo)
+    assert undoing.exit_code == 0
+    assert '"event": "run_finished"' in undoing.stderr
     assert (in_copy / "runs" / "fixes" / "undo" / "undo.csv").is_file()
     [undone] = (in_copy / "runs").glob("*-undo-fixes")  # `<UTC time>-undo-<run>`
     assert set(pl.read_parquet(undone / "results.parquet")["outcome"]) == {"applied"}
