@@ -141,3 +141,20 @@ def test_resume_and_rerun_examples(
     before()
     results = [quivo(line) for line in printed(command)]
     assert check(results), [r.output for r in results]
+
+
+def test_demo_example(in_copy: Path) -> None:
+    """`quivo-bulk demo --out runs/demo` as printed, over a previous demo's folder (a
+    second `make demo`): it replaces that folder and writes every run again."""
+    old = in_copy / "runs" / "demo" / "1-plan"
+    old.mkdir(parents=True)
+    (old / "stale.txt").write_text("from an earlier demo")
+    [line] = printed("demo")
+    result = quivo(line)
+    assert result.exit_code == 0, result.output
+    demo = in_copy / "runs" / "demo"
+    assert not (old / "stale.txt").exists()
+    assert (old / "plan.xlsx").is_file()
+    for name in ("1-address-corrections", "2-mixed-changes", "3-cancellations", "4-shop-orders"):
+        assert (demo / name / "results.csv").is_file()
+    assert len(list(demo.glob("*-undo-1-address-corrections"))) == 1
