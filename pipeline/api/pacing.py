@@ -177,7 +177,7 @@ async def turn_unless_stopped(pacer: Pacer, stop: asyncio.Event) -> SendStamp | 
     requests held them past the 5 s grace). A wait given up logs no stamp and moves no
     slot: the acquire is cancelled before it got its turn.
     """
-    if stop.is_set():
+    if stop.is_set() or pacer.rate_per_s is None:  # unpaced: no turn to wait for
         return None
     turn = asyncio.ensure_future(pacer.acquire())
     stopped = asyncio.ensure_future(stop.wait())
