@@ -302,3 +302,20 @@ def test_click_usage_errors_exit_2() -> None:
     result = CliRunner().invoke(main, ["run", "x.csv", "--rate", "-1"])
     assert result.exit_code == 2
     assert "Invalid value for '--rate'" in result.output
+
+
+def test_the_demo_replaces_only_a_demo_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`demo --out runs` removed every run under runs/ (and `--out .` the working
+    folder) before its own: it now refuses, exit 2, and removes nothing."""
+    monkeypatch.chdir(tmp_path)
+    Path("runs/fixes").mkdir(parents=True)
+    Path("runs/fixes/summary.json").write_text("{}")
+    Path("runs/1-address-corrections").mkdir()  # a demo's entry beside the run
+    for out in ("runs", "."):
+        result = CliRunner().invoke(main, ["demo", "--out", out])
+        assert result.exit_code == 2, result.output
+        assert "holds more than a demo's runs" in result.output
+    assert Path("runs/fixes/summary.json").exists()
+    assert Path("runs/1-address-corrections").exists()

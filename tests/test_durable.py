@@ -267,8 +267,8 @@ def test_runs_work_from_a_worker_thread(sandbox: SandboxThread, tmp_path: Path) 
 
 def test_a_rerun_names_its_input_by_a_path_that_exists(in_copy: Path) -> None:
     """The rerun's copied rows are runs/<rerun>/inputs/1-....parquet: the `file` column
-    and the warnings name that path from the working directory (they named it from
-    runs/, a path that is nowhere)."""
+    names that path from the working directory (it named it from runs/, a path that is
+    nowhere), and no warning calls the rerun's own columns unused."""
     runner = CliRunner()
     first = ["run", "sample_data/mixed-changes.xlsx", "--out", "runs/night", "--rate", "100"]
     assert runner.invoke(main, first).exit_code == 1
@@ -278,7 +278,9 @@ def test_a_rerun_names_its_input_by_a_path_that_exists(in_copy: Path) -> None:
     [name] = pl.read_parquet("runs/again/results.parquet")["file"].unique().to_list()
     assert name.startswith("runs/again/inputs/")
     assert Path(name).is_file()
-    assert f"warning: {name}: column(s)" in result.stderr
+    # The columns the rerun added are carried, without a warning about them.
+    assert "sourceRun" not in result.stderr
+    assert pl.read_parquet("runs/again/results.parquet")["sourceRow"].to_list() == [4, 6]
 
 
 def test_an_out_that_holds_a_run_is_refused_with_the_right_next_step(in_copy: Path) -> None:

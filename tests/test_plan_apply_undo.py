@@ -366,6 +366,7 @@ def test_every_path_run_undo_and_report_print_exists(in_copy: Path) -> None:
     """The file a message names is one the user can open: the undo run's input is
     runs/fixes/undo/undo.csv (it was named fixes/undo/undo.csv, which is nowhere)."""
     printed: list[str] = []
+    outputs: list[str] = []
     for args in (
         [
             "run",
@@ -381,8 +382,28 @@ def test_every_path_run_undo_and_report_print_exists(in_copy: Path) -> None:
         result = CliRunner().invoke(main, [*args, "--rate", "100"] if args[0] != "report" else args)
         assert result.exit_code in (0, 1), result.output
         printed += PATH_IN_OUTPUT.findall(result.output)
+        outputs.append(result.output)
     assert "runs/fixes/undo/undo.csv" in printed
+    assert "'undoes'" not in "".join(outputs)  # undo.csv's own column: no warning
     assert [path for path in printed if not Path(path).exists()] == []
     [undo_run_dir] = Path("runs").glob("*-undo-fixes")
     files = pl.read_parquet(undo_run_dir / "results.parquet")["file"].unique().to_list()
     assert files == ["runs/fixes/undo/undo.csv"]
+
+
+def test_plan_refuses_an_out_that_holds_a_run(in_copy: Path) -> None:
+    """`plan --out runs/fixes` over a run wrote its plan there: the run's summary.json
+    and before.parquet were replaced, and `report runs/fixes` failed with an internal
+    error. It is refused (exit 2) and the run is left as it was."""
+    runner = CliRunner()
+    csv = "sample_data/address-corrections.csv"
+    ran = runner.invoke(main, ["run", csv, "--action", "address", "--out", "runs/fixes",
+                               "--rate", "100"])  # fmt: skip
+    assert ran.exit_code == 1, ran.output
+    summary = Path("runs/fixes/summary.json").read_bytes()
+    planned = runner.invoke(main, ["plan", csv, "--action", "address", "--out", "runs/fixes"])
+    assert planned.exit_code == 2, planned.output
+    assert "runs/fixes is not empty; refusing to overwrite what is there" in planned.output
+    assert Path("runs/fixes/summary.json").read_bytes() == summary
+    assert not Path("runs/fixes/plan.xlsx").exists()
+    assert runner.invoke(main, ["report", "runs/fixes"]).exit_code == 1  # the run's code

@@ -74,12 +74,18 @@ def test_plan_apply_and_undo_examples(in_copy: Path) -> None:
     assert quivo(plan).exit_code == 1  # two rows will fail
     assert (in_copy / "runs" / "plan-fixes" / "plan.xlsx").is_file()
     [apply] = printed("apply")
-    assert quivo(apply).exit_code == 0  # it sends only the rows that will change
+    applying = quivo(apply)
+    assert applying.exit_code == 0  # it sends only the rows that will change
+    assert '{"event": "run_finished", "command": "run"' in applying.stderr  # a run's last line
+    # Its input is named by a path that exists (it was plan-fixes/inputs/1-fixes.parquet).
+    assert "warning: runs/plan-fixes/inputs/1-fixes.parquet: column(s) 'Note'" in applying.stderr
     [applied] = (in_copy / "runs").glob("*-apply-plan-fixes")  # `<UTC time>-apply-<plan>`
     assert set(pl.read_parquet(applied / "results.parquet")["outcome"]) == {"applied"}
     shutil.copytree(applied, in_copy / "runs" / "fixes")  # `undo runs/fixes`: that run
     [undo] = printed("undo")
-    assert quivo(undo).exit_code == 0
+    undoing = quivo(undo)
+    assert undoing.exit_code == 0
+    assert '"event": "run_finished"' in undoing.stderr
     assert (in_copy / "runs" / "fixes" / "undo" / "undo.csv").is_file()
     [undone] = (in_copy / "runs").glob("*-undo-fixes")  # `<UTC time>-undo-<run>`
     assert set(pl.read_parquet(undone / "results.parquet")["outcome"]) == {"applied"}
@@ -92,6 +98,9 @@ def test_report_examples(in_copy: Path) -> None:
         result = quivo(line)
         assert result.exit_code == 1  # the run's
         assert "reports: runs/fixes" in result.output
+        # The summary is the run's, also once rebuilt (it said 'report --rebuild' then,
+        # and so did every later `report` and `resume` of the run).
+        assert "quivo-bulk run: 16 rows" in result.output
 
 
 NIGHTLY = "runs/nightly/20261124T020000Z-nightly-cancellation-sweep-inbox-a"
@@ -132,3 +141,20 @@ def test_resume_and_rerun_examples(
     before()
     results = [quivo(line) for line in printed(command)]
     assert check(results), [r.output for r in results]
+
+
+def test_demo_example(in_copy: Path) -> None:
+    """`quivo-bulk demo --out runs/demo` as printed, over a previous demo's folder (a
+    second `make demo`): it replaces that folder and writes every run again."""
+    old = in_copy / "runs" / "demo" / "1-plan"
+    old.mkdir(parents=True)
+    (old / "stale.txt").write_text("from an earlier demo")
+    [line] = printed("demo")
+    result = quivo(line)
+    assert result.exit_code == 0, result.output
+    demo = in_copy / "runs" / "demo"
+    assert not (old / "stale.txt").exists()
+    assert (old / "plan.xlsx").is_file()
+    for name in ("1-address-corrections", "2-mixed-changes", "3-cancellations", "4-shop-orders"):
+        assert (demo / name / "results.csv").is_file()
+    assert len(list(demo.glob("*-undo-1-address-corrections"))) == 1

@@ -7,6 +7,7 @@ for result in run_demo(out_root=Path("runs/demo"), echo=print): ...
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import SecretStr
 
+from pipeline.errors import OptionsError
 from pipeline.jobfile import load_job
 from pipeline.run.planfile import plan_files
 from pipeline.run.predict import summary_lines
@@ -38,10 +40,28 @@ def demo_environment(base_url: str) -> Environment:
     )
 
 
+# What a demo writes in its folder: `1-plan`, `2-mixed-changes`, `<time>-undo-1-...`.
+DEMO_ENTRY = re.compile(r"\d-|\d{8}T\d{6}Z-undo-\d-")
+
+
+def clear_demo_folder(out_root: Path) -> None:
+    """Remove a previous demo's folder; refuse (exit 2) to remove anything else, such as
+    `--out runs` (every run there) or `--out .`."""
+    if not out_root.exists():
+        return
+    found = [p.name for p in out_root.iterdir()] if out_root.is_dir() else [out_root.name]
+    if strangers := sorted(name for name in found if not DEMO_ENTRY.match(name)):
+        raise OptionsError(
+            f"{out_root} holds more than a demo's runs ({', '.join(strangers[:3])}"
+            f"{', ...' if len(strangers) > 3 else ''}) and the demo replaces its --out"
+            " folder; choose a new one, e.g. --out runs/demo"
+        )
+    shutil.rmtree(out_root)
+
+
 def run_demo(*, out_root: Path, echo: Callable[[str], None]) -> Iterator[RunResult]:
     """Run the three sample inputs against a fresh sandbox; yield each run's result."""
-    if out_root.exists():
-        shutil.rmtree(out_root)
+    clear_demo_folder(out_root)
     orders = load_orders(SAMPLES / "sandbox_orders.jsonl")
     app = create_app(SandboxConfig(cancel_delay_s=1.0), orders=orders)
     with SandboxThread(app) as sandbox:

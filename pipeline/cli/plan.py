@@ -9,9 +9,11 @@ from typing import Any
 import click
 
 from pipeline.cli.common import (
+    announce_finished,
     api_options,
     confirm_again,
     confirm_cancels,
+    cron_options,
     environment,
     guard_options,
     input_options,
@@ -22,7 +24,7 @@ from pipeline.cli.common import (
     show_result,
 )
 
-OVERRIDES = ("base_url", "rate", "concurrency", "retries", "timeout", "yes")
+OVERRIDES = ("base_url", "rate", "concurrency", "retries", "timeout", "yes", "expected_failures")
 GUARDS = ("max_changes", "max_cancels", "no_breaker", "snapshot")
 
 
@@ -84,6 +86,7 @@ def plan(
 @click.option("--yes", is_flag=True, help="Cancel without asking (needed without a terminal).")
 @api_options
 @guard_options
+@cron_options
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @library_errors
 def apply(plan_dir: Path, out: Path | None, max_age: str, quiet: bool, **cli: Any) -> None:
@@ -111,6 +114,7 @@ def apply(plan_dir: Path, out: Path | None, max_age: str, quiet: bool, **cli: An
         progress_factory=progress_for(quiet),
     )
     show_result(result)
+    announce_finished(result)
     sys.exit(result.exit_code)
 
 
@@ -120,6 +124,7 @@ def apply(plan_dir: Path, out: Path | None, max_age: str, quiet: bool, **cli: An
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for undo.csv (RUN_DIR/undo).")
 @click.option("--yes", is_flag=True, help="Go on without asking.")
 @api_options
+@cron_options
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @library_errors
 def undo(run_dir: Path, apply_now: bool, out: Path | None, quiet: bool, **cli: Any) -> None:
@@ -152,4 +157,5 @@ def undo(run_dir: Path, apply_now: bool, out: Path | None, quiet: bool, **cli: A
             click.echo(f"next: quivo-bulk undo {run_dir} --apply")
         sys.exit(0)
     show_result(result.run)
+    announce_finished(result.run)
     sys.exit(result.run.exit_code)

@@ -85,6 +85,9 @@ MIN_TYPO_TARGET = 5
 ATTRIBUTE_PREFIX = "customAttributes."
 # The columns a report adds (SPEC §7): ignored when a report is fed back in.
 REPORT_COLUMNS = tuple(c for c in LEADING_COLUMNS if c not in ("orderId", "action"))
+# The columns quivo-bulk adds to the inputs it writes (a rerun's rows, an undo.csv):
+# carried to the reports like any unknown column, but without a warning about them.
+OWN_COLUMNS = frozenset({"sourceRun", "sourceFile", "sourceRow", "undoes"})
 
 _SEPARATORS = re.compile(r"[\s_.\-]+")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputFileError
-from pipeline.inputs.columns import ColumnMap, match_columns
+from pipeline.inputs.columns import OWN_COLUMNS, ColumnMap, match_columns
 from pipeline.inputs.countries import ISO_ALPHA2, country_from_name
 from pipeline.inputs.excel import read_excel
 from pipeline.inputs.text import UNNAMED_PREFIX, Grid, read_text, sniff_separator
@@ -222,8 +222,8 @@ def read_file(
         separator=grid.separator,
         hidden_rows=tuple(hidden),
     )
-    if columns.unknown:
-        unknown = ", ".join(f"'{h}'" for h in columns.unknown)
+    if strange := [h for h in columns.unknown if h not in OWN_COLUMNS]:
+        unknown = ", ".join(f"'{h}'" for h in strange)
         warnings.append(f"{name}: column(s) {unknown} are not used; they are kept in the reports")
     return source, frame, warnings
 

@@ -87,7 +87,6 @@ def apply_plan(
         confirm=confirm,
         confirm_again=confirm_again,
         progress_factory=progress_factory,
-        names=[entry["name"] for entry in manifest["apply_inputs"]],
         extra={"applies": str(plan_dir)},
         preconditions=preconditions,
     )

@@ -201,7 +201,7 @@ def _rebuild(run_dir: Path) -> RunResult:
         sessions = journal.sessions()
         stopped = sessions[-1]["stopped"] if sessions else None
         summary = build_summary(
-            command="report --rebuild",
+            command=sessions[-1]["command"] if sessions else "run",  # the run's, rebuilt
             run_dir=run_dir,
             options=options,
             table=prepared.table,

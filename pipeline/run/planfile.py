@@ -44,6 +44,7 @@ from pipeline.run.predict import (
 from pipeline.run.prepare import Prepared, prepare
 from pipeline.run.progress import Progress
 from pipeline.run.resolve import resolve_order_keys
+from pipeline.run.rundir import check_fresh
 from pipeline.run.runner import ProgressFactory, default_run_dir
 from pipeline.run.send import RunRecorder
 from pipeline.run.snapshot import read_order
@@ -159,6 +160,7 @@ def plan_files(
     plan_dir = out or default_run_dir(f"plan-{options.job_name or inputs[0].stem}")
     if (plan_dir / PLAN_MANIFEST).exists() or (plan_dir / PLAN_JOURNAL).exists():
         raise RunDirError(f"{plan_dir} already holds a plan; choose another --out")
+    check_fresh(plan_dir, prepared=True)  # nor a run's folder: its reports would be lost
     private_dir(plan_dir)
     journal = Journal.create(plan_dir / PLAN_JOURNAL, {"command": "plan"})
     pace = Pace.for_settings(options.api)  # one rate for the lookups and the reads

@@ -226,6 +226,7 @@ def undo_run(
         snapshot="changes" if options.snapshot == "never" else options.snapshot,
         max_changes=options.max_changes,
         breaker=options.breaker,
+        expected_failures=options.expected_failures,
     )
     run = run_files(
         [undo_csv],
