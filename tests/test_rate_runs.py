@@ -152,6 +152,7 @@ def test_resume_of_an_auto_run_continues_at_the_rate_it_found(
     # Its first requests go at the rate found (0.97 x ~20/s: 12 in about 0.6 s), not at
     # the safe start (5/s, doubling each second: the 12th request only after 1.5 s).
     assert len(arrivals) > 12
+    print(f"\nresume: first 12 requests in {arrivals[11] - arrivals[0]:.2f} s")
     assert arrivals[11] - arrivals[0] < 1.0
     assert most_in_any_window(arrivals, 1.0) <= 21
     summary = json.loads((out / "summary.json").read_text())
