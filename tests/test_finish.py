@@ -261,3 +261,25 @@ def test_the_shown_rate_never_exceeds_the_pacer_s_rate() -> None:
             shown.append(progress.rate_per_s())
     assert max(shown) <= 10.0 + 1e-9
     assert shown[-1] == pytest.approx(10.0, abs=0.2)
+
+
+def test_the_last_status_line_gives_the_run_s_average_rate() -> None:
+    """Without a terminal, a run's last line showed '(0.0/s)' when it lasted under a
+    second or its last requests were over 5 s old; it now gives the run's average."""
+    import io
+
+    from pipeline.outcomes import Outcome
+    from pipeline.run.progress import StatusLines
+
+    clock = Clock()
+    stream = io.StringIO()
+    progress = StatusLines(6, stream=stream)
+    progress._clock = clock  # the run's sends on a controlled clock
+    with progress:
+        for _ in range(6):  # 6 requests 0.1 s apart: half a second at 10/s
+            progress.request()
+            progress.rows([Outcome.APPLIED])
+            clock.now += 0.1
+        clock.now += 30.0  # the report step, long after the last request
+    assert progress.average_rate_per_s() == pytest.approx(10.0)
+    assert stream.getvalue().splitlines()[-1].endswith("6 requests (10.0/s on average)")

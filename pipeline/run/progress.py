@@ -33,6 +33,8 @@ class Progress:
         self.started = clock()
         # Send times of the latest requests: the displayed rate is over a sliding window.
         self._recent: deque[float] = deque()
+        self._first_sent: float | None = None
+        self._last_sent: float | None = None
         self._row_rate_per_s: float | None = None  # smoothed (EWMA), for the ETA
         self._rows_at: tuple[float, int] = (self.started, 0)
         self._halt: tuple[asyncio.AbstractEventLoop, Callable[[str], None]] | None = None
@@ -56,6 +58,9 @@ class Progress:
         self.requests += 1
         now = self._clock()
         self._recent.append(now)
+        if self._first_sent is None:
+            self._first_sent = now
+        self._last_sent = now
         while self._recent and now - self._recent[0] > RATE_WINDOW_S:
             self._recent.popleft()
 
@@ -106,6 +111,13 @@ class Progress:
         # for 21 requests two seconds apart at --rate 10.
         return (len(self._recent) - 1) / (now - self._recent[0])
 
+    def average_rate_per_s(self) -> float:
+        """Requests per second from the first request to the last (the run's, once over)."""
+        first, last = self._first_sent, self._last_sent
+        if first is None or last is None or last <= first:
+            return 0.0
+        return (self.requests - 1) / (last - first)
+
     def refresh(self) -> None:
         """Show the counts (called after every finished order)."""
 
@@ -133,19 +145,22 @@ class StatusLines(Progress):
         self._stream = stream or sys.stderr  # sys.stderr now: the CLI may have stamped it
         self._last = time.monotonic()
 
-    def refresh(self, *, force: bool = False) -> None:
+    def refresh(self, *, force: bool = False, rate: str | None = None) -> None:
         now = time.monotonic()
         if not force and now - self._last < STATUS_EVERY_S:
             return
         self._last = now
+        rate = rate or f"{self.rate_per_s():.1f}/s"
         self._stream.write(
             f"progress: {self.done}/{self.total} rows, {self.good} ok, {self.bad} not ok,"
-            f" {self.requests} requests ({self.rate_per_s():.1f}/s)\n"
+            f" {self.requests} requests ({rate})\n"
         )
         self._stream.flush()
 
     def finish(self) -> None:
-        self.refresh(force=True)
+        # The run is over: its average rate, not the last seconds' (0.0/s after a pause,
+        # or for a run shorter than a second).
+        self.refresh(force=True, rate=f"{self.average_rate_per_s():.1f}/s on average")
 
 
 class RichBar(Progress):
