@@ -303,3 +303,33 @@ def test_an_out_that_holds_a_run_is_refused_with_the_right_next_step(in_copy: Pa
                                    "runs/stopped"])  # fmt: skip
     assert stopped.exit_code == 2
     assert "finish that run with 'quivo-bulk resume runs/stopped'" in stopped.output
+
+
+def test_rerun_takes_the_guards_against_a_wrong_file(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """SPEC §3: every sending command takes --max-changes / --max-cancels. A rerun over
+    the limit sends nothing, makes no run directory, and leaves the night's run free to
+    be rerun (it is not marked as taken)."""
+    run_files(
+        [SAMPLE_DATA / "mixed-changes.xlsx"], options=options_for(sandbox), env=env_for(sandbox),
+        out=tmp_path / "night",
+    )  # fmt: skip
+    sent = state_of(sandbox).stats.requests
+    night, again = str(tmp_path / "night"), str(tmp_path / "again")
+    refused = CliRunner().invoke(
+        main,
+        ["rerun", night, "--include-permanent", "--max-changes", "1", "--out", again],
+        env=cli_env(sandbox),
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "would change 2 orders, more than --max-changes 1" in refused.output
+    assert state_of(sandbox).stats.requests == sent
+    assert not (tmp_path / "again").exists()
+    allowed = CliRunner().invoke(
+        main,
+        ["rerun", night, "--include-permanent", "--max-changes", "2", "--out", again, "--quiet"],
+        env=cli_env(sandbox),
+    )
+    assert allowed.exit_code == 1, allowed.output  # its 2 rows are still status_conflict
+    assert pl.read_parquet(tmp_path / "again" / "results.parquet").height == 2

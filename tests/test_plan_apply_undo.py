@@ -407,3 +407,27 @@ def test_plan_refuses_an_out_that_holds_a_run(in_copy: Path) -> None:
     assert Path("runs/fixes/summary.json").read_bytes() == summary
     assert not Path("runs/fixes/plan.xlsx").exists()
     assert runner.invoke(main, ["report", "runs/fixes"]).exit_code == 1  # the run's code
+
+
+def test_undo_apply_takes_the_guards_against_a_wrong_file(in_copy: Path) -> None:
+    """SPEC §3: every sending command takes --max-changes. `undo --apply` over the limit
+    sends nothing and makes no undo run; within it, the undo runs."""
+    runner = CliRunner()
+    csv = "sample_data/address-corrections.csv"
+    ran = runner.invoke(main, ["run", csv, "--action", "address", "--out", "runs/fixes",
+                               "--rate", "100", "--quiet"])  # fmt: skip
+    assert ran.exit_code in (0, 1), ran.output
+    applied = pl.read_parquet("runs/fixes/results.parquet").filter(pl.col("outcome") == "applied")
+    orders = applied["orderId"].n_unique()
+    assert orders >= 2
+    refused = runner.invoke(
+        main, ["undo", "runs/fixes", "--apply", "--max-changes", str(orders - 1), "--rate", "100"]
+    )
+    assert refused.exit_code == 2, refused.output
+    assert f"would change {orders} orders, more than --max-changes {orders - 1}" in refused.output
+    assert list(Path("runs").glob("*-undo-fixes")) == []
+    undone = runner.invoke(
+        main, ["undo", "runs/fixes", "--apply", "--max-changes", str(orders), "--rate", "100"]
+    )
+    assert undone.exit_code == 0, undone.output
+    assert len(list(Path("runs").glob("*-undo-fixes"))) == 1

@@ -14,6 +14,7 @@ from pipeline.cli.common import (
     api_options,
     cron_options,
     environment,
+    guard_options,
     library_errors,
     progress_for,
     show_result,
@@ -61,7 +62,7 @@ def rerun_command(
 
 RERUN_OPTIONS = (
     "base_url", "rate", "concurrency", "retries", "timeout", "dry_run", "no_refetch",
-    "expected_failures",
+    "expected_failures", "max_changes", "max_cancels", "no_breaker", "snapshot",
 )  # fmt: skip
 
 
@@ -75,6 +76,7 @@ RERUN_OPTIONS = (
     help="Also send rows that failed for good (status_conflict, order_not_found, rejected, ...).",
 )
 @click.option("--again", is_flag=True, help="Rerun runs that were already rerun.")
+@guard_options
 @cron_options
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @library_errors

@@ -124,6 +124,7 @@ def apply(plan_dir: Path, out: Path | None, max_age: str, quiet: bool, **cli: An
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for undo.csv (RUN_DIR/undo).")
 @click.option("--yes", is_flag=True, help="Go on without asking.")
 @api_options
+@guard_options
 @cron_options
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @library_errors
@@ -140,7 +141,7 @@ def undo(run_dir: Path, apply_now: bool, out: Path | None, quiet: bool, **cli: A
     """
     from pipeline.run.undo import undo_run
 
-    given = {k: v for k, v in cli.items() if k in OVERRIDES and v is not None}
+    given = {k: v for k, v in cli.items() if k in OVERRIDES + GUARDS and v is not None}
     result = undo_run(
         run_dir,
         env=environment() if apply_now else None,

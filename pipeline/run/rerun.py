@@ -24,6 +24,7 @@ import polars as pl
 from pipeline.errors import RunDirError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.durable import _open, is_finished, prepare_again
+from pipeline.run.guards import check_limits
 from pipeline.run.prepare import Prepared, display_name, prepare
 from pipeline.run.progress import Progress
 from pipeline.run.ratememo import remember_rerun_rate, rerun_rate
@@ -184,6 +185,9 @@ def rerun_runs(
     try:
         inputs, names = _subset_inputs(sources, target / "inputs")
         prepared = prepare(inputs, options=options, names=names)
+        check_limits(
+            prepared.plan, max_changes=options.max_changes, max_cancels=options.max_cancels
+        )
     except BaseException:
         remove_unstarted(target)
         raise
