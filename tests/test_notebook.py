@@ -11,7 +11,7 @@ from pipeline import RunOptions, load_results, run_frame
 from pipeline.errors import OptionsError, RunDirError
 from pipeline.sandbox import SandboxThread
 from pipeline.settings import Environment
-from tests.conftest import API_KEY, PASSWORD, USERNAME, state_of
+from tests.conftest import state_of
 from tests.readme import blocks, section
 
 
@@ -20,18 +20,8 @@ def notebook_example() -> str:
 
 
 @pytest.fixture
-def notebook_env(
-    sandbox: SandboxThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> SandboxThread:
-    """A notebook's working directory with QUIVO_* pointing at the sandbox."""
-    monkeypatch.chdir(tmp_path)
-    for name, value in {
-        "QUIVO_BASE_URL": sandbox.base_url,
-        "QUIVO_API_KEY": API_KEY,
-        "QUIVO_USERNAME": USERNAME,
-        "QUIVO_PASSWORD": PASSWORD,
-    }.items():
-        monkeypatch.setenv(name, value)
+def notebook_env(in_copy: Path, sandbox: SandboxThread) -> SandboxThread:
+    """A notebook's working directory with QUIVO_* pointing at the sandbox (in_copy)."""
     return sandbox
 
 
