@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.sandbox import SandboxConfig, SandboxThread
+from pipeline.sandbox.state import Stats
 from tests.conftest import (
     API_KEY,
     ARRIVAL_JITTER_S,
@@ -214,13 +215,7 @@ def test_ctrl_c_stops_sending_and_writes_complete_reports(
         stderr=subprocess.PIPE,
         text=True,
     ) as process:  # fmt: skip
-        deadline = time.monotonic() + 30
-        while state_of(sandbox).stats.by_endpoint.get("cancel", 0) < 10:  # sending for real
-            assert time.monotonic() < deadline
-            assert process.poll() is None
-            time.sleep(0.02)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        stderr = ctrl_c_after_cancels(process, state_of(sandbox).stats, 10)  # sending for real
     assert process.returncode == 3, stderr
     assert "interrupted" in stderr
     # The hint is printed once, when the key is pressed; never after the run has ended.
@@ -257,13 +252,7 @@ def test_ctrl_c_at_a_low_rate_refetches_the_answered_changes(
          "--rate", "2", "--out", str(out)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as process:  # fmt: skip
-        deadline = time.monotonic() + 30
-        while stats.by_endpoint.get("cancel", 0) < 3:
-            assert time.monotonic() < deadline
-            assert process.poll() is None
-            time.sleep(0.02)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        stderr = ctrl_c_after_cancels(process, stats, 3)
     assert process.returncode == 3, stderr
     cancelled = {i for i in ids if stats.by_order.get(i, {}).get("cancel")}
     frame = pl.read_parquet(out / "results.parquet")
@@ -296,6 +285,17 @@ def test_the_rate_is_never_exceeded_in_any_second(sandbox: SandboxThread, tmp_pa
     assert len(sent) == stats.requests
     assert most_in_any_window(sent, 1.0) <= 40
     assert most_in_any_window(stats.arrivals, 1.0, slack_s=ARRIVAL_JITTER_S) <= 40
+
+
+def ctrl_c_after_cancels(process: subprocess.Popen[str], stats: Stats, cancels: int) -> str:
+    """Press Ctrl-C once the sandbox has taken `cancels` cancels; the run's stderr."""
+    deadline = time.monotonic() + 30
+    while stats.by_endpoint.get("cancel", 0) < cancels:
+        assert time.monotonic() < deadline
+        assert process.poll() is None
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    return process.communicate(timeout=60)[1]
 
 
 def test_click_usage_errors_exit_2() -> None:

@@ -135,6 +135,15 @@ async def events_until(client: aiohttp.ClientSession, url: str, *, done: int) ->
     return snapshot
 
 
+async def upload_comments(client: aiohttp.ClientSession, url: str, token: str, data: bytes) -> str:
+    """Upload `data` as an update file, as the browser's form does; the new draft's name."""
+    form = aiohttp.FormData()
+    form.add_field("files", data, filename="comments.csv")
+    form.add_field("action", "update")
+    async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
+        return str((await answer.json())["next"].split("/")[2])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("resume_from", ["cli", "browser"])
 async def test_stop_in_the_browser_leaves_a_resumable_run(
@@ -145,11 +154,7 @@ async def test_stop_in_the_browser_leaves_a_resumable_run(
     slow = options_for(sandbox, rate=20.0)  # 120 requests (read, change, refetch): 6 s
     with running_ui(runs, options=slow, env=env_for(sandbox)) as (url, token):
         client = await client_for(url, token)
-        form = aiohttp.FormData()
-        form.add_field("files", path.read_bytes(), filename="comments.csv")
-        form.add_field("action", "update")
-        async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
-            name = (await answer.json())["next"].split("/")[2]
+        name = await upload_comments(client, url, token, path.read_bytes())
         async with client.get(f"{url}/draft/{name}/preview") as answer:
             assert answer.status == 200  # the plan: 40 reads, nothing sent
         async with client.post(f"{url}/draft/{name}/send", json={}, headers={HEADER: token}):
@@ -255,11 +260,7 @@ async def test_send_leaves_an_order_moved_since_the_preview_stale_whatever_it_pr
     runs = tmp_path / "runs"
     with running_ui(runs, options=options_for(sandbox), env=env_for(sandbox)) as (url, token):
         client = await client_for(url, token)
-        form = aiohttp.FormData()
-        form.add_field("files", path.read_bytes(), filename="comments.csv")
-        form.add_field("action", "update")
-        async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
-            name = (await answer.json())["next"].split("/")[2]
+        name = await upload_comments(client, url, token, path.read_bytes())
         async with client.get(f"{url}/draft/{name}/preview") as answer:
             preview = await answer.text()
         assert preview.count('<tr class="unchanged">') == 1
@@ -296,11 +297,7 @@ async def test_a_preview_that_could_not_read_an_order_is_not_sent(
     runs = tmp_path / "runs"
     with running_ui(runs, options=options, env=env_for(sandbox)) as (url, token):
         client = await client_for(url, token)
-        form = aiohttp.FormData()
-        form.add_field("files", path.read_bytes(), filename="comments.csv")
-        form.add_field("action", "update")
-        async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
-            name = (await answer.json())["next"].split("/")[2]
+        name = await upload_comments(client, url, token, path.read_bytes())
         async with client.get(f"{url}/draft/{name}/preview") as answer:
             preview = await answer.text()
         assert preview.count('<tr class="will_change">') == 1
