@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from pipeline.run.runner import RunResult
+from pipeline.config.settings import Environment, RunOptions, resolve_options
+from pipeline.flows.run import RunResult
 from pipeline.sandbox import (
     STATE,
     SandboxConfig,
@@ -23,7 +24,6 @@ from pipeline.sandbox import (
     load_orders,
     running_sandbox,
 )
-from pipeline.settings import Environment, RunOptions, resolve_options
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"
 # The sandbox stamps each arrival in a thread of the test process. On the loaded 2-core
 # machine a stamp was seen up to ~0.15 s after the request left (the pacer keeps only
-# 20 ms of room, pipeline.api.pacing.WINDOW_MARGIN_S), which once squeezed 6 arrivals
+# 20 ms of room, pipeline.api.rate.pacer.WINDOW_MARGIN_S), which once squeezed 6 arrivals
 # into 2 s at 5/2s. So wall-clock tests hold the exact bound on the send times the
 # client logs (send_stamps) and count the arrivals over the window less this much:
 # a burst at the server (a pacer that restarts full at a file boundary) still fails.

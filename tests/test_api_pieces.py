@@ -8,9 +8,9 @@ import pytest
 
 from pipeline.api.accounting import UNHEALTHY, Accounting
 from pipeline.api.health import Health
-from pipeline.api.pacing import Pacer
+from pipeline.api.rate.adaptive import AdaptiveRate
+from pipeline.api.rate.pacer import Pacer
 from pipeline.api.retry import RetryPolicy, retry_wait_s
-from pipeline.api.throttle import AdaptiveRate
 from pipeline.api.transport import Transport
 from pipeline.sandbox import SandboxThread
 from tests.conftest import API_KEY, FakeClock

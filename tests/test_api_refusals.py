@@ -14,10 +14,10 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from pipeline.api.health import Outage, counts_as_failure
-from pipeline.errors import OptionsError
-from pipeline.run.runner import run_files
+from pipeline.config.settings import ApiSettings, Environment, resolve_options
+from pipeline.core.errors import OptionsError
+from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
-from pipeline.settings import ApiSettings, Environment, resolve_options
 from tests.conftest import env_for, options_for, order_ids, state_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -8,9 +8,9 @@ import io
 import pytest
 
 from pipeline.api.auth import TokenKeeper
-from pipeline.errors import ApiUnusable
-from pipeline.outcomes import Outcome
-from pipeline.run.progress import Progress, RichBar, StatusLines, make_progress
+from pipeline.core.errors import ApiUnusable
+from pipeline.core.outcomes import Outcome
+from pipeline.send.progress import Progress, RichBar, StatusLines, make_progress
 from tests.conftest import FakeClock
 
 

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.jobfile import load_job
-from pipeline.run.durable import resume_run
-from pipeline.run.runner import run_files
+from pipeline.config.jobfile import load_job
+from pipeline.config.settings import resolve_options
+from pipeline.flows.resume import resume_run
+from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxThread
-from pipeline.settings import resolve_options
 from tests.conftest import (
     API_KEY,
     PASSWORD,
@@ -228,7 +228,7 @@ def test_a_stopped_run_counts_only_the_requests_that_went_out(
 def test_a_file_already_run_is_named_and_can_be_declined_before_sending(
     sandbox: SandboxThread, tmp_path: Path
 ) -> None:
-    from pipeline.errors import OptionsError
+    from pipeline.core.errors import OptionsError
 
     path, ids = comment_file(sandbox, tmp_path, 3, "twice")
     env = env_for(sandbox)

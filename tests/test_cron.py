@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.jobfile import load_job
-from pipeline.run.sweep import sweep_job
+from pipeline.config.jobfile import load_job
+from pipeline.flows.sweep import sweep_job
 from pipeline.sandbox import SandboxThread
 from tests.conftest import API_KEY, PASSWORD, REPO, SAMPLE_DATA, USERNAME, env_for, state_of
 from tests.test_cli import cli_env

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.run.journal import Journal
 from pipeline.sandbox import SandboxThread
+from pipeline.store.journal import Journal
 from tests.conftest import comment_file, state_of
 from tests.test_cli import cli_env
 

@@ -18,10 +18,10 @@ from aiohttp import web
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.errors import RunDirError
-from pipeline.run.durable import load_results, rebuild_reports
-from pipeline.run.rerun import rerun_run
-from pipeline.run.runner import run_files
+from pipeline.core.errors import RunDirError
+from pipeline.flows.rerun import rerun_run
+from pipeline.flows.resume import load_results, rebuild_reports
+from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
 from tests.conftest import SAMPLE_DATA, env_for, options_for, order_ids, state_of
 from tests.test_cli import cli_env

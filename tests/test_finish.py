@@ -26,7 +26,7 @@ from aiohttp import web
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.run.runner import run_files
+from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
 from tests.conftest import env_for, options_for
 from tests.test_cli import cli_env
@@ -191,7 +191,7 @@ def test_two_resumes_at_once_the_second_exits_2(
         stopped = run_files([path], options=options, env=env_for(sandbox), out=out)
         assert stopped.exit_code == 3
         outage.down = False
-        from pipeline.run.rundir import run_lock
+        from pipeline.store.rundir import run_lock
 
         held = threading.Event()
         release = threading.Event()
@@ -229,8 +229,8 @@ class Clock:
 
 def test_the_shown_rate_and_eta_come_from_a_sliding_window() -> None:
     """At a steady 10 requests/s after a burst of 30, the bar shows 10/s, not the average."""
-    from pipeline.outcomes import Outcome
-    from pipeline.run.progress import Progress, format_eta
+    from pipeline.core.outcomes import Outcome
+    from pipeline.send.progress import Progress, format_eta
 
     clock = Clock()
     progress = Progress(100, clock=clock)
@@ -248,7 +248,7 @@ def test_the_shown_rate_and_eta_come_from_a_sliding_window() -> None:
 def test_the_shown_rate_never_exceeds_the_pacer_s_rate() -> None:
     """At --rate 10 the pacer sends on a 0.1 s grid from the first request on; the bar,
     looked at any moment, never shows more than 10/s (it showed 10.5/s after 2 s)."""
-    from pipeline.run.progress import Progress
+    from pipeline.send.progress import Progress
 
     clock = Clock()
     progress = Progress(100, clock=clock)
@@ -268,8 +268,8 @@ def test_the_last_status_line_gives_the_run_s_average_rate() -> None:
     second or its last requests were over 5 s old; it now gives the run's average."""
     import io
 
-    from pipeline.outcomes import Outcome
-    from pipeline.run.progress import StatusLines
+    from pipeline.core.outcomes import Outcome
+    from pipeline.send.progress import StatusLines
 
     clock = Clock()
     stream = io.StringIO()

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.errors import OptionsError
-from pipeline.outcomes import ErrorCode
-from pipeline.run.apply import check_age, parse_age
-from pipeline.run.guards import Breaker
+from pipeline.core.errors import OptionsError
+from pipeline.core.outcomes import ErrorCode
+from pipeline.flows.apply import check_age, parse_age
+from pipeline.plan.guards import Breaker
 
 NF, REJ, OK = ErrorCode.ORDER_NOT_FOUND, ErrorCode.REJECTED, None
 

@@ -18,9 +18,9 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from pipeline.errors import InputFileError
-from pipeline.run.runner import validate_files
-from pipeline.settings import RunOptions
+from pipeline.config.settings import RunOptions
+from pipeline.core.errors import InputFileError
+from pipeline.flows.run import validate_files
 from tests.conftest import SAMPLE_DATA
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.errors import JobFileError, OptionsError
-from pipeline.jobfile import load_job
-from pipeline.run.sweep import STATE_NAME, sweep_exit_code, sweep_job, sweep_lock
+from pipeline.config.jobfile import load_job
+from pipeline.core.errors import JobFileError, OptionsError
+from pipeline.flows.sweep import STATE_NAME, sweep_exit_code, sweep_job, sweep_lock
 from pipeline.sandbox import SandboxThread
 from tests.conftest import REPO, SAMPLE_DATA, env_for, state_of
 from tests.test_cli import cli_env
@@ -88,7 +88,7 @@ def test_a_bad_job_file_is_exit_2_on_the_command_line(tmp_path: Path) -> None:
 
 
 def test_options_override_the_job_and_relative_paths_follow_the_job(tmp_path: Path) -> None:
-    from pipeline.settings import resolve_options
+    from pipeline.config.settings import resolve_options
 
     job = load_job(REPO / "jobs/address-corrections.toml")
     assert job.input_paths() == [SAMPLE_DATA / "address-corrections.csv"]
@@ -261,7 +261,7 @@ def test_a_job_run_goes_under_its_runs_dir(
 
 
 def test_every_job_key_is_in_the_readme_table() -> None:
-    from pipeline.jobfile import JobFile
+    from pipeline.config.jobfile import JobFile
     from tests.readme import section
 
     table = section("## Job files").split("The repository ships", 1)[0]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.run.durable import rebuild_reports
-from pipeline.run.journal import MAX_BACKLOG_ORDERS, Journal
-from pipeline.run.orderstore import OrderCodec
-from pipeline.run.runner import run_files
+from pipeline.flows.resume import rebuild_reports
+from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxThread
+from pipeline.store.codec import OrderCodec
+from pipeline.store.journal import MAX_BACKLOG_ORDERS, Journal
 from tests.conftest import comment_file, env_for, options_for, state_of
 
 

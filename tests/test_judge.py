@@ -7,10 +7,10 @@ import unicodedata
 import pytest
 
 from pipeline.api.answers import Answer
-from pipeline.outcomes import ErrorCode, Outcome
-from pipeline.run.changes import Change
-from pipeline.run.send import Refetch, judge
-from pipeline.run.snapshot import decide, decide_order
+from pipeline.core.changes import Change
+from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.send.snapshot import decide, decide_order
+from pipeline.send.worker import Refetch, judge
 
 CANCEL = Change(index=0, order_id=7, action="cancel", address_type=None)
 REQUESTED = {"orderStatus": "PROCESSING", "cancelRequestedAt": "2026-11-24T01:00:00Z"}

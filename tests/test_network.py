@@ -19,10 +19,10 @@ from pydantic import SecretStr
 
 from pipeline.api.answers import error_message
 from pipeline.api.client import QuivoClient
-from pipeline.errors import OptionsError
-from pipeline.outcomes import ErrorCode
+from pipeline.config.settings import ApiSettings, Credentials, check_base_url
+from pipeline.core.errors import OptionsError
+from pipeline.core.outcomes import ErrorCode
 from pipeline.sandbox.serve import running_sandbox
-from pipeline.settings import ApiSettings, Credentials, check_base_url
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CREDENTIALS = Credentials(api_key=SecretStr("key-123"), token=SecretStr("token-456"))

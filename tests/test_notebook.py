@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from pipeline import RunOptions, load_results, run_frame
-from pipeline.errors import OptionsError, RunDirError
+from pipeline.config.settings import Environment
+from pipeline.core.errors import OptionsError, RunDirError
 from pipeline.sandbox import SandboxThread
-from pipeline.settings import Environment
 from tests.conftest import state_of
 from tests.readme import blocks, section
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.core.outcomes import ErrorCode
 from pipeline.inputs.rows import RowDefaults, validate_rows
-from pipeline.outcomes import ErrorCode
-from pipeline.run.plan import Plan, plan_changes
+from pipeline.plan.sequence import Plan, plan_changes
 
 ADDRESS = {"name": "Ada", "street": "Main 1", "countryIso2": "AT", "zip": "1010"}
 

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from pipeline import apply_plan, plan_files, plan_frame, undo_run
 from pipeline.cli import main
-from pipeline.errors import LimitExceeded, OptionsError, RunDirError
-from pipeline.run.runner import run_files
+from pipeline.core.errors import LimitExceeded, OptionsError, RunDirError
+from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxThread
 from tests.conftest import (
     API_KEY,

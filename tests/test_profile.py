@@ -27,10 +27,10 @@ from click.testing import CliRunner
 
 from pipeline.api.profile import ApiProfile, ProfileSettings, apply_settings
 from pipeline.cli import main
-from pipeline.jobfile import load_job
-from pipeline.run.planfile import plan_files
+from pipeline.config.jobfile import load_job
+from pipeline.config.settings import Environment, RunOptions, resolve_options
+from pipeline.flows.plan import plan_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
-from pipeline.settings import Environment, RunOptions, resolve_options
 from tests.conftest import REPO, env_for, order_ids, state_of
 from tests.test_cli import cli_env
 

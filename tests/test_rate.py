@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from pipeline.api.pace import Pace
-from pipeline.api.pacing import WINDOW_MARGIN_S, Pacer, bounds_for
-from pipeline.api.rates import RateChoice, parse_rate
-from pipeline.api.throttle import AdaptiveRate, cubic_per_s, slow_start_per_s
-from pipeline.errors import OptionsError
-from pipeline.run.ratememo import resumed_rate
-from pipeline.settings import ApiSettings, resolve_options
+from pipeline.api.rate.adaptive import AdaptiveRate, cubic_per_s, slow_start_per_s
+from pipeline.api.rate.pacer import WINDOW_MARGIN_S, Pacer, bounds_for
+from pipeline.api.rate.shared import Pace
+from pipeline.api.rate.spec import RateChoice, parse_rate
+from pipeline.config.settings import ApiSettings, resolve_options
+from pipeline.core.errors import OptionsError
+from pipeline.store.ratememo import resumed_rate
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from aiohttp import web
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.run.runner import run_files
+from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
 from tests.conftest import (
     ARRIVAL_JITTER_S,

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from pipeline.errors import InputFileError
+from pipeline.core.errors import InputFileError
 from pipeline.inputs.read import read_inputs, sniff_separator
 from tests.conftest import SAMPLE_DATA
 

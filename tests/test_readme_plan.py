@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.run.apply import apply_plan
-from pipeline.run.planfile import plan_files
-from pipeline.run.runner import run_files
+from pipeline.flows.apply import apply_plan
+from pipeline.flows.plan import plan_files
+from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxThread
 from tests.conftest import (
     SAMPLE_DATA,

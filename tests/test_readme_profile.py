@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from pipeline.api.profile import ApiProfile, ProfileSettings
 from pipeline.cli import main
-from pipeline.jobfile import load_job
+from pipeline.config.jobfile import load_job
+from pipeline.config.settings import resolve_options
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
-from pipeline.settings import resolve_options
 from tests.conftest import API_KEY, PASSWORD, REPO, USERNAME
 from tests.readme import blocks, section
 

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.core.outcomes import ErrorCode
+from pipeline.flows.run import run_files
 from pipeline.inputs.ids import KEY_SEPARATOR
-from pipeline.outcomes import ErrorCode
-from pipeline.run.resolve import batches, judge_matches, or_query
-from pipeline.run.runner import run_files
+from pipeline.plan.resolve import batches, judge_matches, or_query
 from pipeline.sandbox import SandboxThread, create_app
 from pipeline.sandbox.search import QueryError, parse_query
 from tests.conftest import SAMPLE_DATA, env_for, options_for, state_of
@@ -160,7 +160,7 @@ def test_resolving_many_identifiers_costs_one_lookup_per_fifty(
 def test_plan_resolves_shop_order_numbers_before_reading_the_orders(
     sandbox: SandboxThread, tmp_path: Path
 ) -> None:
-    from pipeline.run.planfile import plan_files
+    from pipeline.flows.plan import plan_files
 
     orders = processing(sandbox, 2)
     path = tmp_path / "plan.csv"
@@ -180,8 +180,8 @@ def test_plan_resolves_shop_order_numbers_before_reading_the_orders(
 
 
 def test_the_plan_names_hidden_rows(sandbox: SandboxThread, tmp_path: Path) -> None:
-    from pipeline.run.planfile import plan_files
-    from pipeline.run.predict import summary_lines
+    from pipeline.flows.plan import plan_files
+    from pipeline.plan.predict import summary_lines
 
     planned = plan_files(
         [SAMPLE_DATA / "shop-orders.xlsx"],
@@ -197,7 +197,7 @@ def test_the_plan_names_hidden_rows(sandbox: SandboxThread, tmp_path: Path) -> N
 def test_the_resolution_is_kept_for_rebuild_and_resume(
     sandbox: SandboxThread, tmp_path: Path
 ) -> None:
-    from pipeline.run.durable import rebuild_reports, resume_run
+    from pipeline.flows.resume import rebuild_reports, resume_run
 
     orders = processing(sandbox, 2)
     path = tmp_path / "keys.csv"

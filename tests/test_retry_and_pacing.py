@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.api.pacing import window_wait_s
+from pipeline.api.rate.pacer import window_wait_s
 from pipeline.api.retry import backoff_s, parse_retry_after, retry_wait_s
 
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)

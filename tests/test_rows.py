@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline.core.changes import Change
+from pipeline.core.outcomes import ErrorCode
 from pipeline.inputs.rows import (
     FALSE_WORDS,
     TRUE_WORDS,
@@ -17,8 +19,6 @@ from pipeline.inputs.rows import (
     parse_boolean,
     validate_rows,
 )
-from pipeline.outcomes import ErrorCode
-from pipeline.run.changes import Change
 
 ADDRESS = {
     "orderId": "4100001",

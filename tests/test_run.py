@@ -10,10 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.errors import OptionsError
-from pipeline.run.runner import run_files, validate_files
+from pipeline.config.settings import Environment
+from pipeline.core.errors import OptionsError
+from pipeline.flows.run import run_files, validate_files
 from pipeline.sandbox import Faults, SandboxConfig, SandboxThread
-from pipeline.settings import Environment
 from tests.conftest import SAMPLE_DATA, comment_file, env_for, options_for, outcomes, state_of
 
 ADDRESS_CSV = SAMPLE_DATA / "address-corrections.csv"

@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.run.runner import run_files
+from pipeline.flows.run import run_files
 from pipeline.sandbox import Faults, SandboxConfig, SandboxState, SandboxThread, create_app
 from pipeline.sandbox.orders import FIRST_ORDER_ID
 from tests.conftest import env_for, options_for, state_of

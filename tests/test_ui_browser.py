@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from playwright.sync_api import Browser, Page
 
-from pipeline.outcomes import SUCCESS
+from pipeline.core.outcomes import SUCCESS
 from pipeline.sandbox import SandboxThread
 from tests.conftest import SAMPLE_DATA, env_for, options_for, state_of
 from tests.ui_helpers import running_ui

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.run.runner import run_files
+from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxThread
 from pipeline.ui.security import HEADER
 from tests.conftest import (
@@ -204,9 +204,9 @@ async def test_a_job_file_sets_how_the_upload_is_read(
     sandbox: SandboxThread, tmp_path: Path, client_for: Any
 ) -> None:
     """Picking the address job reads the upload as `quivo-bulk validate --job` does."""
-    from pipeline.jobfile import load_job
-    from pipeline.run.runner import validate_files
-    from pipeline.settings import resolve_options
+    from pipeline.config.jobfile import load_job
+    from pipeline.config.settings import resolve_options
+    from pipeline.flows.run import validate_files
 
     job = load_job(REPO / "jobs" / "address-corrections.toml")
     expected = await asyncio.to_thread(

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from pipeline.run.runner import run_files
+from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxThread
 from pipeline.ui.security import HEADER
 from tests.conftest import SAMPLE_DATA, env_for, options_for

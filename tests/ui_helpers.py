@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.config.settings import Environment, RunOptions
 from pipeline.sandbox import SandboxThread
-from pipeline.settings import Environment, RunOptions
 from pipeline.ui.app import UiConfig, create_app
 from pipeline.ui.security import new_token
 

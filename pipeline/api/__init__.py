@@ -7,6 +7,6 @@ bytes over one aiohttp session; `retry` says which failures are retried and how
 long to wait (backoff, Retry-After); `auth` keeps the token; `pacing` paces every
 attempt; `accounting` feeds each answer to `health` (is the API usable?) and
 `throttle` (the adaptive rate); `answers` holds the `Answer` and its error code;
-`payloads` the request bodies. May import `pipeline.errors`, `pipeline.outcomes`,
-`pipeline.settings`; nothing from `inputs`, `run`, `reports` or `cli`.
+`payloads` the request bodies. May import `pipeline.core.errors`, `pipeline.core.outcomes`,
+`pipeline.config.settings`; nothing from `inputs`, `run`, `reports` or `cli`.
 """

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 
 from pipeline.api.health import Health, Outage, counts_as_failure
-from pipeline.api.pacing import Pacer
-from pipeline.api.throttle import AdaptiveRate
+from pipeline.api.rate.adaptive import AdaptiveRate
+from pipeline.api.rate.pacer import Pacer
 
 log = logging.getLogger(__name__)
 

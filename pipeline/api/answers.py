@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.outcomes import ErrorCode
+from pipeline.core.outcomes import ErrorCode
 
 CODE_BY_STATUS = {
     400: ErrorCode.REJECTED,

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from pipeline.errors import ApiUnusable
+from pipeline.core.errors import ApiUnusable
 
 
 @dataclass

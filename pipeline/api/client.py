@@ -29,14 +29,14 @@ from pipeline.api.accounting import Accounting
 from pipeline.api.answers import Answer, error_code, error_message, is_success
 from pipeline.api.auth import TokenKeeper
 from pipeline.api.health import GATEWAY_STATUS, Health, Outage, TokenRefusals
-from pipeline.api.pace import Pace
-from pipeline.api.pacing import turn_unless_stopped
 from pipeline.api.payloads import LoginPayload
+from pipeline.api.rate.pacer import turn_unless_stopped
+from pipeline.api.rate.shared import Pace
 from pipeline.api.retry import RetryPolicy, retry_wait_s
 from pipeline.api.transport import Exchange, Transport
-from pipeline.errors import ApiUnusable
-from pipeline.outcomes import ErrorCode
-from pipeline.settings import ApiSettings, Credentials
+from pipeline.config.settings import ApiSettings, Credentials
+from pipeline.core.errors import ApiUnusable
+from pipeline.core.outcomes import ErrorCode
 
 __all__ = ["NOT_SENT", "Answer", "QuivoClient", "RequestObserver", "error_message"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from pipeline.api.pacing import SendStamp
+from pipeline.api.rate.pacer import SendStamp
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ import click
 
 from pipeline.cli.common import REDACTOR
 from pipeline.cli.doctor import doctor
-from pipeline.cli.durable import report, rerun, resume
 from pipeline.cli.logs import FORMATS, StderrHandler, configure_stderr
 from pipeline.cli.plan import apply, plan, undo
+from pipeline.cli.runs import report, rerun, resume
 from pipeline.cli.sandbox import demo, sandbox
 from pipeline.cli.send import run, validate
 from pipeline.cli.ui import ui

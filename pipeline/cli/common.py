@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from pipeline.api.rates import RATE_HELP, parse_rate
-from pipeline.errors import OptionsError, QuivoBulkError, UsageError
+from pipeline.api.rate.spec import RATE_HELP, parse_rate
+from pipeline.core.errors import OptionsError, QuivoBulkError, UsageError
 
 if TYPE_CHECKING:
-    from pipeline.run.runner import RunResult
-    from pipeline.settings import Environment
+    from pipeline.config.settings import Environment
+    from pipeline.flows.run import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,8 +86,8 @@ def fail(error: QuivoBulkError) -> click.ClickException:
 
 def environment() -> Environment:
     """QUIVO_* settings; their secrets are registered for redaction."""
-    from pipeline.errors import OptionsError
-    from pipeline.settings import read_environment
+    from pipeline.config.settings import read_environment
+    from pipeline.core.errors import OptionsError
 
     try:
         env = read_environment()
@@ -206,13 +206,13 @@ def library_errors(fn: F) -> F:
 
 
 def resolve(cli: dict[str, Any], job_path: Path | None, env: Environment | None) -> Any:
-    from pipeline.jobfile import load_job
-    from pipeline.settings import resolve_options
+    from pipeline.config.jobfile import load_job
+    from pipeline.config.settings import resolve_options
 
     job = load_job(job_path) if job_path else None
     rate = cli.get("rate") if cli.get("rate") is not None else getattr(job, "rate", None)
     if job is not None and rate is not None and parse_rate(rate).auto:
-        from pipeline.run.ratememo import remembered_rate
+        from pipeline.store.ratememo import remembered_rate
 
         cli["rate_start_per_s"] = remembered_rate(job)  # also for the sweep's runs
     return job, resolve_options(cli=cli, job=job, env=env)
@@ -220,7 +220,7 @@ def resolve(cli: dict[str, Any], job_path: Path | None, env: Environment | None)
 
 def remember_found_rate(job: Any, result: RunResult) -> None:
     """After a job's `--rate auto` run: keep the rate found as the job's next start."""
-    from pipeline.run.ratememo import remember_rate
+    from pipeline.store.ratememo import remember_rate
 
     if job is not None and (path := remember_rate(job, result.summary)) is not None:
         click.echo(f"rate found kept for the job's next run: {path}")
@@ -241,7 +241,7 @@ def job_run_dir(job: Any) -> Path | None:
     """A job's run goes under its `runs_dir` (relative to the job file), not the cwd."""
     if job is None:
         return None
-    from pipeline.run.runner import default_run_dir
+    from pipeline.flows.run import default_run_dir
 
     run_dir: Path = default_run_dir(job.job_name, root=job.resolve(job.runs_dir))
     return run_dir
@@ -252,7 +252,7 @@ def confirm_cancels(orders: int, base_url: str) -> bool:
 
 
 def progress_for(quiet: bool) -> Callable[[int], Any]:
-    from pipeline.run.progress import make_progress
+    from pipeline.send.progress import make_progress
 
     return lambda total: make_progress(total, interactive=None, quiet=quiet)
 

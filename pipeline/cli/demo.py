@@ -15,14 +15,14 @@ from pathlib import Path
 import polars as pl
 from pydantic import SecretStr
 
-from pipeline.errors import OptionsError
-from pipeline.jobfile import load_job
-from pipeline.run.planfile import plan_files
-from pipeline.run.predict import summary_lines
-from pipeline.run.runner import RunResult, run_files
-from pipeline.run.undo import undo_run
+from pipeline.config.jobfile import load_job
+from pipeline.config.settings import Environment, RunOptions, resolve_options
+from pipeline.core.errors import OptionsError
+from pipeline.flows.plan import plan_files
+from pipeline.flows.run import RunResult, run_files
+from pipeline.flows.undo import undo_run
+from pipeline.plan.predict import summary_lines
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app, load_orders
-from pipeline.settings import Environment, RunOptions, resolve_options
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sample_data"

@@ -49,8 +49,8 @@ def plan(
       quivo-bulk apply runs/plan-fixes
     """
     from pipeline.cli.common import echo_warnings, job_run_dir
-    from pipeline.run.planfile import plan_files
-    from pipeline.run.predict import summary_lines
+    from pipeline.flows.plan import plan_files
+    from pipeline.plan.predict import summary_lines
 
     env = environment()
     job_file, options = resolve(cli, job, env)
@@ -100,7 +100,7 @@ def apply(plan_dir: Path, out: Path | None, max_age: str, quiet: bool, **cli: An
     Example:
       quivo-bulk apply runs/plan-fixes --max-age 36h
     """
-    from pipeline.run.apply import apply_plan, parse_age
+    from pipeline.flows.apply import apply_plan, parse_age
 
     given = {k: v for k, v in cli.items() if k in OVERRIDES + GUARDS and v is not None}
     result = apply_plan(
@@ -139,7 +139,7 @@ def undo(run_dir: Path, apply_now: bool, out: Path | None, quiet: bool, **cli: A
       quivo-bulk undo runs/fixes
       quivo-bulk undo runs/fixes --apply
     """
-    from pipeline.run.undo import undo_run
+    from pipeline.flows.undo import undo_run
 
     given = {k: v for k, v in cli.items() if k in OVERRIDES + GUARDS and v is not None}
     result = undo_run(

@@ -26,11 +26,11 @@ from pipeline.cli.common import (
     resolve,
     show_result,
 )
-from pipeline.cli.durable import rerun_command
 from pipeline.cli.logs import finished_line, log_format_option
+from pipeline.cli.runs import rerun_command
 
 if TYPE_CHECKING:
-    from pipeline.settings import Environment
+    from pipeline.config.settings import Environment
 
 
 @click.command()
@@ -57,7 +57,7 @@ def run(
       quivo-bulk run cancel-list.parquet --action cancel --yes --rate 2
       quivo-bulk run --job jobs/address-corrections.toml
     """
-    from pipeline.run.runner import run_files
+    from pipeline.flows.run import run_files
 
     env = environment()
     job_file, options = resolve(cli, job, env)
@@ -92,7 +92,7 @@ def run(
 
 
 def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, quiet: bool) -> None:
-    from pipeline.run.sweep import SweepItem, sweep_exit_code, sweep_job
+    from pipeline.flows.sweep import SweepItem, sweep_exit_code, sweep_job
 
     def on_item(item: SweepItem) -> None:
         if item.result is not None:
@@ -142,7 +142,7 @@ def validate(inputs: tuple[Path, ...], job: Path | None, out: Path | None, **cli
     Example:
       quivo-bulk validate fixes.xlsx --action address --out runs/check
     """
-    from pipeline.run.runner import validate_files
+    from pipeline.flows.run import validate_files
 
     job_file, options = resolve(cli, job, None)
     result = validate_files(

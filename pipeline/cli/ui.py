@@ -42,7 +42,7 @@ def ui(port: int, no_browser: bool, runs_dir: Path, max_upload_mb: int, **cli: A
     Example:
       quivo-bulk ui --port 8800 --no-browser --runs-dir runs
     """
-    from pipeline.settings import resolve_options
+    from pipeline.config.settings import resolve_options
     from pipeline.ui.app import UiConfig
     from pipeline.ui.security import new_token
     from pipeline.ui.serve import serve_ui

@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.errors import InputFileError
-from pipeline.outcomes import LEADING_COLUMNS
+from pipeline.core.errors import InputFileError
+from pipeline.core.outcomes import LEADING_COLUMNS
 
 ADDRESS_FIELDS = (
     "name",

@@ -24,7 +24,7 @@ from xml.etree import ElementTree
 
 import polars as pl
 
-from pipeline.errors import InputFileError
+from pipeline.core.errors import InputFileError
 from pipeline.inputs.header import find_header, skipped_warning
 from pipeline.inputs.text import Grid, unique_names
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pipeline.errors import InputFileError
+from pipeline.core.errors import InputFileError
 from pipeline.inputs.columns import ORDER_KEYS, known_field, normalize
 
 SEARCH_ROWS = 20

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic_core import PydanticCustomError
 
-from pipeline.outcomes import ErrorCode
+from pipeline.core.outcomes import ErrorCode
 
 MAX_ORDER_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]+")

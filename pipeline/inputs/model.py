@@ -15,10 +15,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+from pipeline.core.outcomes import ErrorCode
 from pipeline.inputs.columns import ADDRESS_FIELDS
 from pipeline.inputs.countries import ISO_ALPHA2
 from pipeline.inputs.ids import problem as _error
-from pipeline.outcomes import ErrorCode
 
 COMMENT_MAX_UNITS = 250
 TRUE_WORDS = frozenset({"true", "yes", "y", "1"})

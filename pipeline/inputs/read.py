@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.errors import InputFileError
+from pipeline.core.errors import InputFileError
 from pipeline.inputs.columns import OWN_COLUMNS, ColumnMap, match_columns
 from pipeline.inputs.countries import ISO_ALPHA2, country_from_name
 from pipeline.inputs.excel import read_excel

@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from pipeline.core.changes import ACTIONS, Change
+from pipeline.core.outcomes import ErrorCode
 from pipeline.inputs.columns import ADDRESS_FIELDS, ATTRIBUTE_PREFIX
 from pipeline.inputs.ids import (
     KEY_SEPARATOR,
@@ -39,8 +41,6 @@ from pipeline.inputs.model import (
     utf16_units,
 )
 from pipeline.inputs.rules import row_rules
-from pipeline.outcomes import ErrorCode
-from pipeline.run.changes import ACTIONS, Change
 
 __all__ = [
     "COMMENT_MAX_UNITS",

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from pydantic_core import PydanticCustomError
 
+from pipeline.core.changes import ACTIONS, ADDRESS_TYPES
+from pipeline.core.outcomes import ErrorCode
 from pipeline.inputs.columns import ADDRESS_FIELDS, ATTRIBUTE_PREFIX
 from pipeline.inputs.countries import STATE_REQUIRED, rules_for, state_known, zip_problem
 from pipeline.inputs.ids import problem
-from pipeline.outcomes import ErrorCode
-from pipeline.run.changes import ACTIONS, ADDRESS_TYPES
 
 if TYPE_CHECKING:
     from pipeline.inputs.model import RowModel

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.errors import InputFileError
+from pipeline.core.errors import InputFileError
 from pipeline.inputs.csvsafe import unguard_frame
 from pipeline.inputs.header import SEARCH_ROWS, find_header, skipped_warning
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.errors import OutputError
+from pipeline.core.errors import OutputError
+from pipeline.core.outcomes import LEADING_COLUMNS, SUCCESS, Outcome
 from pipeline.inputs.csvsafe import guard_frame
 from pipeline.inputs.read import InputTable
-from pipeline.outcomes import LEADING_COLUMNS, SUCCESS, Outcome
 from pipeline.reports.orderfile import ORDER_KEYS, write_order_parquet
-from pipeline.run.records import RowResult
+from pipeline.store.schema import RowResult
 
 OUTCOME_SCHEMA = {
     "__index": pl.Int64,

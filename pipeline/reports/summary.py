@@ -12,10 +12,10 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.config.settings import RunOptions
 from pipeline.inputs.read import InputTable
 from pipeline.reports.report import count_outcomes, exit_code_for
-from pipeline.run.journal import Journal
-from pipeline.settings import RunOptions
+from pipeline.store.journal import Journal
 
 
 def rate_summary(options: RunOptions, journal: Journal | None) -> dict[str, Any]:

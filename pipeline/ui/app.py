@@ -15,8 +15,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from pipeline.errors import QuivoBulkError
-from pipeline.settings import Environment, RunOptions
+from pipeline.config.settings import Environment, RunOptions
+from pipeline.core.errors import QuivoBulkError
 from pipeline.ui.drafts import Draft
 from pipeline.ui.history import CONTENT_TYPES, list_runs
 from pipeline.ui.security import HEADER, guard

@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from pipeline.errors import InputFileError, OptionsError
+from pipeline.core.changes import ACTIONS, ADDRESS_TYPES
+from pipeline.core.errors import InputFileError, OptionsError
 from pipeline.inputs.columns import CANONICAL, normalize
-from pipeline.run.changes import ACTIONS, ADDRESS_TYPES
 from pipeline.ui.app import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state
 from pipeline.ui.drafts import Check, Draft
 from pipeline.ui.history import run_path
@@ -72,7 +72,7 @@ def _job_choices(jobs: dict[str, Path], name: str | None) -> dict[str, Any]:
         return {}
     if name not in jobs:
         raise OptionsError(f"no job file {name!r} is offered; pick one from the list")
-    from pipeline.jobfile import load_job
+    from pipeline.config.jobfile import load_job
 
     job = load_job(jobs[name])
     found = {"action": job.action, "address_type": job.address_type, "sheet": job.sheet}
@@ -206,7 +206,7 @@ async def send(request: web.Request) -> web.Response:
     was changed by someone else since, and its rows are `stale` (changed_since_plan),
     nothing sent, as `quivo-bulk apply` does.
     """
-    from pipeline.run.runner import run_files
+    from pipeline.flows.run import run_files
 
     ui = state(request)
     draft = draft_of(request)

@@ -23,7 +23,9 @@ from urllib.parse import unquote
 
 import polars as pl
 
-from pipeline.errors import InputFileError
+from pipeline.config.settings import Environment, RunOptions
+from pipeline.core.errors import InputFileError
+from pipeline.flows.run import default_run_dir
 from pipeline.inputs.read import (
     EXCEL_SUFFIXES,
     PARQUET_SUFFIXES,
@@ -31,14 +33,12 @@ from pipeline.inputs.read import (
     InputTable,
     read_inputs,
 )
+from pipeline.plan.prepare import Prepared, prepare
 from pipeline.reports.report import write_csv
-from pipeline.run.prepare import Prepared, prepare
-from pipeline.run.runner import default_run_dir
-from pipeline.settings import Environment, RunOptions
 from pipeline.ui.problems import problem_fields
 
 if TYPE_CHECKING:
-    from pipeline.run.planfile import PlanResult
+    from pipeline.flows.plan import PlanResult
 
 DRAFT_FILE = "ui-draft.json"
 UPLOAD_SUFFIXES = TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES
@@ -295,7 +295,7 @@ class Draft:
         """
         with self._lock:
             if self._plan is None:
-                from pipeline.run.planfile import plan_files
+                from pipeline.flows.plan import plan_files
 
                 self.check(base)
                 self._plan = plan_files(

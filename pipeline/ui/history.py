@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.run.journal import JOURNAL_NAME
+from pipeline.store.journal import JOURNAL_NAME
 from pipeline.ui.drafts import DRAFT_FILE
 
 # What the results page offers, by the name the browser asks for.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 if TYPE_CHECKING:
-    from pipeline.run.planfile import PlanResult
+    from pipeline.flows.plan import PlanResult
 
 SHOWN_COLUMNS = ("row", "orderId", "action", "prediction", "reason", "changes", "orderStatus")
 # The rows a person must look at first: what will fail, then what changes, then the rest.

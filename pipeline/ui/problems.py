@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
+from pipeline.core.outcomes import ErrorCode
 from pipeline.inputs.columns import CANONICAL
-from pipeline.outcomes import ErrorCode
 
 # An error code names the field it is about; messages may name more (every problem of a row).
 CODE_FIELDS: dict[ErrorCode, tuple[str, ...]] = {

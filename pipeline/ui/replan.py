@@ -13,11 +13,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from pipeline.errors import RunDirError
-from pipeline.outcomes import Outcome
-from pipeline.run.durable import prepare_again, subset_inputs
-from pipeline.run.journal import JOURNAL_NAME, Journal
-from pipeline.settings import RunOptions
+from pipeline.config.settings import RunOptions
+from pipeline.core.errors import RunDirError
+from pipeline.core.outcomes import Outcome
+from pipeline.flows.resume import prepare_again, subset_inputs
+from pipeline.store.journal import JOURNAL_NAME, Journal
 from pipeline.ui.drafts import Draft
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import polars as pl
 from aiohttp import web
 
-from pipeline.errors import OptionsError, RunDirError
-from pipeline.run.durable import load_results
-from pipeline.run.runner import ProgressFactory, RunResult
+from pipeline.core.errors import OptionsError, RunDirError
+from pipeline.flows.resume import load_results
+from pipeline.flows.run import ProgressFactory, RunResult
 from pipeline.ui.app import attachment, grid_window, render, state
 from pipeline.ui.history import download_path, error_groups, run_info, run_path
 
@@ -176,7 +176,7 @@ async def download(request: web.Request) -> web.FileResponse:
 
 async def resume(request: web.Request) -> web.Response:
     """`quivo-bulk resume` on this run directory, in a worker thread."""
-    from pipeline.run.durable import resume_run
+    from pipeline.flows.resume import resume_run
 
     ui = state(request)
     run_dir = run_dir_of(request)
@@ -190,8 +190,8 @@ async def resume(request: web.Request) -> web.Response:
 
 async def rerun(request: web.Request) -> web.Response:
     """`quivo-bulk rerun` of this run into a new run directory beside it."""
-    from pipeline.run.rerun import rerun_run
-    from pipeline.run.runner import default_run_dir
+    from pipeline.flows.rerun import rerun_run
+    from pipeline.flows.run import default_run_dir
 
     ui = state(request)
     source = run_dir_of(request)
@@ -219,7 +219,7 @@ async def replan(request: web.Request) -> web.Response:
 
 async def undo(request: web.Request) -> web.Response:
     """`quivo-bulk undo --apply`: set the applied changes back, as a new run beside this one."""
-    from pipeline.run.undo import undo_run
+    from pipeline.flows.undo import undo_run
 
     ui = state(request)
     run_dir = run_dir_of(request)

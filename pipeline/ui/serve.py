@@ -10,8 +10,8 @@ import contextlib
 import webbrowser
 from collections.abc import Callable
 
+from pipeline.config.settings import Environment
 from pipeline.sandbox.serve import start_site
-from pipeline.settings import Environment
 from pipeline.ui.app import UiConfig, create_app
 
 HOST = "127.0.0.1"  # loopback only, never configurable (SPEC §14)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import QuivoBulkError
-from pipeline.outcomes import Outcome
-from pipeline.run.progress import Progress
-from pipeline.run.runner import ProgressFactory, RunResult
+from pipeline.core.errors import QuivoBulkError
+from pipeline.core.outcomes import Outcome
+from pipeline.flows.run import ProgressFactory, RunResult
+from pipeline.send.progress import Progress
 
 log = logging.getLogger(__name__)
 STOP_REASON = "stopped from the browser (as Ctrl-C); resume the run to send the rest"

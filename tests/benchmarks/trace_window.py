@@ -23,7 +23,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from pipeline.api.pacing import WINDOW_MARGIN_S, Pacer
+from pipeline.api.rate.pacer import WINDOW_MARGIN_S, Pacer
 from pipeline.api.transport import Transport
 from tests.benchmarks.common import CREDENTIALS, QUIVO_BULK, first_order_id, sandbox, write_csv
 

@@ -1,0 +1,174 @@
+"""`resume`, `rerun`, `report`: finish, resend and show past runs (SPEC §8)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pipeline.cli.common import (
+    REDACTOR,
+    announce_finished,
+    api_options,
+    cron_options,
+    environment,
+    guard_options,
+    library_errors,
+    progress_for,
+    show_result,
+)
+
+if TYPE_CHECKING:
+    from pipeline.config.settings import Environment
+
+
+def rerun_command(
+    run_dirs: list[Path],
+    *,
+    cli: dict[str, Any],
+    env: Environment,
+    out: Path | None,
+    quiet: bool,
+    include_permanent: bool = False,
+    again: bool = False,
+) -> None:
+    from pipeline.flows.rerun import rerun_runs
+
+    given = {k: v for k, v in cli.items() if k in RERUN_OPTIONS}
+    result = rerun_runs(
+        run_dirs,
+        cli=given,
+        env=env,
+        out=out,
+        include_permanent=include_permanent,
+        again=again,
+        progress_factory=progress_for(quiet),
+    )
+    if not result.summary["rows"]:
+        for note in result.warnings:
+            click.echo(f"warning: {REDACTOR.scrub(note)}", err=True)
+        shown = ", ".join(map(str, run_dirs))
+        click.echo(
+            f"{shown}: nothing to rerun; every row landed, failed for good"
+            " (--include-permanent sends those) or is invalid (see errors.csv)"
+        )
+        sys.exit(0)
+    show_result(result)
+    announce_finished(result)
+    sys.exit(result.exit_code)
+
+
+RERUN_OPTIONS = (
+    "base_url", "rate", "concurrency", "retries", "timeout", "dry_run", "no_refetch",
+    "expected_failures", "max_changes", "max_cancels", "no_breaker", "snapshot",
+)  # fmt: skip
+
+
+@click.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory of the new run.")
+@api_options
+@click.option(
+    "--include-permanent",
+    is_flag=True,
+    help="Also send rows that failed for good (status_conflict, order_not_found, rejected, ...).",
+)
+@click.option("--again", is_flag=True, help="Rerun runs that were already rerun.")
+@guard_options
+@cron_options
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@library_errors
+def rerun(
+    run_dirs: tuple[Path, ...],
+    out: Path | None,
+    include_permanent: bool,
+    again: bool,
+    quiet: bool,
+    **cli: Any,
+) -> None:
+    """Send again the rows of finished runs that did not land.
+
+    Rows that failed with a transient cause (rate_limited, server_error, timeout,
+    network, bad_response, aborted), were unverified or not attempted go into one
+    new run. Permanent failures need --include-permanent; invalid rows are never
+    sent (fix them in errors.csv). RUN_DIRS may be several directories or a quoted
+    glob. A run already rerun is left out unless --again. The new run uses the
+    original run's settings (options given here override them).
+
+    \b
+    Examples:
+      quivo-bulk rerun runs/20261124T020000Z-nightly-cancellation-sweep-a --rate 2
+      quivo-bulk rerun 'runs/nightly/20261124T*-nightly-cancellation-sweep-*'
+    """
+    rerun_command(
+        list(run_dirs),
+        cli=cli,
+        env=environment(),
+        out=out,
+        quiet=quiet,
+        include_permanent=include_permanent,
+        again=again,
+    )
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@api_options
+@cron_options
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@library_errors
+def resume(run_dir: Path, quiet: bool, **cli: Any) -> None:
+    """Finish a run that stopped early (exit 3) or was killed: rows that finished are not
+    sent again; rows not attempted or in flight when it stopped are sent now.
+
+    \b
+    Example:
+      quivo-bulk resume runs/20261124T020000Z-nightly
+    """
+    from pipeline.flows.resume import resume_run
+
+    env = environment()
+    result = resume_run(run_dir, cli=cli, env=env, progress_factory=progress_for(quiet))
+    if result.finished_before:
+        click.echo(
+            f"{run_dir} is finished (exit code {result.exit_code}); nothing to resume,"
+            " nothing was sent. Its summary:"
+        )
+    show_result(result)
+    announce_finished(result)
+    sys.exit(result.exit_code)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--rebuild", is_flag=True, help="Write the reports again from the journal first.")
+@library_errors
+def report(run_dir: Path, rebuild: bool) -> None:
+    """Print the summary of a past run (its exit code is the run's).
+
+    \b
+    Examples:
+      quivo-bulk report runs/20261124T020000Z-nightly
+      quivo-bulk report runs/20261124T020000Z-nightly --rebuild
+    """
+    import json
+
+    from pipeline.core.errors import RunDirError
+    from pipeline.flows.run import RunResult
+
+    if rebuild:
+        from pipeline.flows.resume import rebuild_reports
+
+        result = rebuild_reports(run_dir)
+        show_result(result)
+        sys.exit(result.exit_code)
+    path = run_dir / "summary.json"
+    if not path.exists():
+        raise RunDirError(f"{run_dir}: no summary.json; is this a run directory?")
+    import polars as pl
+
+    summary = json.loads(path.read_text())
+    show_result(RunResult(run_dir, summary, summary["exit_code"], pl.DataFrame()))
+    sys.exit(summary["exit_code"])

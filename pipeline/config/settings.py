@@ -1,0 +1,331 @@
+"""Run configuration: API settings, credentials, and their precedence (SPEC §3).
+
+Command-line option > job file > environment (QUIVO_*, a `.env` file) > defaults.
+Secrets live only in `Credentials` as `SecretStr`, are read from the
+environment, and never reach a manifest, a report or a message.
+
+    options = resolve_options(cli={"rate": 20.0}, job=None, env=Environment())
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.api.profile import ApiProfile, ProfileSettings, apply_settings
+from pipeline.api.rate.spec import parse_rate
+from pipeline.core.errors import OptionsError
+
+DEFAULT_BASE_URL = "https://api.quivo.co"
+# Defaults safe for the real API: a low rate and a few requests in flight.
+DEFAULT_RATE_PER_S = 5.0
+DEFAULT_CONCURRENCY = 4
+DEFAULT_RETRIES = 4
+DEFAULT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiSettings:
+    """How to talk to the API; no secrets, so it is saved in the run's manifest."""
+
+    # "" = not chosen: the library takes QUIVO_BASE_URL (settle_base_url), never a silent
+    # default; the CLI's default is the real API, as its --help says.
+    base_url: str = ""
+    # The bound: at most rate_per_s * rate_period_s requests in any rate_period_s seconds.
+    rate_per_s: float | None = DEFAULT_RATE_PER_S  # None: unpaced (benchmarks only)
+    rate_period_s: float = 1.0
+    rate_auto: bool = False  # `--rate auto`: rate_per_s is the ceiling, the run finds its rate
+    rate_start_per_s: float | None = None  # where `--rate auto` starts (None: the default)
+    # The limit an earlier session of this run found (resume): auto continues just below it.
+    rate_known_limit_per_s: float | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_attempts: int = DEFAULT_RETRIES + 1
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    connect_timeout_s: float = 10.0
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    # A gateway outage (502/503/504) is ridden out this long, with backoff, before the
+    # run stops (resumably): a short outage is no reason to stop.
+    outage_grace_s: float = 60.0
+    max_body_bytes: int = 8 * 1024 * 1024
+    profile: ApiProfile = field(
+        default_factory=ApiProfile
+    )  # what the API is assumed to do (SPEC §11)
+
+
+class Environment(BaseSettings, ProfileSettings):
+    """QUIVO_* variables and the `.env` file of the current directory.
+
+    Besides these, every API profile setting is a variable: QUIVO_AUTH_SCHEME,
+    QUIVO_TOKEN_FIELD, QUIVO_READ, ... (`pipeline.api.profile.ProfileSettings`).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="QUIVO_", env_file=".env", extra="ignore")
+
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+
+    def profile_settings(self) -> ProfileSettings:
+        """The API profile settings among these variables."""
+        return ProfileSettings(**{k: getattr(self, k) for k in ProfileSettings.model_fields})
+
+    def credentials(self) -> Credentials:
+        return Credentials(
+            api_key=self.api_key,
+            username=self.username,
+            password=self.password,
+            token=self.token,
+        )
+
+
+def read_environment() -> Environment:
+    """The QUIVO_* variables; OptionsError names a variable whose value cannot be used."""
+    try:
+        return Environment()
+    except ValidationError as error:
+        problems = [
+            f"QUIVO_{str(item['loc'][0]).upper()}: {item['msg']}"
+            for item in error.errors(include_url=False)
+            if item["loc"]
+        ]
+        raise OptionsError(
+            "; ".join(problems or ["the QUIVO_* variables cannot be read"])
+            + " (fix the variable or your .env file)"
+        ) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = field(default=None, repr=False)
+    token: SecretStr | None = field(default=None, repr=False)
+
+    @property
+    def can_login(self) -> bool:
+        return bool(self.username) and self.password is not None
+
+    def api_key_text(self) -> str:
+        return self.api_key.get_secret_value() if self.api_key else ""
+
+    def password_text(self) -> str:
+        return self.password.get_secret_value() if self.password else ""
+
+    def static_token(self) -> str | None:
+        return self.token.get_secret_value() if self.token else None
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for redaction."""
+        values = [self.api_key, self.password, self.token]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def check(self) -> None:
+        """Raise OptionsError when these cannot authenticate at all."""
+        if self.api_key is None:
+            raise OptionsError("QUIVO_API_KEY is not set; export it or put it in a .env file")
+        if not self.can_login and self.token is None:
+            raise OptionsError(
+                "no credentials: set QUIVO_USERNAME and QUIVO_PASSWORD (or QUIVO_TOKEN)"
+                " in the environment or a .env file"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """Return the base URL without a trailing slash; refuse http unless loopback."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OptionsError(f"base URL {url!r} is not an http(s) URL, e.g. {DEFAULT_BASE_URL}")
+    if parts.username or parts.password:
+        raise OptionsError("the base URL must not contain credentials; use QUIVO_* variables")
+    if parts.scheme != "https" and not is_loopback(parts.hostname):
+        raise OptionsError(
+            f"base URL {parts.scheme}://{parts.hostname} is not https; plain http is only"
+            " allowed to loopback (127.0.0.1, localhost)"
+        )
+    return url.strip().rstrip("/")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """Everything a run needs besides inputs and credentials; saved in the manifest."""
+
+    api: ApiSettings = ApiSettings()
+    action: str | None = None
+    address_type: str = "DELIVERY"
+    columns: Mapping[str, str] = field(default_factory=dict)
+    sheet: str | None = None
+    header_row: int | None = None
+    skip_hidden_rows: bool = False
+    dry_run: bool = False
+    refetch: bool = True
+    assume_yes: bool = False
+    job_name: str | None = None
+    # Before-images and guards (SPEC §10).
+    snapshot: str = "changes"  # always | changes (update/address orders) | never
+    max_changes: int | None = None  # refuse (exit 2) a run that would change more orders
+    max_cancels: int | None = None  # refuse (exit 2) a run that would cancel more orders
+    breaker: bool = True  # stop a run whose rows systematically fail the same way
+    # errorCodes whose failed rows count as fine for the exit code (cron: status_conflict).
+    expected_failures: tuple[str, ...] = ()
+
+    def to_manifest(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["columns"] = dict(self.columns)
+        return data
+
+    @classmethod
+    def from_manifest(cls, data: Mapping[str, Any]) -> RunOptions:
+        values = dict(data)
+        # Manifests from before the API profile: token_refresh_s is now the profile's
+        # token_ttl_s, and a missing profile is the documented one.
+        api = {k: v for k, v in values["api"].items() if k != "token_refresh_s"}
+        api["profile"] = ApiProfile.from_manifest(api.get("profile"))
+        values["api"] = ApiSettings(**api)
+        values["expected_failures"] = tuple(values.get("expected_failures") or ())
+        return cls(**values)
+
+
+def _rate_settings(value: str | float | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    choice = parse_rate(value)
+    return {
+        "rate_per_s": choice.per_s,
+        "rate_period_s": choice.period_s,
+        "rate_auto": choice.auto,
+    }
+
+
+def _pick(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def resolve_options(
+    *,
+    cli: Mapping[str, Any],
+    job: Any | None,
+    env: Environment | None,
+    base: RunOptions | None = None,
+) -> RunOptions:
+    """Merge option sources: `cli` (None = not given) > `job` > `env` > `base` > defaults.
+
+    `base` is a previous run's options, for `resume` and `rerun`.
+    """
+    start = base or RunOptions()
+
+    def job_value(name: str) -> Any:
+        return getattr(job, name, None) if job is not None else None
+
+    env_url = env.base_url if env is not None else None
+    base_url = _pick(cli.get("base_url"), job_value("base_url"), env_url if base is None else None)
+    retries = _pick(cli.get("retries"), job_value("retries"))
+    rate = _pick(cli.get("rate"), job_value("rate"))
+    api = ApiSettings(
+        **{
+            **asdict(start.api),
+            "base_url": check_base_url(base_url or start.api.base_url or DEFAULT_BASE_URL),
+            **_rate_settings(rate),
+            **(
+                {"rate_start_per_s": cli["rate_start_per_s"]} if cli.get("rate_start_per_s") else {}
+            ),
+            "concurrency": _pick(
+                cli.get("concurrency"), job_value("concurrency"), start.api.concurrency
+            ),
+            "max_attempts": retries + 1 if retries is not None else start.api.max_attempts,
+            "timeout_s": _pick(cli.get("timeout"), job_value("timeout_s"), start.api.timeout_s),
+            # A resumed run keeps its profile; only a job's [api] table may change it.
+            "profile": apply_settings(
+                start.api.profile,
+                job_value("api"),
+                env.profile_settings() if env is not None and base is None else None,
+            ),
+        }
+    )
+    if api.concurrency < 1:
+        raise OptionsError("--concurrency must be at least 1")
+    check_unpaced(api)
+    return RunOptions(
+        api=api,
+        action=_pick(cli.get("action"), job_value("action"), start.action),
+        address_type=_pick(cli.get("address_type"), job_value("address_type"), start.address_type),
+        columns=dict(job_value("columns") or start.columns),
+        sheet=_pick(cli.get("sheet"), job_value("sheet"), start.sheet),
+        header_row=_pick(cli.get("header_row"), job_value("header_row"), start.header_row),
+        skip_hidden_rows=bool(
+            cli.get("skip_hidden_rows") or job_value("skip_hidden_rows") or start.skip_hidden_rows
+        ),
+        dry_run=bool(cli.get("dry_run")),
+        refetch=not cli.get("no_refetch") and (job_value("refetch") is not False) and start.refetch,
+        assume_yes=bool(_pick(cli.get("yes") or None, job_value("assume_yes"), start.assume_yes)),
+        job_name=_pick(job_value("name"), start.job_name),
+        snapshot=_pick(cli.get("snapshot"), job_value("snapshot"), start.snapshot),
+        max_changes=_pick(cli.get("max_changes"), job_value("max_changes"), start.max_changes),
+        max_cancels=_pick(cli.get("max_cancels"), job_value("max_cancels"), start.max_cancels),
+        breaker=not cli.get("no_breaker") and (job_value("breaker") is not False) and start.breaker,
+        expected_failures=expected_codes(
+            _pick(cli.get("expected_failures"), job_value("expected_failures"))
+        )
+        or start.expected_failures,
+    )
+
+
+def expected_codes(given: str | Sequence[str] | None) -> tuple[str, ...]:
+    """`--expected-failures status_conflict,order_not_found` (or a job's list) as codes."""
+    if not given:
+        return ()
+    items = given.split(",") if isinstance(given, str) else list(given)
+    codes = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    from pipeline.core.outcomes import ErrorCode
+
+    known = {code.value for code in ErrorCode}
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise OptionsError(
+            f"--expected-failures: unknown error code {', '.join(unknown)}; use codes from"
+            " the reports' errorCode column, e.g. status_conflict,order_not_found"
+        )
+    return codes
+
+
+def settle_base_url(options: RunOptions, env: Environment | None) -> RunOptions:
+    """Options built in Python without a base URL take QUIVO_BASE_URL, like the CLI.
+
+    There is no default that points a notebook at the production API without saying so.
+    """
+    url = options.api.base_url or (env.base_url if env is not None else None)
+    if not url:
+        raise OptionsError(
+            "no API base URL: set QUIVO_BASE_URL (in the environment or .env), or name it:"
+            f" RunOptions(api=ApiSettings(base_url={DEFAULT_BASE_URL!r})) for the real API"
+        )
+    options = replace(options, api=replace(options.api, base_url=check_base_url(url)))
+    check_unpaced(options.api)
+    return options
+
+
+def check_unpaced(api: ApiSettings) -> None:
+    """`--rate 0` (unpaced) is for benchmarks against a loopback API, never a real one."""
+    host = urlsplit(api.base_url).hostname or ""
+    if api.rate_per_s is None and api.base_url and not is_loopback(host):
+        raise OptionsError(
+            f"--rate 0 (unpaced) is refused for {api.base_url}: it is only for a loopback"
+            " API (benchmarks); give a rate, e.g. --rate 5"
+        )

@@ -1,0 +1,251 @@
+"""Runs that outlive their process: resume, rerun, and reports rebuilt from the journal (SPEC §8).
+
+    resume_run(Path("runs/x"), cli={}, env=Environment())     # finish an interrupted run
+    load_results(Path("runs/x"))                               # polars DataFrame of results
+
+`resume` (and `rerun`, in rerun.py) reuse the original run's options from its manifest (options
+given now override them); credentials always come from the environment.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.api.rate.shared import Pace
+from pipeline.config.settings import Environment, RunOptions, resolve_options
+from pipeline.core.errors import RunDirError
+from pipeline.flows.run import ProgressFactory, RunResult, execute
+from pipeline.inputs.read import sha256_of
+from pipeline.plan.prepare import Prepared, prepare
+from pipeline.plan.resolve import resolve_order_keys, stored_resolution
+from pipeline.reports.report import RESULT_TYPES, outcome_frame, write_reports
+from pipeline.reports.summary import build_summary
+from pipeline.send.progress import Progress
+from pipeline.send.snapshot import StoredImages, last_read, request_costs, row_changes
+from pipeline.store.journal import JOURNAL_NAME, Journal
+from pipeline.store.ratememo import resumed_rate
+from pipeline.store.rundir import run_lock
+
+
+def load_results(run_dirs: Path | str | Sequence[Path | str]) -> pl.DataFrame:
+    """The results of one run or many (paths or globs) as one frame, as the data team reads
+    them: `runDir` first, then the results columns with one type each (`row`, `sourceRow`
+    integers; the input's own columns text), whatever each run's inputs looked like."""
+    from pipeline.flows.rerun import expand_run_dirs
+
+    given = [run_dirs] if isinstance(run_dirs, Path | str) else list(run_dirs)
+    frames = []
+    for run_dir in expand_run_dirs(given):
+        path = run_dir / "results.parquet"
+        if not path.exists():
+            raise RunDirError(
+                f"{run_dir}: no results.parquet; is the run finished? (quivo-bulk resume)"
+            )
+        frame = pl.read_parquet(path)
+        frames.append(
+            frame.with_columns(
+                *[
+                    pl.col(name).cast(RESULT_TYPES[name], strict=False)
+                    for name in frame.columns
+                    if name in RESULT_TYPES
+                ]
+            ).select(pl.lit(str(run_dir)).alias("runDir"), pl.all())
+        )
+    if len(frames) == 1 and isinstance(run_dirs, Path | str) and not glob.has_magic(str(run_dirs)):
+        return frames[0].drop("runDir")  # one run: its results.parquet as written
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _open(run_dir: Path) -> tuple[Journal, dict[str, Any]]:
+    journal = Journal.open(run_dir / JOURNAL_NAME)
+    try:
+        return journal, journal.manifest
+    except BaseException:
+        journal.close()
+        raise
+
+
+def prepare_again(run_dir: Path, manifest: dict[str, Any], options: RunOptions) -> Prepared:
+    """Read the run's inputs again, refusing any that changed since the run started."""
+    inputs = [Path(entry["path"]) for entry in manifest["inputs"]]
+    for entry, path in zip(manifest["inputs"], inputs, strict=True):
+        if not path.exists():
+            raise RunDirError(f"{run_dir}: its input {path} is gone; the run cannot be continued")
+        if sha256_of(path) != entry["sha256"]:
+            raise RunDirError(
+                f"{run_dir}: its input {entry['name']} changed since the run started"
+                " (sha256 differs); refusing to mix two versions: start a new run"
+            )
+    prepared = prepare(
+        inputs,
+        options=options,
+        names=[e["name"] for e in manifest["inputs"]],
+        resolved=stored_resolution(manifest),
+    )
+    if prepared.table.raw.height != manifest["row_count"]:
+        raise RunDirError(f"{run_dir}: its inputs no longer give {manifest['row_count']} rows")
+    return prepared
+
+
+def is_finished(journal: Journal, manifest: dict[str, Any], run_dir: Path) -> bool:
+    """A run that reached its end: every row has a final outcome, the last session was not
+    stopped, and its final summary was written (a kill while writing reports is unfinished)."""
+    if len(journal.finished_indexes()) < manifest["row_count"] or not journal.last_session_ended():
+        return False
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("exit_code") in (0, 1)
+
+
+def resume_run(
+    run_dir: Path,
+    *,
+    cli: dict[str, Any],
+    env: Environment,
+    progress_factory: ProgressFactory = Progress,
+    pace: Pace | None = None,
+) -> RunResult:
+    """Finish a run that stopped early (exit 3) or was killed: send the rows without a final
+    outcome (not attempted, or in flight when it stopped), then write the final reports.
+
+    A finished run is not touched: its result comes back with `finished_before=True`.
+    Two resumes of one run never run at once: the second raises RunDirError.
+    `pace`: a pacer and adaptive rate shared with other runs (a sweep's files).
+    """
+    with run_lock(run_dir):
+        journal, manifest = _open(run_dir)
+        try:
+            if is_finished(journal, manifest, run_dir):
+                journal.close()
+                return _finished_result(run_dir)
+            base = RunOptions.from_manifest(manifest["options"])
+            options = resolve_options(cli=cli, job=None, env=None, base=base)
+            options = resumed_rate(options, journal.rates())
+            prepared = prepare_again(run_dir, manifest, options)
+            # Shared by the lookups and the sends: one rate, one login.
+            pace = (pace or Pace.for_settings(options.api)).new_run()
+            credentials = env.credentials()
+            names = [e["name"] for e in manifest["inputs"]]
+            prepared = resolve_order_keys(
+                prepared,
+                prepared.table.fields,
+                replan=lambda resolved: prepare(
+                    [Path(e["path"]) for e in manifest["inputs"]],
+                    options=options,
+                    names=names,
+                    resolved=resolved,
+                ),
+                journal=journal,
+                options=options,
+                credentials=credentials,
+                pace=pace,
+            )
+            if prepared.plan.change_count:
+                credentials.check()
+        except BaseException:
+            journal.close()
+            raise
+        extra = {k: manifest[k] for k in ("reruns",) if k in manifest}
+        return execute(
+            prepared,
+            journal,
+            run_dir=run_dir,
+            options=options,
+            credentials=credentials,
+            progress_factory=progress_factory,
+            command="resume",
+            extra=extra,
+            pace=pace,
+        )
+
+
+def _finished_result(run_dir: Path) -> RunResult:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return RunResult(
+        run_dir,
+        summary,
+        int(summary["exit_code"]),
+        load_results(run_dir),
+        finished_before=True,
+    )
+
+
+def rebuild_reports(run_dir: Path) -> RunResult:
+    """Write a run's reports again from its journal and inputs (the journal is the truth)."""
+    with run_lock(run_dir):
+        return _rebuild(run_dir)
+
+
+def _rebuild(run_dir: Path) -> RunResult:
+    journal, manifest = _open(run_dir)
+    try:
+        options = RunOptions.from_manifest(manifest["options"])
+        prepared = prepare_again(run_dir, manifest, options)
+        outcomes = outcome_frame(
+            list(journal.results()), row_changes(prepared.plan, StoredImages(journal))
+        )
+        if outcomes.height != manifest["row_count"]:
+            missing = manifest["row_count"] - outcomes.height
+            raise RunDirError(
+                f"{run_dir}: {missing} rows have no outcome yet; finish the run with"
+                f" 'quivo-bulk resume {run_dir}'"
+            )
+        sessions = journal.sessions()
+        stopped = sessions[-1]["stopped"] if sessions else None
+        summary = build_summary(
+            command=sessions[-1]["command"] if sessions else "run",  # the run's, rebuilt
+            run_dir=run_dir,
+            options=options,
+            table=prepared.table,
+            outcomes=outcomes,
+            stopped=stopped,
+            journal=journal,
+            extra={
+                **request_costs(journal, outcomes.height, profile=options.api.profile),
+                **{k: manifest[k] for k in ("reruns",) if k in manifest},
+            },
+        )
+        frame = write_reports(
+            run_dir,
+            prepared.table,
+            outcomes,
+            last_read(journal),
+            summary=summary,
+            default_address_type=options.address_type,
+        )
+    finally:
+        journal.close()
+    return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+
+
+def subset_inputs(
+    prepared: Prepared, indexes: list[int], folder: Path
+) -> tuple[list[Path], list[str]]:
+    """Write the chosen rows, file by file, with their own columns and provenance."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chosen = prepared.table.raw.with_row_index("__index").filter(pl.col("__index").is_in(indexes))
+    paths, names = [], []
+    for number, source in enumerate(prepared.table.files, start=1):
+        rows = chosen.filter(pl.col("file") == source.name)
+        if rows.height == 0:
+            continue
+        provenance = [
+            pl.col("file").alias("sourceFile"),
+            pl.col("row").cast(pl.String).alias("sourceRow"),
+        ]
+        if "sourceFile" in source.headers:  # a rerun of a rerun: keep the first origin
+            provenance = []
+        subset = rows.select(*source.headers, *provenance)
+        path = folder / f"{number}-{Path(source.name).stem}.parquet"
+        subset.write_parquet(path)
+        paths.append(path)
+        names.append(f"{path.parent.parent.name}/inputs/{path.name}")
+    return paths, names

@@ -1,0 +1,358 @@
+"""Before-images: read an order before its first change and decide what to send (SPEC §10).
+
+With the order as it is before the change, a row is decided before anything
+is sent, by exact equality (Unicode NFC, nothing else normalised):
+
+- every field the row sets already holds that value   -> unchanged (nothing sent)
+- the order's status forbids the action                -> failed, status_conflict
+- a precondition (apply, undo --apply) does not hold   -> stale, changed_since_plan
+- otherwise the row is sent
+
+    answer = await read_order(client, order_id)       # the one read of an order
+    decide(change, order, precondition={})              # RowResult, or None: send it
+    describe_changes(change, order)                     # "zip: 1010 -> 1020; city: Wien -> Graz"
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.api.client import Answer, QuivoClient
+from pipeline.api.payloads import RESPONSE_FIELD
+from pipeline.api.profile import ApiProfile
+from pipeline.core.changes import Change, Value
+from pipeline.core.errors import OutputError
+from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.plan.sequence import Plan
+from pipeline.reports.orderfile import write_order_parquet
+from pipeline.send.verify import cancel_landed, lookup, status_explanation
+from pipeline.store.journal import Journal
+from pipeline.store.schema import RowResult
+
+SNAPSHOT_MODES = ("always", "changes", "never")
+CANCEL_FIELD = "cancelRequest"  # the pseudo-field a cancel row sets
+REQUEST_FIELD = {response: request for request, response in RESPONSE_FIELD.items()}
+
+
+async def read_order(client: QuivoClient, order_id: int) -> Answer:
+    """Read one order as it is now: every before-image and freshness check goes through here.
+
+    The read is the API profile's `read` endpoint (SPEC §11): the refetch by default.
+    """
+    read = client.profile.read_request(order_id)
+    return await client.call(read.method, read.path, order_id=order_id, expect_json=True)
+
+
+def wants_image(changes: Sequence[Change], mode: str, *, precondition: bool = False) -> bool:
+    """Whether an order with `changes` is read first: always, for update/address rows, never.
+
+    An order with a precondition (apply, undo --apply) is always read: the check needs it.
+    """
+    if precondition or mode == "always":
+        return True
+    if mode == "never":
+        return False
+    return any(change.action != "cancel" for change in changes)
+
+
+def nfc(value: Any) -> Any:
+    """Text in Unicode NFC (how macOS's decomposed 'é' and the composed one compare equal)."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
+def targets(change: Change) -> list[tuple[str, Value]]:
+    """The order paths a row sets and their values, in the order's (response) field names.
+
+    An address row replaces the whole address: the fields it leaves empty are set to "".
+    """
+    if change.action == "cancel":
+        return [(CANCEL_FIELD, True)]
+    found: list[tuple[str, Value]] = []
+    for path, value in change.claims().items():
+        target, _, field = path.partition(".")
+        if target in ("deliveryAddress", "invoiceAddress"):
+            path = f"{target}.{RESPONSE_FIELD[field]}"
+        found.append((path, value))
+    return found
+
+
+def current(order: Mapping[str, Any], path: str) -> Any:
+    """The order's value at `path` (a cancel: whether a cancellation is requested)."""
+    if path == CANCEL_FIELD:
+        return cancel_landed(dict(order))
+    return lookup(dict(order), path)
+
+
+def exactly(actual: Any, expected: Any) -> bool:
+    """Exact equality, as `unchanged` needs: NFC text, an empty value equals "" or None."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual is expected or (expected in ("", None) and actual is None)
+    if expected in ("", None):
+        return actual in ("", None)
+    if isinstance(expected, float) or isinstance(actual, float | int):
+        try:
+            return float(actual) == float(expected)
+        except (TypeError, ValueError):
+            return False
+    if actual is None:
+        return False
+    return bool(nfc(str(actual)) == nfc(expected))
+
+
+def shown(value: Any) -> str:
+    """A value as the `changes` column and messages show it."""
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(nfc(value))
+
+
+def field_label(path: str) -> str:
+    """How the `changes` column names a field: the input's column names
+    (`street`, `invoice street` for the invoice address, `comment`)."""
+    target, _, field = path.partition(".")
+    if target in ("deliveryAddress", "invoiceAddress"):
+        name = REQUEST_FIELD.get(field, field)
+        return name if target == "deliveryAddress" else f"invoice {name}"
+    return path
+
+
+def field_changes(change: Change, order: Mapping[str, Any]) -> list[tuple[str, Any, Value]]:
+    """(path, old, new) for every field the row sets whose value differs from the order's."""
+    return [
+        (path, current(order, path), value)
+        for path, value in targets(change)
+        if not exactly(current(order, path), value)
+    ]
+
+
+def describe_changes(change: Change, order: Mapping[str, Any] | None) -> str | None:
+    """`field: old -> new` for the fields the row changes, "; "-separated (None without image)."""
+    if order is None:
+        return None
+    if change.action == "cancel":
+        if cancel_landed(dict(order)):
+            return ""
+        return f"orderStatus: {order.get('orderStatus')} -> cancel requested"
+    return "; ".join(
+        f"{field_label(path)}: {shown(old)} -> {shown(new)}"
+        for path, old, new in field_changes(change, order)
+    )
+
+
+def stale_fields(order: Mapping[str, Any], precondition: Mapping[str, Any]) -> list[str]:
+    """How the order differs from what a precondition expects (empty when it holds)."""
+    found = []
+    for path, expected in precondition.items():
+        actual = order.get("orderStatus") if path == "orderStatus" else current(order, path)
+        if not exactly(actual, expected):
+            found.append(f"{field_label(path)} was {shown(expected)}, now {shown(actual)}")
+    return found
+
+
+def decide(
+    change: Change,
+    order: Mapping[str, Any],
+    *,
+    precondition: Mapping[str, Any] | None = None,
+    earlier_attempts: int = 0,
+) -> RowResult | None:
+    """The row's outcome from the before-image alone, or None when it must be sent."""
+    base = RowResult(
+        index=change.index,
+        outcome=Outcome.UNCHANGED,
+        order_id=change.order_id,
+        action=change.action,
+        attempts=earlier_attempts,
+    )
+    if precondition:
+        differs = stale_fields(order, precondition)
+        if differs:
+            return RowResult(
+                index=change.index,
+                outcome=Outcome.STALE,
+                order_id=change.order_id,
+                action=change.action,
+                error_code=ErrorCode.CHANGED_SINCE_PLAN,
+                error="changed by someone else since: " + "; ".join(differs[:3]) + "; nothing sent",
+                attempts=earlier_attempts,
+            )
+    if not field_changes(change, order):
+        if earlier_attempts:  # an earlier session sent it: it landed, it was not there before
+            return RowResult(
+                index=change.index,
+                outcome=Outcome.APPLIED,
+                order_id=change.order_id,
+                action=change.action,
+                attempts=earlier_attempts,
+            )
+        return base
+    status = order.get("orderStatus")
+    explanation = status_explanation(change.action, status if isinstance(status, str) else None)
+    if explanation is not None:
+        return RowResult(
+            index=change.index,
+            outcome=Outcome.FAILED,
+            order_id=change.order_id,
+            action=change.action,
+            error_code=ErrorCode.STATUS_CONFLICT,
+            error=f"{explanation}; nothing sent",
+            attempts=earlier_attempts,
+        )
+    return None
+
+
+def decide_order(
+    changes: Sequence[Change],
+    order: Mapping[str, Any],
+    *,
+    precondition: Mapping[str, Any] | None = None,
+    earlier_attempts: Mapping[int, int] | None = None,
+) -> dict[int, RowResult]:
+    """Decide an order's rows from its before-image: row index -> result, for rows not sent.
+
+    A stale order sends none of its rows. A field this run already set in an earlier
+    session (resume) is not someone else's change: it is left out of the precondition.
+    """
+    attempts = earlier_attempts or {}
+    if precondition:
+        ours = {
+            path: value
+            for change in changes
+            if attempts.get(change.index)
+            for path, value in targets(change)
+        }
+        precondition = {
+            path: expected
+            for path, expected in precondition.items()
+            if not (path in ours and exactly(current(order, path), ours[path]))
+        }
+    decided = {}
+    for change in changes:
+        result = decide(
+            change,
+            order,
+            precondition=precondition,
+            earlier_attempts=attempts.get(change.index, 0),
+        )
+        if result is not None:
+            decided[change.index] = result
+    stale = next((r for r in decided.values() if r.outcome is Outcome.STALE), None)
+    if stale is not None:
+        return {
+            c.index: decided.get(c.index) or replace(stale, index=c.index, action=c.action)
+            for c in changes
+        }
+    return decided
+
+
+def unread(change: Change, answer: Answer, *, earlier_attempts: int = 0) -> RowResult:
+    """A row whose order could not be read first: nothing is sent for it."""
+    if answer.code is ErrorCode.ABORTED and not earlier_attempts:
+        outcome, message = Outcome.NOT_ATTEMPTED, f"{answer.message}; not sent"
+    elif answer.code is ErrorCode.ABORTED:
+        outcome = Outcome.FAILED
+        message = f"{answer.message}; the change was in flight and may have landed (rerun sends it)"
+    elif answer.code is ErrorCode.ORDER_NOT_FOUND:
+        outcome, message = Outcome.FAILED, f"order not found ({answer.message}); nothing sent"
+    else:
+        outcome = Outcome.FAILED
+        message = f"the order could not be read before changing it ({answer.message}); nothing sent"
+    return RowResult(
+        index=change.index,
+        outcome=outcome,
+        order_id=change.order_id,
+        action=change.action,
+        error_code=answer.code,
+        error=message,
+        http_status=answer.status,
+        attempts=earlier_attempts,
+    )
+
+
+def row_changes(plan: Plan, images: Mapping[int, Mapping[str, Any]]) -> dict[int, str]:
+    """The `changes` column: per sent row whose order has a before-image, what it changes."""
+    described: dict[int, str] = {}
+    for index, order_id, _ in plan.sendable():
+        order = images.get(order_id)
+        if order is not None:
+            text = describe_changes(plan.checked.change(index), order)
+            if text is not None:
+                described[index] = text
+    return described
+
+
+def last_read(journal: Journal) -> Iterator[tuple[int, str]]:
+    """Each order as last read, by order ID: refetched after its changes, else its
+    before-image (an order decided unchanged or status_conflict is read only once).
+
+    Streams both journal tables in order-ID order: one order in memory at a time.
+    """
+    refetched = ((order_id, 0, body) for order_id, body in journal.orders())
+    before = ((order_id, 1, body) for order_id, body in journal.before_images())
+    previous: int | None = None
+    for order_id, _, body in heapq.merge(refetched, before):
+        if order_id != previous:
+            yield order_id, body
+            previous = order_id
+
+
+def load_images(journal: Journal) -> dict[int, dict[str, Any]]:
+    """Every before-image of a run, parsed (all in memory: for undo)."""
+    return {order_id: json.loads(body) for order_id, body in journal.before_images()}
+
+
+class StoredImages(Mapping[int, Mapping[str, Any]]):
+    """Before-images read from the journal one at a time, parsed when asked for.
+
+    A parsed order takes ~20 KB: 100,000 of them at once would take 2 GB.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    def __getitem__(self, order_id: int) -> Mapping[str, Any]:
+        body = self._journal.before_image(order_id)
+        if body is None:
+            raise KeyError(order_id)
+        image: dict[str, Any] = json.loads(body)
+        return image
+
+    def __iter__(self) -> Iterator[int]:
+        return (order_id for order_id, _ in self._journal.before_images())
+
+    def __len__(self) -> int:
+        return self._journal.before_image_count()
+
+
+def preconditions_of(manifest: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """The per-order preconditions a run's manifest holds (apply, undo --apply)."""
+    return {int(k): dict(v) for k, v in (manifest.get("preconditions") or {}).items()}
+
+
+def request_costs(journal: Journal, rows: int, *, profile: ApiProfile) -> dict[str, Any]:
+    """Requests by kind and per row (SPEC §7, §10): what the before-image read costs."""
+    kinds = journal.requests_by_kind(login_path=profile.login_path, orders_path=profile.orders_path)
+    total = sum(kinds.values())
+    return {
+        "requests_by_kind": kinds,
+        "requests_per_row": round(total / rows, 3) if rows else 0.0,
+        "requests_per_row_by_kind": {
+            k: round(v / rows, 3) if rows else 0.0 for k, v in kinds.items()
+        },
+    }
+
+
+def write_before_images(run_dir: Path, journal: Journal) -> None:
+    """before.parquet: every before-image, key columns plus the whole order as JSON."""
+    try:
+        write_order_parquet(journal.before_images(), run_dir / "before.parquet")
+    except OSError as error:
+        raise OutputError(f"cannot write {run_dir / 'before.parquet'}: {error.strerror}") from None

@@ -1,0 +1,375 @@
+"""Send one order's changes, refetch it, and judge each row (SPEC §5, §6).
+
+An order's changes go one after another, never in flight together. The order
+is refetched once afterwards (also when a change failed), and each row is
+judged against it by `judge`, a pure function:
+
+- accepted and on the order                     -> applied
+- accepted, not on the order                    -> unverified (not_verified)
+- refused, but the order already shows it:
+    an earlier attempt may have landed          -> applied
+    otherwise (it was there before)             -> unchanged
+- refused                                       -> failed, naming the order's status
+- the run stopped before / while sending        -> not_attempted / failed (aborted)
+- accepted, the run stopped before the refetch   -> unverified (aborted)
+  (`aborted` rows are not final: `resume` sends them again)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pipeline.api.answers import Answer
+from pipeline.api.client import NOT_SENT, QuivoClient
+from pipeline.api.profile import ApiProfile
+from pipeline.api.rate.adaptive import AdaptiveRate
+from pipeline.api.rate.shared import Pace
+from pipeline.config.settings import Credentials, RunOptions
+from pipeline.core.changes import Change
+from pipeline.core.errors import OutputError
+from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.plan.guards import Breaker
+from pipeline.plan.sequence import OrderWork, Plan
+from pipeline.send.executor import run_on_each
+from pipeline.send.interrupts import finish_grace_s, stop_on_signals
+from pipeline.send.progress import Progress
+from pipeline.send.snapshot import decide_order, read_order, unread, wants_image
+from pipeline.send.verify import mismatches, status_explanation
+from pipeline.store.journal import Journal
+from pipeline.store.schema import RowResult
+
+
+@dataclass(frozen=True, slots=True)
+class Refetch:
+    """The refetched order, or why there is none."""
+
+    order: dict[str, Any] | None
+    problem: str | None = None
+    stopped: bool = False  # the run stopped before the refetch: `resume` checks again
+
+
+def judge(
+    change: Change,
+    answer: Answer | None,
+    refetch: Refetch | None,
+    *,
+    earlier_attempts: int = 0,
+) -> RowResult:
+    """The outcome of one row from its answer and the refetched order (None: not refetched)."""
+    if answer is None or (answer.code is ErrorCode.ABORTED and answer.attempts == 0):
+        sent_before = earlier_attempts > 0
+        return RowResult(
+            index=change.index,
+            order_id=change.order_id,
+            action=change.action,
+            outcome=Outcome.FAILED if sent_before else Outcome.NOT_ATTEMPTED,
+            error_code=ErrorCode.ABORTED,
+            error=_stopped_message(answer, sent_before=sent_before),
+            attempts=earlier_attempts,
+        )
+    attempts = answer.attempts + earlier_attempts
+    sent = RowResult(
+        index=change.index,
+        order_id=change.order_id,
+        action=change.action,
+        outcome=Outcome.SENT,
+        http_status=answer.status,
+        attempts=attempts,
+        latency_ms=round(answer.latency_ms, 1) if answer.latency_ms is not None else None,
+    )
+    order = refetch.order if refetch is not None else None
+    if answer.ok:
+        if refetch is None:
+            return sent
+        if order is None and refetch.stopped:
+            return replace(
+                sent,
+                outcome=Outcome.UNVERIFIED,
+                error_code=ErrorCode.ABORTED,
+                error="sent, but the run stopped before the order was refetched to check it;"
+                " resume sends it again and checks",
+            )
+        if order is None:
+            return replace(
+                sent,
+                outcome=Outcome.UNVERIFIED,
+                error_code=ErrorCode.NOT_VERIFIED,
+                error=f"sent, but the order could not be refetched to check it ({refetch.problem})",
+            )
+        missing = mismatches(change, order)
+        if not missing:
+            return replace(sent, outcome=Outcome.APPLIED)
+        return replace(
+            sent,
+            outcome=Outcome.UNVERIFIED,
+            error_code=ErrorCode.NOT_VERIFIED,
+            error="sent and accepted, but the order shows " + "; ".join(missing[:3]),
+        )
+    # A refused row is never called done on a normalised match ("Boston" is not "BOSTON"):
+    # only when the order holds exactly what the row sets.
+    if (
+        order is not None
+        and answer.code is not ErrorCode.ABORTED
+        and not mismatches(change, order, exact=True)
+    ):
+        if attempts > 1:  # an earlier attempt may have landed before its answer was lost
+            return replace(sent, outcome=Outcome.APPLIED)
+        return replace(
+            sent, outcome=Outcome.UNCHANGED, error=f"the order already had this ({answer.message})"
+        )
+    if order is None and attempts > 1 and answer.code is ErrorCode.STATUS_CONFLICT:
+        # An earlier attempt's answer was lost and the retry was refused: the first may
+        # have landed, and without the order nobody can tell. Rerun sends it and checks.
+        return replace(
+            sent,
+            outcome=Outcome.UNVERIFIED,
+            error_code=ErrorCode.NOT_VERIFIED,
+            error=f"an earlier attempt's answer was lost, the retry was refused ({answer.message}),"
+            " and the order could not be refetched to check; it may have landed",
+        )
+    message = answer.message
+    explanation = status_explanation(change.action, order.get("orderStatus") if order else None)
+    if explanation and answer.code in (ErrorCode.STATUS_CONFLICT, ErrorCode.REJECTED):
+        message = f"{explanation} (HTTP {answer.status})"
+    return replace(sent, outcome=Outcome.FAILED, error_code=answer.code, error=message)
+
+
+def _stopped_message(answer: Answer | None, *, sent_before: bool) -> str:
+    reason = answer.message if answer is not None else "the run was stopped"
+    if sent_before:
+        return f"{reason}; the change was in flight and may have landed (rerun sends it again)"
+    return f"{reason}; not sent"
+
+
+class RunRecorder:
+    """The client's observer: journals every request and feeds the progress display."""
+
+    def __init__(
+        self, journal: Journal, on_request: Callable[[], None], *, profile: ApiProfile
+    ) -> None:
+        self._journal = journal
+        self._profile = profile
+        self._on_request = on_request
+
+    async def sending(
+        self, *, order_id: int | None, method: str, path: str, attempt: int, row: int | None = None
+    ) -> int:
+        """Journal the request before it is sent.
+
+        A cancel waits until its record is committed: repeating a cancel that landed
+        is refused, and only the record tells a resume after kill -9 that the refusal
+        means `applied`, not `unchanged`. A repeated update simply lands again, and
+        refetches change nothing, so they do not wait for the commit.
+        """
+        request_id = self._journal.sending(
+            order_id=order_id, method=method, path=path, attempt=attempt, row=row
+        )
+        if row is not None and self._profile.is_cancel(method, path):
+            try:
+                await self._journal.durable()
+            except asyncio.CancelledError:  # stopped before it went out: it changed nothing
+                self._journal.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
+                raise
+            except OutputError:
+                pass  # the journal cannot be written: the run was stopped, this is not sent
+        return request_id
+
+    def answered(
+        self, request_id: int, *, status: int | None, error: str | None, latency_ms: float
+    ) -> None:
+        self._journal.answered(request_id, status=status, error=error, latency_ms=latency_ms)
+        if error != NOT_SENT:
+            self._on_request()  # counted once it left the pacer: the shown rate is the real one
+
+
+async def process_order(
+    work: OrderWork,
+    *,
+    client: QuivoClient,
+    journal: Journal,
+    refetch: bool,
+    earlier_attempts: Mapping[int, int],
+    on_rows: Callable[[list[RowResult]], None],
+    snapshot: str = "never",
+    precondition: Mapping[str, Any] | None = None,
+) -> None:
+    """Read the order first (before-image), send what it does not already hold, in
+    order, refetch once, journal each row's outcome."""
+    await journal.keep_up()  # an order starts only when the journal keeps pace
+    decided: dict[int, RowResult] = {}
+    if wants_image(work.changes, snapshot, precondition=bool(precondition)):
+        decided = await _look_first(
+            work,
+            client=client,
+            journal=journal,
+            precondition=precondition,
+            earlier_attempts=earlier_attempts,
+        )
+    answers: list[tuple[Change, Answer | None]] = []
+    for change in work.changes:
+        if change.index in decided:
+            continue
+        if client.stop.is_set():
+            answers.append((change, None))
+            continue
+        request = change.request(client.profile)
+        answer = await client.call(
+            request.method,
+            request.path,
+            params=request.params,
+            body=request.body,
+            order_id=work.order_id,
+            row=change.index,
+        )
+        answers.append((change, answer))
+    fetched: Refetch | None = None
+    if refetch and any(a is not None and a.attempts for _, a in answers):
+        read = client.profile.verify_request(work.order_id)
+        # After an interrupt, an order whose change was answered is still refetched.
+        answered = any(a is not None and a.code is not ErrorCode.ABORTED for _, a in answers)
+        reply = await client.call(
+            read.method, read.path, order_id=work.order_id, expect_json=True, after_stop=answered
+        )
+        if reply.ok:
+            journal.order_fetched(work.order_id, reply.text)
+            fetched = Refetch(reply.body)
+        else:
+            fetched = Refetch(None, reply.message, stopped=reply.code is ErrorCode.ABORTED)
+    results = [
+        judge(change, answer, fetched, earlier_attempts=earlier_attempts.get(change.index, 0))
+        for change, answer in answers
+    ]
+    results = sorted([*decided.values(), *results], key=lambda r: r.index)
+    # Buffered, committed with the next group: a row counts as finished once its
+    # result is committed, so a kill before that only makes resume send it again.
+    journal.finish_rows(results)
+    on_rows(results)
+
+
+async def _look_first(
+    work: OrderWork,
+    *,
+    client: QuivoClient,
+    journal: Journal,
+    precondition: Mapping[str, Any] | None,
+    earlier_attempts: Mapping[int, int],
+) -> dict[int, RowResult]:
+    """Read the order, journal its before-image, and decide the rows that need no send."""
+    if client.stop.is_set():
+        return {}
+    answer = await read_order(client, work.order_id)
+    if not answer.ok or not isinstance(answer.body, dict):
+        return {
+            c.index: unread(c, answer, earlier_attempts=earlier_attempts.get(c.index, 0))
+            for c in work.changes
+        }
+    journal.before_fetched(work.order_id, answer.text)
+    return decide_order(
+        work.changes, answer.body, precondition=precondition, earlier_attempts=earlier_attempts
+    )
+
+
+async def send_plan(
+    plan: Plan,
+    *,
+    journal: Journal,
+    options: RunOptions,
+    credentials: Credentials,
+    progress: Progress,
+    skip: set[int],
+    earlier_attempts: dict[int, int],
+    preconditions: Mapping[int, Mapping[str, Any]] | None = None,
+    locate: Callable[[int], str] = lambda index: f"row index {index}",
+    pace: Pace | None = None,
+) -> str | None:
+    """Send every change not in `skip`; return why the run stopped early, if it did.
+
+    Orders are built one at a time as the executor takes them, never all at once.
+    `pace`: the pacer and adaptive rate shared with the run's lookups and a sweep's
+    other files (None: a pace of its own).
+    """
+    if not any(index not in skip for index, _, _ in plan.sendable()):
+        return None
+    work = (
+        OrderWork(w.order_id, tuple(c for c in w.changes if c.index not in skip))
+        for w in plan.works()
+        if any(c.index not in skip for c in w.changes)
+    )
+    recorder = RunRecorder(journal, progress.request, profile=options.api.profile)
+    breaker = Breaker() if options.breaker else None
+    conditions = preconditions or {}
+
+    def on_rows(results: list[RowResult]) -> None:
+        progress.rows(r.outcome for r in results)
+        for result in results:
+            if breaker is None or result.outcome is Outcome.NOT_ATTEMPTED:
+                continue
+            reason = breaker.record(result.error_code, locate(result.index))
+            if reason is not None:
+                client.halt(reason)
+
+    def keep_rate(controller: AdaptiveRate) -> None:
+        journal.rate_used(
+            auto=options.api.rate_auto,
+            final_per_s=controller.current_per_s,
+            found_per_s=controller.found_per_s,
+            settled_per_s=controller.settled_per_s(),
+        )
+
+    async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
+        client.accounting.on_rate = keep_rate  # resume continues at the rate found
+        progress.bind_halt(client.interrupt)  # the UI's Stop is an interrupt, as Ctrl-C
+        journal.on_failure = client.halt  # a journal that cannot be written stops sending
+        with stop_on_signals(client):
+            if await client.login() and not options.dry_run:
+                await run_on_each(
+                    work,
+                    lambda order: process_order(
+                        order,
+                        client=client,
+                        journal=journal,
+                        refetch=options.refetch,
+                        earlier_attempts=earlier_attempts,
+                        on_rows=on_rows,
+                        snapshot=options.snapshot,
+                        precondition=conditions.get(order.order_id),
+                    ),
+                    max_at_once=options.api.concurrency * 4,
+                    stop=client.stop,
+                    grace_s=lambda: finish_grace_s(client),
+                )
+        if client.accounting.adaptive is not None:
+            keep_rate(client.accounting.adaptive)
+        await journal.durable()
+        return client.stop_reason
+
+
+def finish_missing(
+    plan: Plan, journal: Journal, *, stopped: str | None, dry_run: bool
+) -> list[RowResult]:
+    """Rows without an outcome after sending: dry-run rows, or rows the stop cut off."""
+    finished = journal.finished_indexes()
+    attempts = journal.attempts_by_row()
+    missing = [row for row in plan.sendable() if row[0] not in finished]
+    if dry_run and stopped is None:
+        results = [
+            RowResult(index=index, outcome=Outcome.DRY_RUN, order_id=order_id, action=action)
+            for index, order_id, action in missing
+        ]
+    else:
+        stop = Answer(None, None, ErrorCode.ABORTED, stopped or "the run was stopped", 0, None)
+        results = [
+            judge(
+                plan.checked.change(index),
+                stop,
+                None,
+                earlier_attempts=attempts.get(index, 0),
+            )
+            for index, _, _ in missing
+        ]
+    journal.finish_rows(results)
+    journal.commit()
+    return results

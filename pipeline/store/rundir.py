@@ -1,0 +1,133 @@
+"""Run directories: made fresh and owner-only, locked while a process works in them (SPEC §7, §8).
+
+    check_fresh(out)                  # refuse an --out that already holds something
+    make_run_dir(out)                 # create it 0700; a failure is a message, not a traceback
+    with run_lock(out): ...           # one process per run directory; the second gets RunDirError
+    seal(out)                         # every file inside 0600 (they hold names and addresses)
+
+A run directory holds personal data, so it is readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.core.errors import RunDirError, UsageError
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+LOCK_NAME = ".lock"
+
+
+# What a run writes: a folder holding any of these already holds a run's results.
+RUN_FILES = frozenset(
+    {"journal.sqlite", "results.parquet", "results.csv", "errors.csv", "errors.xlsx",
+     "orders.parquet", "summary.json"}
+)  # fmt: skip
+
+
+def check_fresh(run_dir: Path, *, prepared: bool = False) -> None:
+    """Refuse a run directory that exists and is not empty (nothing is written first).
+
+    `prepared`: the caller made the folder for this run and put its inputs there
+    (the browser UI's drafts); it is refused only when it already holds a run.
+    """
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir} is a file, not a folder; choose another --out")
+    entries = {entry.name for entry in run_dir.iterdir()}
+    if entries & RUN_FILES if prepared else entries:
+        hint = ""
+        if (run_dir / "journal.sqlite").exists():
+            hint = (
+                f"; it holds a finished run ('quivo-bulk report {run_dir}' shows it)"
+                if _ended(run_dir)
+                else f"; finish that run with 'quivo-bulk resume {run_dir}'"
+            )
+        raise RunDirError(
+            f"{run_dir} is not empty; refusing to overwrite what is there{hint}."
+            " Choose an --out that does not exist yet (or an empty folder)"
+        )
+
+
+def _ended(run_dir: Path) -> bool:
+    """The run's summary says it reached its end (exit 0 or 1; a stopped run's says 3)."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("exit_code") in (0, 1)
+
+
+def make_run_dir(run_dir: Path) -> None:
+    """Create `run_dir` (and its parents) owner-only; refuse one that cannot be written."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        run_dir.chmod(DIR_MODE)
+    except OSError as error:
+        raise RunDirError(
+            f"cannot create the run directory {run_dir}: {error.strerror};"
+            " choose an --out you can write to"
+        ) from None
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise RunDirError(
+            f"cannot write in the run directory {run_dir}: permission denied;"
+            " choose an --out you can write to"
+        )
+
+
+def remove_unstarted(run_dir: Path) -> None:
+    """Take away a run directory this process made for a run that could not start."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def seal(run_dir: Path) -> None:
+    """Make every file in `run_dir` owner-only (0600) and the folders 0700."""
+    with contextlib.suppress(OSError):
+        run_dir.chmod(DIR_MODE)
+        for path in run_dir.rglob("*"):
+            path.chmod(DIR_MODE if path.is_dir() else FILE_MODE)
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, *, busy: str, error: type[UsageError] = RunDirError) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (flock); raise at once if another process has it.
+
+    `busy` is the message when it is taken ("{holder}" names the holder's pid).
+    The lock goes with the process: a killed holder never leaves a stale lock.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    with os.fdopen(fd, "r+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise error(busy.format(holder=holder)) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_lock(run_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """One process at a time works in a run directory (run, resume, report --rebuild)."""
+    return exclusive(
+        run_dir / LOCK_NAME,
+        busy=f"{run_dir} is in use by another quivo-bulk ({{holder}}); this one sends nothing."
+        " Wait for it to end, then try again",
+    )
