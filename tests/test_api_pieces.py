@@ -11,7 +11,9 @@ from pipeline.api.health import Health
 from pipeline.api.rate.adaptive import AdaptiveRate
 from pipeline.api.rate.pacer import Pacer
 from pipeline.api.retry import RetryPolicy, retry_wait_s
-from pipeline.api.transport import Transport
+from pipeline.api.transport import Exchange, Transport
+from pipeline.api.verdict import Step, TokenState, classify
+from pipeline.core.outcomes import ErrorCode
 from pipeline.sandbox import SandboxThread
 from tests.conftest import API_KEY, FakeClock
 
@@ -102,3 +104,65 @@ async def test_the_transport_returns_trouble_as_data(sandbox: SandboxThread) -> 
         (401, None),
         (None, "connection failed (ClientConnectorError)"),
     ]
+
+
+# --- verdict.classify: what the retry loop does with each answer ----------------------
+
+
+def _exchange(
+    status: int | None, body: object = None, headers: dict[str, str] | None = None
+) -> Exchange:
+    problem = "timeout after 30 s" if status is None else None
+    return Exchange(status, headers, body, "", problem, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("status", "token", "step", "code"),
+    [
+        (200, TokenState.LIVE, Step.DONE, None),
+        (204, TokenState.NONE, Step.DONE, None),
+        (404, TokenState.LIVE, Step.DONE, ErrorCode.ORDER_NOT_FOUND),
+        (409, TokenState.LIVE, Step.DONE, ErrorCode.STATUS_CONFLICT),
+        (400, TokenState.LIVE, Step.DONE, ErrorCode.REJECTED),
+        (429, TokenState.LIVE, Step.RETRY, ErrorCode.RATE_LIMITED),
+        (503, TokenState.LIVE, Step.RETRY, ErrorCode.SERVER_ERROR),
+        (408, TokenState.LIVE, Step.RETRY, ErrorCode.TIMEOUT),
+        (None, TokenState.LIVE, Step.RETRY, ErrorCode.TIMEOUT),
+        (401, TokenState.LIVE, Step.RENEW, None),
+        (401, TokenState.UNPROVEN, Step.WRONG_CREDENTIALS, None),
+        (401, TokenState.SPENT, Step.DONE, ErrorCode.UNAUTHORIZED),
+        (401, TokenState.NONE, Step.DONE, ErrorCode.UNAUTHORIZED),
+    ],
+)
+def test_classify_names_the_next_step(
+    status: int | None, token: TokenState, step: Step, code: ErrorCode | None
+) -> None:
+    verdict = classify(_exchange(status, {"message": "x"}), accept=None, token=token)
+    assert (verdict.step, verdict.code) == (step, code)
+
+
+def test_classify_retries_a_2xx_body_that_is_not_the_expected_one() -> None:
+    verdict = classify(
+        _exchange(200, "<html>"), accept=lambda b: isinstance(b, dict), token=TokenState.LIVE
+    )
+    assert (verdict.step, verdict.code) == (Step.RETRY, ErrorCode.BAD_RESPONSE)
+    assert (
+        classify(
+            _exchange(200, {}), accept=lambda b: isinstance(b, dict), token=TokenState.LIVE
+        ).step
+        is Step.DONE
+    )
+
+
+def test_classify_carries_retry_after_and_a_readable_message() -> None:
+    verdict = classify(
+        _exchange(429, {"message": "slow down"}, {"Retry-After": "7"}),
+        accept=None,
+        token=TokenState.LIVE,
+    )
+    assert verdict.retry_after_s == 7.0
+    assert verdict.message == "HTTP 429: slow down"
+    assert (
+        classify(_exchange(None), accept=None, token=TokenState.LIVE).message
+        == "timeout after 30 s"
+    )

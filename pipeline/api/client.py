@@ -6,7 +6,8 @@ back as `Answer` values, never as exceptions: a refused change is data.
 
 The pieces, each testable alone: `transport.Transport` sends bytes,
 `retry.RetryPolicy` and `retry.retry_wait_s` decide whether and when to try
-again (in the one retry loop, `QuivoClient._send`), `auth.TokenKeeper` holds
+again (`verdict.classify` names what an answer means, and the
+one retry loop, `QuivoClient._send`, acts on it), `auth.TokenKeeper` holds
 the token, `pace.Pace` (a pacer and an adaptive rate, shared by every client
 of a run or a sweep) paces, `accounting.Accounting` feeds each answer to
 the health window and the adaptive rate, `answers` names the outcome.
@@ -21,19 +22,21 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Protocol
 
 from pipeline.api.accounting import Accounting
-from pipeline.api.answers import Answer, error_code, error_message, is_success
+from pipeline.api.answers import Answer, error_message
 from pipeline.api.auth import TokenKeeper
+from pipeline.api.call import HALTED, Call, Halted, Tally
 from pipeline.api.health import GATEWAY_STATUS, Health, Outage, TokenRefusals
 from pipeline.api.payloads import LoginPayload
 from pipeline.api.rate.pacer import turn_unless_stopped
 from pipeline.api.rate.shared import Pace
-from pipeline.api.retry import RetryPolicy, retry_wait_s
+from pipeline.api.retry import RetryPolicy
 from pipeline.api.transport import Exchange, Transport
+from pipeline.api.verdict import Step, TokenState, classify
 from pipeline.config.settings import ApiSettings, Credentials
 from pipeline.core.errors import ApiUnusable
 from pipeline.core.outcomes import ErrorCode
@@ -169,11 +172,13 @@ class QuivoClient:
         # A login answer without a token counts as mangled by a gateway: retried.
         request = self.profile.login_request(payload)
         answer = await self._send(
-            request.method,
-            request.path,
-            body=request.body,
-            authenticated=False,
-            accept=lambda body: self.profile.token_from(body) is not None,
+            Call(
+                request.method,
+                request.path,
+                body=request.body,
+                authenticated=False,
+                accept=lambda body: self.profile.token_from(body) is not None,
+            )
         )
         token = self.profile.token_from(answer.body)
         if answer.ok and token is not None:
@@ -205,144 +210,95 @@ class QuivoClient:
         """Send with retries; return the final answer. Never raises for HTTP trouble.
         `after_stop`: one attempt even after an interrupt (an answered change's refetch)."""
         return await self._send(
-            method,
-            path,
-            params=params,
-            body=body,
-            order_id=order_id,
-            row=row,
-            accept=_is_object if expect_json else None,
-            after_stop=after_stop,
+            Call(
+                method,
+                path,
+                params=params,
+                body=body,
+                order_id=order_id,
+                row=row,
+                accept=_is_object if expect_json else None,
+                after_stop=after_stop,
+            )
         )
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        order_id: int | None = None,
-        row: int | None = None,
-        authenticated: bool = True,
-        accept: Callable[[Any], bool] | None = None,
-        after_stop: bool = False,
-    ) -> Answer:
+    async def _send(self, call: Call) -> Answer:
         """The one retry loop: attempts until an answer is final, the budget is spent,
-        or the run stops. `accept` says whether a 2xx body is the one expected; one that
-        is not is retried as a bad response (a gateway may have mangled it)."""
-        attempts, tries, renewals, refused = 0, 0, 0, 0
-        last: Exchange | None = None
+        or the run stops. What each answer means is `verdict.classify`'s to say."""
+        tally = Tally()
         while True:
-            late = after_stop and self.finishing and attempts == 0
+            late = call.after_stop and self.finishing and tally.attempts == 0
             if self.stop.is_set() and not late:
-                # Attempts the API refused unread (401) changed nothing: a row whose every
-                # attempt was refused so is `not_attempted`, never `failed`.
-                return Answer(
-                    None if last is None else last.status,
-                    None if last is None else last.body,
-                    ErrorCode.ABORTED,
-                    self.stop_reason or "stopped",
-                    attempts - refused,
-                    None if last is None else last.latency_ms,
-                )
-            token: str | None = None
-            if authenticated:
-                try:
-                    token = await self._tokens.current()
-                except ApiUnusable as error:
-                    self.halt(str(error))
-                    continue
-            attempts += 1
-            tries += 1
-            exchange = await self._attempt(
-                method, path, params, body, token, order_id, attempts, row, late=late
-            )
-            if exchange.problem == NOT_SENT:
-                attempts -= 1  # the run stopped before it went out
+                return tally.aborted(self.stop_reason or "stopped")
+            token = await self._token_for(call)
+            if isinstance(token, Halted):
                 continue
-            last = exchange
-            status = exchange.status
-            if authenticated and status == 401:
-                refused += 1
-            elif authenticated and status is not None:
+            exchange = await self._attempt(call, token, tally.attempts + 1, late=late)
+            if exchange.problem == NOT_SENT:
+                continue  # the run stopped before it went out
+            tally.count(exchange, refused=call.authenticated and exchange.status == 401)
+            if call.authenticated and exchange.status not in (None, 401):
                 self._tokens.accepted(token)
-            if (
-                authenticated
-                and status == 401
-                and self._tokens.just_issued(token)
-                and not self._tokens.credentials_proven
-            ):
+            verdict = classify(
+                exchange, accept=call.accept, token=self._token_state(call, token, tally)
+            )
+            if verdict.step is Step.WRONG_CREDENTIALS:
                 self.halt(
                     "the API refused the token it had just issued at login: wrong credentials"
                     " or the wrong auth scheme (check the API profile, quivo-bulk doctor)"
                 )
-                continue
-            if authenticated and status == 401 and renewals < self.retry_policy.max_attempts:
+            elif verdict.step is Step.RENEW:
                 # The token expired: log in again (one login for every caller holding the
-                # same stale token) and retry for free. A call riding out an outage can
-                # outlive many tokens. It cannot loop: the first token is renewed only once
-                # the API accepted it (a refused fresh one stops the run, above); after
-                # that, a call renews at most max_attempts times, and each token's refusal
-                # counts in the health window, which stops a storm of them (health.py).
-                tries -= 1
-                renewals += 1
-                try:
-                    await self._tokens.renew(stale=token)
-                except ApiUnusable as error:
-                    self.halt(str(error))
-                continue
-            problem = exchange.problem
-            if is_success(status):
-                if accept is None or accept(exchange.body):
-                    return Answer(
-                        status,
-                        exchange.body,
-                        None,
-                        "",
-                        attempts,
-                        exchange.latency_ms,
-                        exchange.text,
-                    )
-                problem = "the answer is not the expected JSON object"
-                retryable, wait_s = True, None
-                code = ErrorCode.BAD_RESPONSE
+                # same stale token) and retry for free. It cannot loop: the first token is
+                # renewed only once the API accepted it (a refused fresh one stops the
+                # run); after that, a call renews at most max_attempts times, and each
+                # token's refusal counts in the health window, which stops a storm of them.
+                tally.renewed()
+                await self._renew(token)
+            elif verdict.step is Step.DONE:
+                return tally.answer(verdict)
             else:
-                retryable, wait_s = retry_wait_s(status, exchange.headers)
-                code = error_code(status, problem)
-            if retryable and self._riding_out(status):
-                # A gateway outage younger than outage_grace_s: wait it out, with backoff,
-                # without using up the call's budget (the run stops once it lasts longer).
-                tries = min(tries, self.retry_policy.max_attempts - 1)
-            if not retryable or self.retry_policy.exhausted(tries):
-                message = problem if status is None or code is ErrorCode.BAD_RESPONSE else None
-                return Answer(
-                    status,
-                    exchange.body,
-                    code,
-                    message or error_message(status, exchange.body),
-                    attempts,
-                    exchange.latency_ms,
-                )
-            self.retries += 1
-            await asyncio.sleep(self.retry_policy.wait_s(tries, wait_s))
+                if self._riding_out(exchange.status):
+                    # A gateway outage younger than outage_grace_s: wait it out, with
+                    # backoff, without using up the call's budget (the run stops once it
+                    # lasts longer).
+                    tally.tries = min(tally.tries, self.retry_policy.max_attempts - 1)
+                if self.retry_policy.exhausted(tally.tries):
+                    return tally.answer(verdict)
+                self.retries += 1
+                await asyncio.sleep(self.retry_policy.wait_s(tally.tries, verdict.retry_after_s))
+
+    async def _token_for(self, call: Call) -> str | Halted | None:
+        """The token for an attempt (None unauthenticated); `HALTED` if the run stopped."""
+        if not call.authenticated:
+            return None
+        try:
+            return await self._tokens.current()
+        except ApiUnusable as error:
+            self.halt(str(error))
+            return HALTED
+
+    def _token_state(self, call: Call, token: str | None, tally: Tally) -> TokenState:
+        if not call.authenticated:
+            return TokenState.NONE
+        if self._tokens.just_issued(token) and not self._tokens.credentials_proven:
+            return TokenState.UNPROVEN
+        if tally.renewals < self.retry_policy.max_attempts:
+            return TokenState.LIVE
+        return TokenState.SPENT
+
+    async def _renew(self, stale: str | None) -> None:
+        try:
+            await self._tokens.renew(stale=stale)
+        except ApiUnusable as error:
+            self.halt(str(error))
 
     def _riding_out(self, status: int | None) -> bool:
         outage = self.accounting.outage
         return status in GATEWAY_STATUS and outage.riding_out(time.monotonic())
 
     async def _attempt(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        body: Any,
-        token: str | None,
-        order_id: int | None,
-        attempt: int,
-        row: int | None = None,
-        *,
-        late: bool = False,
+        self, call: Call, token: str | None, attempt: int, *, late: bool = False
     ) -> Exchange:
         """One attempt: journaled, paced, inside an in-flight slot, then accounted."""
         headers = self.profile.auth_headers(api_key=self._credentials.api_key_text(), token=token)
@@ -351,7 +307,11 @@ class QuivoClient:
             # log must hold the moment the request really leaves, or a slow commit could
             # squeeze rate+1 requests into one second at the server.
             request_id = await self._observer.sending(
-                order_id=order_id, method=method, path=path, attempt=attempt, row=row
+                order_id=call.order_id,
+                method=call.method,
+                path=call.path,
+                attempt=attempt,
+                row=call.row,
             )
             try:
                 turn = self.pacer.acquire() if late else turn_unless_stopped(self.pacer, self.stop)
@@ -365,7 +325,12 @@ class QuivoClient:
             sent = self._sends  # requests are numbered as they leave (TokenRefusals)
             self._sends += 1
             exchange = await self._transport.send(
-                method, path, params=params, body=body, headers=headers, stamp=stamp
+                call.method,
+                call.path,
+                params=call.params,
+                body=call.body,
+                headers=headers,
+                stamp=stamp,
             )
         self._observer.answered(
             request_id,
@@ -376,8 +341,8 @@ class QuivoClient:
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %s in %.0f ms (attempt %d, sent at %.6f)",
-                method,
-                path,
+                call.method,
+                call.path,
                 exchange.status if exchange.problem is None else exchange.problem,
                 exchange.latency_ms,
                 attempt,
