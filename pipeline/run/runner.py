@@ -105,7 +105,8 @@ def _dry_outcomes(prepared: Prepared) -> pl.DataFrame:
         ],
     )
     frame = pl.concat([outcome_frame(prepared.settled), valid.select(list(OUTCOME_SCHEMA))])
-    return frame.sort("__index")
+    now = pl.lit(datetime.now(UTC)).cast(OUTCOME_SCHEMA["decidedAt"])  # every row decided now
+    return frame.sort("__index").with_columns(now.alias("decidedAt"))
 
 
 def validate_files(
