@@ -24,7 +24,7 @@ from pipeline.outcomes import LEADING_COLUMNS, SUCCESS, Outcome
 from pipeline.reports.orderfile import ORDER_KEYS, write_order_parquet
 from pipeline.run.records import RowResult
 
-OUTCOME_SCHEMA = {
+OUTCOME_SCHEMA: dict[str, Any] = {
     "__index": pl.Int64,
     "orderId": pl.Int64,
     "action": pl.String,

@@ -33,10 +33,19 @@ from pipeline.run.snapshot import StoredImages, last_read, request_costs, row_ch
 from pipeline.settings import Environment, RunOptions, resolve_options
 
 
-def load_results(run_dirs: Path | str | Sequence[Path | str]) -> pl.DataFrame:
+def load_results(
+    run_dirs: Path | str | Sequence[Path | str], *, latest: bool = False
+) -> pl.DataFrame:
     """The results of one run or many (paths or globs) as one frame, as the data team reads
     them: `runDir` first, then the results columns with one type each (`row`, `sourceRow`
-    integers; the input's own columns text), whatever each run's inputs looked like."""
+    integers; the input's own columns text), whatever each run's inputs looked like.
+
+    `latest=True` keeps one row per source row: a rerun's row (named by its `sourceRun`,
+    `sourceFile`, `sourceRow`) replaces the row of the run it reran, so an order that
+    failed one night and landed in the rerun counts once, as applied. The latest is the
+    one decided last (`decidedAt`; rows of runs from before that column count by their
+    run's place in time order of the run directories' names).
+    """
     from pipeline.run.rerun import expand_run_dirs
 
     given = [run_dirs] if isinstance(run_dirs, Path | str) else list(run_dirs)
@@ -57,9 +66,43 @@ def load_results(run_dirs: Path | str | Sequence[Path | str]) -> pl.DataFrame:
                 ]
             ).select(pl.lit(str(run_dir)).alias("runDir"), pl.all())
         )
-    if len(frames) == 1 and isinstance(run_dirs, Path | str) and not glob.has_magic(str(run_dirs)):
+    if (
+        not latest
+        and len(frames) == 1
+        and isinstance(run_dirs, Path | str)
+        and not glob.has_magic(str(run_dirs))
+    ):
         return frames[0].drop("runDir")  # one run: its results.parquet as written
-    return pl.concat(frames, how="diagonal_relaxed")
+    frame = pl.concat(frames, how="diagonal_relaxed")
+    return latest_outcomes(frame) if latest else frame
+
+
+def latest_outcomes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each source row's latest outcome across reruns (see `load_results`), in the order of
+    the rows kept."""
+    has = set(frame.columns)
+    run_name = pl.col("runDir").str.replace(r"^.*[/\\]", "")
+
+    def origin(column: str, own: pl.Expr) -> pl.Expr:
+        return pl.coalesce(pl.col(column), own) if column in has else own
+
+    key = [
+        origin("sourceRun", run_name).alias("__run"),
+        origin("sourceFile", pl.col("file")).alias("__file"),
+        origin("sourceRow", pl.col("row")).cast(pl.Int64).alias("__row"),
+    ]
+    decided = pl.col("decidedAt") if "decidedAt" in has else pl.lit(None, dtype=pl.Datetime("ms"))
+    ranked = frame.with_row_index("__position").with_columns(
+        *key,
+        run_name.rank("dense").alias("__run_order"),
+        decided.dt.epoch("ms").fill_null(-1).alias("__decided"),
+    )
+    last = ranked.sort("__decided", "__run_order", "__position").unique(
+        ["__run", "__file", "__row"], keep="last", maintain_order=True
+    )
+    return last.sort("__position").drop(
+        "__position", "__run", "__file", "__row", "__run_order", "__decided"
+    )
 
 
 def _open(run_dir: Path) -> tuple[Journal, dict[str, Any]]:
@@ -69,6 +112,14 @@ def _open(run_dir: Path) -> tuple[Journal, dict[str, Any]]:
     except BaseException:
         journal.close()
         raise
+
+
+def run_job_name(run_dir: Path) -> str | None:
+    """The job a run belongs to (from its manifest), or None."""
+    journal, manifest = _open(run_dir)
+    journal.close()
+    name = manifest.get("options", {}).get("job_name")
+    return str(name) if name else None
 
 
 def prepare_again(run_dir: Path, manifest: dict[str, Any], options: RunOptions) -> Prepared:

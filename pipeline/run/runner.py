@@ -61,7 +61,7 @@ MANIFEST_VERSION = 1
 
 @dataclass(frozen=True)
 class RunResult:
-    run_dir: Path
+    run_dir: Path | None  # None: no run happened (a rerun with nothing to rerun)
     summary: dict[str, Any]
     exit_code: int
     results: pl.DataFrame
