@@ -68,3 +68,29 @@ def test_a_full_disk_stops_the_run_and_resume_finishes_it(
     results = pl.read_parquet(out / "results.parquet")
     assert results.height == len(ids)
     assert set(results["outcome"]) == {"applied"}
+
+
+def test_a_full_disk_prints_one_clear_line_and_no_traceback(
+    sandbox: SandboxThread,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No "Future exception was never retrieved" (asyncio's log of a failed commit nobody
+    waited for, with its traceback) before or after the one line."""
+    import gc
+
+    path, _ = comment_file(sandbox, tmp_path, 60, "disk full")
+    full_disk_after(PAGES, monkeypatch)
+    with caplog.at_level("ERROR", logger="asyncio"):
+        stopped = CliRunner().invoke(
+            main,
+            ["run", str(path), "--action", "update", "--out", str(tmp_path / "run"),
+             "--rate", "300", "--concurrency", "4", "--quiet"],
+            env=cli_env(sandbox),
+        )  # fmt: skip
+        gc.collect()  # a future's unretrieved exception is logged when it is collected
+    assert stopped.exit_code == 3, stopped.output
+    assert "never retrieved" not in caplog.text
+    assert "Traceback" not in caplog.text + stopped.output
+    assert [line for line in stopped.output.splitlines() if "cannot write the journal" in line]

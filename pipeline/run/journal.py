@@ -215,6 +215,11 @@ class Journal:
                 return
             if error is not None:
                 due.set_exception(error)
+                # Marked as seen: the run learns of the failure through `on_failure` (one
+                # clear line); a commit nobody waited for must not be logged by asyncio
+                # as "Future exception was never retrieved", with its traceback. Those
+                # who wait (`durable`) still get the error.
+                due.exception()
             else:
                 due.set_result(None)
 
