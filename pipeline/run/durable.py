@@ -20,12 +20,14 @@ import polars as pl
 from pipeline.api.pace import Pace
 from pipeline.errors import RunDirError
 from pipeline.inputs.read import sha256_of
+from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.reports.report import RESULT_TYPES, outcome_frame, write_reports
 from pipeline.reports.summary import build_summary
 from pipeline.run.journal import JOURNAL_NAME, Journal
 from pipeline.run.prepare import Prepared, prepare
 from pipeline.run.progress import Progress
 from pipeline.run.ratememo import resumed_rate
+from pipeline.run.records import RowResult
 from pipeline.run.resolve import resolve_order_keys, stored_resolution
 from pipeline.run.rundir import run_lock
 from pipeline.run.runner import ProgressFactory, RunResult, execute
@@ -240,17 +242,28 @@ def _rebuild(run_dir: Path) -> RunResult:
     try:
         options = RunOptions.from_manifest(manifest["options"])
         prepared = prepare_again(run_dir, manifest, options)
+        results = list(journal.results())
+        missing = _not_decided(prepared, {r.index for r in results})
         outcomes = outcome_frame(
-            list(journal.results()), row_changes(prepared.plan, StoredImages(journal))
+            results + missing, row_changes(prepared.plan, StoredImages(journal))
         )
         if outcomes.height != manifest["row_count"]:
-            missing = manifest["row_count"] - outcomes.height
             raise RunDirError(
-                f"{run_dir}: {missing} rows have no outcome yet; finish the run with"
-                f" 'quivo-bulk resume {run_dir}'"
+                f"{run_dir}: the journal holds {outcomes.height} rows, its inputs give"
+                f" {manifest['row_count']}; the reports cannot be rebuilt"
             )
         sessions = journal.sessions()
         stopped = sessions[-1]["stopped"] if sessions else None
+        ended = bool(sessions) and sessions[-1]["finished_at"] is not None
+        if missing or (stopped is None and not ended):
+            # Killed, or stopped by a journal that could not be written: interim reports.
+            why = f" ({stopped})" if stopped else ""
+            stopped = (
+                f"unfinished: {len(missing)} rows have no outcome yet (not_attempted here);"
+                f" the run was killed or could not write its journal{why}"
+                if missing
+                else stopped or "unfinished: the run was killed before it ended"
+            )
         summary = build_summary(
             command=sessions[-1]["command"] if sessions else "run",  # the run's, rebuilt
             run_dir=run_dir,
@@ -262,6 +275,7 @@ def _rebuild(run_dir: Path) -> RunResult:
             extra={
                 **request_costs(journal, outcomes.height, profile=options.api.profile),
                 **{k: manifest[k] for k in ("reruns",) if k in manifest},
+                **({"unfinished": True} if stopped else {}),
             },
         )
         frame = write_reports(
@@ -275,6 +289,25 @@ def _rebuild(run_dir: Path) -> RunResult:
     finally:
         journal.close()
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+
+
+def _not_decided(prepared: Prepared, decided: set[int]) -> list[RowResult]:
+    """The rows of an unfinished run that have no outcome in its journal: the rows settled
+    before sending (invalid, duplicate) as they are, the rest `not_attempted`."""
+    rows = [r for r in prepared.settled if r.index not in decided]
+    rows += [
+        RowResult(
+            index=index,
+            outcome=Outcome.NOT_ATTEMPTED,
+            order_id=order_id if order_id > 0 else None,  # < 0: a key not yet resolved
+            action=action,
+            error_code=ErrorCode.ABORTED,
+            error="no outcome yet: the run is unfinished; resume sends it",
+        )
+        for index, order_id, action in prepared.plan.sendable()
+        if index not in decided
+    ]
+    return rows
 
 
 def subset_inputs(
