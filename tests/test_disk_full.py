@@ -3,6 +3,7 @@ out: one clear line, exit 3, no traceback, resumable once there is space (SPEC Â
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,68 @@ def test_a_full_disk_stops_the_run_and_resume_finishes_it(
     results = pl.read_parquet(out / "results.parquet")
     assert results.height == len(ids)
     assert set(results["outcome"]) == {"applied"}
+
+
+def test_a_full_disk_prints_one_clear_line_and_no_traceback(
+    sandbox: SandboxThread,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No "Future exception was never retrieved" (asyncio's log of a failed commit nobody
+    waited for, with its traceback) before or after the one line."""
+    import gc
+
+    path, _ = comment_file(sandbox, tmp_path, 60, "disk full")
+    full_disk_after(PAGES, monkeypatch)
+    with caplog.at_level("ERROR", logger="asyncio"):
+        stopped = CliRunner().invoke(
+            main,
+            ["run", str(path), "--action", "update", "--out", str(tmp_path / "run"),
+             "--rate", "300", "--concurrency", "4", "--quiet"],
+            env=cli_env(sandbox),
+        )  # fmt: skip
+        gc.collect()  # a future's unretrieved exception is logged when it is collected
+    assert stopped.exit_code == 3, stopped.output
+    assert "never retrieved" not in caplog.text
+    assert "Traceback" not in caplog.text + stopped.output
+    assert [line for line in stopped.output.splitlines() if "cannot write the journal" in line]
+
+
+def test_report_rebuild_of_a_run_a_full_disk_stopped_writes_interim_reports(
+    sandbox: SandboxThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows without an outcome are `not_attempted`, the summary says unfinished, and the
+    next step is still `resume` (it refused: "N rows have no outcome yet")."""
+    path, ids = comment_file(sandbox, tmp_path, 60, "disk full")
+    out = tmp_path / "run"
+    full_disk_after(PAGES, monkeypatch)
+    args = ["run", str(path), "--action", "update", "--out", str(out), "--rate", "300", "--quiet"]
+    stopped = CliRunner().invoke(main, args, env=cli_env(sandbox))
+    assert stopped.exit_code == 3, stopped.output
+    with sqlite3.connect(out / "journal.sqlite") as db:
+        decided = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    assert decided < len(ids)  # the disk filled before every row had its outcome
+    (out / "results.parquet").unlink(missing_ok=True)
+
+    rebuilt = CliRunner().invoke(main, ["report", str(out), "--rebuild"])
+    assert rebuilt.exit_code == 3, rebuilt.output
+    assert "Traceback" not in rebuilt.output
+    assert f"quivo-bulk resume {out}" in rebuilt.output
+    results = pl.read_parquet(out / "results.parquet")
+    assert results.height == len(ids)  # every input row once
+    assert results["row"].to_list() == list(range(2, len(ids) + 2))
+    no_outcome = results.filter(pl.col("errorCode") == "aborted")
+    assert no_outcome.height >= len(ids) - decided
+    assert set(no_outcome["outcome"]) <= {"not_attempted", "failed"}
+    assert (results["outcome"] == "not_attempted").sum() >= len(ids) - decided
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stopped"].startswith(f"unfinished: {len(ids) - decided} rows have no outcome")
+    assert summary["unfinished"] is True
+    assert summary["exit_code"] == 3
+    assert (out / "errors.csv").exists()
+
+    monkeypatch.undo()  # space again: resume finishes it
+    resumed = CliRunner().invoke(main, ["resume", str(out), "--quiet"], env=cli_env(sandbox))
+    assert resumed.exit_code == 0, resumed.output
+    assert set(pl.read_parquet(out / "results.parquet")["outcome"]) == {"applied"}

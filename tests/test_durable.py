@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.core.errors import RunDirError
-from pipeline.flows.rerun import rerun_run
+from pipeline.flows.rerun import rerun_run, rerun_runs
 from pipeline.flows.resume import load_results, rebuild_reports
 from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
@@ -217,6 +218,34 @@ def test_rerun_with_nothing_to_do_exits_0(sandbox: SandboxThread, tmp_path: Path
     result = CliRunner().invoke(main, ["rerun", str(tmp_path / "r")], env=cli_env(sandbox))
     assert result.exit_code == 0
     assert "nothing to rerun" in result.output
+    assert "no run directory was made" in result.output
+    last = result.output.strip().splitlines()[-1]
+    finished = json.loads(last[last.index("{") :])  # after the cron timestamp
+    assert finished["event"] == "run_finished"
+    assert finished["runDir"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cancel.csv", "r"]
+
+
+def test_rerun_runs_with_nothing_to_rerun_says_so_and_returns_no_run_directory(
+    sandbox: SandboxThread, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """From Python: `run_dir` is None (not the source run, whose results an analyst
+    would load instead), the summary's too, and a log line says why."""
+    path = tmp_path / "cancel.csv"
+    path.write_text("orderId\n" + "\n".join(map(str, order_ids(sandbox, "PENDING", 2))) + "\n")
+    options = options_for(sandbox, action="cancel")
+    run_files([path], options=options, env=env_for(sandbox), out=tmp_path / "runs" / "night")
+    sent = state_of(sandbox).stats.requests
+    with caplog.at_level("WARNING", logger="pipeline"):
+        result = rerun_runs([tmp_path / "runs" / "*"], cli={}, env=env_for(sandbox))
+    assert result.run_dir is None
+    assert result.summary["run_dir"] is None
+    assert result.exit_code == 0
+    assert result.results.height == 0
+    assert "nothing to rerun in" in caplog.text
+    assert "no run directory" in caplog.text
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["night"]
+    assert state_of(sandbox).stats.requests == sent
 
 
 def test_rerun_refuses_an_unfinished_run(sandbox: SandboxThread, tmp_path: Path) -> None:

@@ -147,14 +147,16 @@ def test_reports_have_the_contract_columns_and_feed_back_in(
         "file", "row", "orderId", "action", "outcome", "errorCode", "error", "httpStatus",
         "attempts", "latencyMs", "orderStatus", "cancelRequestedAt", "lastModified",
     ]  # fmt: skip
-    assert parquet.columns[13] == "changes"
-    assert parquet.columns[14:] == [
+    assert parquet.columns[13:15] == ["changes", "decidedAt"]
+    assert parquet["decidedAt"].dtype == pl.Datetime("ms", "UTC")
+    assert parquet["decidedAt"].null_count() == 0  # every row got its outcome at some time
+    assert parquet.columns[15:] == [
         "Order ID", "Name", "Company", "Street", "Street 2", "ZIP", "City", "State", "Country",
         "E-Mail", "Phone", "Note", "Latitude", "Longitude",
     ]  # fmt: skip
     with (run_dir / "errors.csv").open(encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.DictReader(stream, delimiter=";"))  # the input's own delimiter
-    assert list(rows[0])[:14] == parquet.columns[14:]
+    assert list(rows[0])[:14] == parquet.columns[15:]
     assert list(rows[0])[14:] == ["action", "addressType", "error", "errorCode"]
     assert [r["errorCode"] for r in rows] == [
         "missing_state", "invalid_country", "status_conflict", "order_not_found",

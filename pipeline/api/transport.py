@@ -95,6 +95,11 @@ class Transport:
             raise_for_status=False,
             trace_configs=[tracing] if self.stamps else None,
         )
+        # aiohttp re-sends a GET or PUT by itself, at once, when a kept-alive connection
+        # breaks under it (RFC 9112's retry): a request the pacer never gave a turn to and
+        # the journal never saw (a third request in one second at --rate 2). Off: the
+        # client's own retry (paced, journaled, counted) decides. No public option sets it.
+        self._session._retry_connection = False
         return self
 
     async def __aexit__(

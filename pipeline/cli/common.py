@@ -295,7 +295,7 @@ def announce_finished(result: RunResult) -> None:
     finished_line(
         "run_finished",
         command=result.summary.get("command"),
-        runDir=str(result.run_dir),
+        runDir=str(result.run_dir) if result.run_dir is not None else None,
         exitCode=result.exit_code,
         outcomes=result.summary.get("outcomes", {}),
     )
@@ -344,6 +344,8 @@ def show_result(result: RunResult) -> None:
         more = ", ..." if group["count"] > len(group["rows"]) else ""
         message = REDACTOR.scrub(str(group["message"]))[:160]
         click.echo(f"  {group['errorCode']} ({group['count']}): {message} (rows {rows}{more})")
+    if result.run_dir is None:  # no run happened (a rerun with nothing to rerun)
+        return
     click.echo(f"reports: {result.run_dir}")
     if summary.get("stopped"):
         click.echo(f"stopped early: {REDACTOR.scrub(summary['stopped'])}", err=True)

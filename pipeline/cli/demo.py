@@ -113,7 +113,7 @@ def run_demo(*, out_root: Path, echo: Callable[[str], None]) -> Iterator[RunResu
 def show_rows_to_fix(result: RunResult, *, echo: Callable[[str], None]) -> None:
     """Each row that did not land, with its error: the hints a person acts on."""
     left = result.results.filter(~pl.col("outcome").is_in(["applied", "duplicate", "unchanged"]))
-    echo(f"Rows to fix (they are in {result.run_dir / 'errors.xlsx'}):")
+    echo(f"Rows to fix (they are in {result.run_dir or '.'}/errors.xlsx):")
     for row, order_id, error in left.select("row", "orderId", "error").iter_rows():
         echo(f"  row {row}{f', order {order_id}' if order_id else ''}: {error}")
 

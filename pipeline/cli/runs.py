@@ -52,8 +52,10 @@ def rerun_command(
         shown = ", ".join(map(str, run_dirs))
         click.echo(
             f"{shown}: nothing to rerun; every row landed, failed for good"
-            " (--include-permanent sends those) or is invalid (see errors.csv)"
+            " (--include-permanent sends those) or is invalid (see errors.csv);"
+            " no run directory was made"
         )
+        announce_finished(result)  # runDir null: monitoring sees the rerun ended
         sys.exit(0)
     show_result(result)
     announce_finished(result)

@@ -44,6 +44,7 @@ LEADING_COLUMNS = (
     "cancelRequestedAt",
     "lastModified",
     "changes",
+    "decidedAt",
 )
 
 

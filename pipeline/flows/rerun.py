@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +30,6 @@ from pipeline.flows.resume import _open, is_finished, prepare_again
 from pipeline.flows.run import (
     ProgressFactory,
     RunResult,
-    default_run_dir,
     ready_credentials,
     start_run,
 )
@@ -43,6 +44,8 @@ from pipeline.store.rundir import (
     run_lock,
     seal,
 )
+
+log = logging.getLogger(__name__)
 
 RERUN_MARK = "rerun-by.json"
 TRANSIENT = frozenset(
@@ -147,8 +150,8 @@ def rerun_runs(
     """One new run of the rows of `run_dirs` that did not land (see the module docstring).
 
     One run directory that cannot be rerun (unfinished, already rerun) is refused;
-    among several, it is left out with a warning. Nothing to rerun: exit code 0 and
-    no new run directory.
+    among several, it is left out with a warning. Nothing to rerun: a log line says so,
+    exit code 0 and no run directory (`run_dir` None, `summary["run_dir"]` None).
     """
     sources_dirs = expand_run_dirs(run_dirs)
     if out is not None:
@@ -166,7 +169,7 @@ def rerun_runs(
         raise RunDirError(notes[0])
     first = sources_dirs[0]
     if not sources:
-        return _nothing_to_rerun(out or first, sources_dirs, notes)
+        return _nothing_to_rerun(sources_dirs, notes)
     options = sources[0].options
     for other in sources[1:]:
         if (other.options.api.base_url, dict(other.options.columns)) != (
@@ -177,8 +180,7 @@ def rerun_runs(
                 f"{other.run_dir} and {sources[0].run_dir} used different base URLs or column"
                 " mappings; rerun them separately"
             )
-    name = f"rerun-{first.name}" if len(sources) == 1 else f"rerun-{len(sources)}-runs"
-    target = out or default_run_dir(name, root=first.parent)
+    target = out or rerun_dir(sources[0].run_dir, options.job_name)
     check_fresh(target)
     credentials = ready_credentials(sources[0].prepared, options=options, env=env)
     make_run_dir(target)
@@ -241,8 +243,31 @@ def _subset_inputs(sources: list[Source], folder: Path) -> tuple[list[Path], lis
     return paths, names
 
 
-def _nothing_to_rerun(target: Path, sources: list[Path], notes: list[str]) -> RunResult:
-    """Nothing to send: a summary only, no run directory."""
+def rerun_dir(source: Path, job_name: str | None, *, root: Path | None = None) -> Path:
+    """`<UTC time>-rerun-<job>` beside `source`: named as a rerun, so a glob of the job's
+    own runs (`*-<job>-*`, the nightly sweep's `<time>-<job>-<file>`) never takes it.
+    `<job>` is the source run's job, else its name without the time; a second rerun in
+    the same second is `<time>-rerun-2-<job>`. `root`: another folder than the source's."""
+    name = job_name or re.sub(r"^\d{8}T\d{6}Z-(rerun-(\d+-)?)?", "", source.name)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:60] or "run"
+    folder = root or source.parent
+    candidate = folder / f"{stamp}-rerun-{slug}"
+    number = 2
+    while candidate.exists():
+        candidate = folder / f"{stamp}-rerun-{number}-{slug}"
+        number += 1
+    return candidate
+
+
+def _nothing_to_rerun(sources: list[Path], notes: list[str]) -> RunResult:
+    """Nothing to send: said in a log line and the summary's `note`; no run directory."""
+    shown = ", ".join(map(str, sources))
+    log.warning(
+        "nothing to rerun in %s: every row landed, failed for good (include_permanent"
+        " sends those) or is invalid; no run directory was made",
+        shown,
+    )
     summary: dict[str, Any] = {
         "command": "rerun",
         "run_dir": None,
@@ -257,7 +282,7 @@ def _nothing_to_rerun(target: Path, sources: list[Path], notes: list[str]) -> Ru
         "note": "nothing to rerun: no row failed transiently, was unverified or not attempted",
         "rerun_notes": notes,
     }
-    return RunResult(target, summary, 0, pl.DataFrame(), tuple(notes))
+    return RunResult(None, summary, 0, pl.DataFrame(), tuple(notes))
 
 
 def rerun_run(

@@ -20,6 +20,7 @@ import polars as pl
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
+from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.run import ProgressFactory, RunResult, execute
 from pipeline.inputs.read import sha256_of
 from pipeline.plan.prepare import Prepared, prepare
@@ -31,12 +32,22 @@ from pipeline.send.snapshot import StoredImages, last_read, request_costs, row_c
 from pipeline.store.journal import JOURNAL_NAME, Journal
 from pipeline.store.ratememo import resumed_rate
 from pipeline.store.rundir import run_lock
+from pipeline.store.schema import RowResult
 
 
-def load_results(run_dirs: Path | str | Sequence[Path | str]) -> pl.DataFrame:
+def load_results(
+    run_dirs: Path | str | Sequence[Path | str], *, latest: bool = False
+) -> pl.DataFrame:
     """The results of one run or many (paths or globs) as one frame, as the data team reads
     them: `runDir` first, then the results columns with one type each (`row`, `sourceRow`
-    integers; the input's own columns text), whatever each run's inputs looked like."""
+    integers; the input's own columns text), whatever each run's inputs looked like.
+
+    `latest=True` keeps one row per source row: a rerun's row (named by its `sourceRun`,
+    `sourceFile`, `sourceRow`) replaces the row of the run it reran, so an order that
+    failed one night and landed in the rerun counts once, as applied. The latest is the
+    one decided last (`decidedAt`; rows of runs from before that column count by their
+    run's place in time order of the run directories' names).
+    """
     from pipeline.flows.rerun import expand_run_dirs
 
     given = [run_dirs] if isinstance(run_dirs, Path | str) else list(run_dirs)
@@ -57,9 +68,43 @@ def load_results(run_dirs: Path | str | Sequence[Path | str]) -> pl.DataFrame:
                 ]
             ).select(pl.lit(str(run_dir)).alias("runDir"), pl.all())
         )
-    if len(frames) == 1 and isinstance(run_dirs, Path | str) and not glob.has_magic(str(run_dirs)):
+    if (
+        not latest
+        and len(frames) == 1
+        and isinstance(run_dirs, Path | str)
+        and not glob.has_magic(str(run_dirs))
+    ):
         return frames[0].drop("runDir")  # one run: its results.parquet as written
-    return pl.concat(frames, how="diagonal_relaxed")
+    frame = pl.concat(frames, how="diagonal_relaxed")
+    return latest_outcomes(frame) if latest else frame
+
+
+def latest_outcomes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each source row's latest outcome across reruns (see `load_results`), in the order of
+    the rows kept."""
+    has = set(frame.columns)
+    run_name = pl.col("runDir").str.replace(r"^.*[/\\]", "")
+
+    def origin(column: str, own: pl.Expr) -> pl.Expr:
+        return pl.coalesce(pl.col(column), own) if column in has else own
+
+    key = [
+        origin("sourceRun", run_name).alias("__run"),
+        origin("sourceFile", pl.col("file")).alias("__file"),
+        origin("sourceRow", pl.col("row")).cast(pl.Int64).alias("__row"),
+    ]
+    decided = pl.col("decidedAt") if "decidedAt" in has else pl.lit(None, dtype=pl.Datetime("ms"))
+    ranked = frame.with_row_index("__position").with_columns(
+        *key,
+        run_name.rank("dense").alias("__run_order"),
+        decided.dt.epoch("ms").fill_null(-1).alias("__decided"),
+    )
+    last = ranked.sort("__decided", "__run_order", "__position").unique(
+        ["__run", "__file", "__row"], keep="last", maintain_order=True
+    )
+    return last.sort("__position").drop(
+        "__position", "__run", "__file", "__row", "__run_order", "__decided"
+    )
 
 
 def _open(run_dir: Path) -> tuple[Journal, dict[str, Any]]:
@@ -69,6 +114,14 @@ def _open(run_dir: Path) -> tuple[Journal, dict[str, Any]]:
     except BaseException:
         journal.close()
         raise
+
+
+def run_job_name(run_dir: Path) -> str | None:
+    """The job a run belongs to (from its manifest), or None."""
+    journal, manifest = _open(run_dir)
+    journal.close()
+    name = manifest.get("options", {}).get("job_name")
+    return str(name) if name else None
 
 
 def prepare_again(run_dir: Path, manifest: dict[str, Any], options: RunOptions) -> Prepared:
@@ -189,17 +242,28 @@ def _rebuild(run_dir: Path) -> RunResult:
     try:
         options = RunOptions.from_manifest(manifest["options"])
         prepared = prepare_again(run_dir, manifest, options)
+        results = list(journal.results())
+        missing = _not_decided(prepared, {r.index for r in results})
         outcomes = outcome_frame(
-            list(journal.results()), row_changes(prepared.plan, StoredImages(journal))
+            results + missing, row_changes(prepared.plan, StoredImages(journal))
         )
         if outcomes.height != manifest["row_count"]:
-            missing = manifest["row_count"] - outcomes.height
             raise RunDirError(
-                f"{run_dir}: {missing} rows have no outcome yet; finish the run with"
-                f" 'quivo-bulk resume {run_dir}'"
+                f"{run_dir}: the journal holds {outcomes.height} rows, its inputs give"
+                f" {manifest['row_count']}; the reports cannot be rebuilt"
             )
         sessions = journal.sessions()
         stopped = sessions[-1]["stopped"] if sessions else None
+        ended = bool(sessions) and sessions[-1]["finished_at"] is not None
+        if missing or (stopped is None and not ended):
+            # Killed, or stopped by a journal that could not be written: interim reports.
+            why = f" ({stopped})" if stopped else ""
+            stopped = (
+                f"unfinished: {len(missing)} rows have no outcome yet (not_attempted here);"
+                f" the run was killed or could not write its journal{why}"
+                if missing
+                else stopped or "unfinished: the run was killed before it ended"
+            )
         summary = build_summary(
             command=sessions[-1]["command"] if sessions else "run",  # the run's, rebuilt
             run_dir=run_dir,
@@ -211,6 +275,7 @@ def _rebuild(run_dir: Path) -> RunResult:
             extra={
                 **request_costs(journal, outcomes.height, profile=options.api.profile),
                 **{k: manifest[k] for k in ("reruns",) if k in manifest},
+                **({"unfinished": True} if stopped else {}),
             },
         )
         frame = write_reports(
@@ -224,6 +289,25 @@ def _rebuild(run_dir: Path) -> RunResult:
     finally:
         journal.close()
     return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+
+
+def _not_decided(prepared: Prepared, decided: set[int]) -> list[RowResult]:
+    """The rows of an unfinished run that have no outcome in its journal: the rows settled
+    before sending (invalid, duplicate) as they are, the rest `not_attempted`."""
+    rows = [r for r in prepared.settled if r.index not in decided]
+    rows += [
+        RowResult(
+            index=index,
+            outcome=Outcome.NOT_ATTEMPTED,
+            order_id=order_id if order_id > 0 else None,  # < 0: a key not yet resolved
+            action=action,
+            error_code=ErrorCode.ABORTED,
+            error="no outcome yet: the run is unfinished; resume sends it",
+        )
+        for index, order_id, action in prepared.plan.sendable()
+        if index not in decided
+    ]
+    return rows
 
 
 def subset_inputs(

@@ -61,7 +61,7 @@ MANIFEST_VERSION = 1
 
 @dataclass(frozen=True)
 class RunResult:
-    run_dir: Path
+    run_dir: Path | None  # None: no run happened (a rerun with nothing to rerun)
     summary: dict[str, Any]
     exit_code: int
     results: pl.DataFrame
@@ -105,7 +105,8 @@ def _dry_outcomes(prepared: Prepared) -> pl.DataFrame:
         ],
     )
     frame = pl.concat([outcome_frame(prepared.settled), valid.select(list(OUTCOME_SCHEMA))])
-    return frame.sort("__index")
+    now = pl.lit(datetime.now(UTC)).cast(OUTCOME_SCHEMA["decidedAt"])  # every row decided now
+    return frame.sort("__index").with_columns(now.alias("decidedAt"))
 
 
 def validate_files(

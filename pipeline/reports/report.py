@@ -24,7 +24,7 @@ from pipeline.inputs.read import InputTable
 from pipeline.reports.orderfile import ORDER_KEYS, write_order_parquet
 from pipeline.store.schema import RowResult
 
-OUTCOME_SCHEMA = {
+OUTCOME_SCHEMA: dict[str, Any] = {
     "__index": pl.Int64,
     "orderId": pl.Int64,
     "action": pl.String,
@@ -35,7 +35,10 @@ OUTCOME_SCHEMA = {
     "attempts": pl.Int32,
     "latencyMs": pl.Float64,
     "changes": pl.String,
+    "decidedAt": pl.Datetime("ms", "UTC"),
 }
+# How a time is written in results.csv: ISO 8601 in UTC, e.g. 2026-11-24T02:31:07.412Z.
+CSV_TIME = "%Y-%m-%dT%H:%M:%S%.3fZ"
 
 
 # The type of each results column that is not the input's own (text): `load_results`
@@ -48,6 +51,7 @@ RESULT_TYPES: dict[str, Any] = {
     "attempts": pl.Int32,
     "latencyMs": pl.Float64,
     "sourceRow": pl.Int64,
+    "decidedAt": pl.Datetime("ms", "UTC"),
 }
 
 
@@ -60,6 +64,7 @@ def outcome_frame(
     """
     ordered = sorted(results, key=lambda r: r.index)
     described = changes or {}
+    decided = [None if r.decided_at is None else round(r.decided_at * 1000) for r in ordered]
     return pl.DataFrame(
         {
             "__index": [r.index for r in ordered],
@@ -72,6 +77,7 @@ def outcome_frame(
             "attempts": [r.attempts for r in ordered],
             "latencyMs": [r.latency_ms for r in ordered],
             "changes": [described.get(r.index) for r in ordered],
+            "decidedAt": pl.Series(decided, dtype=pl.Int64).cast(pl.Datetime("ms", "UTC")),
         },
         schema=OUTCOME_SCHEMA,
     )
@@ -140,7 +146,9 @@ def errors_frame(
 
 def write_csv(frame: pl.DataFrame, path: Path, *, separator: str = ",") -> None:
     """CSV that Excel opens safely (formula guard on text cells), UTF-8 with BOM for Excel."""
-    guard_frame(frame).write_csv(path, include_bom=True, separator=separator)
+    guard_frame(frame).write_csv(
+        path, include_bom=True, separator=separator, datetime_format=CSV_TIME
+    )
 
 
 def write_text_workbook(frame: pl.DataFrame, path: Path, *, sheet: str = "errors") -> None:

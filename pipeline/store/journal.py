@@ -38,6 +38,14 @@ MAX_BACKLOG_ORDERS = 500
 INSERT_RESULT = f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
 
 
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Columns added since a journal was written: `results.decided_at` (rows of an older
+    run have none: their `decidedAt` stays empty)."""
+    have = {row[1] for row in connection.execute("PRAGMA table_info(results)")}
+    if "decided_at" not in have:
+        connection.execute("ALTER TABLE results ADD COLUMN decided_at REAL")
+
+
 class Journal:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
@@ -91,6 +99,7 @@ class Journal:
             connection = cls._connect(path)
             connection.execute("SELECT body FROM manifest").fetchone()
             connection.executescript(SCHEMA)  # a journal from before a table was added
+            _add_missing_columns(connection)
         except sqlite3.Error as error:
             raise RunDirError(
                 f"{path}: the journal cannot be read ({error}); the run cannot be resumed"
@@ -167,7 +176,9 @@ class Journal:
         self._backlog += 1
 
     def finish_rows(self, results: Iterable[RowResult]) -> None:
-        self._results.extend(result.as_row() for result in results)
+        """Keep rows' outcomes, stamped with the time they were decided (now)."""
+        now = time.time()
+        self._results.extend(result.as_row(now) for result in results)
         self._schedule()
 
     def _schedule(self, *, now: bool = False) -> None:
@@ -204,6 +215,11 @@ class Journal:
                 return
             if error is not None:
                 due.set_exception(error)
+                # Marked as seen: the run learns of the failure through `on_failure` (one
+                # clear line); a commit nobody waited for must not be logged by asyncio
+                # as "Future exception was never retrieved", with its traceback. Those
+                # who wait (`durable`) still get the error.
+                due.exception()
             else:
                 due.set_result(None)
 

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS manifest (id INTEGER PRIMARY KEY CHECK (id = 1), body
 CREATE TABLE IF NOT EXISTS results (
     idx INTEGER PRIMARY KEY, outcome TEXT NOT NULL, order_id INTEGER, action TEXT,
     error_code TEXT, error TEXT, http_status INTEGER, attempts INTEGER NOT NULL,
-    latency_ms REAL
+    latency_ms REAL, decided_at REAL
 );
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY, session INTEGER NOT NULL, order_id INTEGER, row_idx INTEGER,
@@ -57,9 +57,13 @@ class RowResult:
     http_status: int | None = None
     attempts: int = 0
     latency_ms: float | None = None
+    # When the row got this outcome (Unix time, UTC): stamped by the journal as it is
+    # written, so a row finished by a later `resume` carries that session's time.
+    decided_at: float | None = None
 
-    def as_row(self) -> tuple[Any, ...]:
-        """The journal's row (dataclasses.astuple deep-copies; this does not)."""
+    def as_row(self, decided_at: float | None = None) -> tuple[Any, ...]:
+        """The journal's row (dataclasses.astuple deep-copies; this does not); `decided_at`
+        stands in for a row that has no time yet."""
         return (
             self.index,
             self.outcome.value,
@@ -70,6 +74,7 @@ class RowResult:
             self.http_status,
             self.attempts,
             self.latency_ms,
+            self.decided_at if self.decided_at is not None else decided_at,
         )
 
 

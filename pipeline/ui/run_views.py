@@ -190,12 +190,12 @@ async def resume(request: web.Request) -> web.Response:
 
 async def rerun(request: web.Request) -> web.Response:
     """`quivo-bulk rerun` of this run into a new run directory beside it."""
-    from pipeline.flows.rerun import rerun_run
-    from pipeline.flows.run import default_run_dir
+    from pipeline.flows.rerun import rerun_dir, rerun_run
+    from pipeline.flows.resume import run_job_name
 
     ui = state(request)
     source = run_dir_of(request)
-    target = default_run_dir(f"rerun-{source.name}", root=ui.config.runs_dir)
+    target = rerun_dir(source, run_job_name(source), root=ui.config.runs_dir)
     target.mkdir(mode=0o700, parents=True)
     ui.tasks.start(
         target,

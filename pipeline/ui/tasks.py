@@ -75,7 +75,8 @@ class Task:
                 "eta_s": eta_s(done=progress.done, total=progress.total, elapsed_s=elapsed),
             }
         if self.result is not None:
-            data |= {"exit_code": self.result.exit_code, "run": self.result.run_dir.name}
+            made = self.result.run_dir  # None: a rerun with nothing to rerun made no run
+            data |= {"exit_code": self.result.exit_code, "run": made.name if made else None}
         return data
 
 
@@ -122,8 +123,9 @@ class Tasks:
         def target() -> None:
             try:
                 task.result = work(factory)
-                if task.result.run_dir.name != run_dir.name:  # a rerun makes a new directory
-                    self._tasks[task.result.run_dir.name] = task
+                made = task.result.run_dir
+                if made is not None and made.name != run_dir.name:  # a rerun's new directory
+                    self._tasks[made.name] = task
             except QuivoBulkError as error:
                 task.error = self._scrub(str(error))
             except Exception:
