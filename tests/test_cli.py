@@ -139,7 +139,8 @@ def test_run_prints_the_summary_and_exits_1_when_rows_failed(
         ),
         (
             ["validate", str(SAMPLE_DATA / "cancellations.parquet")],
-            "no action column and no --action",  # SPEC §4: a file error, nothing sent
+            # a file error, nothing sent (docs/reference/inputs.md)
+            "no action column and no --action",
         ),
         (["run", "x.csv", "--job", "nope.toml"], "job file nope.toml: no such file"),
         (["resume", "nowhere"], "no journal"),

@@ -1,4 +1,4 @@
-"""Unattended runs (SPEC §7, §8): the nightly guide's crontab line, timestamps, JSON logs,
+"""Unattended runs (docs/guide/nightly.md): the nightly guide's crontab line, timestamps, JSON logs,
 the finished lines, expected failures, archiving, files still being copied."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Job files and the nightly sweep (SPEC §8)."""
+"""Job files and the nightly sweep (docs/reference/job-files.md, docs/guide/nightly.md)."""
 
 from __future__ import annotations
 

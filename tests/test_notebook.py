@@ -1,4 +1,4 @@
-"""From Python (SPEC §13): the notebook guide's example (docs/guide/notebook.md), run as
+"""From Python: the notebook guide's example (docs/guide/notebook.md), run as
 printed, and the edges."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Runs in the UI are the CLI's runs: the same directories, either way round (SPEC §14)."""
+"""Runs in the UI are the CLI's runs: the same directories, either way round
+(docs/guide/operations.md)."""
 
 from __future__ import annotations
 
