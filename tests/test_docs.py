@@ -165,3 +165,18 @@ def test_the_readme_is_a_short_door() -> None:
     assert local, "the README links into docs/"
     missing = [link for link in local if not (REPO / link).exists()]
     assert missing == []
+
+
+def test_the_code_cites_only_documents_in_the_repository() -> None:
+    """Comments and docstrings cite docs pages that exist, never the spec or style guide
+    kept outside the repository."""
+    outside = re.compile("SPEC " + "§|STYLE " + r"\d")
+    cited = re.compile(r"docs/[\w/.-]+?\.md")
+    wrong, missing = [], []
+    for path in sorted([*(REPO / "pipeline").rglob("*.py"), *(REPO / "tests").rglob("*.py")]):
+        text = path.read_text()
+        name = path.relative_to(REPO).as_posix()
+        wrong += [name for _ in outside.finditer(text)]
+        missing += [f"{name}: {page}" for page in cited.findall(text) if not (REPO / page).exists()]
+    assert wrong == []
+    assert missing == []
