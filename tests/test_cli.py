@@ -237,7 +237,7 @@ def test_ctrl_c_stops_sending_and_writes_complete_reports(
 def test_ctrl_c_at_a_low_rate_refetches_the_answered_changes(
     sandbox: SandboxThread, tmp_path: Path
 ) -> None:
-    """The README's promise at --rate 2, where most requests wait for the pacer: the
+    """docs/design/sending.md's promise at --rate 2, where most requests wait for the pacer: the
     cancels answered before Ctrl-C get their refetch and their real outcome, and resume
     sends none of them again. (The queued requests that were never going to be sent used
     up the pacer's turns, so the refetches missed the 5 s grace: every answered cancel

@@ -106,7 +106,7 @@ def input_options(fn: F) -> F:
         click.option(
             "--address-type",
             type=ADDRESS_TYPES,
-            metavar="[DELIVERY|INVOICE|DELIVERY_AND_INVOICE]",  # as the README spells them
+            metavar="[DELIVERY|INVOICE|DELIVERY_AND_INVOICE]",  # as the docs spell them
             help="Address type for address rows without one (default DELIVERY).",
         ),
         click.option("--sheet", help="Excel sheet to read (default: the first)."),
