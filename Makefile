@@ -6,12 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser check format test test-fast demo sandbox bench sample-data clean
+.PHONY: install browser check format test test-fast demo docs sandbox bench sample-data clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,6 +42,10 @@ test-fast: install browser
 demo: install
 	$(BIN)/quivo-bulk demo
 
+# The documentation (docs/, mkdocs.yml) into site/; a broken link or anchor fails it.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 sandbox: install
 	$(BIN)/quivo-bulk sandbox --orders sample_data/sandbox_orders.jsonl --port 8787
 
@@ -54,4 +58,4 @@ sample-data: install
 	$(BIN)/python sample_data/build_samples.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache runs
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache runs site

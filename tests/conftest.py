@@ -155,7 +155,7 @@ def sandbox(
 @pytest.fixture
 def in_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: SandboxThread) -> Path:
     """A working directory with sample_data/, the QUIVO_* variables set for the sandbox:
-    where the README's examples run as printed."""
+    where the documentation's examples run as printed."""
     (tmp_path / "sample_data").symlink_to(SAMPLE_DATA)
     monkeypatch.chdir(tmp_path)
     for name, value in {

@@ -1,4 +1,4 @@
-"""The client's pieces, each alone (STYLE 13): retry policy, accounting, transport."""
+"""The client's pieces, each alone: retry policy, accounting, transport."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Stop when the API says no for good; ride out a short gateway outage (issue 9, SPEC §5)."""
+"""Stop when the API says no for good; ride out a short gateway outage (issue 9,
+docs/design/sending.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Before-images, truthful outcomes and guards against the sandbox (SPEC §10, issue 11)."""
+"""Before-images, truthful outcomes and guards against the sandbox (docs/plan-apply-undo.md, issue
+11)."""
 
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from tests.conftest import (
     send_stamps,
     state_of,
 )
+from tests.readme import pages, section, text_of
 
 KEY_MARKER = "KEY-MARKER-7f3a9c"
 PASSWORD_MARKER = "PW-MARKER-51d2e8"
@@ -54,18 +55,17 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     assert "Example" in result.output
 
 
-def readme_section_of(command: str, readme: str) -> str:
-    """The README's section of a command: `### quivo-bulk CMD` (the sandbox's: `## The
-    sandbox`) up to the next heading."""
-    heading = "## The sandbox\n" if command == "sandbox" else f"### `quivo-bulk {command} "
-    start = readme.index(heading)
-    end = re.search(r"\n#{2,3} ", readme[start + 1 :])
-    return readme[start : start + 1 + end.start() if end else len(readme)]
+def reference_section_of(command: str) -> str:
+    """A command's section of docs/reference/commands.md (`## quivo-bulk CMD`); the
+    sandbox's options are on their own page, docs/sandbox.md."""
+    if command == "sandbox":
+        return text_of("docs/sandbox.md")
+    return section(f"## `quivo-bulk {command}`", page="docs/reference/commands.md")
 
 
-def readme_examples(readme: str) -> list[str]:
-    """Where the README shows an option in use: command lines (in sh/cron blocks and
-    inline code) and the `e.g.` of an option table's row."""
+def examples_in(readme: str) -> list[str]:
+    """Where the documentation shows an option in use: command lines (in sh/cron blocks
+    and inline code) and the `e.g.` of an option table's row."""
     code = re.findall(r"```(?:sh|cron)\n(.*?)```", readme, flags=re.DOTALL)
     lines = [line for block in code for line in block.splitlines() if "quivo-bulk" in line]
     lines += re.findall(r"`((?:\.venv/bin/)?quivo-bulk [^`]*)`", readme)
@@ -83,9 +83,9 @@ def long_options(command: click.Command) -> list[str]:
     ]
 
 
-def test_every_option_of_every_command_is_in_its_readme_section_with_an_example() -> None:
-    readme = (REPO / "README.md").read_text()
-    examples = readme_examples(readme)
+def test_every_option_of_every_command_is_in_its_reference_section_with_an_example() -> None:
+    docs = "\n".join(page.read_text() for page in [REPO / "README.md", *pages()])
+    examples = examples_in(docs)
 
     def named(option: str, text: str) -> bool:
         return re.search(re.escape(option) + r"(?![\w-])", text) is not None
@@ -97,7 +97,7 @@ def test_every_option_of_every_command_is_in_its_readme_section_with_an_example(
             *((name, long_options(cmd)) for name, cmd in sorted(main.commands.items())),
         ]
         for option in options
-        for in_section in [not command or named(option, readme_section_of(command, readme))]
+        for in_section in [not command or named(option, reference_section_of(command))]
         if not (in_section and any(named(option, example) for example in examples))
     ]
     assert missing == []
@@ -139,7 +139,8 @@ def test_run_prints_the_summary_and_exits_1_when_rows_failed(
         ),
         (
             ["validate", str(SAMPLE_DATA / "cancellations.parquet")],
-            "no action column and no --action",  # SPEC §4: a file error, nothing sent
+            # a file error, nothing sent (docs/reference/inputs.md)
+            "no action column and no --action",
         ),
         (["run", "x.csv", "--job", "nope.toml"], "job file nope.toml: no such file"),
         (["resume", "nowhere"], "no journal"),
@@ -236,7 +237,7 @@ def test_ctrl_c_stops_sending_and_writes_complete_reports(
 def test_ctrl_c_at_a_low_rate_refetches_the_answered_changes(
     sandbox: SandboxThread, tmp_path: Path
 ) -> None:
-    """The README's promise at --rate 2, where most requests wait for the pacer: the
+    """docs/design/sending.md's promise at --rate 2, where most requests wait for the pacer: the
     cancels answered before Ctrl-C get their refetch and their real outcome, and resume
     sends none of them again. (The queued requests that were never going to be sent used
     up the pacer's turns, so the refetches missed the 5 s grace: every answered cancel

@@ -1,4 +1,4 @@
-"""Unattended runs (SPEC §7, §8): the README's crontab line, timestamps, JSON logs,
+"""Unattended runs (docs/guide/nightly.md): the nightly guide's crontab line, timestamps, JSON logs,
 the finished lines, expected failures, archiving, files still being copied."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pipeline.config.jobfile import load_job
 from pipeline.flows.sweep import sweep_job
 from pipeline.sandbox import SandboxThread
 from tests.conftest import API_KEY, PASSWORD, REPO, SAMPLE_DATA, USERNAME, env_for, state_of
+from tests.readme import text_of
 from tests.test_cli import cli_env
 from tests.test_jobs import FAST, settled, sweep_job_in
 
@@ -27,14 +28,14 @@ COMPLETED_FILE = SAMPLE_DATA / "inbox" / "2026-11-24-cancellations.csv"  # 41000
 
 
 def crontab_line() -> str:
-    """The crontab line the README prints (the one starting with its schedule)."""
-    lines = (REPO / "README.md").read_text().splitlines()
+    """The crontab line docs/guide/nightly.md prints (the one starting with its schedule)."""
+    lines = text_of("docs/guide/nightly.md").splitlines()
     (line,) = [line for line in lines if line.startswith("30 2 * * *")]
     return line
 
 
 @pytest.mark.slow  # the shipped job sends at 2 requests per second
-def test_the_readme_crontab_line_works_on_a_fresh_clone(
+def test_the_printed_crontab_line_works_on_a_fresh_clone(
     sandbox: SandboxThread, tmp_path: Path
 ) -> None:
     clone = tmp_path / "quivo-bulk"

@@ -1,5 +1,5 @@
 """A journal that cannot be written (disk full) stops the run before another request goes
-out: one clear line, exit 3, no traceback, resumable once there is space (SPEC §8)."""
+out: one clear line, exit 3, no traceback, resumable once there is space (docs/durability.md)."""
 
 from __future__ import annotations
 

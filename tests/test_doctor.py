@@ -1,4 +1,4 @@
-"""`quivo-bulk doctor` (SPEC §11): read-only checks, the setting to change, exit 0/1/3."""
+"""`quivo-bulk doctor` (docs/api.md): read-only checks, the setting to change, exit 0/1/3."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Durable runs: kill -9 and resume, rerun, report --rebuild (SPEC §8)."""
+"""Durable runs: kill -9 and resume, rerun, report --rebuild (docs/durability.md)."""
 
 from __future__ import annotations
 
@@ -337,8 +337,8 @@ def test_an_out_that_holds_a_run_is_refused_with_the_right_next_step(in_copy: Pa
 def test_rerun_takes_the_guards_against_a_wrong_file(
     sandbox: SandboxThread, tmp_path: Path
 ) -> None:
-    """SPEC §3: every sending command takes --max-changes / --max-cancels. A rerun over
-    the limit sends nothing, makes no run directory, and leaves the night's run free to
+    """docs/reference/commands.md: every sending command takes --max-changes / --max-cancels. A
+    rerun over the limit sends nothing, makes no run directory, and leaves the night's run free to
     be rerun (it is not marked as taken)."""
     run_files(
         [SAMPLE_DATA / "mixed-changes.xlsx"], options=options_for(sandbox), env=env_for(sandbox),

@@ -1,4 +1,4 @@
-"""Every started run finishes (SPEC §8): each way a run stops, then `resume`.
+"""Every started run finishes (docs/durability.md): each way a run stops, then `resume`.
 
 The sandbox's own counts (GET /_sandbox/stats) are the judge: after `resume`
 every order's change landed once, rows that finished before the stop were not

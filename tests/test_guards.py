@@ -1,4 +1,4 @@
-"""The breaker, plan ages and limits as pure functions (SPEC §10)."""
+"""The breaker, plan ages and limits as pure functions (docs/plan-apply-undo.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Job files and the nightly sweep (SPEC §8)."""
+"""Job files and the nightly sweep (docs/reference/job-files.md, docs/guide/nightly.md)."""
 
 from __future__ import annotations
 
@@ -260,11 +260,13 @@ def test_a_job_run_goes_under_its_runs_dir(
     assert not (tmp_path / "jobs" / "runs").exists()
 
 
-def test_every_job_key_is_in_the_readme_table() -> None:
+def test_every_job_key_is_in_the_job_files_table() -> None:
     from pipeline.config.jobfile import JobFile
     from tests.readme import section
 
-    table = section("## Job files").split("The repository ships", 1)[0]
+    table = section("# Job files", page="docs/reference/job-files.md").split(
+        "The repository ships", 1
+    )[0]
     first_cells = [row.split("|")[1] for row in table.splitlines() if row.startswith("| `")]
     keys = {key for cell in first_cells for key in re.findall(r"`\[?(\w+)\]?`", cell)}
     assert set(JobFile.model_fields) - {"folder"} - keys == set()  # folder: not a key

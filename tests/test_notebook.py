@@ -1,4 +1,5 @@
-"""From Python (SPEC §13): the README's notebook example, run as printed, and the edges."""
+"""From Python: the notebook guide's example (docs/guide/notebook.md), run as
+printed, and the edges."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from pipeline.sandbox import SandboxThread
 from tests.conftest import state_of
 from tests.readme import blocks, section
 
+GUIDE = "docs/guide/notebook.md"
+
 
 def notebook_example() -> str:
-    return blocks(section("### From a notebook"), "python")[0]
+    return blocks(section("## From a notebook", page=GUIDE), "python")[0]
 
 
 @pytest.fixture
@@ -25,11 +28,9 @@ def notebook_env(in_copy: Path, sandbox: SandboxThread) -> SandboxThread:
     return sandbox
 
 
-def test_the_readme_notebook_example_runs_as_printed(
-    notebook_env: SandboxThread, tmp_path: Path
-) -> None:
+def test_the_notebook_example_runs_as_printed(notebook_env: SandboxThread, tmp_path: Path) -> None:
     names: dict[str, object] = {}
-    exec(compile(notebook_example(), "README.md", "exec"), names)
+    exec(compile(notebook_example(), GUIDE, "exec"), names)
     result, again = names["result"], names["again"]
     assert result.exit_code == 1  # type: ignore[attr-defined]
     frame = result.results  # type: ignore[attr-defined]

@@ -1,4 +1,5 @@
-"""plan -> apply -> undo against the sandbox (SPEC §10): the user's scenarios end to end."""
+"""plan -> apply -> undo against the sandbox (docs/plan-apply-undo.md): the user's scenarios end to
+end."""
 
 from __future__ import annotations
 
@@ -410,8 +411,8 @@ def test_plan_refuses_an_out_that_holds_a_run(in_copy: Path) -> None:
 
 
 def test_undo_apply_takes_the_guards_against_a_wrong_file(in_copy: Path) -> None:
-    """SPEC §3: every sending command takes --max-changes. `undo --apply` over the limit
-    sends nothing and makes no undo run; within it, the undo runs."""
+    """docs/reference/commands.md: every sending command takes --max-changes. `undo --apply` over
+    the limit sends nothing and makes no undo run; within it, the undo runs."""
     runner = CliRunner()
     csv = "sample_data/address-corrections.csv"
     ran = runner.invoke(main, ["run", csv, "--action", "address", "--out", "runs/fixes",

@@ -1,4 +1,4 @@
-"""The API profile (SPEC §11): every variant the sandbox serves, run, resumed and planned.
+"""The API profile (docs/api.md): every variant the sandbox serves, run, resumed and planned.
 
 Each variant is a sandbox that differs from the documented API in one way and
 the profile settings (QUIVO_* variables) that match it. The documented client

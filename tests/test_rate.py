@@ -1,5 +1,5 @@
 """`--rate` values, exact counts per period, the pacer's bounds and the CUBIC controller:
-pure functions with tables (SPEC §5, §12)."""
+pure functions with tables (docs/design/sending.md, docs/rates.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`--rate` end to end against the sandbox: a count per period, and `--rate auto` (SPEC §5, §12).
+"""`--rate` end to end against the sandbox: a count per period, and `--rate auto`
+(docs/design/sending.md, docs/rates.md).
 
 Wall-clock tests, marked slow, with loose tolerances."""
 

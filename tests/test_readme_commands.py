@@ -1,4 +1,4 @@
-"""The examples of the README's "Commands" section, run as printed against the sandbox.
+"""The examples of docs/reference/commands.md, run as printed against the sandbox.
 
 Each command's section prints a few command lines that name files a user would have
 (`fixes.xlsx`, `cancel-list.parquet`) and runs made before (`runs/fixes`,
@@ -22,10 +22,12 @@ from pipeline.cli import main
 from tests.conftest import REPO, SAMPLE_DATA
 from tests.readme import blocks, section
 
+PAGE = "docs/reference/commands.md"
+
 
 def printed(command: str) -> list[str]:
-    """The command lines of a command's section (`### quivo-bulk CMD`), as printed."""
-    [block] = blocks(section(f"### `quivo-bulk {command} ").split("\n### ", 1)[0], "sh")
+    """The command lines of a command's section (`## quivo-bulk CMD`), as printed."""
+    [block] = blocks(section(f"## `quivo-bulk {command}`", page=PAGE), "sh")
     return block.strip().splitlines()
 
 

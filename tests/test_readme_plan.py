@@ -1,4 +1,4 @@
-"""The README's "Before you send" section: its commands, its Python snippet, its figures."""
+"""docs/plan-apply-undo.md ("Before you send"): its commands, its Python snippet, its figures."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from tests.conftest import (
     options_for,
     state_of,
 )
-from tests.readme import blocks, section
+from tests.readme import blocks, section, text_of
 
-SECTION = "## Before you send: plan, apply, undo"
+PAGE = "docs/plan-apply-undo.md"
 
 
 def test_the_worked_example_runs_as_printed(in_copy: Path, sandbox: SandboxThread) -> None:
-    [commands] = blocks(section(SECTION), "sh")
+    [commands] = blocks(text_of(PAGE), "sh")
     before = {i: state_of(sandbox).order(i, touch=False) for i in state_of(sandbox).store.ids()}
     snapshot = {i: dict(o or {}) for i, o in before.items()}
     codes = []
@@ -49,23 +49,21 @@ def test_the_worked_example_runs_as_printed(in_copy: Path, sandbox: SandboxThrea
 
 
 def test_the_python_snippet_runs_as_printed(in_copy: Path) -> None:
-    [snippet] = blocks(section(SECTION), "python")
+    [snippet] = blocks(text_of(PAGE), "python")
     namespace: dict[str, object] = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)
+    exec(compile(snippet, PAGE, "exec"), namespace)
     undone = namespace["undone"]
     assert undone.run is not None  # type: ignore[attr-defined]
     assert undone.run.exit_code == 0  # type: ignore[attr-defined]
 
 
 def cost_rows() -> dict[str, list[str]]:
-    table = section(SECTION).split("### What each mode costs", 1)[1]
+    table = section("## What each mode costs", page=PAGE)
     rows = [line for line in table.splitlines() if line.startswith("| `")]
     return {row.split("|")[1].strip(): [c.strip() for c in row.split("|")[2:5]] for row in rows}
 
 
-def test_the_request_costs_in_the_readme_are_measured(
-    sandbox: SandboxThread, tmp_path: Path
-) -> None:
+def test_the_request_costs_in_the_docs_are_measured(sandbox: SandboxThread, tmp_path: Path) -> None:
     """Each mode on sample_data/address-corrections.csv, against fresh orders where it matters."""
     table = cost_rows()
     source = [SAMPLE_DATA / "address-corrections.csv"]
@@ -94,7 +92,7 @@ def test_the_request_costs_in_the_readme_are_measured(
     ("mode", "snapshot"),
     [("`run` (before-images, the default)", "changes"), ("`run --snapshot never`", "never")],
 )
-def test_the_run_costs_in_the_readme_are_measured(
+def test_the_run_costs_in_the_docs_are_measured(
     sandbox: SandboxThread, tmp_path: Path, mode: str, snapshot: str
 ) -> None:
     requests, per_row, _ = cost_rows()[mode]

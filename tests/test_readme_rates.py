@@ -1,4 +1,4 @@
-"""The README's "Rates" section: each command run as printed, against the sandbox."""
+"""docs/rates.md: each command run as printed, against the sandbox."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.sandbox import SandboxThread
 from tests.conftest import SAMPLE_DATA
-from tests.readme import blocks, section
+from tests.readme import blocks, text_of
 from tests.test_cli import cli_env
 
 
-def readme_rate_commands() -> list[str]:
-    block = blocks(section("## Rates: a count per period"), "sh")[0]
+def rate_commands() -> list[str]:
+    block = blocks(text_of("docs/rates.md"), "sh")[0]
     return [line for line in block.splitlines() if line.strip()]
 
 
@@ -33,7 +33,7 @@ EXPECTED = {  # the rate each example asks for, as summary.json keeps it
 def test_the_rate_examples_run_as_printed(
     sandbox: SandboxThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    commands = readme_rate_commands()
+    commands = rate_commands()
     assert len(commands) == len(EXPECTED)
     for number, command in enumerate(commands):
         words = shlex.split(command)

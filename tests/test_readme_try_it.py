@@ -1,4 +1,7 @@
-"""The README's "Try it" walk-through, run as printed: sandbox, address run, rerun of errors.csv.
+"""The "Try it" walk-through, run as printed: sandbox, address run, rerun of errors.csv.
+
+The operations guide (docs/guide/operations.md) prints it, and the README prints the
+same block as its first run.
 
 The block runs in a scratch folder that links the repository's `.venv/`, `sample_data/`,
 `Makefile` and `pyproject.toml`, so its relative paths and `runs/fixes` work as
@@ -22,8 +25,17 @@ from tests.readme import blocks, section
 PORT = 8787  # the block's own port
 
 
+GUIDE = "docs/guide/operations.md"
+
+
 def try_it_block() -> str:
-    return blocks(section("## Try it"), "sh")[0]
+    return blocks(section("## Try it", page=GUIDE), "sh")[0]
+
+
+def test_the_readme_first_run_is_the_guide_s_try_it_block() -> None:
+    """The README's first run is the block the slow test below runs as printed."""
+    [first_run] = blocks(section("## A first run", page="README.md"), "sh")
+    assert first_run == try_it_block()
 
 
 def port_is_free(port: int) -> bool:
@@ -34,7 +46,7 @@ def port_is_free(port: int) -> bool:
 @pytest.mark.slow
 def test_the_try_it_block_runs_as_printed_and_its_counts_are_true(tmp_path: Path) -> None:
     if not port_is_free(PORT):
-        pytest.skip(f"port {PORT} is taken; the README's block uses it as printed")
+        pytest.skip(f"port {PORT} is taken; the guide's block uses it as printed")
     for name in (".venv", "sample_data", "Makefile", "pyproject.toml"):
         (tmp_path / name).symlink_to(REPO / name)
     block = try_it_block()

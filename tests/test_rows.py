@@ -1,4 +1,4 @@
-"""Row validation: each rule of SPEC §4, on both sides of its boundary."""
+"""Row validation: each rule of docs/reference/inputs.md, on both sides of its boundary."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The bulk run end to end against the sandbox on loopback (SPEC §3-§7)."""
+"""The bulk run end to end against the sandbox on loopback (docs/reference/: commands, inputs,
+outputs; docs/design/sending.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sandbox behaves like the documented Quivo API (SPEC §2, §9)."""
+"""The sandbox behaves like the documented Quivo API (docs/api.md, docs/sandbox.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The files of one sweep share one pacer and one adaptive rate (SPEC §5, §8, §12).
+"""The files of one sweep share one pacer and one adaptive rate (docs/guide/nightly.md,
+docs/rates.md).
 
 A sweep runs its inbox files one after another; the server sees one client.
 These run the sweep from the command line against the sandbox and check the

@@ -1,4 +1,5 @@
-"""A storm of 401s stops a run; ordinary token expiry does not (issue 9 item 7, SPEC §5).
+"""A storm of 401s stops a run; ordinary token expiry does not (issue 9 item 7,
+docs/design/sending.md).
 
 The sandbox's `refuse_token` fault refuses a share of requests whose token is
 live: every refusal costs the client a login and a retry. The run must see the

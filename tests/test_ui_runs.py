@@ -1,4 +1,5 @@
-"""Runs in the UI are the CLI's runs: the same directories, either way round (SPEC §14)."""
+"""Runs in the UI are the CLI's runs: the same directories, either way round
+(docs/guide/operations.md)."""
 
 from __future__ import annotations
 
@@ -33,17 +34,18 @@ from tests.conftest import (
     env_for,
     options_for,
 )
+from tests.readme import blocks, section
 from tests.ui_helpers import running_ui
 
 
 def readme_example() -> list[str]:
-    """The `quivo-bulk ui` example exactly as README.md prints it."""
-    readme = (REPO / "README.md").read_text()
-    (line,) = re.findall(r"^quivo-bulk ui .*$", readme, flags=re.MULTILINE)
+    """The `quivo-bulk ui` example exactly as docs/reference/commands.md prints it."""
+    [block] = blocks(section("## `quivo-bulk ui`", page="docs/reference/commands.md"), "sh")
+    (line,) = block.splitlines()
     return line.split()[1:]
 
 
-def test_the_readme_example_serves_its_printed_url(sandbox: SandboxThread, tmp_path: Path) -> None:
+def test_the_printed_example_serves_its_printed_url(sandbox: SandboxThread, tmp_path: Path) -> None:
     env = {
         **os.environ,
         "QUIVO_BASE_URL": sandbox.base_url,

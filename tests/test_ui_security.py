@@ -1,4 +1,5 @@
-"""The UI's security model (SPEC §14) against the real app on loopback: each refusal, once."""
+"""The UI's security model (docs/guide/operations.md) against the real app on loopback: each
+refusal, once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Send and Rerun in a real headless Chromium against the sandbox (SPEC §10, §14).
+"""Send and Rerun in a real headless Chromium against the sandbox (docs/plan-apply-undo.md,
+docs/guide/operations.md).
 
 Send applies what Preview showed: an order someone else changes between Preview
 and Send comes out `stale` and keeps their change, as `quivo-bulk apply` does.

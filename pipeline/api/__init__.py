@@ -1,4 +1,5 @@
-"""The Quivo API seen from the client: transport, auth, retries, pacing (SPEC §2, §5).
+"""The Quivo API seen from the client: transport, auth, retries, pacing (docs/api.md,
+docs/design/sending.md).
 
 `profile` holds every assumption about the API (paths, headers, auth scheme,
 token field, which read verifies); `doctor` checks those assumptions read-only;

@@ -1,4 +1,5 @@
-"""After every attempt: health, 429s and the adaptive rate, fed to the pacer (SPEC §5).
+"""After every attempt: health, 429s and the adaptive rate, fed to the pacer
+(docs/design/sending.md).
 
 The client calls `record` once per attempt with its status (None: no answer);
 it returns why the run must stop, or None.

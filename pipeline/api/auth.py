@@ -1,4 +1,4 @@
-"""Session tokens: one login however many requests see a 401 at once (SPEC §2).
+"""Session tokens: one login however many requests see a 401 at once (docs/api.md).
 
 A token lives one hour; it is renewed before that (`refresh_after_s`), and on
 a 401 the caller asks `renew(stale=token)`: the first caller logs in, every

@@ -1,4 +1,5 @@
-"""The Quivo API client: composes transport, tokens, retries, pacing and accounting (SPEC §2, §5).
+"""The Quivo API client: composes transport, tokens, retries, pacing and accounting (docs/api.md,
+docs/design/sending.md).
 
 Every attempt (logins, retries and refetches included) takes a pacing token
 and an in-flight slot; a retry sleeps without holding a slot. Answers come

@@ -1,4 +1,4 @@
-"""`doctor`: check the configured API against the profile, read-only (SPEC §11).
+"""`doctor`: check the configured API against the profile, read-only (docs/api.md).
 
 A handful of requests, each sent once (no retries, no pacing): the login, the
 order search with `pageSize=1` under each auth scheme until one is accepted,
@@ -24,7 +24,7 @@ from pipeline.api.transport import Exchange, Transport
 from pipeline.config.settings import ApiSettings, Credentials
 
 Verdict = Literal["ok", "differs", "failed", "skipped"]
-# What verification reads from a refetched order (SPEC §6).
+# What verification reads from a refetched order (docs/design/sending.md).
 VERIFY_FIELDS = (
     "orderId",
     "orderStatus",

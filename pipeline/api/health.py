@@ -1,4 +1,4 @@
-"""Is the API usable? A sliding window over the latest attempts (SPEC §5).
+"""Is the API usable? A sliding window over the latest attempts (docs/design/sending.md).
 
 The API counts as unusable once at least `minimum` attempts were seen and either
 

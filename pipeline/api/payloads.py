@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-# Request address field -> field of the order's deliveryAddress / invoiceAddress (SPEC §2).
+# Request address field -> field of the order's deliveryAddress / invoiceAddress (docs/api.md).
 RESPONSE_FIELD = {
     "name": "name1",
     "company": "company",

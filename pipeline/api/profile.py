@@ -1,6 +1,6 @@
-"""The API profile: everything quivo-bulk assumes about the Quivo API, in one place (SPEC §11).
+"""The API profile: everything quivo-bulk assumes about the Quivo API, in one place (docs/api.md).
 
-Defaults are the documented behaviour (SPEC §2); where the docs are silent
+Defaults are the documented behaviour (docs/api.md); where the docs are silent
 they are inferred, and a job's `[api]` table or `QUIVO_*` variables change
 them (`ProfileSettings` validates both). The profile is saved in the run's
 manifest, so `resume` talks to the API the way the run began. Nothing outside

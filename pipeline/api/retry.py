@@ -1,4 +1,4 @@
-"""Which failures are retried, and how long to wait (SPEC §5).
+"""Which failures are retried, and how long to wait (docs/design/sending.md).
 
 Retried: 408, 429, 500, 502, 503, 504, timeouts and connection errors. Every
 other answer is final at once. The wait is the server's `Retry-After` when it

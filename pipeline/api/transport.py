@@ -1,4 +1,4 @@
-"""The transport: one aiohttp session that sends a request and reads its answer (SPEC §2).
+"""The transport: one aiohttp session that sends a request and reads its answer (docs/api.md).
 
 It knows nothing of tokens, retries, pacing or what an answer means: it sends
 bytes and returns an `Exchange`. Trouble (timeout, connection error, an answer

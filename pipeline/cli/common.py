@@ -106,7 +106,7 @@ def input_options(fn: F) -> F:
         click.option(
             "--address-type",
             type=ADDRESS_TYPES,
-            metavar="[DELIVERY|INVOICE|DELIVERY_AND_INVOICE]",  # as the README spells them
+            metavar="[DELIVERY|INVOICE|DELIVERY_AND_INVOICE]",  # as the docs spell them
             help="Address type for address rows without one (default DELIVERY).",
         ),
         click.option("--sheet", help="Excel sheet to read (default: the first)."),
@@ -149,7 +149,7 @@ def api_options(fn: F) -> F:
 
 
 def guard_options(fn: F) -> F:
-    """Before-images and guards against a wrong file (SPEC §10)."""
+    """Before-images and guards against a wrong file (docs/plan-apply-undo.md)."""
     decorators = [
         click.option(
             "--snapshot",
@@ -271,7 +271,8 @@ def cron_options(fn: F) -> F:
 
 
 def next_step(summary: dict[str, Any], run_dir: Path) -> str | None:
-    """What to do after this run (SPEC §7), or None when nothing is left to do."""
+    """What to do after this run, or None when nothing is left to do (see `quivo-bulk run` in
+    docs/reference/commands.md)."""
     outcomes = summary.get("outcomes", {})
     codes = summary.get("error_codes", {})
     if summary.get("stopped"):
@@ -289,7 +290,8 @@ def next_step(summary: dict[str, Any], run_dir: Path) -> str | None:
 
 
 def announce_finished(result: RunResult) -> None:
-    """The run's last line: `{"event": "run_finished", ...}` for monitoring (SPEC §7)."""
+    """The run's last line for monitoring, `{"event": "run_finished", ...}`: see
+    docs/guide/nightly.md."""
     from pipeline.cli.logs import finished_line
 
     finished_line(

@@ -1,4 +1,6 @@
-"""Logging for cron (SPEC §7): timestamps without a terminal, JSON lines, the finished line.
+"""Logging for cron: timestamps without a terminal, JSON lines, the finished line.
+
+See docs/guide/nightly.md.
 
 Without a terminal every line written to stderr (log records, warnings, progress
 lines, error messages) starts with an ISO-8601 UTC timestamp; `--log-format json`

@@ -1,4 +1,4 @@
-"""`plan`, `apply`, `undo`: look before you change, take it back after (SPEC §10)."""
+"""`plan`, `apply`, `undo`: look before you change, take it back after (docs/plan-apply-undo.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`resume`, `rerun`, `report`: finish, resend and show past runs (SPEC §8)."""
+"""`resume`, `rerun`, `report`: finish, resend and show past runs (docs/durability.md)."""
 
 from __future__ import annotations
 

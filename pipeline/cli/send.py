@@ -1,4 +1,4 @@
-"""`run` and `validate`: read, check and send input files (SPEC §3)."""
+"""`run` and `validate`: read, check and send input files (docs/reference/commands.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ui`: the browser UI on loopback (SPEC §14)."""
+"""`ui`: the browser UI on loopback (docs/guide/operations.md)."""
 
 from __future__ import annotations
 

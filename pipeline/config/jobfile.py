@@ -1,4 +1,4 @@
-"""Job files (`jobs/*.toml`): a declarative run, validated strictly (SPEC §8).
+"""Job files (`jobs/*.toml`): a declarative run, validated strictly (docs/reference/job-files.md).
 
     job = load_job(Path("jobs/nightly-cancellation-sweep.toml"))
     job.input_paths()  # the files the input path or glob matches, sorted

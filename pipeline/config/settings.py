@@ -1,4 +1,5 @@
-"""Run configuration: API settings, credentials, and their precedence (SPEC §3).
+"""Run configuration: API settings, credentials, and their precedence
+(docs/reference/configuration.md).
 
 Command-line option > job file > environment (QUIVO_*, a `.env` file) > defaults.
 Secrets live only in `Credentials` as `SecretStr`, are read from the
@@ -56,7 +57,7 @@ class ApiSettings:
     max_body_bytes: int = 8 * 1024 * 1024
     profile: ApiProfile = field(
         default_factory=ApiProfile
-    )  # what the API is assumed to do (SPEC §11)
+    )  # what the API is assumed to do (docs/api.md)
 
 
 class Environment(BaseSettings, ProfileSettings):
@@ -178,7 +179,7 @@ class RunOptions:
     refetch: bool = True
     assume_yes: bool = False
     job_name: str | None = None
-    # Before-images and guards (SPEC §10).
+    # Before-images and guards (docs/plan-apply-undo.md).
     snapshot: str = "changes"  # always | changes (update/address orders) | never
     max_changes: int | None = None  # refuse (exit 2) a run that would change more orders
     max_cancels: int | None = None  # refuse (exit 2) a run that would cancel more orders

@@ -1,4 +1,4 @@
-"""The vocabulary of a run's results: outcomes and stable error codes (SPEC §7).
+"""The vocabulary of a run's results: outcomes and stable error codes (docs/reference/outputs.md).
 
 Outcome.APPLIED in SUCCESS  # True: counts towards exit code 0
 """
@@ -22,13 +22,13 @@ class Outcome(StrEnum):
 
 
 # Outcomes that leave nothing to do (exit code 0, not in errors.csv). `sent` is not
-# among them: with --no-refetch nothing was verified (SPEC §7).
+# among them: with --no-refetch nothing was verified (docs/reference/outputs.md).
 SUCCESS = frozenset({Outcome.APPLIED, Outcome.DUPLICATE, Outcome.UNCHANGED})
 # Outcomes that `rerun` sends again (invalid rows need fixing first).
 RERUNNABLE = frozenset({Outcome.FAILED, Outcome.UNVERIFIED, Outcome.NOT_ATTEMPTED})
 
 
-# The columns results.* start with (SPEC §7), before the input's own columns.
+# The columns results.* start with (docs/reference/outputs.md), before the input's own columns.
 LEADING_COLUMNS = (
     "file",
     "row",

@@ -1,4 +1,5 @@
-"""`apply`: send exactly what a plan showed, order by order if unchanged since (SPEC §10).
+"""`apply`: send exactly what a plan showed, order by order if unchanged since
+(docs/plan-apply-undo.md).
 
 Only the plan's `will_change` rows are sent (from the plan directory's
 `inputs/`, never the original files, which are refused if they changed). Each

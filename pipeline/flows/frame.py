@@ -1,4 +1,5 @@
-"""The library from a notebook (SPEC §13): a run from a DataFrame, and finding past runs.
+"""The library from a notebook (docs/guide/notebook.md): a run from a DataFrame, and finding past
+runs.
 
     result = run_frame(df, action="cancel", env=Environment())   # like run_files
     last = latest_run(Path("runs/nightly"), job="nightly-cancellation-sweep")

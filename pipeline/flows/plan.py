@@ -1,4 +1,5 @@
-"""`plan`: read every targeted order and show what a run would change; send nothing (SPEC §10).
+"""`plan`: read every targeted order and show what a run would change; send nothing
+(docs/plan-apply-undo.md).
 
 A plan directory holds `plan.xlsx` (what the person opens), `plan.csv`,
 `plan.parquet` (one row per input row: file, row, orderId, action, prediction,

@@ -1,4 +1,4 @@
-"""`rerun`: a new run of the rows of finished runs that did not land (SPEC §8).
+"""`rerun`: a new run of the rows of finished runs that did not land (docs/reference/commands.md).
 
     rerun_runs([Path("runs/nightly/a"), Path("runs/nightly/b")], cli={}, env=Environment())
     rerun_runs(["runs/nightly/*-sweep-*"], cli={}, env=Environment())   # a glob

@@ -1,4 +1,5 @@
-"""Runs that outlive their process: resume, rerun, and reports rebuilt from the journal (SPEC §8).
+"""Runs that outlive their process: resume, rerun, and reports rebuilt from the journal
+(docs/durability.md).
 
     resume_run(Path("runs/x"), cli={}, env=Environment())     # finish an interrupted run
     load_results(Path("runs/x"))                               # polars DataFrame of results

@@ -1,4 +1,5 @@
-"""The nightly sweep: a job whose input is a glob processes each matching file once (SPEC §8).
+"""The nightly sweep: a job whose input is a glob processes each matching file once
+(docs/guide/nightly.md).
 
 A state database beside the runs records each file (path and sha256) with its
 run and status. Running the same job again sends nothing for files already

@@ -1,4 +1,4 @@
-"""`undo`: the inverse of a run's applied changes, from its before-images (SPEC §10).
+"""`undo`: the inverse of a run's applied changes, from its before-images (docs/plan-apply-undo.md).
 
 Writes `undo/undo.csv`, an ordinary input file: per order, an `update` row that
 sets the fields the run changed back to their before-image values, and per

@@ -1,4 +1,4 @@
-"""Inputs: files in, validated rows out (SPEC §4).
+"""Inputs: files in, validated rows out (docs/reference/inputs.md).
 
 `read` turns CSV / Excel / Parquet files into text tables (`text` for CSV/TSV/TXT,
 `excel` for workbooks, `header` finds the header row below titles), `columns`

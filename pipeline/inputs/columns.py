@@ -31,11 +31,12 @@ ADDRESS_FIELDS = (
     "latitude",
     "longitude",
 )
-# The columns that name an order: Quivo's orderId, or the shop's own keys (SPEC §4).
+# The columns that name an order: Quivo's orderId, or the shop's own keys
+# (docs/reference/inputs.md).
 ORDER_KEYS = ("orderId", "orderIdentifier", "orderReference")
 CANONICAL = (*ORDER_KEYS, "action", "comment", "trackingEnabled", "addressType", *ADDRESS_FIELDS)
-# Other spellings people use (English and German, SPEC §4; the API response's own field
-# names among them). Each match is reported once as a note: 'PLZ' read as zip.
+# Other spellings people use (English and German, docs/reference/inputs.md; the API response's own
+# field names among them). Each match is reported once as a note: 'PLZ' read as zip.
 ALIASES = {
     "Order Number": "orderIdentifier",
     "Order No": "orderIdentifier",
@@ -83,7 +84,7 @@ ALIASES = {
 # Short synonyms are too close to ordinary words to be typo targets (`Art` is not `Ort`).
 MIN_TYPO_TARGET = 5
 ATTRIBUTE_PREFIX = "customAttributes."
-# The columns a report adds (SPEC §7): ignored when a report is fed back in.
+# The columns a report adds (docs/reference/outputs.md): ignored when a report is fed back in.
 REPORT_COLUMNS = tuple(c for c in LEADING_COLUMNS if c not in ("orderId", "action"))
 # The columns quivo-bulk adds to the inputs it writes (a rerun's rows, an undo.csv):
 # carried to the reports like any unknown column, but without a warning about them.

@@ -1,4 +1,4 @@
-"""Country rules from maintained address data, not hand-kept lists (SPEC §4).
+"""Country rules from maintained address data, not hand-kept lists (docs/reference/inputs.md).
 
 - ISO 3166-1 codes and country names (English, and German through its shipped
   translations) come from `pycountry` (the iso-codes database).
@@ -28,7 +28,8 @@ import pycountry
 
 ISO_ALPHA2: frozenset[str] = frozenset(country.alpha_2 for country in pycountry.countries)
 
-# Countries whose addresses the API refuses without a state or province (SPEC §2, §4).
+# Countries whose addresses the API refuses without a state or province (docs/api.md,
+# docs/reference/inputs.md).
 STATE_REQUIRED: frozenset[str] = frozenset({"US", "CA", "AU"})
 # What people write for GB that is no ISO code.
 COUNTRY_ALIASES = {"UK": "GB", "ENGLAND": "GB", "GREAT BRITAIN": "GB", "USA": "US"}

@@ -1,4 +1,4 @@
-"""Excel-safe CSV cells: a formula guard that reading removes again (SPEC §7).
+"""Excel-safe CSV cells: a formula guard that reading removes again (docs/reference/outputs.md).
 
 A text cell that Excel would run as a formula (it starts with `=`, `+`, `-`,
 `@`, tab or CR) is written with a leading `'`. To make the guard reversible,

@@ -1,4 +1,4 @@
-"""Find the header row below titles and notes (SPEC §4).
+"""Find the header row below titles and notes (docs/reference/inputs.md).
 
 The header is the first row, within the first `SEARCH_ROWS`, that names an
 order key column (orderId, orderIdentifier, orderReference, or a synonym);

@@ -1,4 +1,5 @@
-"""Order keys in a cell: Quivo's orderId, or the shop's number resolved to one (SPEC §4).
+"""Order keys in a cell: Quivo's orderId, or the shop's number resolved to one
+(docs/reference/inputs.md).
 
 An orderId cell is a positive whole number written in ASCII digits; what a
 spreadsheet did to it is refused, never guessed: Excel's scientific notation
@@ -21,7 +22,8 @@ MAX_ORDER_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]+")
 _EXCEL_FLOAT = re.compile(r"([0-9]+)\.0*")
 _SCIENTIFIC = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+")
-# 900.000 or 1,234: a thousands separator or a decimal one? Never guessed (SPEC §4).
+# 900.000 or 1,234: a thousands separator or a decimal one? Never guessed
+# (docs/reference/inputs.md).
 _GROUPED = re.compile(r"[0-9]{1,3}(?:[.,][0-9]{3})+")
 KEY_SEPARATOR = "\x1f"  # between a key's field and its value: `orderIdentifier<US>#1001`
 # A resolved key: the orderId, or why there is none (order_not_found, ambiguous_order).

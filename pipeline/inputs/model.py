@@ -1,4 +1,4 @@
-"""The row model: one input row's cells checked one by one with pydantic (SPEC §4).
+"""The row model: one input row's cells checked one by one with pydantic (docs/reference/inputs.md).
 
 Each check raises a problem whose type is the row's stable `errorCode`
 (`pipeline.inputs.ids.problem`); the rules over a whole row are in

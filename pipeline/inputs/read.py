@@ -1,4 +1,5 @@
-"""Read input files (CSV/TSV/TXT, XLSX, Parquet) into one table of text cells (SPEC §4).
+"""Read input files (CSV/TSV/TXT, XLSX, Parquet) into one table of text cells
+(docs/reference/inputs.md).
 
 Every cell is read as text, each row remembers its file and the row number the
 person sees (the line in a text file, Excel's row, the position in Parquet),

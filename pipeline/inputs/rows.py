@@ -1,4 +1,4 @@
-"""Validate input rows with pydantic before anything is sent (SPEC §4).
+"""Validate input rows with pydantic before anything is sent (docs/reference/inputs.md).
 
 Each rule raises a `PydanticCustomError` whose type is the row's stable
 `errorCode`, with a message a person can act on. Valid rows become `Change`s,

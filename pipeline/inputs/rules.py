@@ -1,4 +1,5 @@
-"""The rules a whole row must keep beyond its cells' own checks (SPEC §2, §4).
+"""The rules a whole row must keep beyond its cells' own checks (docs/api.md,
+docs/reference/inputs.md).
 
 Each rule yields a problem (`pipeline.inputs.ids.problem`); a row reports all
 of them. The country's own rules come from `pipeline.inputs.countries`.
@@ -27,7 +28,7 @@ _EXTRA_SET = frozenset({"comment", "trackingEnabled", "customAttributes"})
 
 
 def row_rules(row: RowModel, given: set[str], failed: set[str]) -> Iterator[PydanticCustomError]:
-    """Every rule a row breaks beyond its cells' own checks (SPEC §2, §4).
+    """Every rule a row breaks beyond its cells' own checks (docs/api.md, docs/reference/inputs.md).
 
     `given` are the cells that were not empty; `failed` those whose own check
     failed: a rule that needs such a cell's value is not judged (one problem is
@@ -108,7 +109,7 @@ def _named(row: RowModel, fields: set[str] | frozenset[str]) -> str:
 def address_problems(
     row: RowModel, *, given: set[str], failed: set[str]
 ) -> Iterator[PydanticCustomError]:
-    """The API's rules for a whole new address (SPEC §2), then the country's."""
+    """The API's rules for a whole new address (docs/api.md), then the country's."""
     if row.name is None and row.company is None and not {"name", "company"} & failed:
         yield problem(ErrorCode.MISSING_NAME, "the address needs a name or a company")
     located = {"latitude", "longitude"} <= given

@@ -1,4 +1,5 @@
-"""Read a CSV / TSV / TXT file into text cells numbered by their line (SPEC §4, §7).
+"""Read a CSV / TSV / TXT file into text cells numbered by their line (docs/reference/inputs.md,
+docs/reference/outputs.md).
 
 UTF-8 (BOM or not), UTF-16 with BOM, else cp1252 with a warning. A `sep=;`
 first line (Excel's separator hint) sets the separator; otherwise it is

@@ -1,4 +1,4 @@
-"""Guards against a wrong file (SPEC §10): limits, the breaker, a file already run.
+"""Guards against a wrong file (docs/plan-apply-undo.md): limits, the breaker, a file already run.
 
 - `check_limits`: a run that would change (or cancel) more orders than
   `--max-changes` / `--max-cancels` allow raises before anything is sent (exit 2).

@@ -1,4 +1,4 @@
-"""Predict each row of a plan from the orders as read, and summarise (SPEC §10).
+"""Predict each row of a plan from the orders as read, and summarise (docs/plan-apply-undo.md).
 
 Pure functions over the prepared input and the read answers:
 

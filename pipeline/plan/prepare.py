@@ -85,7 +85,8 @@ def _prepare(
         skip_hidden_rows=options.skip_hidden_rows,
     )
     table = read_inputs(inputs, names=names, options=read_options)
-    if options.action is None:  # SPEC §4: no action column and no --action: a file error
+    # No action column and no --action: a file error (docs/reference/inputs.md).
+    if options.action is None:
         for source in table.files:
             if "action" not in source.columns.fields.values():
                 raise InputFileError(

@@ -1,4 +1,5 @@
-"""Resolve shop order numbers and references to orderIds before anything is sent (SPEC §4).
+"""Resolve shop order numbers and references to orderIds before anything is sent
+(docs/reference/inputs.md).
 
 Rows keyed by `orderIdentifier` (`#1001`) or `orderReference` are looked up in
 batches: one `GET /orders` per ~50 values, an OR query in the API's

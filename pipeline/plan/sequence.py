@@ -1,4 +1,5 @@
-"""Plan the sends: conflicting rows, exact duplicates, and each order's sequence (SPEC §4).
+"""Plan the sends: conflicting rows, exact duplicates, and each order's sequence
+(docs/reference/inputs.md).
 
 - Two rows that set the same field of the same order to different values are
   both rejected (`conflicting_rows`), naming each other.

@@ -1,4 +1,4 @@
-"""Reports: results, errors, orders and the summary of a run (SPEC §7).
+"""Reports: results, errors, orders and the summary of a run (docs/reference/outputs.md).
 
 Reports are built from the journal (`pipeline.store.journal`); may import
 `pipeline.inputs` (formula guard, columns), `pipeline.core.outcomes` and

@@ -1,4 +1,5 @@
-"""orders.parquet and before.parquet, written a chunk at a time from the journal (SPEC §7).
+"""orders.parquet and before.parquet, written a chunk at a time from the journal
+(docs/reference/outputs.md).
 
 A run's orders are ~6 KB of JSON each: 100,000 of them as one frame would take
 over a gigabyte. They are read from the journal one at a time, written in

@@ -1,4 +1,4 @@
-"""Write a run's reports from its row results and inputs (SPEC §7).
+"""Write a run's reports from its row results and inputs (docs/reference/outputs.md).
 
 results.parquet / results.csv   one row per input row, in input order
 errors.csv, errors.xlsx         rows left to do, in the input's own columns, ready to rerun
@@ -214,7 +214,9 @@ def count_outcomes(outcomes: pl.DataFrame) -> tuple[dict[str, int], dict[str, in
 
 
 def exit_code_for(outcomes: dict[str, int], *, stopped: bool) -> int:
-    """SPEC §7: 3 stopped early; 0 all applied/duplicate/unchanged (or a clean dry run); 1 else."""
+    """3 stopped early; 0 all applied/duplicate/unchanged (or a clean dry run); 1 else.
+
+    See docs/reference/exit-codes.md."""
     if stopped:
         return 3
     fine = {o.value for o in SUCCESS} | {Outcome.DRY_RUN.value}

@@ -1,4 +1,5 @@
-"""A run's summary: what summary.json holds and the table at the end shows (SPEC §7).
+"""A run's summary: what summary.json holds and the table at the end shows
+(docs/reference/outputs.md).
 
 summary = build_summary(command="run", run_dir=d, options=o, table=t, outcomes=f,
                         stopped=None, journal=journal)
@@ -19,7 +20,7 @@ from pipeline.store.journal import Journal
 
 
 def rate_summary(options: RunOptions, journal: Journal | None) -> dict[str, Any]:
-    """The rate asked for and, when it adapted, what it found (SPEC §12)."""
+    """The rate asked for and, when it adapted, what it found (docs/rates.md)."""
     api = options.api
     found = journal.rates() if journal else None
     result: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""The Quivo sandbox: an honest local fake of the Quivo API (SPEC §9)."""
+"""The Quivo sandbox: an honest local fake of the Quivo API (docs/sandbox.md)."""
 
 from pipeline.sandbox.app import STATE, Faults, SandboxConfig, SandboxState, Stats, create_app
 from pipeline.sandbox.orders import FIRST_ORDER_ID, generate_order, load_orders

@@ -1,4 +1,4 @@
-"""A Quivo-compatible API on aiohttp.web: the sandbox of SPEC §9.
+"""A Quivo-compatible API on aiohttp.web: the sandbox of docs/sandbox.md.
 
 An honest fake: it implements the documented API (login, token expiry, the
 status table, address rules, asynchronous cancellation, a sliding-window rate

@@ -1,4 +1,5 @@
-"""The sandbox's settings: credentials, token lifetime, rate limit and fault shares (SPEC §9).
+"""The sandbox's settings: credentials, token lifetime, rate limit and fault shares
+(docs/sandbox.md).
 
 config = SandboxConfig(rate_limit_per_s=20, faults=Faults(error_share=0.1))
 """
@@ -35,7 +36,7 @@ class SandboxConfig:
     seed: int = 0
     # Orders generated when no orders are given: IDs FIRST_ORDER_ID .. +count-1.
     count: int = 300
-    # API-profile variants (SPEC §11): how an API that differs from the docs behaves.
+    # API-profile variants (docs/api.md): how an API that differs from the docs behaves.
     auth_scheme: Literal["raw", "bearer"] = "raw"  # Authorization: <token> or Bearer <token>
     token_field: str = "token"  # where the login answer puts the token (dotted: nested)
     get_order: bool = True  # serve GET /orders/{id}; False: only the refetch reads an order

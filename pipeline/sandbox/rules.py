@@ -1,4 +1,4 @@
-"""The Quivo API's own rules, as the sandbox enforces them (SPEC §2).
+"""The Quivo API's own rules, as the sandbox enforces them (docs/api.md).
 
 These are the server's rules, written from the API docs, independent of the
 client's validation: the sandbox must not trust that the client checked.
@@ -54,7 +54,7 @@ RESPONSE_FIELD = {
 }
 ADDRESS_TYPES = ("DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE")
 
-# Which status allows what (SPEC §2 status table).
+# Which status allows what: the API's status table.
 UPDATABLE = frozenset({"PROCESSING"})
 CANCELLABLE = frozenset({"PENDING", "PROCESSING"})
 

@@ -1,4 +1,4 @@
-"""The sandbox's `GET /orders?query=...`: the query-string subset quivo-bulk uses (SPEC §9).
+"""The sandbox's `GET /orders?query=...`: the query-string subset quivo-bulk uses (docs/sandbox.md).
 
 Elasticsearch query-string syntax, as far as the client needs it: `field:value`,
 quoted values with `\\"` and `\\\\` escapes, `AND`, `OR`, `NOT`, parentheses

@@ -1,4 +1,5 @@
-"""Before-images: read an order before its first change and decide what to send (SPEC §10).
+"""Before-images: read an order before its first change and decide what to send
+(docs/plan-apply-undo.md).
 
 With the order as it is before the change, a row is decided before anything
 is sent, by exact equality (Unicode NFC, nothing else normalised):
@@ -43,7 +44,7 @@ REQUEST_FIELD = {response: request for request, response in RESPONSE_FIELD.items
 async def read_order(client: QuivoClient, order_id: int) -> Answer:
     """Read one order as it is now: every before-image and freshness check goes through here.
 
-    The read is the API profile's `read` endpoint (SPEC §11): the refetch by default.
+    The read is the API profile's `read` endpoint (docs/api.md): the refetch by default.
     """
     read = client.profile.read_request(order_id)
     return await client.call(read.method, read.path, order_id=order_id, expect_json=True)
@@ -338,7 +339,8 @@ def preconditions_of(manifest: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
 
 
 def request_costs(journal: Journal, rows: int, *, profile: ApiProfile) -> dict[str, Any]:
-    """Requests by kind and per row (SPEC §7, §10): what the before-image read costs."""
+    """Requests by kind and per row (docs/reference/outputs.md, docs/plan-apply-undo.md): what the
+    before-image read costs."""
     kinds = journal.requests_by_kind(login_path=profile.login_path, orders_path=profile.orders_path)
     total = sum(kinds.values())
     return {

@@ -1,4 +1,4 @@
-"""Did the change land? Compare a row's change with the refetched order (SPEC §6).
+"""Did the change land? Compare a row's change with the refetched order (docs/design/sending.md).
 
 Verification may normalise per field, since the API may store a value in its
 own spelling: text in Unicode NFC, without regard to case and runs of white

@@ -1,4 +1,4 @@
-"""Send one order's changes, refetch it, and judge each row (SPEC §5, §6).
+"""Send one order's changes, refetch it, and judge each row (docs/design/sending.md).
 
 An order's changes go one after another, never in flight together. The order
 is refetched once afterwards (also when a change failed), and each row is

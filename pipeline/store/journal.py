@@ -1,4 +1,5 @@
-"""The run journal: SQLite in the run directory, the source of truth for reports (SPEC §8).
+"""The run journal: SQLite in the run directory, the source of truth for reports
+(docs/durability.md).
 
 It holds the manifest (inputs with sha256, options; never a secret), every
 request before it is sent and its answer when it arrives, every refetched
@@ -167,7 +168,7 @@ class Journal:
         self._schedule()
 
     def before_fetched(self, order_id: int, body: str) -> None:
-        """Keep an order's before-image: read before its first change (SPEC §10).
+        """Keep an order's before-image: read before its first change (docs/plan-apply-undo.md).
 
         Stored the same way as refetched orders. The first image of an order is
         kept: a resumed run reads the order again, after some of its changes.

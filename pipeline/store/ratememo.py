@@ -1,4 +1,4 @@
-"""Where `--rate auto` starts: the rate a job or an earlier session found (SPEC §12).
+"""Where `--rate auto` starts: the rate a job or an earlier session found (docs/rates.md).
 
 A job's memory is a small JSON file beside its runs, `<runs_dir>/<job>.rate.json`,
 owner-only like the runs. A run that adapted writes it; the job's next run with

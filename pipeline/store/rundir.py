@@ -1,4 +1,5 @@
-"""Run directories: made fresh and owner-only, locked while a process works in them (SPEC §7, §8).
+"""Run directories: made fresh and owner-only, locked while a process works in them
+(docs/reference/outputs.md, docs/durability.md).
 
     check_fresh(out)                  # refuse an --out that already holds something
     make_run_dir(out)                 # create it 0700; a failure is a message, not a traceback

@@ -1,4 +1,4 @@
-"""What the run journal records: its SQLite schema and a row's final outcome (SPEC §8).
+"""What the run journal records: its SQLite schema and a row's final outcome (docs/durability.md).
 
 `pipeline.store.journal` writes and reads these; reports, resume and the UI read
 `RowResult`s back.

@@ -1,4 +1,4 @@
-"""The browser UI, `quivo-bulk ui`: an aiohttp application on loopback (SPEC §14).
+"""The browser UI, `quivo-bulk ui`: an aiohttp application on loopback (docs/guide/operations.md).
 
 A thin layer over the same library the CLI calls: `drafts` reads, checks and
 edits an uploaded file (pipeline.inputs, pipeline.plan.prepare), `tasks`

@@ -1,4 +1,5 @@
-"""Steps 1-4 of SPEC §14: upload, columns, check (grid, edits, fixed file), preview and send.
+"""Steps 1-4 of docs/guide/operations.md: upload, columns, check (grid, edits, fixed file), preview
+and send.
 
 Each handler reads what the browser sent, calls `Draft` (which calls the
 library) and renders a page or answers JSON for the page's script.

@@ -53,7 +53,7 @@ def safe_name(name: str) -> str:
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) readable by the owner only (SPEC §7)."""
+    """Create `path` (and parents) readable by the owner only (docs/reference/commands.md)."""
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o700)
     return path

@@ -1,4 +1,5 @@
-"""Step 4, the preview: the library's plan (SPEC §10) of a draft, shaped for the page.
+"""Step 4, the preview: the library's plan (docs/plan-apply-undo.md) of a draft, shaped for the
+page.
 
 Every targeted order is read (nothing is sent): per row the prediction
 (`will_change`, `unchanged`, `will_fail`, `invalid`, `duplicate`), why, and the

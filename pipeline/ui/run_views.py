@@ -1,4 +1,5 @@
-"""Steps 5-7 of SPEC §14: live progress and Stop, results and downloads, resume / rerun / undo.
+"""Steps 5-7 of docs/guide/operations.md: live progress and Stop, results and downloads, resume /
+rerun / undo.
 
 A run is any run directory under the runs folder, made here or by the CLI.
 """

@@ -1,4 +1,4 @@
-"""The UI's security model as one aiohttp middleware (SPEC §14).
+"""The UI's security model as one aiohttp middleware (docs/guide/operations.md).
 
 1. Host: a request whose Host header is not the loopback address and port the
    UI serves is refused (421), so a DNS-rebound name cannot reach it.

@@ -14,7 +14,7 @@ from pipeline.config.settings import Environment
 from pipeline.sandbox.serve import start_site
 from pipeline.ui.app import UiConfig, create_app
 
-HOST = "127.0.0.1"  # loopback only, never configurable (SPEC §14)
+HOST = "127.0.0.1"  # loopback only, never configurable (docs/guide/operations.md)
 
 
 def start_url(base_url: str, token: str) -> str:

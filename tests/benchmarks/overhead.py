@@ -34,7 +34,7 @@ def bench_overhead(rows: int, workdir: Path) -> list[Figure]:
         out = workdir / "overhead"
         code, wall_s, rss = run_cli(
             # --snapshot never: the plain client's requests exactly (PATCH + refetch per
-            # row); the before-image read is priced separately (README: requests per row).
+            # row); the before-image read is priced separately (docs/plan-apply-undo.md).
             ["run", str(path), "--action", "update", "--rate", "0", "--concurrency",
              str(CONCURRENCY), "--snapshot", "never", "--out", str(out), "--quiet"],
             base_url=url,

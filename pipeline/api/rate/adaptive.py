@@ -1,4 +1,5 @@
-"""Adaptive sending rate: find the server's limit, back off on 429, settle below it (SPEC §5, §12).
+"""Adaptive sending rate: find the server's limit, back off on 429, settle below it
+(docs/design/sending.md, docs/rates.md).
 
 A loss-based controller on requests per second: CUBIC (RFC 9438), as the AWS
 SDKs' adaptive retry mode uses it for request rates, with a settle phase

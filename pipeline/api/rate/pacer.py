@@ -1,4 +1,5 @@
-"""Even pacing of every request at the run's rate, with a hard bound per period (SPEC §5).
+"""Even pacing of every request at the run's rate, with a hard bound per period
+(docs/design/sending.md).
 
 Two parts, one request at a time under a lock:
 

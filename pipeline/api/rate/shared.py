@@ -1,4 +1,5 @@
-"""One pace for the clients of a run and of a sweep: pacer, adaptive rate, token (SPEC §5, §12).
+"""One pace for the clients of a run and of a sweep: pacer, adaptive rate, token
+(docs/design/sending.md, docs/rates.md).
 
 A run makes one client for its key lookups and another for sending, and a
 sweep runs its inbox files one after another, each under its own event loop.

@@ -1,4 +1,5 @@
-"""`--rate` values: a count per period, exact fractions, `auto` (SPEC §3, §12).
+"""`--rate` values: a count per period, exact fractions, `auto` (docs/reference/commands.md,
+docs/rates.md).
 
 Kept free of pydantic so the CLI can build its `--rate` option without
 loading the settings machinery (`quivo-bulk --help` stays fast).
