@@ -208,3 +208,62 @@ def test_a_week_counted_per_night_by_decided_at_is_what_the_api_received(
     # A resumed row carries the resume's time: night 2's run started on night 2.
     night2 = plain.filter(pl.col("runDir") == str(dirs[2]))
     assert night2["decidedAt"].min() >= nights[2].start
+
+
+def test_a_run_from_before_decided_at_still_reports_and_resumes(
+    week: tuple[SandboxThread, World], tmp_path: Path
+) -> None:
+    """Its journal has no `decided_at`: rows decided then have an empty `decidedAt`; a row
+    the resume finishes gets the resume's time."""
+    import sqlite3
+
+    from pipeline.run.durable import rebuild_reports
+
+    sandbox, _ = week
+    path = inbox_file(tmp_path, 1, cancellable(sandbox, 3))
+    out = tmp_path / "old"
+    run_files([path], options=options_for(sandbox, action="cancel"), env=env_for(sandbox), out=out)
+    with sqlite3.connect(out / "journal.sqlite") as db:
+        db.execute("ALTER TABLE results DROP COLUMN decided_at")  # as an older version wrote it
+        db.execute("DELETE FROM results WHERE idx = 2")  # killed before its last row
+        db.execute("UPDATE sessions SET finished_at = NULL")
+    rebuilt = rebuild_reports(out)
+    assert rebuilt.results["decidedAt"].null_count() == 3
+    assert rebuilt.exit_code == 3  # unfinished: interim reports
+    started = datetime.now(UTC)
+    resumed = resume_run(out, cli={}, env=env_for(sandbox))
+    assert resumed.exit_code == 0
+    decided = resumed.results["decidedAt"].to_list()
+    assert decided[:2] == [None, None]
+    assert decided[2] is not None
+    assert decided[2] >= started
+    assert load_results(out)["decidedAt"].to_list() == decided
+
+
+def test_load_results_latest_keeps_each_source_rows_last_outcome(
+    week: tuple[SandboxThread, World], tmp_path: Path
+) -> None:
+    sandbox, world = week
+    runs = tmp_path / "runs"
+    ids = cancellable(sandbox, 4)
+    world.failing = {ids[1]}
+    options = replace(options_for(sandbox, action="cancel", retries=0), job_name=JOB)
+    first = run_files(
+        [inbox_file(tmp_path, 1, ids)],
+        options=options,
+        env=env_for(sandbox),
+        out=night_dir(runs, 1),
+    )
+    assert first.results["outcome"].to_list() == ["applied", "failed", "applied", "applied"]
+    world.failing = set()
+    again = rerun_runs([str(runs / f"*-{JOB}-*")], cli={}, env=env_for(sandbox))
+    assert again.run_dir is not None
+    assert again.run_dir.parent == runs
+    assert again.run_dir.name.endswith(f"-rerun-{JOB}")
+    every = load_results(str(runs / "*"))
+    assert every.height == 5  # the failed row and its rerun
+    latest = load_results(str(runs / "*"), latest=True)
+    assert latest["orderId"].to_list() == ids  # each order once, in the order of the rows
+    assert latest["outcome"].to_list() == ["applied"] * 4
+    assert latest.filter(pl.col("orderId") == ids[1])["runDir"].item() == str(again.run_dir)
+    assert load_results(str(runs / f"*-{JOB}-*")).height == 4  # the nightly glob: no rerun
