@@ -1,4 +1,4 @@
-"""Every request the server receives is one the pacer gave a turn to (SPEC §5).
+"""Every request the server receives is one the pacer gave a turn to (README: How it sends).
 
 A window of 0.988 s held 3 requests at `rate = 2` at the sandbox (a sweep's night 1).
 Two causes, found by matching the client's send times (`--log-level debug`) with the

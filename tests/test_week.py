@@ -1,4 +1,4 @@
-"""A week the data team can count from Python (SPEC §7 `decidedAt`, §8, §13).
+"""A week the data team can count from Python (README: From a notebook, Outputs).
 
 Five nights of a cancellation job against the sandbox: a plain night, a night the API
 is down (the run stops, exit 3) resumed the next night, a night with passing server
