@@ -43,6 +43,13 @@ def test_the_notebook_example_runs_as_printed(notebook_env: SandboxThread, tmp_p
     assert isinstance(runs, pl.DataFrame)
     assert runs.columns[0] == "runDir"
     assert runs["row"].dtype == pl.Int64
+    week = names["week"]  # the run and its rerun: each source row once, the latest outcome
+    assert isinstance(week, pl.DataFrame)
+    assert week["orderId"].to_list() == [4100001, 4100002, 4100080]
+    rerun_dir = str(again.run_dir)  # type: ignore[attr-defined]
+    assert week["runDir"].to_list() == [str(result.run_dir)] * 2 + [rerun_dir]  # type: ignore[attr-defined]
+    assert "-rerun-notebook-cancels" in rerun_dir
+    assert week["decidedAt"].null_count() == 0
 
 
 def test_options_from_python_take_the_base_url_from_the_environment(

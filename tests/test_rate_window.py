@@ -18,6 +18,8 @@ sandbox's arrival times:
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,3 +52,37 @@ def test_a_dropped_connection_is_not_resent_behind_the_pacers_back(
     # Every arrival is a request the client journaled (and paced): no silent resend.
     assert stats.requests == result.summary["requests"]
     assert reads == result.summary["requests_by_kind"]["read"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "sandbox",
+    [SandboxConfig(cancel_delay_s=60, seed=5, faults=Faults(drop_share=0.3))],
+    indirect=True,
+)
+def test_a_sweeps_file_boundaries_keep_the_rate_when_connections_drop(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """Night 1's case: each file starts with its login and its key lookups (GET /orders,
+    keyed by shop order number); the server drops some connections. Every arrival is a
+    request the pacer gave a turn to, and no second holds 3 at rate 2."""
+    from tests.conftest import ARRIVAL_JITTER_S, most_in_any_window
+    from tests.test_sweep_rate import inbox_job, sweep
+
+    ids = order_ids(sandbox, "PROCESSING", 8)
+    job = inbox_job(tmp_path, ids, files=4, rate="2")
+    state = state_of(sandbox)
+    for path in sorted((tmp_path / "inbox").glob("*.csv")):  # keyed by order number
+        numbers = [state.order(int(i), touch=False) for i in path.read_text().split()[1:]]
+        path.write_text("Bestellnummer\n" + "".join(f"{o['orderIdentifier']}\n" for o in numbers))
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    _, files, sent = sweep(job, sandbox)
+    stats = state.stats
+    print(
+        f"\n{len(sent)} sent, {len(stats.arrivals)} arrived, {stats.faults['dropped']} dropped,"
+        f" {stats.by_endpoint['list']} lookups; files {[f['status'] for f in files]}"
+    )
+    assert stats.faults["dropped"] > 0
+    assert len(stats.arrivals) == len(sent)  # nothing left without its turn
+    assert most_in_any_window(sent, 1.0) <= 2
+    assert most_in_any_window(stats.arrivals, 1.0, slack_s=ARRIVAL_JITTER_S) <= 2

@@ -34,18 +34,29 @@ def rerun_command(
     include_permanent: bool = False,
     again: bool = False,
 ) -> None:
-    from pipeline.flows.rerun import rerun_runs
+    import logging
+
+    from pipeline.flows.rerun import NOTHING_TO_RERUN, rerun_runs
 
     given = {k: v for k, v in cli.items() if k in RERUN_OPTIONS}
-    result = rerun_runs(
-        run_dirs,
-        cli=given,
-        env=env,
-        out=out,
-        include_permanent=include_permanent,
-        again=again,
-        progress_factory=progress_for(quiet),
-    )
+    library_log = logging.getLogger("pipeline.flows.rerun")
+
+    def not_ours(record: logging.LogRecord) -> bool:  # said below, with the CLI's options
+        return not getattr(record, NOTHING_TO_RERUN, False)
+
+    library_log.addFilter(not_ours)
+    try:
+        result = rerun_runs(
+            run_dirs,
+            cli=given,
+            env=env,
+            out=out,
+            include_permanent=include_permanent,
+            again=again,
+            progress_factory=progress_for(quiet),
+        )
+    finally:
+        library_log.removeFilter(not_ours)
     if not result.summary["rows"]:
         for note in result.warnings:
             click.echo(f"warning: {REDACTOR.scrub(note)}", err=True)

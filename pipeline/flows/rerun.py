@@ -48,6 +48,7 @@ from pipeline.store.rundir import (
 log = logging.getLogger(__name__)
 
 RERUN_MARK = "rerun-by.json"
+NOTHING_TO_RERUN = "nothing_to_rerun"  # marks the log record of a rerun with nothing to send
 TRANSIENT = frozenset(
     {
         ErrorCode.RATE_LIMITED,
@@ -267,6 +268,7 @@ def _nothing_to_rerun(sources: list[Path], notes: list[str]) -> RunResult:
         "nothing to rerun in %s: every row landed, failed for good (include_permanent"
         " sends those) or is invalid; no run directory was made",
         shown,
+        extra={NOTHING_TO_RERUN: True},  # the CLI says it in its own words instead
     )
     summary: dict[str, Any] = {
         "command": "rerun",

@@ -81,8 +81,8 @@ def load_results(
 
 
 def latest_outcomes(frame: pl.DataFrame) -> pl.DataFrame:
-    """Each source row's latest outcome across reruns (see `load_results`), in the order of
-    the rows kept."""
+    """Each source row's latest outcome across reruns (see `load_results`), where the
+    source row first appears."""
     has = set(frame.columns)
     run_name = pl.col("runDir").str.replace(r"^.*[/\\]", "")
 
@@ -95,17 +95,20 @@ def latest_outcomes(frame: pl.DataFrame) -> pl.DataFrame:
         origin("sourceRow", pl.col("row")).cast(pl.Int64).alias("__row"),
     ]
     decided = pl.col("decidedAt") if "decidedAt" in has else pl.lit(None, dtype=pl.Datetime("ms"))
-    ranked = frame.with_row_index("__position").with_columns(
-        *key,
-        run_name.rank("dense").alias("__run_order"),
-        decided.dt.epoch("ms").fill_null(-1).alias("__decided"),
+    keys = ["__run", "__file", "__row"]
+    ranked = (
+        frame.with_row_index("__position")
+        .with_columns(
+            *key,
+            run_name.rank("dense").alias("__run_order"),
+            decided.dt.epoch("ms").fill_null(-1).alias("__decided"),
+        )
+        .with_columns(pl.col("__position").min().over(keys).alias("__first"))
     )
     last = ranked.sort("__decided", "__run_order", "__position").unique(
-        ["__run", "__file", "__row"], keep="last", maintain_order=True
+        keys, keep="last", maintain_order=True
     )
-    return last.sort("__position").drop(
-        "__position", "__run", "__file", "__row", "__run_order", "__decided"
-    )
+    return last.sort("__first").drop("__position", *keys, "__run_order", "__decided", "__first")
 
 
 def _open(run_dir: Path) -> tuple[Journal, dict[str, Any]]:
