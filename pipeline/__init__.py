@@ -31,6 +31,7 @@ _EXPORTS = {
     "latest_run": "pipeline.run.frame",
     "ApiSettings": "pipeline.settings",
     "sweep_job": "pipeline.run.sweep",
+    "load_sweeps": "pipeline.run.sweepstate",
     "plan_files": "pipeline.run.planfile",
     "plan_frame": "pipeline.run.planfile",
     "PlanResult": "pipeline.run.planfile",
