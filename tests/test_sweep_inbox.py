@@ -296,3 +296,29 @@ def test_load_sweeps_counts_files_that_never_got_a_run_directory(
     assert all(Path(d).is_dir() for d in ran["runDir"])
     assert sweeps.schema["startedAt"] == pl.Datetime("us", "UTC")
     assert load_sweeps(tmp_path / "state").equals(sweeps)
+
+
+def test_the_readme_load_sweeps_example_runs_as_printed(
+    sandbox: SandboxThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from tests.conftest import REPO
+    from tests.readme import blocks, section
+
+    shutil.copytree(REPO / "jobs", tmp_path / "jobs")
+    shutil.copytree(SAMPLE_DATA / "inbox", tmp_path / "sample_data" / "inbox")
+    (tmp_path / "sample_data" / "inbox" / "0-broken.csv").write_text("Kunde\n1\n")
+    for path in (tmp_path / "sample_data" / "inbox").iterdir():
+        settled(path)
+    job = load_job(tmp_path / "jobs" / "nightly-cancellation-sweep.toml")
+    sweep_job(job, cli=FAST, env=env_for(sandbox))
+    monkeypatch.chdir(tmp_path)
+    example = blocks(section("### From a notebook"), "python")[1]
+    assert "load_sweeps(" in example
+    names: dict[str, Any] = {}
+    exec(compile(example, "README.md", "exec"), names)
+    shown = capsys.readouterr().out
+    assert "rejected" in shown
+    assert "content" in shown
+    refused = names["refused"]
+    assert [Path(p).name for p in refused["path"]] == ["0-broken.csv"]
+    assert names["sweeps"].height == 3
