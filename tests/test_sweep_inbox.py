@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -322,3 +323,36 @@ def test_the_readme_load_sweeps_example_runs_as_printed(
     refused = names["refused"]
     assert [Path(p).name for p in refused["path"]] == ["0-broken.csv"]
     assert names["sweeps"].height == 3
+
+
+def test_a_state_from_before_refusals_were_recorded_is_taken_over(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """The old state named a run directory for a refused file that was never kept, and
+    the file could never be taken again; the state is converted and the file retried."""
+    import sqlite3
+
+    job = write_job(tmp_path)
+    path = tmp_path / "inbox" / "probe.csv"
+    path.write_text("orderId\n4100003\n")
+    settled(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "state").mkdir()
+    with sqlite3.connect(tmp_path / "state" / "sweep-state.sqlite") as db:
+        db.execute(
+            "CREATE TABLE files (path TEXT NOT NULL, sha256 TEXT NOT NULL, run_dir TEXT NOT"
+            " NULL, status TEXT NOT NULL, exit_code INTEGER, started_at REAL NOT NULL,"
+            " finished_at REAL, PRIMARY KEY (path, sha256))"
+        )
+        db.execute(
+            "INSERT INTO files VALUES (?, ?, ?, 'rejected', 2, 1.0, 2.0)",
+            (str(path), digest, str(tmp_path / "runs" / "20261204T155011Z-probe-c-600")),
+        )
+    from pipeline import load_sweeps
+
+    before = load_sweeps(tmp_path / "state")  # read as it is, without converting it
+    assert before["runDir"].to_list() == [None]
+    items = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    assert [i.status for i in items] == ["done"]
+    assert "before sweeps recorded why" in items[0].message
+    named_paths_exist(items)

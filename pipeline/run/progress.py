@@ -153,11 +153,17 @@ class StatusLines(Progress):
     sends, also when no row finishes (a timer thread writes it then)."""
 
     def __init__(
-        self, total: int, *, stream: TextIO | None = None, every_s: float = STATUS_EVERY_S
+        self,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        every_s: float = STATUS_EVERY_S,
+        last_line: bool = True,
     ) -> None:
         super().__init__(total)
         self._stream = stream or sys.stderr  # sys.stderr now: the CLI may have stamped it
         self.every_s = every_s
+        self._last_line = last_line  # the run's average at the end (not with --quiet)
         self._last = time.monotonic()
         self._lock = threading.Lock()
         self._over = threading.Event()
@@ -205,6 +211,8 @@ class StatusLines(Progress):
         self._over.set()
         if self._timer is not None:
             self._timer.join()
+        if not self._last_line:
+            return
         # The run is over: its average rate, not the last seconds' (0.0/s after a pause,
         # or for a run shorter than a second).
         self.refresh(force=True, rate=f"{self.average_rate_per_s():.1f}/s on average")
@@ -270,8 +278,7 @@ def make_progress(total: int, *, interactive: bool | None, quiet: bool = False) 
         interactive = sys.stderr.isatty()
     if interactive:
         return Progress(total) if quiet else RichBar(total)
-    every_s = status_every_s(quiet=quiet)
-    return StatusLines(total, every_s=every_s)
+    return StatusLines(total, every_s=status_every_s(quiet=quiet), last_line=not quiet)
 
 
 def status_every_s(*, quiet: bool) -> float:

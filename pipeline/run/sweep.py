@@ -118,6 +118,8 @@ def sweep_job(
                 on_event=on_event or (lambda _name, _fields: None),
                 now=now,
             )
+            # Whatever a sweep does before its new files (e.g. following up earlier runs)
+            # is one call on `sweep` here, holding the lock and the state.
             return sweep.new_files(on_item)
         finally:
             state.close()
