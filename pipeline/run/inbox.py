@@ -26,6 +26,7 @@ TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 ZIP_END = b"PK\x05\x06"  # a zip file (.xlsx) ends with its central directory's end record
 ZIP_END_SPAN = 65_557  # the record (22 bytes) plus the longest zip comment
 PARQUET_END = b"PAR1"
+CHANGED_WHILE_READ = "changed while it was read; taken once it stays unchanged"
 
 
 def is_writing_name(name: str) -> bool:
@@ -53,6 +54,16 @@ class Complete:
 
     data: bytes | None
     waiting: str = ""
+    identity: tuple[int, int, int] | None = None  # (size, mtime in ns, inode) when read
+
+
+def identity_of(path: Path) -> tuple[int, int, int] | None:
+    """(size, modification time in ns, inode) of `path`, None if it is gone."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_size, found.st_mtime_ns, found.st_ino
 
 
 def read_complete(
@@ -71,12 +82,11 @@ def read_complete(
     if age_s < settle_s:
         return Complete(None, f"changed {age_s:.0f} s ago; taken once unchanged for {settle_s:g} s")
     data = path.read_bytes()
-    after = path.stat()
     identity = (before.st_size, before.st_mtime_ns, before.st_ino)
-    if identity != (after.st_size, after.st_mtime_ns, after.st_ino) or len(data) != after.st_size:
-        return Complete(None, "changed while it was read; taken once it stays unchanged")
+    if identity != identity_of(path) or len(data) != before.st_size:
+        return Complete(None, CHANGED_WHILE_READ)
     unfinished = cut_off(path.suffix.lower(), data, allow_unterminated=allow_unterminated)
-    return Complete(None, unfinished) if unfinished else Complete(data)
+    return Complete(None, unfinished) if unfinished else Complete(data, identity=identity)
 
 
 def cut_off(suffix: str, data: bytes, *, allow_unterminated: bool = False) -> str | None:

@@ -33,7 +33,14 @@ from pipeline.errors import InputFileError, LimitExceeded, OptionsError
 from pipeline.inputs.read import ReadOptions, read_file
 from pipeline.jobfile import JobFile
 from pipeline.run.durable import resume_run
-from pipeline.run.inbox import candidates, marker_of, read_complete
+from pipeline.run.inbox import (
+    CHANGED_WHILE_READ,
+    Complete,
+    candidates,
+    identity_of,
+    marker_of,
+    read_complete,
+)
 from pipeline.run.journal import JOURNAL_NAME
 from pipeline.run.prepare import display_name
 from pipeline.run.progress import Progress
@@ -180,7 +187,12 @@ class Sweep:
         known = self.state.find(path, digest)
         again = ""
         if known is not None and known.status == "done":
-            return SweepItem(path, "skipped", None, f"already done by {known.run_dir}", digest)
+            done = (
+                f"already done by {known.run_dir}"
+                if has_journal(known)
+                else f"already done on {known.when}; its run directory has been removed since"
+            )
+            return SweepItem(path, "skipped", None, done, digest)
         if known is not None and known.status == "rejected":
             again = self.taken_again(known)
             if not again:
@@ -192,7 +204,7 @@ class Sweep:
             item = self.resume(path, earlier)  # finish what was sent of the old content first
             changed = f"{path} changed since; its new content is taken by the next sweep"
             return replace(item, message=f"{item.message}; {changed}")
-        return self.run_new(path, data, digest, again=again, earlier=earlier)
+        return self.run_new(path, complete, digest, again=again, earlier=earlier)
 
     def taken_again(self, refused: Record) -> str:
         """Why a refused file is taken again now, or "" while the reason holds."""
@@ -248,16 +260,20 @@ class Sweep:
         return SweepItem(path, status, result, message, record.sha256)
 
     def run_new(
-        self, path: Path, data: bytes, digest: str, *, again: str, earlier: Record | None
+        self, path: Path, complete: Complete, digest: str, *, again: str, earlier: Record | None
     ) -> SweepItem:
-        """Copy the bytes read into a new run directory and run them."""
+        """Copy the bytes read into a new run directory and run them, if the file is still
+        the same (size, modification time, inode) once they are copied."""
         job = self.job
         run_dir = default_run_dir(f"{job.job_name}-{path.stem}", root=job.resolve(job.runs_dir))
         make_run_dir(run_dir)
         copy = run_dir / "inputs" / path.name
         copy.parent.mkdir(mode=0o700)
-        copy.write_bytes(data)
+        copy.write_bytes(complete.data or b"")
         seal(run_dir)
+        if identity_of(path) != complete.identity:
+            remove_unstarted(run_dir)
+            return SweepItem(path, "waiting", None, CHANGED_WHILE_READ, digest)
         notes = [f"taken again: {again}"] if again else []
         if earlier is not None:
             notes.append(self.changed_note(path, copy, earlier))
