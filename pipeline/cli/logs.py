@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -47,6 +48,7 @@ class StampedStream(io.TextIOBase):
         self.target = target
         self.json_lines = json_lines
         self._partial = ""
+        self._lock = threading.Lock()  # the progress timer writes from its own thread
 
     def writable(self) -> bool:
         return True
@@ -59,12 +61,13 @@ class StampedStream(io.TextIOBase):
         return False
 
     def write(self, text: str) -> int:
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            self.target.write(self.format(line) + "\n")
-        if lines:
-            self.target.flush()
+        with self._lock:
+            lines = (self._partial + text).split("\n")
+            self._partial = lines.pop()
+            for line in lines:
+                self.target.write(self.format(line) + "\n")
+            if lines:
+                self.target.flush()
         return len(text)
 
     def format(self, line: str) -> str:
@@ -82,10 +85,11 @@ class StampedStream(io.TextIOBase):
         )
 
     def flush(self) -> None:
-        if self._partial:
-            partial, self._partial = self._partial, ""
-            self.target.write(self.format(partial) + "\n")
-        self.target.flush()
+        with self._lock:
+            if self._partial:
+                partial, self._partial = self._partial, ""
+                self.target.write(self.format(partial) + "\n")
+            self.target.flush()
 
 
 def line_event(line: str) -> str:
