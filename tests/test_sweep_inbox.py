@@ -61,6 +61,7 @@ def write_job(tmp_path: Path, extra: str = "", pattern: str = "inbox/*.csv") -> 
     return job
 
 
+@pytest.mark.slow  # three sweeps at a paced rate, about 3 s
 def test_a_half_copied_file_is_not_sent_and_the_finished_file_once(
     big_sandbox: SandboxThread, tmp_path: Path
 ) -> None:
