@@ -94,7 +94,24 @@ def environment() -> Environment:
     except OptionsError as error:
         raise fail(error) from None
     REDACTOR.secrets = env.credentials().secrets()
+    warn_readable_env_file(Path(".env"))
     return env
+
+
+def warn_readable_env_file(path: Path) -> None:
+    """A `.env` holds credentials: warn when users other than its owner can read it."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        click.echo(
+            f"warning: {path.resolve()} holds credentials and others can read it"
+            f" (mode {stat.filemode(mode)}); make it the owner's only: chmod 600 {path.resolve()}",
+            err=True,
+        )
 
 
 def input_options(fn: F) -> F:
@@ -270,21 +287,34 @@ def cron_options(fn: F) -> F:
     return log_format_option(fn)  # type: ignore[no-any-return]
 
 
+TRANSIENT_CODES = frozenset({"rate_limited", "server_error", "timeout", "network", "bad_response"})
+
+
 def next_step(summary: dict[str, Any], run_dir: Path) -> str | None:
-    """What to do after this run, or None when nothing is left to do (see `quivo-bulk run` in
-    docs/reference/commands.md)."""
+    """What to do after this run (docs/reference/outputs.md), or None when nothing is left.
+
+    Rows whose errorCode the run counts as expected (`--expected-failures`) are left
+    out: the advice never has them sent again.
+    """
     outcomes = summary.get("outcomes", {})
-    codes = summary.get("error_codes", {})
+    codes: dict[str, int] = summary.get("error_codes", {})
     if summary.get("stopped"):
         return f"finish the run with: quivo-bulk resume {run_dir}"
-    transient = {"rate_limited", "server_error", "timeout", "network", "bad_response"}
+    expected = set(summary.get("expected_failures", []))
+    to_fix = set(codes) - TRANSIENT_CODES - {"not_verified", "aborted"} - expected
     steps = []
-    if outcomes.get("invalid") or set(codes) - transient - {"not_verified", "aborted"} - set(
-        summary.get("expected_failures", [])
-    ):
+    if outcomes.get("invalid") or to_fix:
         errors = run_dir / ("errors.xlsx" if (run_dir / "errors.xlsx").exists() else "errors.csv")
-        steps.append(f"fix the rows in {errors} and run it: quivo-bulk run {errors}")
-    if outcomes.get("unverified") or outcomes.get("not_attempted") or set(codes) & transient:
+        step = f"fix the rows in {errors} and run it: quivo-bulk run {errors}"
+        leave_out = {code: codes[code] for code in sorted(expected & set(codes))}
+        if leave_out:
+            rows = sum(leave_out.values())
+            named = ", ".join(f"{code} ({count})" for code, count in leave_out.items())
+            step += (
+                f" (first delete its {rows} rows with errorCode {named}: expected, not to resend)"
+            )
+        steps.append(step)
+    if outcomes.get("unverified") or outcomes.get("not_attempted") or set(codes) & TRANSIENT_CODES:
         steps.append(f"send again what did not land: quivo-bulk rerun {run_dir}")
     return "; ".join(steps) or None
 
@@ -311,12 +341,19 @@ def echo_warnings(warnings: Iterable[str]) -> None:
 
 
 def show_result(result: RunResult) -> None:
-    """Print the warnings, the summary table and where the reports are."""
+    """Print the warnings, the summary table and where the reports are (in JSON mode:
+    one `summary` object instead of the table's lines)."""
     from rich.console import Console
     from rich.table import Table
 
+    from pipeline.cli.logs import json_mode
+
     echo_warnings(result.warnings)
     summary = result.summary
+    step = None if result.run_dir is None else next_step(summary, result.run_dir)
+    if json_mode():
+        show_summary_event(result, step)
+        return
     table = Table(title=f"quivo-bulk {summary['command']}: {summary['rows']} rows")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
@@ -351,6 +388,34 @@ def show_result(result: RunResult) -> None:
     click.echo(f"reports: {result.run_dir}")
     if summary.get("stopped"):
         click.echo(f"stopped early: {REDACTOR.scrub(summary['stopped'])}", err=True)
-    step = next_step(summary, result.run_dir)
     if step:
         click.echo(f"next: {step}", err=bool(summary.get("stopped")))
+
+
+def show_summary_event(result: RunResult, step: str | None) -> None:
+    """The summary as one JSON object on stdout: `{"event": "summary", ...}`."""
+    import json
+
+    summary = result.summary
+    groups = [
+        {**group, "message": REDACTOR.scrub(str(group["message"]))[:160]}
+        for group in summary.get("error_groups", [])
+    ]
+    fields = {
+        "event": "summary",
+        "command": summary.get("command"),
+        "rows": summary.get("rows"),
+        "outcomes": summary.get("outcomes", {}),
+        "errorCodes": summary.get("error_codes", {}),
+        "errorGroups": groups,
+        "requests": summary.get("requests", 0),
+        "requestsByKind": summary.get("requests_by_kind") or {},
+        "retries": summary.get("retries", 0),
+        "rateLimited": summary.get("rate_limited", 0),
+        "requestsPerS": summary.get("achieved_requests_per_s", 0.0),
+        "wallTimeS": summary.get("wall_time_s", 0.0),
+        "reports": str(result.run_dir),
+        "stopped": REDACTOR.scrub(summary["stopped"]) if summary.get("stopped") else None,
+        "next": step,
+    }
+    click.echo(json.dumps(fields, ensure_ascii=False, default=str))

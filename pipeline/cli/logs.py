@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -49,6 +50,7 @@ class StampedStream(io.TextIOBase):
         self.target = target
         self.json_lines = json_lines
         self._partial = ""
+        self._lock = threading.Lock()  # the progress timer writes from its own thread
 
     def writable(self) -> bool:
         return True
@@ -61,12 +63,13 @@ class StampedStream(io.TextIOBase):
         return False
 
     def write(self, text: str) -> int:
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            self.target.write(self.format(line) + "\n")
-        if lines:
-            self.target.flush()
+        with self._lock:
+            lines = (self._partial + text).split("\n")
+            self._partial = lines.pop()
+            for line in lines:
+                self.target.write(self.format(line) + "\n")
+            if lines:
+                self.target.flush()
         return len(text)
 
     def format(self, line: str) -> str:
@@ -78,14 +81,32 @@ class StampedStream(io.TextIOBase):
         except ValueError:
             record = None
         if isinstance(record, dict):
-            return json.dumps({"time": stamp, **record}, ensure_ascii=False)
-        return json.dumps({"time": stamp, "message": line}, ensure_ascii=False)
+            return json.dumps({"time": stamp, "event": "message", **record}, ensure_ascii=False)
+        return json.dumps(
+            {"time": stamp, "event": line_event(line), "message": line}, ensure_ascii=False
+        )
 
     def flush(self) -> None:
-        if self._partial:
-            partial, self._partial = self._partial, ""
-            self.target.write(self.format(partial) + "\n")
-        self.target.flush()
+        with self._lock:
+            if self._partial:
+                partial, self._partial = self._partial, ""
+                self.target.write(self.format(partial) + "\n")
+            self.target.flush()
+
+
+def line_event(line: str) -> str:
+    """The event of a plain line in JSON mode: `warning`, `error`, `note` or `message`."""
+    head = line.split(":", 1)[0].strip().lower() if ":" in line else ""
+    if head in ("warning", "error", "note"):
+        return head
+    if head.startswith(("warning ", "error ", "critical ")):  # a log record: "WARNING pipeline.x"
+        return head.split()[0].replace("critical", "error")
+    return "message"
+
+
+def json_mode() -> bool:
+    """True when `--log-format json` made stdout and stderr JSON lines."""
+    return bool(getattr(sys.stderr, "json_lines", False))
 
 
 def _unwrapped(stream: TextIO) -> TextIO:
@@ -132,4 +153,10 @@ def log_format_option(fn: Any) -> Any:
 
 def finished_line(event: str, **fields: Any) -> None:
     """The one machine-readable line a run (`run_finished`) or sweep ends with, on stderr."""
+    event_line(event, **fields)
+
+
+def event_line(event: str, **fields: Any) -> None:
+    """One machine-readable event on stderr: `{"event": ..., ...}` (a `time` added without
+    a terminal or in JSON mode)."""
     click.echo(json.dumps({"event": event, **fields}, ensure_ascii=False, default=str), err=True)

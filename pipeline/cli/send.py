@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.common import (
+    EXIT_STOPPED,
     REDACTOR,
     announce_finished,
     api_options,
@@ -16,6 +18,7 @@ from pipeline.cli.common import (
     confirm_cancels,
     cron_options,
     environment,
+    fail,
     guard_options,
     input_options,
     input_paths,
@@ -26,7 +29,7 @@ from pipeline.cli.common import (
     resolve,
     show_result,
 )
-from pipeline.cli.logs import finished_line, log_format_option
+from pipeline.cli.logs import log_format_option
 from pipeline.cli.runs import rerun_command
 
 if TYPE_CHECKING:
@@ -92,42 +95,76 @@ def run(
 
 
 def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, quiet: bool) -> None:
+    """A sweep's log: `sweep_started`, per file `file_started` (from the sweep), the run's
+    summary and `run_finished` or one `file_<status>` line, then one `sweep_finished`, also
+    when the sweep is refused (the lock) or stops on an error."""
+    from pipeline.cli.logs import event_line, json_mode
+    from pipeline.core.errors import QuivoBulkError
     from pipeline.flows.sweep import SweepItem, sweep_exit_code, sweep_job
 
+    items: list[SweepItem] = []
+    event_line("sweep_started", job=job.job_name, pid=os.getpid())
+
     def on_item(item: SweepItem) -> None:
+        items.append(item)
+        message = REDACTOR.scrub(item.message)
+        if json_mode():
+            name = {"rejected": "file_refused"}.get(item.status, f"file_{item.status}")
+            fields = {"path": str(item.path), "status": item.status, "message": message or None}
+            event_line(name, **fields)
+        else:
+            click.echo(f"{item.path}: {item.status}" + (f"; {message}" if message else ""))
         if item.result is not None:
-            click.echo(f"{item.path}: {item.status}")
             show_result(item.result)
             remember_found_rate(job, item.result)
             announce_finished(item.result)
-        else:
-            click.echo(f"{item.path}: {item.status}; {REDACTOR.scrub(item.message)}")
 
-    items = sweep_job(
-        job,
-        cli=cli,
-        env=env,
-        confirm=confirm,
-        progress_factory=progress_for(quiet),
-        on_item=on_item,
-    )
+    def on_event(name: str, fields: dict[str, Any]) -> None:
+        if "message" in fields:
+            fields = {**fields, "message": REDACTOR.scrub(str(fields["message"]))}
+        event_line(name, **fields)
+
+    def finished(code: int, **extra: Any) -> None:
+        event_line(
+            "sweep_finished",
+            job=job.job_name,
+            exitCode=code,
+            files=[
+                {
+                    "path": str(item.path),
+                    "status": item.status,
+                    "exitCode": item.exit_code,
+                    "runDir": str(item.result.run_dir) if item.result is not None else None,
+                }
+                for item in items
+            ],
+            **extra,
+        )
+
+    try:
+        sweep_job(
+            job,
+            cli=cli,
+            env=env,
+            confirm=confirm,
+            progress_factory=progress_for(quiet),
+            on_item=on_item,
+            on_event=on_event,
+        )
+    except (QuivoBulkError, KeyboardInterrupt) as error:  # refused (the lock), or stopped
+        failure = fail(error) if isinstance(error, QuivoBulkError) else None
+        message = failure.message if failure else "interrupted"
+        code = failure.exit_code if failure else EXIT_STOPPED
+        click.echo(f"Error: {message}", err=True)
+        finished(code, error=message)
+        sys.exit(code)
+    except Exception as error:
+        finished(EXIT_STOPPED, error=f"internal error ({type(error).__name__})")
+        raise
     if not items:
         click.echo(f"no file matches {job.input!r}; nothing to do")
     code = sweep_exit_code(items)
-    finished_line(
-        "sweep_finished",
-        job=job.job_name,
-        exitCode=code,
-        files=[
-            {
-                "path": str(item.path),
-                "status": item.status,
-                "exitCode": item.exit_code,
-                "runDir": str(item.result.run_dir) if item.result is not None else None,
-            }
-            for item in items
-        ],
-    )
+    finished(code)
     sys.exit(code)
 
 

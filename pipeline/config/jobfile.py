@@ -70,6 +70,15 @@ class JobFile(BaseModel):
     settle_s: float = Field(
         default=30.0, ge=0, description="a sweep takes a file unchanged this long (seconds)"
     )
+    ready_marker: str | None = Field(
+        default=None,
+        min_length=1,
+        description='e.g. ".done": a sweep takes a file only once <file>.done exists',
+    )
+    allow_unterminated_last_line: bool = Field(
+        default=False,
+        description="a sweep takes a text file whose last line has no line end",
+    )
 
     # Set by load_job: where relative paths start.
     folder: Path = Field(default=Path("."), exclude=True)

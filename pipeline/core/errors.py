@@ -42,7 +42,15 @@ class RunDirError(UsageError):
 
 
 class LimitExceeded(UsageError):
-    """The file would change or cancel more orders than --max-changes / --max-cancels allow."""
+    """The file would change or cancel more orders than --max-changes / --max-cancels allow.
+
+    `limit`: the job key that refused it and the orders the file needs, e.g.
+    `("max_cancels", 600)`: a sweep takes the file again once the limit allows that.
+    """
+
+    def __init__(self, message: str, *, limit: tuple[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class ApiUnusable(QuivoBulkError):

@@ -56,6 +56,8 @@ from pipeline.store.rundir import check_fresh, make_run_dir, remove_unstarted, r
 
 Confirm = Callable[[int, str], bool]  # (orders to cancel, base URL) -> go ahead?
 ProgressFactory = Callable[[int], Progress]
+# Told once a run has its directory and journal, before anything is sent: (run_dir, rows).
+OnStarted = Callable[[Path, int], None]
 MANIFEST_VERSION = 1
 
 
@@ -264,6 +266,7 @@ def run_files(
     confirm_again: Callable[[str], bool] | None = None,
     prepared_dir: bool = False,
     pace: Pace | None = None,
+    on_started: OnStarted | None = None,
 ) -> RunResult:
     """Run `inputs` against the API: the library behind `quivo-bulk run`.
 
@@ -276,6 +279,7 @@ def run_files(
     `prepared_dir`: the caller made `out` for this run (its inputs may be inside).
     `pace`: a pacer and adaptive rate shared with other runs (a sweep's files); None:
     one for this run, shared by its lookups and its sending.
+    `on_started`: told (run directory, rows) once the run directory is kept, before sending.
     """
     options = settle_base_url(options, env)
     if out is not None:
@@ -306,6 +310,7 @@ def run_files(
         preconditions=preconditions,
         made_here=not prepared_dir,
         pace=pace,
+        on_started=on_started,
     )
     return replace(result, warnings=(*warnings, *result.warnings))
 
@@ -331,6 +336,7 @@ def start_run(
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     made_here: bool = True,
     pace: Pace | None = None,
+    on_started: OnStarted | None = None,
 ) -> RunResult:
     """Journal and run `prepared` (read from `inputs`) in the new `run_dir`, holding its lock.
 
@@ -351,6 +357,8 @@ def start_run(
             raise
         seal(run_dir)
         try:
+            if on_started is not None:
+                on_started(run_dir, prepared.table.raw.height)
             prepared = resolve_order_keys(
                 prepared,
                 prepared.table.fields,

@@ -1,9 +1,10 @@
-"""The nightly sweep: a job whose input is a glob processes each matching file once
-(docs/guide/nightly.md).
+"""The nightly sweep: a job whose input is a glob processes each matching file once.
 
-A state database beside the runs records each file (path and sha256) with its
-run and status. Running the same job again sends nothing for files already
-done, resumes a file whose run was interrupted, and takes new files. An
+A state database beside the runs (`pipeline.flows.sweepstate`) records each file (path
+and sha256) with its run and status, or why it was refused. Running the same job
+again sends nothing for files already done, resumes a file whose run was interrupted
+(naming the run and how far it got), takes new files, and takes a refused file again
+once the reason is gone. Only complete files are read (`pipeline.flows.inbox`). An
 exclusive lock keeps two sweeps of one job from processing the same files.
 
 The files of one sweep share one pace (`pipeline.api.rate.shared`): one pacer and one
@@ -17,43 +18,52 @@ file starts at the rate the previous one found.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline.api.rate.shared import Pace
 from pipeline.config.jobfile import JobFile
-from pipeline.config.settings import Environment, resolve_options
-from pipeline.core.errors import InputFileError, LimitExceeded, OptionsError, OutputError
+from pipeline.config.settings import Environment, RunOptions, resolve_options
+from pipeline.core.errors import InputFileError, LimitExceeded, OptionsError
+from pipeline.flows.inbox import (
+    CHANGED_WHILE_READ,
+    Complete,
+    candidates,
+    identity_of,
+    marker_of,
+    read_complete,
+)
 from pipeline.flows.resume import resume_run
 from pipeline.flows.run import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
+from pipeline.flows.sweepstate import STATE_NAME, Record, SweepState
+from pipeline.inputs.read import ReadOptions, read_file
 from pipeline.plan.prepare import display_name
 from pipeline.send.progress import Progress
 from pipeline.store.journal import JOURNAL_NAME
-from pipeline.store.rundir import FILE_MODE, exclusive, make_run_dir, remove_unstarted, seal
+from pipeline.store.rundir import exclusive, make_run_dir, remove_unstarted, seal
 
-STATE_NAME = "sweep-state.sqlite"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT NOT NULL, sha256 TEXT NOT NULL, run_dir TEXT NOT NULL, status TEXT NOT NULL,
-    exit_code INTEGER, started_at REAL NOT NULL, finished_at REAL,
-    PRIMARY KEY (path, sha256)
-);
-"""
+__all__ = ["STATE_NAME", "SweepItem", "sweep_exit_code", "sweep_job", "sweep_lock"]
+
+# An event of the sweep for the log: (name, fields), e.g. ("file_started", {"path": ...}).
+OnEvent = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
 class SweepItem:
     path: Path
-    # "done" (this sweep), "skipped" (done earlier), "stopped", "rejected",
-    # "waiting" (still changing: taken by a later sweep)
+    # "done" (this sweep), "skipped" (done earlier, or still refused), "stopped",
+    # "rejected" (refused now), "waiting" (not complete yet: taken by a later sweep)
     status: str
     result: RunResult | None
     message: str = ""
+    sha256: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -83,41 +93,6 @@ def sweep_lock(folder: Path, job_name: str) -> AbstractContextManager[None]:
     )
 
 
-class SweepState:
-    """Which files of a sweep were processed, by which run."""
-
-    def __init__(self, path: Path) -> None:
-        try:
-            path.touch(mode=FILE_MODE)  # owner-only, as the runs it names (sqlite makes 0644)
-            self._db = sqlite3.connect(path, isolation_level=None)
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as error:
-            raise OutputError(f"cannot open the sweep state {path}: {error}") from None
-
-    def find(self, path: Path, sha256: str) -> tuple[str, str] | None:
-        row = self._db.execute(
-            "SELECT status, run_dir FROM files WHERE path = ? AND sha256 = ?", (str(path), sha256)
-        ).fetchone()
-        return (row[0], row[1]) if row else None
-
-    def started(self, path: Path, sha256: str, run_dir: Path) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO files (path, sha256, run_dir, status, started_at)"
-            " VALUES (?, ?, ?, 'running', ?)",
-            (str(path), sha256, str(run_dir), time.time()),
-        )
-
-    def finished(self, path: Path, sha256: str, *, status: str, exit_code: int) -> None:
-        self._db.execute(
-            "UPDATE files SET status = ?, exit_code = ?, finished_at = ?"
-            " WHERE path = ? AND sha256 = ?",
-            (status, exit_code, time.time(), str(path), sha256),
-        )
-
-    def close(self) -> None:
-        self._db.close()
-
-
 def sweep_job(
     job: JobFile,
     *,
@@ -126,113 +101,301 @@ def sweep_job(
     confirm: Confirm | None = None,
     progress_factory: ProgressFactory = Progress,
     on_item: Callable[[SweepItem], None] | None = None,
+    on_event: OnEvent | None = None,
     now: Callable[[], float] = time.time,
 ) -> list[SweepItem]:
-    """Process each file the job's glob matches that no earlier sweep completed.
+    """Process each complete file the job's glob matches that no earlier sweep completed.
 
-    A file is taken once it is complete: unchanged for `job.settle_s` seconds (a file
-    renamed into the inbox keeps its time, so it is taken at once).
+    `on_item` is told each file's outcome, `on_event` what the log should show before
+    (`file_started`: path, rows, runDir; for a resumed run what it resumes).
     """
     options = resolve_options(cli=cli, job=job, env=env)
-    pace = Pace.for_settings(options.api)  # one rate across the sweep's files
     folder = state_folder(job)
-    items: list[SweepItem] = []
     with sweep_lock(folder, job.job_name):
         state = SweepState(folder / STATE_NAME)
         try:
-            for path in job.input_paths():
-                age_s = now() - path.stat().st_mtime
-                if age_s < job.settle_s:
-                    item = SweepItem(
-                        path,
-                        "waiting",
-                        None,
-                        f"changed {age_s:.0f} s ago; taken once unchanged for {job.settle_s:g} s",
-                    )
-                else:
-                    item = _sweep_file(
-                        path, job, state, cli, env, options, confirm, progress_factory, pace
-                    )
-                    item = _archive(item, job) if job.archive else item
-                items.append(item)
-                if on_item is not None:
-                    on_item(item)
-                if item.status == "stopped":
-                    break  # the API is unusable or the sweep was interrupted: stop here
+            sweep = Sweep(
+                job,
+                state,
+                cli=cli,
+                env=env,
+                options=options,
+                confirm=confirm,
+                progress_factory=progress_factory,
+                on_event=on_event or (lambda _name, _fields: None),
+                now=now,
+            )
+            # Whatever a sweep does before its new files (e.g. following up earlier runs)
+            # is one call on `sweep` here, holding the lock and the state.
+            return sweep.new_files(on_item)
         finally:
             state.close()
-    return items
 
 
-def _sweep_file(
-    path: Path,
-    job: JobFile,
-    state: SweepState,
-    cli: dict[str, Any],
-    env: Environment,
-    options: Any,
-    confirm: Confirm | None,
-    progress_factory: ProgressFactory,
-    pace: Pace,
-) -> SweepItem:
-    data = path.read_bytes()  # read once: the bytes hashed are the bytes the run reads
-    digest = hashlib.sha256(data).hexdigest()
-    known = state.find(path, digest)
-    if known is not None and known[0] in ("done", "rejected"):
-        return SweepItem(path, "skipped", None, f"already {known[0]} by {known[1]}")
-    if known is not None and (Path(known[1]) / JOURNAL_NAME).exists():
-        run_dir = Path(known[1])
-        result = resume_run(run_dir, cli=cli, env=env, progress_factory=progress_factory, pace=pace)
-    else:
+class Sweep:
+    """One sweep of a job, holding its lock and state: what each file becomes."""
+
+    def __init__(
+        self,
+        job: JobFile,
+        state: SweepState,
+        *,
+        cli: dict[str, Any],
+        env: Environment,
+        options: RunOptions,
+        confirm: Confirm | None,
+        progress_factory: ProgressFactory,
+        on_event: OnEvent,
+        now: Callable[[], float],
+    ) -> None:
+        self.job, self.state = job, state
+        self.cli, self.env, self.options = cli, env, options
+        self.confirm, self.progress_factory = confirm, progress_factory
+        self.event, self.now = on_event, now
+        self.pace = Pace.for_settings(options.api)  # one rate across the sweep's files
+
+    def new_files(self, on_item: Callable[[SweepItem], None] | None) -> list[SweepItem]:
+        """Each file the glob matches now, in name order; stops at a run that stopped."""
+        items: list[SweepItem] = []
+        for path in candidates(self.job.input_paths(), ready_marker=self.job.ready_marker):
+            if not path.exists():
+                continue  # gone since the listing (moved away by its writer)
+            item = self.take(path)
+            if self.job.archive:
+                item = self.archive(item)
+            items.append(item)
+            if on_item is not None:
+                on_item(item)
+            if item.status == "stopped":
+                break  # the API is unusable or the sweep was interrupted: stop here
+        return items
+
+    def take(self, path: Path) -> SweepItem:
+        """Read `path` if it is complete, then run it, resume its run, or say why not."""
+        job = self.job
+        complete = read_complete(
+            path,
+            settle_s=job.settle_s,
+            now=self.now,
+            allow_unterminated=job.allow_unterminated_last_line,
+            ready_marker=job.ready_marker,
+        )
+        if complete.data is None:
+            return SweepItem(path, "waiting", None, complete.waiting)
+        data = complete.data  # read once: the bytes hashed are the bytes the run reads
+        digest = hashlib.sha256(data).hexdigest()
+        known = self.state.find(path, digest)
+        again = ""
+        if known is not None and known.status == "done":
+            done = (
+                f"already done by {known.run_dir}"
+                if has_journal(known)
+                else f"already done on {known.when}; its run directory has been removed since"
+            )
+            return SweepItem(path, "skipped", None, done, digest)
+        if known is not None and known.status == "rejected":
+            again = self.taken_again(known)
+            if not again:
+                return SweepItem(path, "skipped", None, still_refused(known), digest)
+        elif known is not None and has_journal(known):
+            return self.resume(path, known)
+        earlier = self.state.earlier_run(path, digest)
+        if earlier is not None and earlier.status != "done" and has_journal(earlier):
+            item = self.resume(path, earlier)  # finish what was sent of the old content first
+            changed = f"{path} changed since; its new content is taken by the next sweep"
+            return replace(item, message=f"{item.message}; {changed}")
+        return self.run_new(path, complete, digest, again=again, earlier=earlier)
+
+    def taken_again(self, refused: Record) -> str:
+        """Why a refused file is taken again now, or "" while the reason holds."""
+        if refused.archived_to is not None:
+            return f"put back into the inbox after it was refused on {refused.when}"
+        if refused.refusal is None:
+            return f"refused on {refused.when}, before sweeps recorded why: trying again"
+        if refused.refusal == "guard" and refused.limit_key and refused.limit_needs is not None:
+            limit = getattr(self.options, refused.limit_key, None)
+            if limit is None or limit >= refused.limit_needs:
+                allows = "no limit" if limit is None else f"{refused.limit_key} = {limit}"
+                return (
+                    f"refused on {refused.when} for {refused.limit_needs} orders over"
+                    f" {refused.limit_key}; the job now allows it ({allows})"
+                )
+        return ""
+
+    def resume(self, path: Path, record: Record) -> SweepItem:
+        """Finish the run a killed or stopped sweep left for this file, saying how far it got."""
+        run_dir = Path(str(record.run_dir))
+        done, rows = run_progress(run_dir)
+        how = "was killed" if record.status == "running" else "stopped early"
+        message = (
+            f"resuming {run_dir}, left unfinished by a sweep that {how} (started"
+            f" {record.when}): {done} of {rows} rows had an outcome"
+        )
+        self.event(
+            "file_started",
+            {
+                "path": str(path),
+                "rows": rows,
+                "runDir": str(run_dir),
+                "resumes": {
+                    "runDir": str(run_dir),
+                    "left": "killed" if record.status == "running" else "stopped",
+                    "startedAt": iso(record.started_at),
+                    "rowsDone": done,
+                },
+                "message": message,
+            },
+        )
+        result = resume_run(
+            run_dir,
+            cli=self.cli,
+            env=self.env,
+            progress_factory=self.progress_factory,
+            pace=self.pace,
+        )
+        status = "stopped" if result.exit_code == 3 else "done"
+        self.state.finished(
+            Path(record.path), record.sha256, status=status, exit_code=result.exit_code, rows=rows
+        )
+        return SweepItem(path, status, result, message, record.sha256)
+
+    def run_new(
+        self, path: Path, complete: Complete, digest: str, *, again: str, earlier: Record | None
+    ) -> SweepItem:
+        """Copy the bytes read into a new run directory and run them, if the file is still
+        the same (size, modification time, inode) once they are copied."""
+        job = self.job
         run_dir = default_run_dir(f"{job.job_name}-{path.stem}", root=job.resolve(job.runs_dir))
         make_run_dir(run_dir)
         copy = run_dir / "inputs" / path.name
         copy.parent.mkdir(mode=0o700)
-        copy.write_bytes(data)
+        copy.write_bytes(complete.data or b"")
         seal(run_dir)
-        state.started(path, digest, run_dir)
+        if identity_of(path) != complete.identity:
+            remove_unstarted(run_dir)
+            return SweepItem(path, "waiting", None, CHANGED_WHILE_READ, digest)
+        notes = [f"taken again: {again}"] if again else []
+        if earlier is not None:
+            notes.append(self.changed_note(path, copy, earlier))
+        self.state.started(path, digest, run_dir)
+
+        def started(run_dir: Path, rows: int) -> None:
+            fields: dict[str, Any] = {"path": str(path), "rows": rows, "runDir": str(run_dir)}
+            self.event("file_started", fields | ({"message": "; ".join(notes)} if notes else {}))
+
         try:
             result = run_files(
                 [copy],
-                options=options,
-                env=env,
+                options=self.options,
+                env=self.env,
                 out=run_dir,
-                confirm=confirm,
-                progress_factory=progress_factory,
+                confirm=self.confirm,
+                progress_factory=self.progress_factory,
                 names=[display_name(path)],
                 prepared_dir=True,
-                pace=pace,
+                pace=self.pace,
+                on_started=started,
             )
         except (InputFileError, LimitExceeded) as error:  # one bad file must not stop the sweep
             remove_unstarted(run_dir)  # no run happened: name no run directory
-            state.finished(path, digest, status="rejected", exit_code=2)
-            return SweepItem(path, "rejected", None, str(error))
+            limit = error.limit if isinstance(error, LimitExceeded) else None
+            refusal = "guard" if isinstance(error, LimitExceeded) else "content"
+            self.state.refused(path, digest, refusal=refusal, reason=str(error), limit=limit)
+            return SweepItem(path, "rejected", None, f"{error}; {retry_rule(refusal)}", digest)
         except BaseException:
             if not (run_dir / JOURNAL_NAME).exists():
                 remove_unstarted(run_dir)
             raise
-    status = "stopped" if result.exit_code == 3 else "done"
-    state.finished(path, digest, status=status, exit_code=result.exit_code)
-    return SweepItem(path, status, result)
+        status = "stopped" if result.exit_code == 3 else "done"
+        rows = int(result.summary.get("rows") or 0)
+        self.state.finished(path, digest, status=status, exit_code=result.exit_code, rows=rows)
+        return SweepItem(path, status, result, "; ".join(notes), digest)
+
+    def changed_note(self, path: Path, copy: Path, earlier: Record) -> str:
+        """Name the earlier run of this path and how many of the new rows were in it."""
+        note = f"{path} was run before, on {earlier.when} by {earlier.run_dir}"
+        common = rows_in_common(copy, Path(str(earlier.run_dir)) / "inputs" / path.name, self.job)
+        if common is not None:
+            note += f"; its content changed since: {common[0]} of its {common[1]} rows were"
+            note += " in that run"
+        else:
+            note += "; its content changed since"
+        return note
+
+    def archive(self, item: SweepItem) -> SweepItem:
+        """`archive = true`: a finished file goes to `done/`, a refused one to `rejected/`
+        with a `.reason.txt` beside it (both under the inbox); a stopped file stays to be
+        resumed, a waiting or skipped one stays where it is."""
+        folder = {"done": "done", "rejected": "rejected"}.get(item.status)
+        if folder is None or not item.path.exists():
+            return item
+        target_dir = item.path.parent / folder
+        target_dir.mkdir(exist_ok=True)
+        target = target_dir / item.path.name
+        number = 2
+        while target.exists():
+            target = target_dir / f"{item.path.stem}-{number}{item.path.suffix}"
+            number += 1
+        item.path.rename(target)
+        if self.job.ready_marker and marker_of(item.path, self.job.ready_marker).exists():
+            marker = marker_of(item.path, self.job.ready_marker)
+            marker.rename(marker_of(target, self.job.ready_marker))
+        if item.sha256 is not None:
+            self.state.archived(item.path, item.sha256, target)
+        message = item.message.replace(str(item.path), str(target))  # name paths that exist
+        if item.status == "rejected":
+            reason = target.with_name(target.name + ".reason.txt")
+            reason.write_text(f"{message}\n")
+            message = f"{message} (moved to {target}; the reason is in {reason})"
+        return replace(item, path=target, message=message)
 
 
-def _archive(item: SweepItem, job: JobFile) -> SweepItem:
-    """`archive = true`: a finished file goes to `done/`, a rejected one to `rejected/` with
-    a `.reason.txt` beside it (both under the inbox); a stopped file stays to be resumed."""
-    folder = {"done": "done", "rejected": "rejected"}.get(item.status)
-    if folder is None or not item.path.exists():
-        return item
-    target_dir = item.path.parent / folder
-    target_dir.mkdir(exist_ok=True)
-    target = target_dir / item.path.name
-    number = 2
-    while target.exists():
-        target = target_dir / f"{item.path.stem}-{number}{item.path.suffix}"
-        number += 1
-    item.path.rename(target)
-    message = item.message.replace(str(item.path), str(target))  # name paths that exist
-    if item.status == "rejected":
-        reason = target.with_name(target.name + ".reason.txt")
-        reason.write_text(f"{message}\n")
-        message = f"{message} (moved to {target}; the reason is in {reason})"
-    return replace(item, path=target, message=message)
+def retry_rule(refusal: str) -> str:
+    if refusal == "guard":
+        return "a later sweep takes it again once the job's limit allows it, or when it is put back"
+    return "a later sweep takes it again when its content changes, or when it is put back"
+
+
+def still_refused(record: Record) -> str:
+    reason = (record.reason or "").split("; nothing was sent")[0]
+    return f"refused on {record.when}: {reason}; {retry_rule(record.refusal or 'content')}"
+
+
+def has_journal(record: Record) -> bool:
+    return record.run_dir is not None and (Path(record.run_dir) / JOURNAL_NAME).exists()
+
+
+def iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def run_progress(run_dir: Path) -> tuple[int, int]:
+    """(rows with a final outcome, rows) of a run, read from its journal without a lock."""
+    try:
+        connection = sqlite3.connect(f"file:{run_dir / JOURNAL_NAME}?mode=ro", uri=True)
+        try:
+            body = connection.execute("SELECT body FROM manifest WHERE id = 1").fetchone()
+            query = "SELECT COUNT(*) FROM results WHERE error_code IS NOT 'aborted'"
+            done = int(connection.execute(query).fetchone()[0])
+        finally:
+            connection.close()
+        return done, int(json.loads(body[0])["row_count"]) if body else 0
+    except (sqlite3.Error, ValueError, KeyError):
+        return 0, 0
+
+
+def rows_in_common(new: Path, old: Path, job: JobFile) -> tuple[int, int] | None:
+    """(rows of `new` that `old` holds too, rows of `new`), comparing whole rows by the
+    columns both have; None when either cannot be read."""
+    options = ReadOptions(mapping=job.columns, sheet=job.sheet, header_row=job.header_row)
+    try:
+        new_source, new_frame, _ = read_file(new, name=new.name, options=options)
+        old_source, old_frame, _ = read_file(old, name=old.name, options=options)
+    except (InputFileError, OSError):
+        return None
+    shared = [h for h in new_source.headers if h in old_source.headers]
+    if not shared:
+        return 0, new_frame.height
+    before = set(old_frame.select(shared).iter_rows())
+    common = sum(1 for row in new_frame.select(shared).iter_rows() if row in before)
+    return common, new_frame.height

@@ -49,13 +49,15 @@ def check_limits(plan: Plan, *, max_changes: int | None, max_cancels: int | None
         raise LimitExceeded(
             f"this run would cancel {cancels} orders, more than --max-cancels {max_cancels}"
             " allows; nothing was sent. Check the file; if it is right, raise --max-cancels"
-            " (job key max_cancels)"
+            " (job key max_cancels)",
+            limit=("max_cancels", cancels),
         )
     if max_changes is not None and changes > max_changes:
         raise LimitExceeded(
             f"this run would change {changes} orders, more than --max-changes {max_changes}"
             " allows; nothing was sent. Check the file; if it is right, raise --max-changes"
-            " (job key max_changes)"
+            " (job key max_changes)",
+            limit=("max_changes", changes),
         )
 
 

@@ -1,5 +1,10 @@
 """Progress of a run: a rich bar on a terminal, a status line every few seconds otherwise.
 
+Without a terminal a status line comes at least every `STATUS_EVERY_S` seconds (every
+`QUIET_STATUS_EVERY_S` with `--quiet`) while the run sends, also when no row finishes
+(the API down, long retries): a log read the morning after shows the run was alive.
+With `--log-format json` each is one `{"event": "progress", ...}` object.
+
 with make_progress(total=3000, interactive=sys.stderr.isatty()) as progress:
     progress.request(); progress.rows([Outcome.APPLIED])
 """
@@ -7,7 +12,10 @@ with make_progress(total=3000, interactive=sys.stderr.isatty()) as progress:
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -17,6 +25,9 @@ from typing import TextIO
 from pipeline.core.outcomes import SUCCESS, Outcome
 
 STATUS_EVERY_S = 5.0
+QUIET_STATUS_EVERY_S = 60.0
+# Tests replaying cron nights set this (seconds) instead of waiting a minute per line.
+EVERY_S_VARIABLE = "QUIVO_PROGRESS_EVERY_S"
 RATE_WINDOW_S = 5.0  # the displayed request rate: requests sent in the last 5 s
 ETA_ALPHA = 0.3  # weight of the newest 1 s sample in the smoothed row rate (EWMA)
 
@@ -138,26 +149,70 @@ class Progress:
 
 
 class StatusLines(Progress):
-    """No terminal (cron, CI): one line every few seconds on stderr."""
+    """No terminal (cron, CI): a line on stderr every `every_s` seconds while the run
+    sends, also when no row finishes (a timer thread writes it then)."""
 
-    def __init__(self, total: int, *, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        every_s: float = STATUS_EVERY_S,
+        last_line: bool = True,
+    ) -> None:
         super().__init__(total)
         self._stream = stream or sys.stderr  # sys.stderr now: the CLI may have stamped it
+        self.every_s = every_s
+        self._last_line = last_line  # the run's average at the end (not with --quiet)
         self._last = time.monotonic()
+        self._lock = threading.Lock()
+        self._over = threading.Event()
+        self._timer: threading.Thread | None = None
+
+    def __enter__(self) -> Progress:
+        self._timer = threading.Thread(target=self._keep_alive, name="progress", daemon=True)
+        self._timer.start()
+        return self
+
+    def _keep_alive(self) -> None:
+        while not self._over.wait(max(0.01, self._last + self.every_s - time.monotonic())):
+            self.refresh()
 
     def refresh(self, *, force: bool = False, rate: str | None = None) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < STATUS_EVERY_S:
-            return
-        self._last = now
-        rate = rate or f"{self.rate_per_s():.1f}/s"
-        self._stream.write(
-            f"progress: {self.done}/{self.total} rows, {self.good} ok, {self.bad} not ok,"
-            f" {self.requests} requests ({rate})\n"
-        )
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._last < self.every_s:
+                return
+            self._last = now
+            self._write(rate or f"{self.rate_per_s():.1f}/s")
+
+    def _write(self, rate: str) -> None:
+        if getattr(self._stream, "json_lines", False):
+            line = json.dumps(
+                {
+                    "event": "progress",
+                    "rowsDone": self.done,
+                    "rows": self.total,
+                    "ok": self.good,
+                    "notOk": self.bad,
+                    "requests": self.requests,
+                    "rate": rate,
+                }
+            )
+        else:
+            line = (
+                f"progress: {self.done}/{self.total} rows, {self.good} ok, {self.bad} not ok,"
+                f" {self.requests} requests ({rate})"
+            )
+        self._stream.write(line + "\n")
         self._stream.flush()
 
     def finish(self) -> None:
+        self._over.set()
+        if self._timer is not None:
+            self._timer.join()
+        if not self._last_line:
+            return
         # The run is over: its average rate, not the last seconds' (0.0/s after a pause,
         # or for a run shorter than a second).
         self.refresh(force=True, rate=f"{self.average_rate_per_s():.1f}/s on average")
@@ -217,12 +272,24 @@ class RichBar(Progress):
 
 
 def make_progress(total: int, *, interactive: bool | None, quiet: bool = False) -> Progress:
-    """The display for this run: rich on a terminal, status lines otherwise, or nothing."""
-    if quiet:
-        return Progress(total)
+    """The display for this run: rich on a terminal, status lines otherwise (with
+    `quiet`: one a minute), nothing with `quiet` on a terminal."""
     if interactive is None:
         interactive = sys.stderr.isatty()
-    return RichBar(total) if interactive else StatusLines(total)
+    if interactive:
+        return Progress(total) if quiet else RichBar(total)
+    return StatusLines(total, every_s=status_every_s(quiet=quiet), last_line=not quiet)
+
+
+def status_every_s(*, quiet: bool) -> float:
+    """Seconds between status lines without a terminal (the variable overrides it)."""
+    given = os.environ.get(EVERY_S_VARIABLE)
+    if given:
+        try:
+            return max(0.05, float(given))
+        except ValueError:
+            pass
+    return QUIET_STATUS_EVERY_S if quiet else STATUS_EVERY_S
 
 
 def format_eta(seconds: float | None) -> str:
