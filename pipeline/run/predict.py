@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,18 @@ def predict(prepared: Prepared, answers: Mapping[int, Answer]) -> list[Predictio
         else:
             why = decided.error_code.value if decided.error_code else None
             found.append(Prediction(index, order_id, action, "will_fail", decided.error, why))
+    if prepared.unsent:
+        found = [_with_unsent(p, prepared.unsent.get(p.index)) for p in found]
     return sorted(found, key=lambda p: p.index)
+
+
+def _with_unsent(prediction: Prediction, headers: tuple[str, ...] | None) -> Prediction:
+    """The plan's reason names the row's cells its action does not send."""
+    if not headers or prediction.prediction in ("invalid", "duplicate"):
+        return prediction
+    unsent = "not sent: " + ", ".join(f"'{h}'" for h in headers)
+    reason = f"{prediction.reason}; {unsent}" if prediction.reason else unsent
+    return replace(prediction, reason=reason)
 
 
 def plan_table(

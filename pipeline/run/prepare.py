@@ -10,12 +10,12 @@ Everything decided before anything is sent; `run_files`, `validate_files`,
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline.errors import InputFileError
 from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
-from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
+from pipeline.inputs.rows import Resolution, RowDefaults, unsent_cells, validate_rows
 from pipeline.outcomes import Outcome
 from pipeline.run.bulk import bulk_objects
 from pipeline.run.plan import Plan, plan_changes
@@ -32,6 +32,8 @@ class Prepared:
     table: InputTable
     plan: Plan
     settled: list[RowResult] = field(default_factory=list)  # invalid and duplicate rows
+    # Per row index, the headers of filled cells its action does not send.
+    unsent: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 def display_name(path: Path) -> str:
@@ -97,6 +99,11 @@ def _prepare(
         defaults=RowDefaults(action=options.action, address_type=options.address_type),
         resolved=resolved,
     )
+    notes, unsent = unsent_cells(
+        table.fields, checked, [(f.name, f.columns.fields) for f in table.files]
+    )
+    if notes:
+        table = replace(table, warnings=(*table.warnings, *notes))
     locate = locator(table)
     plan = plan_changes(checked, locate=locate)
     settled = [
@@ -120,4 +127,4 @@ def _prepare(
         )
         for d in plan.duplicates
     ]
-    return Prepared(table=table, plan=plan, settled=settled)
+    return Prepared(table=table, plan=plan, settled=settled, unsent=unsent)
