@@ -94,13 +94,18 @@ def test_plan_sends_nothing_and_shows_old_and_new(sandbox: SandboxThread, tmp_pa
     assert by_row[6]["prediction"] == "will_fail"
     assert by_row[6]["orderStatus"] == "COMPLETED"
     assert by_row[8]["prediction"] == "will_fail"  # order 9999999 does not exist
-    assert by_row[4]["prediction"] == "invalid"
+    assert by_row[4]["prediction"] == "will_fail"  # the order's state is not one of US
+    assert "state" in by_row[4]["reason"]
+    assert by_row[5]["prediction"] == "invalid"
     assert by_row[3]["prediction"] == "will_change"
     assert result.exit_code == 1
     summary = result.summary
     assert summary["predictions"]["will_change"] == 6
     assert summary["orders_changing"] == 6
-    assert summary["field_changes"]["zip"] == 6
+    assert summary["field_changes"]["zip"] == 5  # row 17 gives coordinates only
+    # Only the cells the rows fill change: e-mails and phones of the other rows are kept.
+    assert summary["field_changes"]["email"] == 1
+    assert summary["field_changes"]["phone"] == 2
     assert summary["failures"]["status_conflict"]["examples"] == ["row 6"]
     assert summary["requests_by_kind"]["mutation"] == 0
     for name in ("plan.xlsx", "plan.csv", "plan.parquet", "summary.json", "before.parquet"):

@@ -180,6 +180,8 @@ def _address_problem(
             return ErrorCode.INVALID_ZIP, wrong
         if wrong is not None:
             kept = f"{wrong}: it is the order's zip, kept; fill zip in the row"
+            if not rules_for(country).postal_code_required:
+                kept += f" (or #CLEAR: {country} addresses need none)"
             return ErrorCode.INVALID_ZIP, kept
     state = new.get("state")
     if country in STATE_REQUIRED:

@@ -161,10 +161,10 @@ def describe_changes(change: Change, order: Mapping[str, Any] | None) -> str | N
     address = change.plan_address(order)
     dropped = sorted({f for w in address.writes for m in w.merged for f in m.dropped})
     if dropped and described:
-        described.append(
-            f"note: {' and '.join(dropped)} dropped: they belonged to the old"
-            f" {'country' if dropped == ['state'] else 'place'}"
-        )
+        what = " and ".join(dropped)
+        place = "country" if dropped == ["state"] else "place"
+        belonged = "it belonged" if len(dropped) == 1 else "they belonged"
+        described.append(f"note: {what} dropped: {belonged} to the old {place}")
     if address.note and described:
         described.append(f"note: {address.note}")
     return "; ".join(described)
