@@ -252,6 +252,15 @@ def test_the_demo_shows_a_plan_before_the_address_job_and_undoes_it(tmp_path: Pa
     assert plan_at < text.index("The plan looks right: sending it.")
     assert "6 orders will change" in text
     assert "row 2, order 4100001: name: Marie Gruber -> Anna Gruber" in text
+    # The plan says that the e-mails and phones the file does not carry are kept...
+    [kept] = [line for line in lines if "values kept as they are" in line]
+    assert re.search(r"\bemail \d+", kept), kept
+    assert re.search(r"\bphone \d+", kept), kept
+    # ... and no order's e-mail or phone is emptied.
+    sending = next(i for i, line in enumerate(lines) if "The plan looks right" in line)
+    planned = [line for line in lines[:sending] if ", order 41" in line]
+    assert len(planned) == 6
+    assert not any(re.search(r"(email|phone): [^;]+ -> \(empty\)", line) for line in planned)
     assert "undo: 6 rows in" in text
     address_run, undo_run_result = results[0], results[1]
     assert address_run.summary["outcomes"]["applied"] == 6

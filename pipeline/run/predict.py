@@ -33,6 +33,7 @@ from pipeline.run.snapshot import (
     describe_changes,
     field_changes,
     field_label,
+    kept_fields,
     request_costs,
     targets,
     unread,
@@ -150,6 +151,7 @@ def plan_summary(
     locate = locator(prepared.table)
     counts = Counter(p.prediction for p in predictions)
     fields: Counter[str] = Counter()
+    kept: Counter[str] = Counter()  # values an address row keeps because it does not name them
     changing: set[int] = set()
     cancels: set[int] = set()
     groups: dict[str, list[Prediction]] = defaultdict(list)
@@ -163,8 +165,11 @@ def plan_summary(
             cancels.add(p.order_id)
             continue
         order = answers[p.order_id].body
-        for path, _, _ in field_changes(prepared.plan.checked.change(p.index), order):
+        change = prepared.plan.checked.change(p.index)
+        for path, _, _ in field_changes(change, order):
             fields[field_label(path)] += 1
+        for path in kept_fields(change, order):
+            kept[field_label(path)] += 1
     failures = {
         code: {
             "count": len(rows),
@@ -184,6 +189,7 @@ def plan_summary(
         "predictions": {name: counts[name] for name in PREDICTIONS if counts[name]},
         "orders_changing": len(changing),
         "field_changes": dict(fields.most_common()),
+        "fields_kept": dict(kept.most_common()),
         "cancels": len(cancels),
         "failures": failures,
         "requests": sum(costs["requests_by_kind"].values()),
@@ -242,6 +248,11 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"  {code}: {group['count']} row{'s' if group['count'] != 1 else ''}"
             f" ({', '.join(group['examples'])}): {group['message']}"
+        )
+    if summary.get("fields_kept"):
+        lines.append(
+            "  values kept as they are (the rows do not name them): "
+            + ", ".join(f"{field} {n}" for field, n in summary["fields_kept"].items())
         )
     # Rows hidden by a filter are easy to forget: the plan names them again.
     lines += [f"  {w}" for w in summary.get("warnings", []) if "hidden (filtered out)" in w]

@@ -146,6 +146,20 @@ def field_changes(change: Change, order: Mapping[str, Any]) -> list[tuple[str, A
     return found
 
 
+def kept_fields(change: Change, order: Mapping[str, Any]) -> list[str]:
+    """The order paths of address values a row keeps because it does not name them
+    (only those that hold a value: an empty field kept is no news)."""
+    kept = []
+    for write in change.plan_address(order).writes:
+        for target, merged in zip(write.targets, write.merged, strict=True):
+            changed = {field for field, _, _ in merged.changes}
+            for field in merged.body:
+                path = f"{target}.{RESPONSE_FIELD[field]}"
+                if field not in changed and not change.named(path):
+                    kept.append(path)
+    return kept
+
+
 def describe_changes(change: Change, order: Mapping[str, Any] | None) -> str | None:
     """`field: old -> new` for the fields the row changes, "; "-separated (None without image)."""
     if order is None:
