@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
+from pipeline.api.answers import Answer
+from pipeline.api.payloads import RESPONSE_FIELD
+from pipeline.api.profile import ApiProfile
+from pipeline.outcomes import ErrorCode, Outcome
+from pipeline.run.changes import Change, Value, merged_address, request_address
 from pipeline.run.runner import run_files
+from pipeline.run.send import Refetch, judge
 from pipeline.sandbox import SandboxThread
 from tests.conftest import env_for, options_for, state_of
 
@@ -27,7 +33,8 @@ def test_a_five_column_correction_keeps_email_phone_and_street2(
 ) -> None:
     """The issue's scenario as printed: order 4100001, a 5-column file, --action address."""
     before = order(sandbox, 4100001)["deliveryAddress"].copy()
-    assert before["email"] and before["phone"] and before["address2"]  # something to lose
+    for field in ("email", "phone", "address2"):  # something to lose
+        assert before[field], field
     path = tmp_path / "fixes.csv"
     path.write_text(
         "orderId,name,street,zip,city,countryIso2\n"
@@ -60,3 +67,179 @@ def test_a_five_column_correction_keeps_email_phone_and_street2(
     assert after["state"] == ""
     for untouched in ("email", "phone", "street2", "name:"):
         assert untouched not in changes
+
+
+# --- the merge itself: a pure function, by table -----------------------------------------
+
+CURRENT = {
+    "name1": "Marie Gruber",
+    "name2": "",
+    "company": "",
+    "address1": "King St W 178",
+    "address2": "Top 4",
+    "address3": "",
+    "zip": "M5V 2T6",
+    "city": "Toronto",
+    "state": "ON",
+    "country": "CA",
+    "phone": "+43 660 3078063",
+    "email": "marie@example.com",
+    "latitude": 43.6,
+    "longitude": -79.4,
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "cleared", "body", "changes", "dropped", "code"),
+    [
+        # A field the row does not name keeps its value; only what differs is a change.
+        (
+            {"city": "Toronto", "phone": "+1 416 000"},
+            set(),
+            {"phone": "+1 416 000", "latitude": 43.6},
+            [("phone", "+43 660 3078063", "+1 416 000")],
+            (),
+            None,
+        ),
+        # #CLEAR empties a field; it is no longer in the body (a PUT replaces the address).
+        (
+            {},
+            {"street2", "email"},
+            {"email": None, "street2": None},
+            [("email", "marie@example.com", ""), ("street2", "Top 4", "")],
+            (),
+            None,
+        ),
+        # A new street moves the address: the old coordinates are dropped...
+        (
+            {"street": "Queen St 1"},
+            set(),
+            {"street": "Queen St 1", "latitude": None, "longitude": None},
+            [
+                ("street", "King St W 178", "Queen St 1"),
+                ("latitude", 43.6, ""),
+                ("longitude", -79.4, ""),
+            ],
+            ("latitude", "longitude"),
+            None,
+        ),
+        # ... unless the row gives new ones.
+        (
+            {"street": "Queen St 1", "latitude": 43.7, "longitude": -79.3},
+            set(),
+            {"street": "Queen St 1", "latitude": 43.7},
+            [
+                ("street", "King St W 178", "Queen St 1"),
+                ("latitude", 43.6, 43.7),
+                ("longitude", -79.4, -79.3),
+            ],
+            (),
+            None,
+        ),
+        # A new country: the old country's state is dropped (AT needs none).
+        (
+            {"countryIso2": "AT", "zip": "1010", "city": "Wien"},
+            set(),
+            {"state": None, "countryIso2": "AT", "email": "marie@example.com"},
+            None,
+            ("latitude", "longitude", "state"),
+            None,
+        ),
+        # A new country that needs a state the row does not give: refused, said why.
+        (
+            {"countryIso2": "US", "zip": "02134", "city": "Boston"},
+            set(),
+            {"state": None},
+            None,
+            ("latitude", "longitude", "state"),
+            ErrorCode.MISSING_STATE,
+        ),
+        # The kept zip does not fit the new country.
+        ({"countryIso2": "AT", "city": "Wien"}, set(), {}, None, None, ErrorCode.INVALID_ZIP),
+        # Clearing the name of an order without a company leaves no name.
+        ({}, {"name"}, {}, None, None, ErrorCode.MISSING_NAME),
+        # A state of the order's country is checked against it.
+        ({"state": "NY"}, set(), {}, None, None, ErrorCode.INVALID_STATE),
+        ({"state": "QC"}, set(), {"state": "QC"}, [("state", "ON", "QC")], (), None),
+    ],
+)
+def test_merged_address(
+    given: dict[str, Value],
+    cleared: set[str],
+    body: dict[str, Value | None],
+    changes: list[tuple[str, Any, Any]] | None,
+    dropped: tuple[str, ...] | None,
+    code: ErrorCode | None,
+) -> None:
+    merged = merged_address(CURRENT, given, frozenset(cleared))
+    assert (merged.problem[0] if merged.problem else None) == code, merged.problem
+    for field, value in body.items():
+        assert merged.body.get(field) == value, field
+    if changes is not None:
+        assert list(merged.changes) == changes
+    if dropped is not None:
+        assert merged.dropped == dropped
+    # Everything the row does not name and that is not dropped is kept as it was.
+    kept = set(RESPONSE_FIELD) - set(given) - cleared - set(merged.dropped)
+    for field in kept:
+        assert merged.body.get(field) == request_address(CURRENT).get(field), field
+
+
+def test_an_invoice_address_holds_no_coordinates() -> None:
+    merged = merged_address(
+        {**CURRENT}, {"latitude": 1.0, "longitude": 2.0, "city": "Ottawa"}, invoice=True
+    )
+    assert "latitude" not in merged.body
+    assert merged.body["city"] == "Ottawa"
+    assert merged.body["email"] == "marie@example.com"
+
+
+def test_delivery_and_invoice_that_differ_keep_their_own_values() -> None:
+    order = {
+        "deliveryAddress": CURRENT,
+        "invoiceAddress": {**CURRENT, "email": "billing@example.com", "latitude": None},
+    }
+    change = Change(0, 1, "address", "DELIVERY_AND_INVOICE", address=(("city", "Ottawa"),))
+    planned = change.plan_address(order)
+    assert [w.address_type for w in planned.writes] == ["DELIVERY", "INVOICE"]
+    assert planned.writes[0].body["email"] == "marie@example.com"
+    assert planned.writes[1].body["email"] == "billing@example.com"
+    assert planned.note is not None
+    assert "differ in email" in planned.note
+    requests = change.requests(ApiProfile(), order)
+    assert [r.params for r in requests] == [{"type": "DELIVERY"}, {"type": "INVOICE"}]
+    same = {"deliveryAddress": CURRENT, "invoiceAddress": CURRENT}
+    [both] = change.plan_address(same).writes
+    assert both.address_type == "DELIVERY_AND_INVOICE"
+
+
+def test_an_update_row_sends_the_whole_delivery_address_with_emptied_fields_as_empty() -> None:
+    order = {"deliveryAddress": CURRENT}
+    change = Change(0, 1, "update", None, comment="hi", cleared=("street2",))
+    request = change.request(ApiProfile(), order)
+    assert request.method == "PATCH"
+    assert request.body is not None
+    address = request.body["address"]
+    assert address["street2"] == ""  # a PATCH that merges empties it too
+    assert address["email"] == "marie@example.com"
+    assert address["street"] == "King St W 178"
+    assert request.body["comment"] == "hi"
+
+
+def test_a_kept_field_the_api_emptied_anyway_is_unverified_naming_it() -> None:
+    before = {"orderStatus": "PROCESSING", "deliveryAddress": CURRENT}
+    change = Change(0, 1, "address", "DELIVERY", address=(("city", "Ottawa"),))
+    expected = change.expectations(before)
+    after = {
+        "orderStatus": "PROCESSING",
+        "deliveryAddress": {**CURRENT, "city": "Ottawa", "email": ""},
+    }
+    answer = Answer(204, None, None, "", 1, 3.0)
+    result = judge(change, answer, Refetch(after), expected=expected)
+    assert result.outcome is Outcome.UNVERIFIED
+    assert result.error is not None
+    assert "deliveryAddress.email (a field the row does not name)" in result.error
+    # The new city moves the address: its old coordinates are dropped.
+    moved = {**CURRENT, "city": "Ottawa", "latitude": None, "longitude": None}
+    landed = {"orderStatus": "PROCESSING", "deliveryAddress": moved}
+    assert judge(change, answer, Refetch(landed), expected=expected).outcome is Outcome.APPLIED

@@ -101,7 +101,7 @@ def mismatches(
     for path, value in change.expectations() if expected is None else expected:
         actual = lookup(order, path)
         if not (_exactly(actual, value) if exact else same(actual, value, path=path)):
-            kept = "" if change.named(path) else " (a field the row kept)"
+            kept = "" if change.named(path) else " (a field the row does not name)"
             found.append(f"{path}{kept} is {actual!r}, not {value!r}")
     return found
 
