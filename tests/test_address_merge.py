@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from pipeline.api.answers import Answer
@@ -16,10 +17,11 @@ from pipeline.api.payloads import RESPONSE_FIELD
 from pipeline.api.profile import ApiProfile
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change, Value, merged_address, request_address
+from pipeline.run.planfile import plan_files
 from pipeline.run.runner import run_files
 from pipeline.run.send import Refetch, judge
 from pipeline.sandbox import SandboxThread
-from tests.conftest import env_for, options_for, state_of
+from tests.conftest import env_for, options_for, order_ids, state_of
 
 
 def order(sandbox: SandboxThread, order_id: int) -> dict[str, Any]:
@@ -243,3 +245,81 @@ def test_a_kept_field_the_api_emptied_anyway_is_unverified_naming_it() -> None:
     moved = {**CURRENT, "city": "Ottawa", "latitude": None, "longitude": None}
     landed = {"orderStatus": "PROCESSING", "deliveryAddress": moved}
     assert judge(change, answer, Refetch(landed), expected=expected).outcome is Outcome.APPLIED
+
+
+# --- cells the action does not send --------------------------------------------------------
+
+
+def test_a_shop_workbook_with_a_filled_kommentar_column_sends_the_addresses_only(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    ids = order_ids(sandbox, "PROCESSING", 6)
+    comments_before = {i: order(sandbox, i)["comment"] for i in ids}
+    book = tmp_path / "shop.xlsx"
+    pl.DataFrame(
+        {
+            "Bestellnummer": [str(order(sandbox, i)["orderIdentifier"]) for i in ids],
+            "Empfänger": [f"Kundin {n}" for n in range(6)],
+            "Straße": [f"Ringstraße {n}" for n in range(6)],
+            "Kommentar": ["bitte klingeln", "", "Hintereingang", "", "", "Tor 2"],
+        }
+    ).write_excel(book)
+    result = run_files(
+        [book],
+        options=options_for(sandbox, action="address"),
+        env=env_for(sandbox),
+        out=tmp_path / "run",
+    )
+    assert result.results["outcome"].to_list() == ["applied"] * 6
+    assert result.exit_code == 0
+    # One note for the column, not an error per row.
+    [note] = [w for w in result.warnings if "'Kommentar' is not sent" in w]
+    assert note.startswith("note: ")
+    assert note.endswith(
+        "shop.xlsx: 'Kommentar' is not sent with address rows (3 rows); an update row sends it"
+    )
+    stats = state_of(sandbox).stats.by_order
+    for n, order_id in enumerate(ids):
+        assert "patch" not in stats[order_id]  # nothing but the address went out
+        now = order(sandbox, order_id)
+        assert now["comment"] == comments_before[order_id]
+        assert now["deliveryAddress"]["address1"] == f"Ringstraße {n}"
+    plan = plan_files(
+        [book],
+        options=options_for(sandbox, action="address"),
+        env=env_for(sandbox),
+        out=tmp_path / "plan",
+    )
+    reasons = plan.plan["reason"].to_list()
+    assert reasons == [
+        "the order already holds this; not sent: 'Kommentar'",
+        "the order already holds this",
+        "the order already holds this; not sent: 'Kommentar'",
+        "the order already holds this",
+        "the order already holds this",
+        "the order already holds this; not sent: 'Kommentar'",
+    ]
+
+
+def test_a_cancel_sheet_with_the_customer_name_beside_each_order_is_valid(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    ids = order_ids(sandbox, "PROCESSING", 4)
+    names = {i: order(sandbox, i)["deliveryAddress"]["name1"] for i in ids}
+    sheet = tmp_path / "cancel.csv"
+    sheet.write_text("orderId,Name\n" + "".join(f"{i},Someone Else {i}\n" for i in ids))
+    result = run_files(
+        [sheet],
+        options=options_for(sandbox, action="cancel"),
+        env=env_for(sandbox),
+        out=tmp_path / "run",
+    )
+    assert result.results["outcome"].to_list() == ["applied"] * 4
+    [note] = [w for w in result.warnings if "'Name' is not sent" in w]
+    assert note.endswith(
+        "cancel.csv: 'Name' is not sent with cancel rows (4 rows); an update or address row"
+        " sends it"
+    )
+    for order_id in ids:
+        assert set(state_of(sandbox).stats.by_order[order_id]) <= {"cancel", "refetch", "get"}
+        assert order(sandbox, order_id)["deliveryAddress"]["name1"] == names[order_id]
