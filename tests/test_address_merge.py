@@ -6,11 +6,15 @@ order's current address with the row's fields laid over it.
 
 from __future__ import annotations
 
+import json
+import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from pydantic import SecretStr
 
 from pipeline.api.answers import Answer
 from pipeline.api.payloads import RESPONSE_FIELD
@@ -20,8 +24,16 @@ from pipeline.run.changes import Change, Value, merged_address, request_address
 from pipeline.run.planfile import plan_files
 from pipeline.run.runner import run_files
 from pipeline.run.send import Refetch, judge
-from pipeline.sandbox import SandboxThread
-from tests.conftest import env_for, options_for, order_ids, state_of
+from pipeline.sandbox import Faults, SandboxThread
+from tests.conftest import (
+    API_KEY,
+    PASSWORD,
+    USERNAME,
+    env_for,
+    options_for,
+    order_ids,
+    state_of,
+)
 
 
 def order(sandbox: SandboxThread, order_id: int) -> dict[str, Any]:
@@ -323,3 +335,147 @@ def test_a_cancel_sheet_with_the_customer_name_beside_each_order_is_valid(
     for order_id in ids:
         assert set(state_of(sandbox).stats.by_order[order_id]) <= {"cancel", "refetch", "get"}
         assert order(sandbox, order_id)["deliveryAddress"]["name1"] == names[order_id]
+
+
+# --- bad input: a clear message, nothing sent, nothing lost ------------------------------
+
+
+def run_address(
+    sandbox: SandboxThread, tmp_path: Path, text: str, **cli: Any
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    path = tmp_path / "rows.csv"
+    path.write_text(text)
+    result = run_files(
+        [path],
+        options=options_for(sandbox, action="address", **cli),
+        env=env_for(sandbox),
+        out=tmp_path / "run",
+    )
+    return list(result.results.iter_rows(named=True)), result.summary
+
+
+def sent_to(sandbox: SandboxThread, order_id: int) -> dict[str, int]:
+    counts = state_of(sandbox).stats.by_order.get(order_id, {})
+    return {k: v for k, v in counts.items() if k in ("address", "patch", "cancel")}
+
+
+def test_clear_in_a_required_field_makes_the_row_invalid(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    before = order(sandbox, 4100001)["deliveryAddress"].copy()
+    [street, state] = run_address(
+        sandbox,
+        tmp_path,
+        "orderId,street,state,countryIso2,zip,city\n"
+        "4100001,#clear,,,,\n"
+        "4100003,,#CLEAR,US,02134,Boston\n",
+    )[0]
+    assert (street["outcome"], street["errorCode"]) == ("invalid", "missing_street")
+    assert (
+        street["error"]
+        == "#CLEAR in street: an address needs a street; write the new street instead"
+    )
+    assert (state["outcome"], state["errorCode"]) == ("invalid", "missing_state")
+    assert "#CLEAR in state: an address in US needs a state" in state["error"]
+    assert sent_to(sandbox, 4100001) == sent_to(sandbox, 4100003) == {}
+    assert order(sandbox, 4100001)["deliveryAddress"] == before
+
+
+def test_a_new_country_with_a_state_of_the_old_one_is_refused_before_sending(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """Order 4100001 is in Ontario, Canada: moved to the US, its state ON cannot stay."""
+    before = order(sandbox, 4100001)["deliveryAddress"].copy()
+    [row], _ = run_address(
+        sandbox,
+        tmp_path,
+        "orderId,street,zip,city,countryIso2\n4100001,Main St 1,02134,Boston,US\n",
+    )
+    assert (row["outcome"], row["errorCode"]) == ("failed", "missing_state")
+    assert row["error"] == (
+        "the order's state 'ON' belongs to its old country CA, not to US; give the row a"
+        " state of US; nothing sent"
+    )
+    assert sent_to(sandbox, 4100001) == {}
+    assert order(sandbox, 4100001)["deliveryAddress"] == before
+
+
+def test_an_order_that_cannot_be_read_gets_nothing_sent(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    rows, summary = run_address(sandbox, tmp_path, "orderId,city\n9999999,Wien\n", snapshot="never")
+    [missing] = rows
+    assert (missing["outcome"], missing["errorCode"]) == ("failed", "order_not_found")
+    assert missing["error"].endswith("nothing sent")
+    # Whatever --snapshot says, an address row reads its order first.
+    assert summary["requests_by_kind"]["read"] == 1
+    assert summary["requests_by_kind"]["mutation"] == 0
+
+
+def test_a_server_error_on_the_read_fails_the_row_and_sends_nothing(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    state = state_of(sandbox)
+    config = state.config
+    login = urllib.request.Request(
+        sandbox.base_url + "/login",
+        data=json.dumps({"username": USERNAME, "password": PASSWORD}).encode(),
+        headers={"X-Api-Key": API_KEY, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(login) as answer:  # loopback only
+        token = json.loads(answer.read())["token"]
+    sandbox.call(lambda: setattr(state, "config", replace(config, faults=Faults(error_share=1.0))))
+    path = tmp_path / "rows.csv"
+    path.write_text("orderId,city\n4100002,Wien\n")
+    result = run_files(
+        [path],
+        options=options_for(sandbox, action="address", retries=0),
+        env=env_for(sandbox).model_copy(update={"token": SecretStr(token)}),
+        out=tmp_path / "run",
+    )
+    sandbox.call(lambda: setattr(state, "config", config))
+    [row] = result.results.iter_rows(named=True)
+    assert row["outcome"] == "failed"
+    assert row["errorCode"] == "server_error"
+    assert row["error"].startswith("the order could not be read before changing it")
+    assert row["error"].endswith("nothing sent")
+    assert sent_to(sandbox, 4100002) == {}
+
+
+def test_both_address_types_on_an_order_without_an_invoice_address(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    state = state_of(sandbox)
+    sandbox.call(lambda: state.order(4100002, touch=False).update(invoiceAddress=None))  # type: ignore[union-attr]
+    before = order(sandbox, 4100002)["deliveryAddress"].copy()
+    [row], _ = run_address(
+        sandbox,
+        tmp_path,
+        "orderId,addressType,city\n4100002,DELIVERY_AND_INVOICE,Wien\n",
+    )
+    assert (row["outcome"], row["errorCode"]) == ("failed", "no_invoice_address")
+    assert "the order has no invoice address" in row["error"]
+    assert "use addressType DELIVERY" in row["error"]
+    assert sent_to(sandbox, 4100002) == {}
+    assert order(sandbox, 4100002)["deliveryAddress"] == before
+
+
+def test_both_address_types_that_differ_go_out_as_one_put_each(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    state = state_of(sandbox)
+    billing = "billing.4100002@example.com"
+    sandbox.call(lambda: state.order(4100002, touch=False)["invoiceAddress"].update(email=billing))  # type: ignore[index]
+    delivery_email = order(sandbox, 4100002)["deliveryAddress"]["email"]
+    [row], _ = run_address(
+        sandbox,
+        tmp_path,
+        "orderId,addressType,phone\n4100002,DELIVERY_AND_INVOICE,+43 1 555\n",
+    )
+    assert row["outcome"] == "applied"
+    assert "differ in email; each keeps its own: sent as one PUT per type" in row["changes"]
+    now = order(sandbox, 4100002)
+    assert now["deliveryAddress"]["email"] == delivery_email
+    assert now["invoiceAddress"]["email"] == billing
+    assert now["deliveryAddress"]["phone"] == now["invoiceAddress"]["phone"] == "+43 1 555"
+    assert sent_to(sandbox, 4100002) == {"address": 2}
