@@ -88,8 +88,7 @@ def test_sep_hint_is_honoured_and_the_error_file_keeps_the_delimiter(tmp_path: P
 def test_every_problem_of_a_row_is_listed(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(
-        "orderId,name,street,city,zip,countryIso2,email\n"
-        "4100001,,#CLEAR,Boston,2134,US,a@b\n",
+        "orderId,name,street,city,zip,countryIso2,email\n4100001,,#CLEAR,Boston,2134,US,a@b\n",
         encoding="utf-8",
     )
     result, frame = validate(tmp_path, str(path), "--action", "address")
