@@ -375,20 +375,22 @@ def unsent_cells(
     fields: pl.DataFrame,
     checked: CheckedRows,
     columns: Sequence[tuple[str, Mapping[str, str]]],
-) -> tuple[list[str], dict[int, tuple[str, ...]]]:
+) -> tuple[list[str], tuple[tuple[str, pl.Series], ...]]:
     """Filled cells of valid rows that the row's action does not send (a comment on an
     address row, a name on a cancel row): not sent, and no reason to refuse the row.
 
     `columns`: per input file, its name and its header -> canonical field map. Returns
     one note per column and action ("'Kommentar' is not sent with address rows; an
-    update row sends it") and, per row index, the headers of its unsent cells.
+    update row sends it") and, per such header, the indexes of its rows (a Series: a
+    million cancels with a name beside each cost 8 MB, not a Python object per row).
     """
     if not len(checked):
-        return [], {}
-    valid = pl.Series([index not in checked.rejections for index in range(len(checked))])
+        return [], ()
+    rejected = pl.Series(sorted(checked.rejections), dtype=pl.Int64)
+    valid = ~pl.int_range(0, len(checked), eager=True).is_in(rejected)
     actions = pl.Series(checked.actions, dtype=pl.String)
     notes: list[str] = []
-    per_row: dict[int, list[str]] = {}
+    found: list[tuple[str, pl.Series]] = []
     for name, mapping in columns:
         in_file = (fields["file"] == name) & valid
         for header, canonical in mapping.items():
@@ -401,14 +403,13 @@ def unsent_cells(
             for action in ("address", "cancel"):
                 if canonical in _SENDS[action]:
                     continue
-                rows = (filled & (actions == action)).arg_true().to_list()
-                if not rows:
+                rows = (filled & (actions == action)).arg_true()
+                if rows.is_empty():
                     continue
                 sender = _SENT_BY["address" if canonical in ADDRESS_FIELDS else "other"]
                 notes.append(
-                    f"note: {name}: '{header}' is not sent with {action} rows ({len(rows)}"
-                    f" row{'s' if len(rows) != 1 else ''}); {sender}"
+                    f"note: {name}: '{header}' is not sent with {action} rows ({rows.len()}"
+                    f" row{'s' if rows.len() != 1 else ''}); {sender}"
                 )
-                for index in rows:
-                    per_row.setdefault(index, []).append(header)
-    return notes, {index: tuple(headers) for index, headers in per_row.items()}
+                found.append((header, rows))
+    return notes, tuple(found)

@@ -1,12 +1,17 @@
 """A validated row's change, and what it means on the wire and on the order.
 
 `Change` is the plain frozen value passed inside the pipeline. It knows the
-request that carries it (built through the pydantic payload models of
-`pipeline.api.payloads`), the fields it claims on the order (for conflict and
+requests that carry it (built through the pydantic payload models of
+`pipeline.api.payloads`), the fields it names on the order (for conflict and
 duplicate detection), and what the refetched order must show afterwards.
 
-    change.request(ApiProfile())  # Request("PATCH", "/orders/42", None, {"comment": "..."})
-    change.expectations()  # [("comment", "...")]
+An address goes out whole: the order's current address (its before-image, read
+first) with the row's fields laid over it (`merged_address`, a pure function), so
+a row changes exactly the fields it names (README "Address corrections").
+
+    change.requests(ApiProfile(), order)  # [Request("PUT", "/orders/42/address", ...)]
+    change.expectations(order)  # [("deliveryAddress.city", "Graz"), ...]
+    merged_address(order["deliveryAddress"], {"city": "Graz"}, frozenset({"street2"}))
 """
 
 from __future__ import annotations

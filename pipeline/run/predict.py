@@ -89,11 +89,15 @@ def predict(prepared: Prepared, answers: Mapping[int, Answer]) -> list[Predictio
             why = decided.error_code.value if decided.error_code else None
             found.append(Prediction(index, order_id, action, "will_fail", decided.error, why))
     if prepared.unsent:
-        found = [_with_unsent(p, prepared.unsent.get(p.index)) for p in found]
+        unsent: dict[int, list[str]] = defaultdict(list)
+        for header, indexes in prepared.unsent:
+            for index in indexes:
+                unsent[index].append(header)
+        found = [_with_unsent(p, unsent.get(p.index)) for p in found]
     return sorted(found, key=lambda p: p.index)
 
 
-def _with_unsent(prediction: Prediction, headers: tuple[str, ...] | None) -> Prediction:
+def _with_unsent(prediction: Prediction, headers: list[str] | None) -> Prediction:
     """The plan's reason names the row's cells its action does not send."""
     if not headers or prediction.prediction in ("invalid", "duplicate"):
         return prediction

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import polars as pl
+
 from pipeline.errors import InputFileError
 from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
 from pipeline.inputs.rows import Resolution, RowDefaults, unsent_cells, validate_rows
@@ -32,8 +34,8 @@ class Prepared:
     table: InputTable
     plan: Plan
     settled: list[RowResult] = field(default_factory=list)  # invalid and duplicate rows
-    # Per row index, the headers of filled cells its action does not send.
-    unsent: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # Headers of filled cells the row's action does not send, each with its row indexes.
+    unsent: tuple[tuple[str, pl.Series], ...] = ()
 
 
 def display_name(path: Path) -> str:
