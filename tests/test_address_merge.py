@@ -19,12 +19,14 @@ from pydantic import SecretStr
 from pipeline.api.answers import Answer
 from pipeline.api.payloads import RESPONSE_FIELD
 from pipeline.api.profile import ApiProfile
+from pipeline.inputs.rows import RowDefaults, validate_rows
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change, Value, merged_address, request_address
 from pipeline.run.planfile import plan_files
-from pipeline.run.runner import run_files
+from pipeline.run.runner import run_files, validate_files
 from pipeline.run.send import Refetch, judge
 from pipeline.sandbox import Faults, SandboxThread
+from pipeline.settings import RunOptions
 from tests.conftest import (
     API_KEY,
     PASSWORD,
@@ -479,3 +481,29 @@ def test_both_address_types_that_differ_go_out_as_one_put_each(
     assert now["invoiceAddress"]["email"] == billing
     assert now["deliveryAddress"]["phone"] == now["invoiceAddress"]["phone"] == "+43 1 555"
     assert sent_to(sandbox, 4100002) == {"address": 2}
+
+
+def test_notes_name_each_column_an_action_does_not_send(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "orderId,action,addressType,city,comment,customAttributes.gift\n"
+        "4100001,update,INVOICE,Graz,hi,yes\n"
+        "4100002,update,,Graz,,yes\n"
+        "4100003,cancel,,,why,\n"
+        "4100004,address,,Wien,,yes\n"
+    )
+    result = validate_files([path], options=RunOptions(), out=tmp_path / "check")
+    assert result.results["outcome"].to_list() == ["dry_run"] * 4
+    notes = sorted(w.split("mixed.csv: ", 1)[1] for w in result.warnings if "not sent" in w)
+    assert notes == [
+        "'city' is not sent with update rows for another addressType (1 row); an address"
+        " row sends it",
+        "'comment' is not sent with cancel rows (1 row); an update row sends it",
+        "'customAttributes.gift' is not sent with address rows (1 row); an update row sends it",
+    ]
+    checked = validate_rows(
+        pl.read_csv(path, infer_schema=False).rename({"customAttributes.gift": "x"}),
+        defaults=RowDefaults(),
+    )
+    assert checked.change(0).address == ()  # the invoice city of an update is not sent
+    assert checked.change(0).comment == "hi"

@@ -236,7 +236,10 @@ def _content(valid: _Valid, defaults: RowDefaults) -> _Content:
     fields: dict[str, Any] = row.__dict__
     assert row.action is not None  # guaranteed by the model's rules
     extras = row.action == "update"
-    address = row.action != "cancel"
+    # An update sends only the delivery address: with another addressType it sends none.
+    address = row.action == "address" or (
+        row.action == "update" and row.addressType in (None, "DELIVERY")
+    )
     # Text is sent and compared in Unicode NFC: a name typed in decomposed form (as
     # macOS exports it) is the same name, and the API stores what it is sent.
     return _Content(
@@ -368,6 +371,7 @@ _SENDS = {
 _SENT_BY = {
     "address": "an update or address row sends it",
     "other": "an update row sends it",
+    "type": "an address row sends it",
 }
 
 
@@ -389,6 +393,12 @@ def unsent_cells(
     rejected = pl.Series(sorted(checked.rejections), dtype=pl.Int64)
     valid = ~pl.int_range(0, len(checked), eager=True).is_in(rejected)
     actions = pl.Series(checked.actions, dtype=pl.String)
+    kinds = fields["addressType"].str.to_uppercase() if "addressType" in fields.columns else None
+    other_type = (
+        kinds.is_not_null() & (kinds != "DELIVERY")
+        if kinds is not None
+        else pl.Series([False] * len(checked))
+    )
     notes: list[str] = []
     found: list[tuple[str, pl.Series]] = []
     for name, mapping in columns:
@@ -400,15 +410,21 @@ def unsent_cells(
             if canonical not in _SENDS["update"] and not is_attribute:
                 continue  # order keys, action, addressType: not sent as such
             filled = in_file & fields[canonical].is_not_null()
-            for action in ("address", "cancel"):
-                if canonical in _SENDS[action]:
+            for action in ("address", "cancel", "update"):
+                if action == "update" and canonical in ADDRESS_FIELDS:
+                    # An update sends the delivery address only: not for another type.
+                    rows = (filled & (actions == action) & other_type).arg_true()
+                    where, sender = "update rows for another addressType", _SENT_BY["type"]
+                elif canonical in _SENDS[action] or (action == "update" and is_attribute):
                     continue
-                rows = (filled & (actions == action)).arg_true()
+                else:
+                    rows = (filled & (actions == action)).arg_true()
+                    where = f"{action} rows"
+                    sender = _SENT_BY["address" if canonical in ADDRESS_FIELDS else "other"]
                 if rows.is_empty():
                     continue
-                sender = _SENT_BY["address" if canonical in ADDRESS_FIELDS else "other"]
                 notes.append(
-                    f"note: {name}: '{header}' is not sent with {action} rows ({rows.len()}"
+                    f"note: {name}: '{header}' is not sent with {where} ({rows.len()}"
                     f" row{'s' if rows.len() != 1 else ''}); {sender}"
                 )
                 found.append((header, rows))

@@ -82,20 +82,21 @@ def row_rules(
         yield from cleared_problems(row, cleared)
         yield from country_problems(row, given=given, failed=failed)
     if row.action == "update":
-        if not (address or extras):
+        other_type = row.addressType not in (None, "DELIVERY")
+        if address and other_type and not extras:
+            yield problem(
+                ErrorCode.NOTHING_TO_CHANGE,
+                "this update row changes nothing: an update changes only the delivery"
+                " address; use action 'address' for addressType {value}",
+                value=row.addressType,
+            )
+        elif not (address or extras):
             yield problem(
                 ErrorCode.NOTHING_TO_CHANGE,
                 "this update row changes nothing; fill comment, trackingEnabled,"
                 " customAttributes.* or address cells",
             )
-        if address and row.addressType not in (None, "DELIVERY"):
-            yield problem(
-                ErrorCode.UNEXPECTED_FIELDS,
-                "an update changes only the delivery address; use action 'address'"
-                " for addressType {value}",
-                value=row.addressType,
-            )
-        elif address:
+        if address and not other_type:
             yield from cleared_problems(row, cleared)
             yield from country_problems(row, given=given, failed=failed)
 
