@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.core.changes import merged_address
 from pipeline.inputs.countries import country_from_name, zip_problem
-from pipeline.inputs.rows import RowModel, _check
+from pipeline.inputs.rows import _check, _Valid
 
 # country, city, zip, state (where the API needs one), a damaged zip, the expected hint
 ADDRESSES = [
@@ -52,7 +53,11 @@ def address_row(country: str, city: str, zip_code: str | None, state: str | None
 def test_real_addresses_pass(
     country: str, city: str, zip_code: str | None, state: str | None, _bad: str, _hint: str
 ) -> None:
-    assert isinstance(_check(address_row(country, city, zip_code, state)), RowModel)
+    row = address_row(country, city, zip_code, state)
+    assert isinstance(_check(row), _Valid)
+    # Nor does the check of the whole address once laid over an order (here: an empty one).
+    given = {k: v for k, v in row.items() if k not in ("orderId", "action")}
+    assert merged_address({}, given).problem is None
 
 
 @pytest.mark.parametrize(("country", "city", "zip_code", "state", "bad", "hint"), ADDRESSES)
@@ -63,7 +68,7 @@ def test_damaged_zips_are_caught(
     if bad is None:
         return  # no postal codes in this country: nothing to damage
     refusal = _check(address_row(country, city, bad, state))
-    assert not isinstance(refusal, RowModel)
+    assert not isinstance(refusal, _Valid)
     assert refusal.code.value == "invalid_zip"
     if hint:
         assert refusal.message.endswith(f"Excel may have dropped a leading zero: {hint}")
@@ -86,7 +91,7 @@ def test_country_names_become_codes(name: str, code: str | None) -> None:
 
 def test_a_state_must_be_one_of_the_country_where_the_api_needs_one() -> None:
     refusal = _check(address_row("US", "Boston", "02134", "Bavaria"))
-    assert not isinstance(refusal, RowModel)
+    assert not isinstance(refusal, _Valid)
     assert refusal.code.value == "invalid_state"
-    assert isinstance(_check(address_row("US", "Boston", "02134", "Massachusetts")), RowModel)
-    assert isinstance(_check(address_row("IT", "Roma", "00184", "Lazio")), RowModel)
+    assert isinstance(_check(address_row("US", "Boston", "02134", "Massachusetts")), _Valid)
+    assert isinstance(_check(address_row("IT", "Roma", "00184", "Lazio")), _Valid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 
 import pytest
 
@@ -159,9 +160,10 @@ def test_judge_update_and_address_rows(
         (COMMENT, order_with(comment="leave at door"), None, None, None),  # case differs: send
         (COMMENT, order_with(comment=None), None, None, None),
         (ADDRESS, order_with(phone=None), None, Outcome.UNCHANGED, None),
-        (ADDRESS, order_with(), None, None, None),  # the row leaves phone empty: it clears it
+        (ADDRESS, order_with(), None, Outcome.UNCHANGED, None),  # no phone cell: kept
         (ADDRESS, order_with(city="BOSTON"), None, None, None),
-        (ADDRESS, order_with(address2="Apt 4"), None, None, None),  # the row empties street2
+        (ADDRESS, order_with(address2="Apt 4"), None, Outcome.UNCHANGED, None),  # kept
+        (replace(ADDRESS, cleared=("street2",)), order_with(address2="Apt 4"), None, None, None),
         (
             ADDRESS,
             order_with(name1=unicodedata.normalize("NFD", "José Müller"), phone=None),

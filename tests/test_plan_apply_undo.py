@@ -95,13 +95,18 @@ def test_plan_sends_nothing_and_shows_old_and_new(sandbox: SandboxThread, tmp_pa
     assert by_row[6]["prediction"] == "will_fail"
     assert by_row[6]["orderStatus"] == "COMPLETED"
     assert by_row[8]["prediction"] == "will_fail"  # order 9999999 does not exist
-    assert by_row[4]["prediction"] == "invalid"
+    assert by_row[4]["prediction"] == "will_fail"  # the order's state is not one of US
+    assert "state" in by_row[4]["reason"]
+    assert by_row[5]["prediction"] == "invalid"
     assert by_row[3]["prediction"] == "will_change"
     assert result.exit_code == 1
     summary = result.summary
     assert summary["predictions"]["will_change"] == 6
     assert summary["orders_changing"] == 6
-    assert summary["field_changes"]["zip"] == 6
+    assert summary["field_changes"]["zip"] == 5  # row 17 gives coordinates only
+    # Only the cells the rows fill change: e-mails and phones of the other rows are kept.
+    assert summary["field_changes"]["email"] == 1
+    assert summary["field_changes"]["phone"] == 2
     assert summary["failures"]["status_conflict"]["examples"] == ["row 6"]
     assert summary["requests_by_kind"]["mutation"] == 0
     for name in ("plan.xlsx", "plan.csv", "plan.parquet", "summary.json", "before.parquet"):
@@ -248,6 +253,15 @@ def test_the_demo_shows_a_plan_before_the_address_job_and_undoes_it(tmp_path: Pa
     assert plan_at < text.index("The plan looks right: sending it.")
     assert "6 orders will change" in text
     assert "row 2, order 4100001: name: Marie Gruber -> Anna Gruber" in text
+    # The plan says that the e-mails and phones the file does not carry are kept...
+    [kept] = [line for line in lines if "values kept as they are" in line]
+    assert re.search(r"\bemail \d+", kept), kept
+    assert re.search(r"\bphone \d+", kept), kept
+    # ... and no order's e-mail or phone is emptied.
+    sending = next(i for i, line in enumerate(lines) if "The plan looks right" in line)
+    planned = [line for line in lines[:sending] if ", order 41" in line]
+    assert len(planned) == 6
+    assert not any(re.search(r"(email|phone): [^;]+ -> \(empty\)", line) for line in planned)
     assert "undo: 6 rows in" in text
     address_run, undo_run_result = results[0], results[1]
     assert address_run.summary["outcomes"]["applied"] == 6

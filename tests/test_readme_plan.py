@@ -37,7 +37,8 @@ def test_the_worked_example_runs_as_printed(in_copy: Path, sandbox: SandboxThrea
         assert result.exception is None or isinstance(result.exception, SystemExit), line
         if words[1] == "plan":
             assert "6 orders will change" in result.output
-            assert "zip: 6" in result.output
+            assert "zip: 5" in result.output
+            assert "values kept as they are" in result.output
             assert "status_conflict: 1 row (row 6)" in result.output
     assert codes == [1, 0, 0, 0]
     assert (in_copy / "runs" / "plan-fixes" / "plan.xlsx").exists()

@@ -94,20 +94,34 @@ def test_comment_length_counts_utf16_units_like_the_api(
     ("change", "code"),
     [
         ({}, None),
-        ({"name": None}, ErrorCode.MISSING_NAME),
+        # A field left empty keeps the order's value (checked once the order is read).
+        ({"name": None}, None),
         ({"name": None, "company": "Acme"}, None),
-        ({"street": None}, ErrorCode.MISSING_STREET),
-        ({"city": None}, ErrorCode.MISSING_CITY),
-        ({"countryIso2": None}, ErrorCode.MISSING_COUNTRY),
+        ({"street": None}, None),
+        ({"city": None}, None),
+        ({"countryIso2": None}, None),
         ({"countryIso2": "XX"}, ErrorCode.INVALID_COUNTRY),
         ({"countryIso2": "AUT"}, ErrorCode.INVALID_COUNTRY),
         ({"countryIso2": "at"}, None),
-        ({"zip": None}, ErrorCode.MISSING_ZIP),
+        ({"zip": None}, None),
         ({"zip": None, "countryIso2": "IE"}, None),
-        ({"countryIso2": "US", "zip": "02134"}, ErrorCode.MISSING_STATE),
+        ({"countryIso2": "US", "zip": "02134"}, None),
         ({"countryIso2": "US", "zip": "02134", "state": "MA"}, None),
-        ({"countryIso2": "CA", "zip": "H3Z 2Y7"}, ErrorCode.MISSING_STATE),
-        ({"countryIso2": "AU", "zip": "2060"}, ErrorCode.MISSING_STATE),
+        ({"countryIso2": "CA", "zip": "H3Z 2Y7"}, None),
+        ({"countryIso2": "AU", "zip": "2060"}, None),
+        # #CLEAR (any case) clears a field; never one the address requires.
+        ({"email": "#CLEAR", "phone": "#clear", "street2": " #Clear "}, None),
+        ({"name": "#CLEAR"}, None),  # the order may have a company: checked once read
+        ({"name": "#CLEAR", "company": "#CLEAR"}, ErrorCode.MISSING_NAME),
+        ({"street": "#CLEAR"}, ErrorCode.MISSING_STREET),
+        ({"city": "#clear"}, ErrorCode.MISSING_CITY),
+        ({"countryIso2": "#CLEAR"}, ErrorCode.MISSING_COUNTRY),
+        ({"zip": "#CLEAR"}, ErrorCode.MISSING_ZIP),
+        ({"zip": "#CLEAR", "countryIso2": "IE"}, None),
+        ({"countryIso2": "US", "zip": "02134", "state": "#CLEAR"}, ErrorCode.MISSING_STATE),
+        ({"state": "#CLEAR"}, None),
+        ({"latitude": "#CLEAR", "longitude": "#CLEAR"}, None),
+        ({"latitude": "#CLEAR"}, ErrorCode.INCOMPLETE_COORDINATES),
         ({"latitude": "48.2"}, ErrorCode.INCOMPLETE_COORDINATES),
         ({"latitude": "90", "longitude": "180"}, None),
         ({"latitude": "-90", "longitude": "-180"}, None),
@@ -126,7 +140,7 @@ def test_comment_length_counts_utf16_units_like_the_api(
         ({"email": "a@b"}, ErrorCode.INVALID_EMAIL),
         ({"addressType": "invoice"}, None),
         ({"addressType": "HOME"}, ErrorCode.INVALID_ADDRESS_TYPE),
-        ({"comment": "hi"}, ErrorCode.UNEXPECTED_FIELDS),
+        ({"comment": "hi"}, None),  # not sent with an address row: a note, not an error
     ],
 )
 def test_address_rows(change: dict[str, Any], code: ErrorCode | None) -> None:
@@ -143,7 +157,9 @@ def test_address_rows(change: dict[str, Any], code: ErrorCode | None) -> None:
         ({"city": "Graz"}, None),
         ({"countryIso2": "US"}, None),  # a partial change: the order may have the state
         ({}, ErrorCode.NOTHING_TO_CHANGE),
-        ({"city": "Graz", "addressType": "INVOICE"}, ErrorCode.UNEXPECTED_FIELDS),
+        # An update sends the delivery address only: the cells are not sent (a note).
+        ({"city": "Graz", "addressType": "INVOICE"}, ErrorCode.NOTHING_TO_CHANGE),
+        ({"city": "Graz", "addressType": "INVOICE", "comment": "hi"}, None),
     ],
 )
 def test_update_rows(row: dict[str, Any], code: ErrorCode | None) -> None:
@@ -157,13 +173,31 @@ def test_update_rows(row: dict[str, Any], code: ErrorCode | None) -> None:
         ({}, "cancel", None),
         ({"action": "CANCEL"}, None, None),
         ({"action": "delete"}, "cancel", ErrorCode.INVALID_ACTION),
-        ({"action": "cancel", "comment": "why"}, None, ErrorCode.UNEXPECTED_FIELDS),
+        ({"action": "cancel", "comment": "why"}, None, None),  # not sent: a note
+        ({"action": "cancel", "name": "Ada", "city": "Wien"}, None, None),
     ],
 )
 def test_actions_come_from_the_row_else_the_default(
     row: dict[str, Any], default: str | None, code: ErrorCode | None
 ) -> None:
     assert code_of({"orderId": "1"} | row, action=default) == code
+
+
+def test_an_address_row_with_no_address_cell_changes_nothing() -> None:
+    assert code_of({"orderId": "1", "action": "address", "comment": "hi"}) == (
+        ErrorCode.NOTHING_TO_CHANGE
+    )
+
+
+def test_cells_an_action_does_not_send_are_left_out_of_its_change() -> None:
+    address = check(ADDRESS | {"comment": "ring twice", "email": "#clear"})
+    assert isinstance(address, Change)
+    assert address.comment is None
+    assert address.cleared == ("email",)
+    assert "email" not in dict(address.address)
+    cancel = check({"orderId": "1", "action": "cancel", "name": "Ada", "comment": "x"})
+    assert isinstance(cancel, Change)
+    assert (cancel.address, cancel.comment, cancel.cleared) == ((), None, ())
 
 
 def test_address_type_defaults_to_the_run_default() -> None:

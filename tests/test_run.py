@@ -24,15 +24,15 @@ CANCEL_PARQUET = SAMPLE_DATA / "cancellations.parquet"
 ADDRESS_EXPECTED = [
     (2, "applied", None),
     (3, "applied", None),
-    (4, "invalid", "missing_state"),
+    (4, "failed", "missing_state"),  # the order's state is not one of US: nothing sent
     (5, "invalid", "invalid_country"),
     (6, "failed", "status_conflict"),
-    (7, "applied", None),
+    (7, "failed", "invalid_zip"),  # the order's zip, kept, is no IE postal code
     (8, "failed", "order_not_found"),
     (9, "duplicate", None),
     (10, "applied", None),
     (11, "invalid", "invalid_order_id"),
-    (12, "invalid", "missing_street"),
+    (12, "applied", None),  # no street cell: the order keeps its street
     (13, "invalid", "invalid_email"),
     (14, "applied", None),
     (15, "invalid", "conflicting_rows"),
@@ -160,16 +160,15 @@ def test_reports_have_the_contract_columns_and_feed_back_in(
     assert list(rows[0])[:14] == parquet.columns[15:]
     assert list(rows[0])[14:] == ["action", "addressType", "error", "errorCode"]
     assert [r["errorCode"] for r in rows] == [
-        "missing_state", "invalid_country", "status_conflict", "order_not_found",
-        "invalid_order_id", "missing_street", "invalid_email", "conflicting_rows",
-        "conflicting_rows",
+        "missing_state", "invalid_country", "status_conflict", "invalid_zip", "order_not_found",
+        "invalid_order_id", "invalid_email", "conflicting_rows", "conflicting_rows",
     ]  # fmt: skip
     # Excel safety: formula-like text is guarded in the CSV and exact in the Parquet.
     text = (run_dir / "results.csv").read_text(encoding="utf-8-sig")
     assert ",'=Acme Corp," in text
     assert parquet.filter(pl.col("row") == 14)["Company"][0] == "=Acme Corp"
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["outcomes"] == {"applied": 6, "invalid": 7, "failed": 2, "duplicate": 1}
+    assert summary["outcomes"] == {"applied": 6, "invalid": 5, "failed": 4, "duplicate": 1}
     assert summary["inputs"][0]["sha256"] == first.summary["inputs"][0]["sha256"]
     assert summary["requests"] >= 9  # 1 login + 8 sends + 8 refetches, fewer if any failed
     orders = pl.read_parquet(run_dir / "orders.parquet")
@@ -182,6 +181,8 @@ def test_reports_have_the_contract_columns_and_feed_back_in(
             row["State"] = "MA"
         if row["errorCode"] == "invalid_country":
             row["Country"] = "AT"
+        if row["errorCode"] == "invalid_zip":  # the order's AU zip, kept for IE
+            row["ZIP"] = "#clear"
     with fixed.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -192,6 +193,7 @@ def test_reports_have_the_contract_columns_and_feed_back_in(
     by_code = dict(zip([r["errorCode"] for r in rows], outcomes(again), strict=True))
     assert by_code["missing_state"][1] == "applied"
     assert by_code["invalid_country"][1] == "applied"
+    assert by_code["invalid_zip"][1] == "applied"
     assert by_code["invalid_email"][2] == "invalid_email"
 
 

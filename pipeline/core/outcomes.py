@@ -73,6 +73,7 @@ class ErrorCode(StrEnum):
     NOTHING_TO_CHANGE = "nothing_to_change"
     UNEXPECTED_FIELDS = "unexpected_fields"
     CONFLICTING_ROWS = "conflicting_rows"
+    NO_INVOICE_ADDRESS = "no_invoice_address"
     # Answers of the API.
     ORDER_NOT_FOUND = "order_not_found"
     AMBIGUOUS_ORDER = "ambiguous_order"

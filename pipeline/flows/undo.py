@@ -2,10 +2,11 @@
 
 Writes `undo/undo.csv`, an ordinary input file: per order, an `update` row that
 sets the fields the run changed back to their before-image values, and per
-address the run replaced, an `address` row restoring that whole address (the
-order's field names mapped back to request fields). `undo/not-undoable.csv`
-lists what cannot be set back (cancels; a field that was empty or absent
-before, which an input cell cannot express). `apply=True` runs undo.csv as a
+address the run changed, an `address` row setting each changed field back (the
+order's field names mapped back to request fields; `#CLEAR` for one that was
+empty). `undo/not-undoable.csv` lists what cannot be set back (cancels; a
+comment or custom attribute that was empty or absent before, which an input
+cell cannot express). `apply=True` runs undo.csv as a
 new run whose preconditions are the values the original run set: an order
 changed since by someone else is `stale`, not overwritten. An undo run has
 before-images too, so it can be undone.
@@ -26,7 +27,7 @@ import polars as pl
 
 from pipeline.api.payloads import RESPONSE_FIELD
 from pipeline.config.settings import Environment, RunOptions, resolve_options
-from pipeline.core.changes import Change
+from pipeline.core.changes import CLEAR, REQUEST_FIELD, TYPE_OF_TARGET, Change
 from pipeline.core.errors import RunDirError
 from pipeline.core.outcomes import Outcome
 from pipeline.flows.plan import private_dir, private_files
@@ -39,7 +40,6 @@ from pipeline.store.journal import JOURNAL_NAME, Journal
 
 UNDO_DIR = "undo"
 ADDRESS_COLUMNS = tuple(RESPONSE_FIELD)  # request names: name, company, ..., longitude
-TYPE_OF_TARGET = {"deliveryAddress": "DELIVERY", "invoiceAddress": "INVOICE"}
 NOT_UNDOABLE_COLUMNS = ("file", "row", "orderId", "action", "field", "before", "reason")
 
 
@@ -69,13 +69,6 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _restore_address(before: Mapping[str, Any], target: str) -> dict[str, str]:
-    fields = {name: _text(before.get(RESPONSE_FIELD[name])) for name in ADDRESS_COLUMNS}
-    if target == "invoiceAddress":
-        fields["latitude"] = fields["longitude"] = ""
-    return fields
-
-
 def _undo_change(
     change: Change,
     before: Mapping[str, Any],
@@ -83,29 +76,32 @@ def _undo_change(
     inverse: _Inverse,
     refuse: Callable[[str, Any, str], None],
 ) -> None:
-    """Add the inverse of one applied row to its order's `inverse`."""
+    """Add the inverse of one applied row to its order's `inverse`: each field it changed
+    set back to its before-image value, `#CLEAR` for an address field that was empty."""
     changed = field_changes(change, before)
     for path, _, new in changed:
         inverse.expected[path] = current(after, path) if after is not None else new
     if change.action == "address":
         for target in change.address_targets():
             address = before.get(target) or {}
-            inverse.addresses[TYPE_OF_TARGET[target]] = _restore_address(address, target)
             if address.get("address3"):
                 refuse(f"{target}.address3", address["address3"], "the API cannot set address3")
-        return
     for path, old, _ in changed:
         target, _, field = path.partition(".")
-        if old is None or old == "":
+        if target in TYPE_OF_TARGET:
+            column = REQUEST_FIELD[field]
+            value = _text(old) or CLEAR
+            if change.action == "address":
+                inverse.addresses.setdefault(TYPE_OF_TARGET[target], {})[column] = value
+            else:
+                inverse.update[column] = value
+        elif old is None or old == "":
             refuse(
                 path,
                 old,
                 "it was empty or absent before; an empty cell leaves a field unchanged, and"
                 " the API cannot remove a custom attribute",
             )
-        elif target == "deliveryAddress":
-            column = next(k for k, v in RESPONSE_FIELD.items() if v == field)
-            inverse.update[column] = _text(old)
         else:
             inverse.update[path] = _text(old)
 
@@ -156,15 +152,18 @@ def build_undo(
     rows: list[dict[str, str]] = []
     for order_id, inverse in inverses.items():
         source = "; ".join(inverse.sources)
+        update = dict(inverse.update)
+        delivery = inverse.addresses.get("DELIVERY")
+        if delivery is not None:  # one row sets the delivery address back
+            for column in ADDRESS_COLUMNS:
+                if column in update:
+                    delivery.setdefault(column, update.pop(column))
         for address_type, fields in inverse.addresses.items():
             rows.append(
                 {"orderId": str(order_id), "action": "address", "addressType": address_type}
                 | fields
                 | {"undoes": source}
             )
-        update = dict(inverse.update)
-        if "DELIVERY" in inverse.addresses:  # the whole address is restored already
-            update = {k: v for k, v in update.items() if k not in ADDRESS_COLUMNS}
         if update:
             rows.append(
                 {"orderId": str(order_id), "action": "update"} | update | {"undoes": source}

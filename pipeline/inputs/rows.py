@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from pipeline.core.changes import ACTIONS, Change
+from pipeline.core.changes import ACTIONS, Change, is_clear
 from pipeline.core.outcomes import ErrorCode
 from pipeline.inputs.columns import ADDRESS_FIELDS, ATTRIBUTE_PREFIX
 from pipeline.inputs.ids import (
@@ -94,6 +94,15 @@ class _Content:
     tracking_enabled: bool | None
     custom_attributes: tuple[tuple[str, str], ...]
     address: tuple[tuple[str, Any], ...]
+    cleared: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    """A valid row's model and the address fields it clears (`#CLEAR` cells)."""
+
+    row: RowModel
+    cleared: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +202,14 @@ class RowCells:
         return data
 
 
-def _check(data: dict[str, Any]) -> RowModel | _Refusal:
-    """The row's model, or every problem it has (the first one's code is the row's)."""
+def _check(data: dict[str, Any]) -> _Valid | _Refusal:
+    """The row's model, or every problem it has (the first one's code is the row's).
+
+    An address cell holding `#CLEAR` (any case) clears its field: it is taken out of
+    the model's cells and checked by the row's rules.
+    """
+    cleared = frozenset(name for name in ADDRESS_FIELDS if is_clear(data.get(name)))
+    data = {k: v for k, v in data.items() if k not in cleared}
     problems: list[tuple[str, str]] = []
     failed: set[str] = set()
     try:
@@ -204,9 +219,9 @@ def _check(data: dict[str, Any]) -> RowModel | _Refusal:
             failed.add(str(item["loc"][0]) if item["loc"] else "")
             problems.append((item["type"], item["msg"]))
         row = RowModel.model_validate({k: v for k, v in data.items() if k not in failed})
-    problems += [(p.type, p.message()) for p in row_rules(row, set(data), failed)]
+    problems += [(p.type, p.message()) for p in row_rules(row, set(data), failed, cleared)]
     if not problems:
-        return row
+        return _Valid(row, cleared)
     try:
         code = ErrorCode(problems[0][0])
     except ValueError:  # a pydantic built-in check, e.g. a non-text cell
@@ -214,9 +229,17 @@ def _check(data: dict[str, Any]) -> RowModel | _Refusal:
     return _Refusal(data.get("action"), code, "; ".join(message for _, message in problems))
 
 
-def _content(row: RowModel, defaults: RowDefaults) -> _Content:
+def _content(valid: _Valid, defaults: RowDefaults) -> _Content:
+    """What the row sends: only the fields its action sends (a comment on an address
+    row, a name on a cancel row are not sent; `unsent_notes` names them)."""
+    row = valid.row
     fields: dict[str, Any] = row.__dict__
     assert row.action is not None  # guaranteed by the model's rules
+    extras = row.action == "update"
+    # An update sends only the delivery address: with another addressType it sends none.
+    address = row.action == "address" or (
+        row.action == "update" and row.addressType in (None, "DELIVERY")
+    )
     # Text is sent and compared in Unicode NFC: a name typed in decomposed form (as
     # macOS exports it) is the same name, and the API stores what it is sent.
     return _Content(
@@ -224,12 +247,17 @@ def _content(row: RowModel, defaults: RowDefaults) -> _Content:
         address_type=(row.addressType or defaults.address_type)
         if row.action == "address"
         else None,
-        comment=_nfc(row.comment),
-        tracking_enabled=row.trackingEnabled,
+        comment=_nfc(row.comment) if extras else None,
+        tracking_enabled=row.trackingEnabled if extras else None,
         custom_attributes=tuple(
             sorted((key, _nfc(value)) for key, value in (row.customAttributes or {}).items())
-        ),
-        address=tuple((f, _nfc(fields[f])) for f in ADDRESS_FIELDS if fields[f] is not None),
+        )
+        if extras
+        else (),
+        address=tuple((f, _nfc(fields[f])) for f in ADDRESS_FIELDS if fields[f] is not None)
+        if address
+        else (),
+        cleared=tuple(f for f in ADDRESS_FIELDS if f in valid.cleared) if address else (),
     )
 
 
@@ -259,11 +287,11 @@ class CheckedRows:
         _, cells = self.cells.at(index)
         content = self._contents.get(cells)
         if content is None:
-            row = _check(self.cells.data(cells))
-            assert isinstance(row, RowModel), f"row {index} is not valid"
+            valid = _check(self.cells.data(cells))
+            assert isinstance(valid, _Valid), f"row {index} is not valid"
             if len(self._contents) >= CACHE_LIMIT:
                 self._contents.clear()
-            content = self._contents[cells] = _content(row, self.cells.defaults)
+            content = self._contents[cells] = _content(valid, self.cells.defaults)
         return Change(
             index,
             self.order_ids[index],
@@ -273,6 +301,7 @@ class CheckedRows:
             content.tracking_enabled,
             content.custom_attributes,
             content.address,
+            content.cleared,
         )
 
 
@@ -331,3 +360,72 @@ def validate_rows(
         order_ids.append(order_id)
         actions.append(action)
     return CheckedRows(cells, order_ids, actions, rejections)
+
+
+# What each action sends (an update also sends customAttributes.* columns).
+_SENDS = {
+    "update": frozenset({"comment", "trackingEnabled", *ADDRESS_FIELDS}),
+    "address": frozenset(ADDRESS_FIELDS),
+    "cancel": frozenset(),
+}
+_SENT_BY = {
+    "address": "an update or address row sends it",
+    "other": "an update row sends it",
+    "type": "an address row sends it",
+}
+
+
+def unsent_cells(
+    fields: pl.DataFrame,
+    checked: CheckedRows,
+    columns: Sequence[tuple[str, Mapping[str, str]]],
+) -> tuple[list[str], tuple[tuple[str, pl.Series], ...]]:
+    """Filled cells of valid rows that the row's action does not send (a comment on an
+    address row, a name on a cancel row): not sent, and no reason to refuse the row.
+
+    `columns`: per input file, its name and its header -> canonical field map. Returns
+    one note per column and action ("'Kommentar' is not sent with address rows; an
+    update row sends it") and, per such header, the indexes of its rows (a Series: a
+    million cancels with a name beside each cost 8 MB, not a Python object per row).
+    """
+    if not len(checked):
+        return [], ()
+    rejected = pl.Series(sorted(checked.rejections), dtype=pl.Int64)
+    valid = ~pl.int_range(0, len(checked), eager=True).is_in(rejected)
+    actions = pl.Series(checked.actions, dtype=pl.String)
+    kinds = fields["addressType"].str.to_uppercase() if "addressType" in fields.columns else None
+    other_type = (
+        kinds.is_not_null() & (kinds != "DELIVERY")
+        if kinds is not None
+        else pl.Series([False] * len(checked))
+    )
+    notes: list[str] = []
+    found: list[tuple[str, pl.Series]] = []
+    for name, mapping in columns:
+        in_file = (fields["file"] == name) & valid
+        for header, canonical in mapping.items():
+            if canonical not in fields.columns:
+                continue
+            is_attribute = canonical.startswith(ATTRIBUTE_PREFIX)
+            if canonical not in _SENDS["update"] and not is_attribute:
+                continue  # order keys, action, addressType: not sent as such
+            filled = in_file & fields[canonical].is_not_null()
+            for action in ("address", "cancel", "update"):
+                if action == "update" and canonical in ADDRESS_FIELDS:
+                    # An update sends the delivery address only: not for another type.
+                    rows = (filled & (actions == action) & other_type).arg_true()
+                    where, sender = "update rows for another addressType", _SENT_BY["type"]
+                elif canonical in _SENDS[action] or (action == "update" and is_attribute):
+                    continue
+                else:
+                    rows = (filled & (actions == action)).arg_true()
+                    where = f"{action} rows"
+                    sender = _SENT_BY["address" if canonical in ADDRESS_FIELDS else "other"]
+                if rows.is_empty():
+                    continue
+                notes.append(
+                    f"note: {name}: '{header}' is not sent with {where} ({rows.len()}"
+                    f" row{'s' if rows.len() != 1 else ''}); {sender}"
+                )
+                found.append((header, rows))
+    return notes, tuple(found)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from pipeline.send.snapshot import (
     describe_changes,
     field_changes,
     field_label,
+    kept_fields,
     request_costs,
     targets,
     unread,
@@ -87,7 +88,22 @@ def predict(prepared: Prepared, answers: Mapping[int, Answer]) -> list[Predictio
         else:
             why = decided.error_code.value if decided.error_code else None
             found.append(Prediction(index, order_id, action, "will_fail", decided.error, why))
+    if prepared.unsent:
+        unsent: dict[int, list[str]] = defaultdict(list)
+        for header, indexes in prepared.unsent:
+            for index in indexes:
+                unsent[index].append(header)
+        found = [_with_unsent(p, unsent.get(p.index)) for p in found]
     return sorted(found, key=lambda p: p.index)
+
+
+def _with_unsent(prediction: Prediction, headers: list[str] | None) -> Prediction:
+    """The plan's reason names the row's cells its action does not send."""
+    if not headers or prediction.prediction in ("invalid", "duplicate"):
+        return prediction
+    unsent = "not sent: " + ", ".join(f"'{h}'" for h in headers)
+    reason = f"{prediction.reason}; {unsent}" if prediction.reason else unsent
+    return replace(prediction, reason=reason)
 
 
 def plan_table(
@@ -139,6 +155,7 @@ def plan_summary(
     locate = locator(prepared.table)
     counts = Counter(p.prediction for p in predictions)
     fields: Counter[str] = Counter()
+    kept: Counter[str] = Counter()  # values an address row keeps because it does not name them
     changing: set[int] = set()
     cancels: set[int] = set()
     groups: dict[str, list[Prediction]] = defaultdict(list)
@@ -152,8 +169,11 @@ def plan_summary(
             cancels.add(p.order_id)
             continue
         order = answers[p.order_id].body
-        for path, _, _ in field_changes(prepared.plan.checked.change(p.index), order):
+        change = prepared.plan.checked.change(p.index)
+        for path, _, _ in field_changes(change, order):
             fields[field_label(path)] += 1
+        for path in kept_fields(change, order):
+            kept[field_label(path)] += 1
     failures = {
         code: {
             "count": len(rows),
@@ -173,6 +193,7 @@ def plan_summary(
         "predictions": {name: counts[name] for name in PREDICTIONS if counts[name]},
         "orders_changing": len(changing),
         "field_changes": dict(fields.most_common()),
+        "fields_kept": dict(kept.most_common()),
         "cancels": len(cancels),
         "failures": failures,
         "requests": sum(costs["requests_by_kind"].values()),
@@ -231,6 +252,11 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"  {code}: {group['count']} row{'s' if group['count'] != 1 else ''}"
             f" ({', '.join(group['examples'])}): {group['message']}"
+        )
+    if summary.get("fields_kept"):
+        lines.append(
+            "  values kept as they are (the rows do not name them): "
+            + ", ".join(f"{field} {n}" for field, n in summary["fields_kept"].items())
         )
     # Rows hidden by a filter are easy to forget: the plan names them again.
     lines += [f"  {w}" for w in summary.get("warnings", []) if "hidden (filtered out)" in w]

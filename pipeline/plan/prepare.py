@@ -10,8 +10,10 @@ Everything decided before anything is sent; `run_files`, `validate_files`,
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import polars as pl
 
 from pipeline.config.settings import (
     RunOptions,
@@ -19,7 +21,7 @@ from pipeline.config.settings import (
 from pipeline.core.errors import InputFileError
 from pipeline.core.outcomes import Outcome
 from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
-from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
+from pipeline.inputs.rows import Resolution, RowDefaults, unsent_cells, validate_rows
 from pipeline.plan.bulk import bulk_objects
 from pipeline.plan.sequence import Plan, plan_changes
 from pipeline.store.schema import RowResult
@@ -32,6 +34,8 @@ class Prepared:
     table: InputTable
     plan: Plan
     settled: list[RowResult] = field(default_factory=list)  # invalid and duplicate rows
+    # Headers of filled cells the row's action does not send, each with its row indexes.
+    unsent: tuple[tuple[str, pl.Series], ...] = ()
 
 
 def display_name(path: Path) -> str:
@@ -98,6 +102,11 @@ def _prepare(
         defaults=RowDefaults(action=options.action, address_type=options.address_type),
         resolved=resolved,
     )
+    notes, unsent = unsent_cells(
+        table.fields, checked, [(f.name, f.columns.fields) for f in table.files]
+    )
+    if notes:
+        table = replace(table, warnings=(*table.warnings, *notes))
     locate = locator(table)
     plan = plan_changes(checked, locate=locate)
     settled = [
@@ -121,4 +130,4 @@ def _prepare(
         )
         for d in plan.duplicates
     ]
-    return Prepared(table=table, plan=plan, settled=settled)
+    return Prepared(table=table, plan=plan, settled=settled, unsent=unsent)

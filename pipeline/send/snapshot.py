@@ -39,6 +39,7 @@ from pipeline.store.schema import RowResult
 SNAPSHOT_MODES = ("always", "changes", "never")
 CANCEL_FIELD = "cancelRequest"  # the pseudo-field a cancel row sets
 REQUEST_FIELD = {response: request for request, response in RESPONSE_FIELD.items()}
+ADDRESS_PREFIXES = ("deliveryAddress.", "invoiceAddress.")
 
 
 async def read_order(client: QuivoClient, order_id: int) -> Answer:
@@ -54,8 +55,12 @@ def wants_image(changes: Sequence[Change], mode: str, *, precondition: bool = Fa
     """Whether an order with `changes` is read first: always, for update/address rows, never.
 
     An order with a precondition (apply, undo --apply) is always read: the check needs it.
+    A change that writes an address is always read, whatever the mode: the address goes
+    out whole, the order's current one with the row's fields laid over it.
     """
     if precondition or mode == "always":
+        return True
+    if any(change.writes_address() for change in changes):
         return True
     if mode == "never":
         return False
@@ -68,10 +73,8 @@ def nfc(value: Any) -> Any:
 
 
 def targets(change: Change) -> list[tuple[str, Value]]:
-    """The order paths a row sets and their values, in the order's (response) field names.
-
-    An address row replaces the whole address: the fields it leaves empty are set to "".
-    """
+    """The order paths a row names and their values, in the order's (response) field names
+    ("" for a field it clears; the fields it leaves out keep their values)."""
     if change.action == "cancel":
         return [(CANCEL_FIELD, True)]
     found: list[tuple[str, Value]] = []
@@ -126,12 +129,36 @@ def field_label(path: str) -> str:
 
 
 def field_changes(change: Change, order: Mapping[str, Any]) -> list[tuple[str, Any, Value]]:
-    """(path, old, new) for every field the row sets whose value differs from the order's."""
-    return [
+    """(path, old, new) for every field whose value the row really changes on `order`.
+
+    An address goes out whole (`Change.plan_address`): its fields that change are those
+    the row gives a new value or clears, and the coordinates / state it drops.
+    """
+    found = [
         (path, current(order, path), value)
         for path, value in targets(change)
-        if not exactly(current(order, path), value)
+        if not path.startswith(ADDRESS_PREFIXES) and not exactly(current(order, path), value)
     ]
+    for write in change.plan_address(order).writes:
+        for target, merged in zip(write.targets, write.merged, strict=True):
+            for field, _, new in merged.changes:
+                path = f"{target}.{RESPONSE_FIELD[field]}"
+                found.append((path, current(order, path), new))
+    return found
+
+
+def kept_fields(change: Change, order: Mapping[str, Any]) -> list[str]:
+    """The order paths of address values a row keeps because it does not name them
+    (only those that hold a value: an empty field kept is no news)."""
+    kept = []
+    for write in change.plan_address(order).writes:
+        for target, merged in zip(write.targets, write.merged, strict=True):
+            changed = {field for field, _, _ in merged.changes}
+            for field in merged.body:
+                path = f"{target}.{RESPONSE_FIELD[field]}"
+                if field not in changed and not change.named(path):
+                    kept.append(path)
+    return kept
 
 
 def describe_changes(change: Change, order: Mapping[str, Any] | None) -> str | None:
@@ -142,10 +169,20 @@ def describe_changes(change: Change, order: Mapping[str, Any] | None) -> str | N
         if cancel_landed(dict(order)):
             return ""
         return f"orderStatus: {order.get('orderStatus')} -> cancel requested"
-    return "; ".join(
+    described = [
         f"{field_label(path)}: {shown(old)} -> {shown(new)}"
         for path, old, new in field_changes(change, order)
-    )
+    ]
+    address = change.plan_address(order)
+    dropped = sorted({f for w in address.writes for m in w.merged for f in m.dropped})
+    if dropped and described:
+        what = " and ".join(dropped)
+        place = "country" if dropped == ["state"] else "place"
+        belonged = "it belonged" if len(dropped) == 1 else "they belonged"
+        described.append(f"note: {what} dropped: {belonged} to the old {place}")
+    if address.note and described:
+        described.append(f"note: {address.note}")
+    return "; ".join(described)
 
 
 def stale_fields(order: Mapping[str, Any], precondition: Mapping[str, Any]) -> list[str]:
@@ -185,6 +222,20 @@ def decide(
                 error="changed by someone else since: " + "; ".join(differs[:3]) + "; nothing sent",
                 attempts=earlier_attempts,
             )
+    address = change.plan_address(order)
+    failed = None
+    if address.problem is not None:
+        failed = RowResult(
+            index=change.index,
+            outcome=Outcome.FAILED,
+            order_id=change.order_id,
+            action=change.action,
+            error_code=address.problem[0],
+            error=f"{address.problem[1]}; nothing sent",
+            attempts=earlier_attempts,
+        )
+        if not address.writes:
+            return failed
     if not field_changes(change, order):
         if earlier_attempts:  # an earlier session sent it: it landed, it was not there before
             return RowResult(
@@ -195,6 +246,8 @@ def decide(
                 attempts=earlier_attempts,
             )
         return base
+    if failed is not None:
+        return failed
     status = order.get("orderStatus")
     explanation = status_explanation(change.action, status if isinstance(status, str) else None)
     if explanation is not None:

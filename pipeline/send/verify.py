@@ -46,7 +46,12 @@ def normal_text(path: str, value: Any) -> str:
 
 
 def same(actual: Any, expected: Value, *, path: str = "") -> bool:
-    """Does the order's `actual` value show the `expected` one (normalised per field)?"""
+    """Does the order's `actual` value show the `expected` one (normalised per field)?
+
+    An expected empty value ("") matches an empty or absent one.
+    """
+    if isinstance(expected, str) and not expected.strip():
+        return actual is None or (isinstance(actual, str) and not actual.strip())
     if isinstance(expected, bool):
         if isinstance(actual, bool):
             return actual is expected
@@ -62,6 +67,8 @@ def same(actual: Any, expected: Value, *, path: str = "") -> bool:
 
 
 def _exactly(actual: Any, expected: Value) -> bool:
+    if expected == "":
+        return actual is None or actual == ""
     if isinstance(expected, bool | float):
         return same(actual, expected)
     return isinstance(actual, str) and unicodedata.normalize(
@@ -73,20 +80,29 @@ def cancel_landed(order: dict[str, Any]) -> bool:
     return bool(order.get("cancelRequestedAt")) or order.get("orderStatus") == "CANCELLED"
 
 
-def mismatches(change: Change, order: dict[str, Any], *, exact: bool = False) -> list[str]:
+def mismatches(
+    change: Change,
+    order: dict[str, Any],
+    *,
+    exact: bool = False,
+    expected: list[tuple[str, Value]] | None = None,
+) -> list[str]:
     """What the order shows differently from what the row set; empty when it all landed.
 
     `exact`: without any normalisation but NFC (for rows the API refused).
+    `expected`: the values to find (default: `change.expectations()`, the named fields);
+    an address field the row did not name that is not as kept is named as kept.
     """
     if change.action == "cancel":
         if cancel_landed(order):
             return []
         return [f"the order is {order.get('orderStatus')} with no cancellation request"]
     found = []
-    for path, expected in change.expectations():
+    for path, value in change.expectations() if expected is None else expected:
         actual = lookup(order, path)
-        if not (_exactly(actual, expected) if exact else same(actual, expected, path=path)):
-            found.append(f"{path} is {actual!r}, not {expected!r}")
+        if not (_exactly(actual, value) if exact else same(actual, value, path=path)):
+            kept = "" if change.named(path) else " (a field the row does not name)"
+            found.append(f"{path}{kept} is {actual!r}, not {value!r}")
     return found
 
 

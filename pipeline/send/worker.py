@@ -28,7 +28,7 @@ from pipeline.api.profile import ApiProfile
 from pipeline.api.rate.adaptive import AdaptiveRate
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Credentials, RunOptions
-from pipeline.core.changes import Change
+from pipeline.core.changes import Change, Value, after_writes
 from pipeline.core.errors import OutputError
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.plan.guards import Breaker
@@ -57,8 +57,13 @@ def judge(
     refetch: Refetch | None,
     *,
     earlier_attempts: int = 0,
+    expected: list[tuple[str, Value]] | None = None,
 ) -> RowResult:
-    """The outcome of one row from its answer and the refetched order (None: not refetched)."""
+    """The outcome of one row from its answer and the refetched order (None: not refetched).
+
+    `expected`: what the order must show (`Change.expectations` of the order as the
+    change found it: the kept address fields too); None: the fields the row names.
+    """
     if answer is None or (answer.code is ErrorCode.ABORTED and answer.attempts == 0):
         sent_before = earlier_attempts > 0
         return RowResult(
@@ -99,7 +104,7 @@ def judge(
                 error_code=ErrorCode.NOT_VERIFIED,
                 error=f"sent, but the order could not be refetched to check it ({refetch.problem})",
             )
-        missing = mismatches(change, order)
+        missing = mismatches(change, order, expected=expected)
         if not missing:
             return replace(sent, outcome=Outcome.APPLIED)
         return replace(
@@ -113,7 +118,7 @@ def judge(
     if (
         order is not None
         and answer.code is not ErrorCode.ABORTED
-        and not mismatches(change, order, exact=True)
+        and not mismatches(change, order, exact=True, expected=expected)
     ):
         if attempts > 1:  # an earlier attempt may have landed before its answer was lost
             return replace(sent, outcome=Outcome.APPLIED)
@@ -200,8 +205,9 @@ async def process_order(
     order, refetch once, journal each row's outcome."""
     await journal.keep_up()  # an order starts only when the journal keeps pace
     decided: dict[int, RowResult] = {}
+    image: Mapping[str, Any] | None = None
     if wants_image(work.changes, snapshot, precondition=bool(precondition)):
-        decided = await _look_first(
+        decided, image = await _look_first(
             work,
             client=client,
             journal=journal,
@@ -209,22 +215,19 @@ async def process_order(
             earlier_attempts=earlier_attempts,
         )
     answers: list[tuple[Change, Answer | None]] = []
+    expected: dict[int, list[tuple[str, Value]]] = {}
     for change in work.changes:
         if change.index in decided:
             continue
         if client.stop.is_set():
             answers.append((change, None))
             continue
-        request = change.request(client.profile)
-        answer = await client.call(
-            request.method,
-            request.path,
-            params=request.params,
-            body=request.body,
-            order_id=work.order_id,
-            row=change.index,
-        )
+        if image is not None:
+            expected[change.index] = change.expectations(image)
+        answer = await _send(client, change, image, order_id=work.order_id)
         answers.append((change, answer))
+        if image is not None and answer.ok:  # the next change of the order builds on it
+            image = after_writes(image, change.plan_address(image).writes)
     fetched: Refetch | None = None
     if refetch and any(a is not None and a.attempts for _, a in answers):
         read = client.profile.verify_request(work.order_id)
@@ -239,7 +242,13 @@ async def process_order(
         else:
             fetched = Refetch(None, reply.message, stopped=reply.code is ErrorCode.ABORTED)
     results = [
-        judge(change, answer, fetched, earlier_attempts=earlier_attempts.get(change.index, 0))
+        judge(
+            change,
+            answer,
+            fetched,
+            earlier_attempts=earlier_attempts.get(change.index, 0),
+            expected=expected.get(change.index),
+        )
         for change, answer in answers
     ]
     results = sorted([*decided.values(), *results], key=lambda r: r.index)
@@ -249,6 +258,30 @@ async def process_order(
     on_rows(results)
 
 
+async def _send(
+    client: QuivoClient, change: Change, image: Mapping[str, Any] | None, *, order_id: int
+) -> Answer:
+    """Send one change: its requests one after another (an address of both types whose
+    delivery and invoice differ goes out as one PUT per type). The first refused
+    request stops the rest; the answer is the last one's, with every attempt counted."""
+    answer: Answer | None = None
+    attempts = 0
+    for request in change.requests(client.profile, image):
+        answer = await client.call(
+            request.method,
+            request.path,
+            params=request.params,
+            body=request.body,
+            order_id=order_id,
+            row=change.index,
+        )
+        attempts += answer.attempts
+        if not answer.ok:
+            break
+    assert answer is not None  # every change makes a request
+    return replace(answer, attempts=attempts) if attempts != answer.attempts else answer
+
+
 async def _look_first(
     work: OrderWork,
     *,
@@ -256,20 +289,25 @@ async def _look_first(
     journal: Journal,
     precondition: Mapping[str, Any] | None,
     earlier_attempts: Mapping[int, int],
-) -> dict[int, RowResult]:
-    """Read the order, journal its before-image, and decide the rows that need no send."""
+) -> tuple[dict[int, RowResult], dict[str, Any] | None]:
+    """Read the order, journal its before-image, and decide the rows that need no send.
+
+    Returns the decided rows and the before-image (None: not read; then every row is
+    decided). The image is what the address requests are built from.
+    """
     if client.stop.is_set():
-        return {}
+        return {}, None
     answer = await read_order(client, work.order_id)
     if not answer.ok or not isinstance(answer.body, dict):
         return {
             c.index: unread(c, answer, earlier_attempts=earlier_attempts.get(c.index, 0))
             for c in work.changes
-        }
+        }, None
     journal.before_fetched(work.order_id, answer.text)
-    return decide_order(
+    decided = decide_order(
         work.changes, answer.body, precondition=precondition, earlier_attempts=earlier_attempts
     )
+    return decided, answer.body
 
 
 async def send_plan(
