@@ -18,6 +18,7 @@ judged against it by `judge`, a pure function:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +32,7 @@ from pipeline.errors import OutputError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
 from pipeline.run.executor import run_on_each
+from pipeline.run.freshness import ImageSource, search_orders, unmoved
 from pipeline.run.guards import Breaker
 from pipeline.run.interrupts import finish_grace_s, stop_on_signals
 from pipeline.run.journal import Journal
@@ -40,6 +42,8 @@ from pipeline.run.records import RowResult
 from pipeline.run.snapshot import decide_order, read_order, unread, wants_image
 from pipeline.run.verify import mismatches, status_explanation
 from pipeline.settings import Credentials, RunOptions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +199,29 @@ async def process_order(
     on_rows: Callable[[list[RowResult]], None],
     snapshot: str = "never",
     precondition: Mapping[str, Any] | None = None,
+    seen: Mapping[str, Any] | None = None,
+    images: ImageSource | None = None,
 ) -> None:
     """Read the order first (before-image), send what it does not already hold, in
-    order, refetch once, journal each row's outcome."""
+    order, refetch once, journal each row's outcome.
+
+    `seen`: the order's search summary (status, lastModified), when the run searched
+    for it; with `images`, an order not modified since its image is not read again."""
     await journal.keep_up()  # an order starts only when the journal keeps pace
-    decided: dict[int, RowResult] = {}
+    decided: dict[int, RowResult] | None = {}
     if wants_image(work.changes, snapshot, precondition=bool(precondition)):
+        decided = None
+        if precondition and seen is not None:
+            decided = _decide_unread(
+                work,
+                seen,
+                images,
+                journal=journal,
+                snapshot=snapshot,
+                precondition=precondition,
+                earlier_attempts=earlier_attempts,
+            )
+    if decided is None:
         decided = await _look_first(
             work,
             client=client,
@@ -249,6 +270,58 @@ async def process_order(
     on_rows(results)
 
 
+def _decide_unread(
+    work: OrderWork,
+    seen: Mapping[str, Any],
+    images: ImageSource | None,
+    *,
+    journal: Journal,
+    snapshot: str,
+    precondition: Mapping[str, Any],
+    earlier_attempts: Mapping[int, int],
+) -> dict[int, RowResult] | None:
+    """Decide an order's rows from its search summary without reading it; None: read it.
+
+    A cancel-only order's precondition is its status and whether a cancel was
+    requested: both in the summary. Any other order is decided on its earlier image
+    (the plan's before-image, or the undone run's refetch) when its lastModified and
+    status are still the image's; that image becomes this run's before-image.
+    """
+    if snapshot != "always" and all(c.action == "cancel" for c in work.changes):
+        if seen.get("orderStatus") is None:
+            return None
+        return decide_order(
+            work.changes, seen, precondition=precondition, earlier_attempts=earlier_attempts
+        )
+    found = images.image(work.order_id) if images is not None else None
+    if images is None or found is None:
+        return None
+    image, text = found
+    if not unmoved(seen, image, read_after_s=images.read_after_s):
+        return None
+    journal.before_fetched(work.order_id, text)
+    return decide_order(
+        work.changes, image, precondition=precondition, earlier_attempts=earlier_attempts
+    )
+
+
+async def _search_first(
+    client: QuivoClient, order_ids: list[int], *, concurrency: int
+) -> dict[int, dict[str, Any]]:
+    """Summaries of the orders with preconditions, searched in batches; a note (and full
+    reads) when the API's search answers carry no lastModified."""
+    if not order_ids:
+        return {}
+    seen, _ = await search_orders(client, order_ids, concurrency=concurrency)
+    if seen and any("lastModified" not in summary for summary in seen.values()):
+        log.warning(
+            "the API's search answers carry no lastModified: every order (but cancel-only"
+            ' ones) is read in full before its change (stale_check = "read" in the job\'s'
+            " [api] table, or QUIVO_STALE_CHECK=read, skips the search)"
+        )
+    return seen
+
+
 async def _look_first(
     work: OrderWork,
     *,
@@ -284,12 +357,15 @@ async def send_plan(
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     locate: Callable[[int], str] = lambda index: f"row index {index}",
     pace: Pace | None = None,
+    images: ImageSource | None = None,
 ) -> str | None:
     """Send every change not in `skip`; return why the run stopped early, if it did.
 
     Orders are built one at a time as the executor takes them, never all at once.
     `pace`: the pacer and adaptive rate shared with the run's lookups and a sweep's
-    other files (None: a pace of its own).
+    other files (None: a pace of its own). With preconditions and the profile's
+    `stale_check = "search"`, their orders' summaries are searched in batches first;
+    `images`: the images the preconditions were taken from.
     """
     if not any(index not in skip for index, _, _ in plan.sendable()):
         return None
@@ -324,7 +400,15 @@ async def send_plan(
         progress.bind_halt(client.interrupt)  # the UI's Stop is an interrupt, as Ctrl-C
         journal.on_failure = client.halt  # a journal that cannot be written stops sending
         with stop_on_signals(client):
+            seen: dict[int, dict[str, Any]] = {}
             if await client.login() and not options.dry_run:
+                if conditions and options.api.profile.stale_check == "search":
+                    wanted = [
+                        order_id
+                        for index, order_id, _ in plan.sendable()
+                        if order_id in conditions and index not in skip
+                    ]
+                    seen = await _search_first(client, wanted, concurrency=options.api.concurrency)
                 await run_on_each(
                     work,
                     lambda order: process_order(
@@ -336,6 +420,8 @@ async def send_plan(
                         on_rows=on_rows,
                         snapshot=options.snapshot,
                         precondition=conditions.get(order.order_id),
+                        seen=seen.get(order.order_id),
+                        images=images,
                     ),
                     max_at_once=options.api.concurrency * 4,
                     stop=client.stop,
