@@ -120,7 +120,8 @@ def test_apply_reads_only_the_orders_changed_since_the_plan(
     # one request per 50 orders.
     assert kinds["read"] == 20
     assert kinds["search"] == 6
-    assert kinds["mutation"] == 290 and kinds["refetch"] == 290
+    assert kinds["mutation"] == 290
+    assert kinds["refetch"] == 290
     received = state_of(big_sandbox).stats.as_json()
     assert received["requests"] == sum(kinds.values())
 
@@ -162,3 +163,35 @@ def test_search_without_last_modified_falls_back_to_full_reads(
     outcome = dict(applied.results.select("orderId", "outcome").iter_rows())
     assert outcome[ids[0]] == "stale"
     assert sum(1 for v in outcome.values() if v == "applied") == 29
+
+
+def test_plan_learns_the_status_of_cancels_from_the_search(
+    big_sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """A cancel-only order's status comes from `GET /orders`, 50 orders a request; an
+    order COMPLETED or CANCELLED is predicted as by a full read."""
+    processing = order_ids(big_sandbox, "PROCESSING", 80)
+    completed = order_ids(big_sandbox, "COMPLETED", 10)
+    cancelled = [
+        o
+        for o in state_of(big_sandbox).store.ids()
+        if stored(big_sandbox, o)["orderStatus"] == "CANCELLED"
+    ][:10]
+    ids = processing + completed + cancelled
+    path = tmp_path / "cancels.csv"
+    pl.DataFrame({"orderId": [str(o) for o in ids] + ["4999999"]}).write_csv(path)
+    planned = plan_files(
+        [path],
+        options=options_for(big_sandbox, action="cancel"),
+        env=env_for(big_sandbox),
+        out=tmp_path / "plan",
+    )
+    predicted = dict(planned.plan.select("orderId", "prediction").iter_rows())
+    assert [predicted[o] for o in processing] == ["will_change"] * 80
+    assert [predicted[o] for o in completed] == ["will_fail"] * 10
+    assert [predicted[o] for o in cancelled] == ["unchanged"] * 10
+    assert predicted[4999999] == "will_fail"  # no such order
+    kinds = planned.summary["requests_by_kind"]
+    assert kinds["read"] == 0
+    assert kinds["search"] == 3  # 101 orders, 50 a request
+    assert sum(kinds.values()) == 4

@@ -71,13 +71,13 @@ async def search_orders(
     """Summaries of `order_ids` by order ID, in batches of the profile's `key_search_batch`;
     and the IDs whose batch got no usable answer (an ID absent from both was not found)."""
     found: dict[int, dict[str, Any]] = {}
-    unanswered: set[int] = set()
+    answered: set[int] = set()
 
     async def one(batch: list[int]) -> None:
         summaries = await search_batch(client, batch)
         if summaries is None:
-            unanswered.update(batch)
             return
+        answered.update(batch)
         wanted = set(batch)
         for summary in summaries:
             if isinstance(summary, dict) and summary.get("orderId") in wanted:
@@ -87,9 +87,7 @@ async def search_orders(
 
     batches = id_batches(order_ids, size=client.profile.key_search_batch)
     await run_on_each(batches, one, max_at_once=concurrency, stop=client.stop)
-    for batch in batches:  # batches the stop cut off
-        unanswered.update(i for i in batch if i not in found)
-    unanswered -= found.keys()
+    unanswered = {i for batch in batches for i in batch if i not in answered}
     return found, unanswered
 
 
