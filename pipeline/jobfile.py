@@ -70,6 +70,10 @@ class JobFile(BaseModel):
     settle_s: float = Field(
         default=30.0, ge=0, description="a sweep takes a file unchanged this long (seconds)"
     )
+    followup: bool = Field(
+        default=True,
+        description="a sweep first follows up the cancel requests of the job's earlier runs",
+    )
 
     # Set by load_job: where relative paths start.
     folder: Path = Field(default=Path("."), exclude=True)

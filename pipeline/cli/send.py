@@ -95,7 +95,10 @@ def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, qui
     from pipeline.run.sweep import SweepItem, sweep_exit_code, sweep_job
 
     def on_item(item: SweepItem) -> None:
-        if item.result is not None:
+        if item.followup is not None:
+            click.echo(item.message)
+            finished_line("followup", **item.followup)
+        elif item.result is not None:
             click.echo(f"{item.path}: {item.status}")
             show_result(item.result)
             remember_found_rate(job, item.result)

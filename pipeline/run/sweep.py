@@ -28,6 +28,7 @@ from pipeline.api.pace import Pace
 from pipeline.errors import InputFileError, LimitExceeded, OptionsError, OutputError
 from pipeline.jobfile import JobFile
 from pipeline.run.durable import resume_run
+from pipeline.run.followup import follow_up, sweep_runs
 from pipeline.run.journal import JOURNAL_NAME
 from pipeline.run.prepare import display_name
 from pipeline.run.progress import Progress
@@ -53,9 +54,12 @@ class SweepItem:
     status: str
     result: RunResult | None
     message: str = ""
+    followup: dict[str, Any] | None = None  # "followup": the follow-up's event fields
 
     @property
     def exit_code(self) -> int:
+        if self.followup is not None:
+            return int(self.followup["exitCode"])
         if self.status == "rejected":
             return 2
         return self.result.exit_code if self.result is not None else 0
@@ -139,6 +143,17 @@ def sweep_job(
     with sweep_lock(folder, job.job_name):
         state = SweepState(folder / STATE_NAME)
         try:
+            if job.followup:  # the cancel requests of earlier nights, before new files
+                followed = follow_up(
+                    sweep_runs(folder / STATE_NAME), options=options, env=env, pace=pace
+                )
+                if followed.runs:
+                    item = SweepItem(
+                        folder, "followup", None, "\n".join(followed.lines()), followed.event()
+                    )
+                    items.append(item)
+                    if on_item is not None:
+                        on_item(item)
             for path in job.input_paths():
                 age_s = now() - path.stat().st_mtime
                 if age_s < job.settle_s:
