@@ -208,11 +208,14 @@ async def process_order(
     `seen`: the order's search summary (status, lastModified), when the run searched
     for it; with `images`, an order not modified since its image is not read again."""
     await journal.keep_up()  # an order starts only when the journal keeps pace
-    decided: dict[int, RowResult] | None = {}
+    decided: dict[int, RowResult] = {}
+    # The before-image: read now, or the earlier image of an order unmoved since (the
+    # plan's, for apply): what an address merge builds on. None: not read.
+    image: Mapping[str, Any] | None = None
     if wants_image(work.changes, snapshot, precondition=bool(precondition)):
-        decided = None
+        known = None
         if precondition and seen is not None:
-            decided = _decide_unread(
+            known = _decide_unread(
                 work,
                 seen,
                 images,
@@ -221,14 +224,15 @@ async def process_order(
                 precondition=precondition,
                 earlier_attempts=earlier_attempts,
             )
-    if decided is None:
-        decided = await _look_first(
-            work,
-            client=client,
-            journal=journal,
-            precondition=precondition,
-            earlier_attempts=earlier_attempts,
-        )
+        if known is None:
+            known = await _look_first(
+                work,
+                client=client,
+                journal=journal,
+                precondition=precondition,
+                earlier_attempts=earlier_attempts,
+            )
+        decided, image = known  # noqa: RUF059 (image: what an address payload builds on)
     answers: list[tuple[Change, Answer | None]] = []
     for change in work.changes:
         if change.index in decided:
@@ -279,8 +283,9 @@ def _decide_unread(
     snapshot: str,
     precondition: Mapping[str, Any],
     earlier_attempts: Mapping[int, int],
-) -> dict[int, RowResult] | None:
+) -> tuple[dict[int, RowResult], dict[str, Any] | None] | None:
     """Decide an order's rows from its search summary without reading it; None: read it.
+    Returns the decided rows and the before-image (None for a cancel-only order).
 
     A cancel-only order's precondition is its status and whether a cancel was
     requested: both in the summary. Any other order is decided on its earlier image
@@ -290,9 +295,10 @@ def _decide_unread(
     if snapshot != "always" and all(c.action == "cancel" for c in work.changes):
         if seen.get("orderStatus") is None:
             return None
-        return decide_order(
+        decided = decide_order(
             work.changes, seen, precondition=precondition, earlier_attempts=earlier_attempts
         )
+        return decided, None
     found = images.image(work.order_id) if images is not None else None
     if images is None or found is None:
         return None
@@ -300,9 +306,10 @@ def _decide_unread(
     if not unmoved(seen, image, read_after_s=images.read_after_s):
         return None
     journal.before_fetched(work.order_id, text)
-    return decide_order(
+    decided = decide_order(
         work.changes, image, precondition=precondition, earlier_attempts=earlier_attempts
     )
+    return decided, image
 
 
 async def _search_first(
@@ -329,20 +336,25 @@ async def _look_first(
     journal: Journal,
     precondition: Mapping[str, Any] | None,
     earlier_attempts: Mapping[int, int],
-) -> dict[int, RowResult]:
-    """Read the order, journal its before-image, and decide the rows that need no send."""
+) -> tuple[dict[int, RowResult], dict[str, Any] | None]:
+    """Read the order, journal its before-image, and decide the rows that need no send.
+
+    Returns the decided rows and the before-image (None: not read; then every row is
+    decided)."""
     if client.stop.is_set():
-        return {}
+        return {}, None
     answer = await read_order(client, work.order_id)
     if not answer.ok or not isinstance(answer.body, dict):
-        return {
+        failed = {
             c.index: unread(c, answer, earlier_attempts=earlier_attempts.get(c.index, 0))
             for c in work.changes
         }
+        return failed, None
     journal.before_fetched(work.order_id, answer.text)
-    return decide_order(
+    decided = decide_order(
         work.changes, answer.body, precondition=precondition, earlier_attempts=earlier_attempts
     )
+    return decided, answer.body
 
 
 async def send_plan(
