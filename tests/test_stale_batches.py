@@ -14,7 +14,7 @@ import aiohttp
 import polars as pl
 import pytest
 
-from pipeline import apply_plan, plan_files
+from pipeline import apply_plan, plan_files, undo_run
 from pipeline.sandbox import SandboxThread, create_app
 from pipeline.sandbox.config import Faults, SandboxConfig
 from tests.conftest import API_KEY, PASSWORD, USERNAME, env_for, options_for, order_ids, state_of
@@ -195,3 +195,28 @@ def test_plan_learns_the_status_of_cancels_from_the_search(
     assert kinds["read"] == 0
     assert kinds["search"] == 3  # 101 orders, 50 a request
     assert sum(kinds.values()) == 4
+
+
+def test_undo_apply_reads_orders_its_run_just_refetched(
+    big_sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """An undo's images are the refetches right after the change: lastModified has whole
+    seconds, so an unchanged one cannot prove that nobody changed the order in that same
+    second. The undo reads each order (and does not waste searches on them)."""
+    ids = order_ids(big_sandbox, "PROCESSING", 20)
+    env = env_for(big_sandbox)
+    options = options_for(big_sandbox, action="address")
+    planned = plan_files(
+        [address_file(tmp_path, ids)], options=options, env=env, out=tmp_path / "plan"
+    )
+    applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply")
+    assert applied.summary["outcomes"] == {"applied": 20}
+    other_client(big_sandbox, [("PATCH", f"/orders/{ids[3]}", {"address": {"city": "Graz"}})])
+    undone = undo_run(applied.run_dir, env=env, apply=True)
+    assert undone.run is not None
+    kinds = undone.run.summary["requests_by_kind"]
+    assert (kinds["search"], kinds["read"]) == (0, 20)
+    outcome = dict(undone.run.results.select("orderId", "outcome").iter_rows())
+    assert outcome[ids[3]] == "stale"
+    assert stored(big_sandbox, ids[3])["deliveryAddress"]["city"] == "Graz"
+    assert sum(1 for v in outcome.values() if v == "applied") == 19

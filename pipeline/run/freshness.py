@@ -109,6 +109,12 @@ def unmoved(summary: Mapping[str, Any], image: Mapping[str, Any], *, read_after_
         return False
     if summary.get("orderStatus") != image.get("orderStatus"):
         return False
+    return old_enough(modified, read_after_s=read_after_s)
+
+
+def old_enough(modified: Any, *, read_after_s: float) -> bool:
+    """Whether an image last modified at `modified` and read after `read_after_s` shows
+    every later modification by a new lastModified (whole seconds, a clock margin)."""
     at = epoch_s(modified)
     return at is not None and at + 1.0 + CLOCK_MARGIN_S <= read_after_s
 
@@ -162,6 +168,14 @@ class ImageSource:
             return None
         order = json.loads(text)
         return (order, text) if isinstance(order, dict) else None
+
+    def trustable(self, order_id: int) -> bool:
+        """Whether the order's image is old enough that an unchanged lastModified can
+        spare its read (an image refetched right after a change never is)."""
+        found = self.image(order_id)
+        return found is not None and old_enough(
+            found[0].get("lastModified"), read_after_s=self.read_after_s
+        )
 
     def close(self) -> None:
         self._db.close()

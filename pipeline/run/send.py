@@ -312,6 +312,29 @@ def _decide_unread(
     return decided, image
 
 
+def _worth_searching(
+    plan: Plan,
+    conditions: Mapping[int, Mapping[str, Any]],
+    skip: set[int],
+    images: ImageSource | None,
+    *,
+    snapshot: str,
+) -> list[int]:
+    """Orders with preconditions whose search summary can spare a read: cancel-only ones,
+    and those whose earlier image is old enough to trust an unchanged lastModified (an
+    undo's images, refetched right after the change, are not: those are read anyway)."""
+    actions: dict[int, set[str]] = {}
+    for index, order_id, action in plan.sendable():
+        if order_id in conditions and index not in skip:
+            actions.setdefault(order_id, set()).add(action)
+    return [
+        order_id
+        for order_id, kinds in actions.items()
+        if (kinds == {"cancel"} and snapshot != "always")
+        or (images is not None and images.trustable(order_id))
+    ]
+
+
 async def _search_first(
     client: QuivoClient, order_ids: list[int], *, concurrency: int
 ) -> dict[int, dict[str, Any]]:
@@ -415,11 +438,9 @@ async def send_plan(
             seen: dict[int, dict[str, Any]] = {}
             if await client.login() and not options.dry_run:
                 if conditions and options.api.profile.stale_check == "search":
-                    wanted = [
-                        order_id
-                        for index, order_id, _ in plan.sendable()
-                        if order_id in conditions and index not in skip
-                    ]
+                    wanted = _worth_searching(
+                        plan, conditions, skip, images, snapshot=options.snapshot
+                    )
                     seen = await _search_first(client, wanted, concurrency=options.api.concurrency)
                 await run_on_each(
                     work,
