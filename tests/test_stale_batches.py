@@ -190,11 +190,11 @@ def test_plan_learns_the_status_of_cancels_from_the_search(
     assert [predicted[o] for o in processing] == ["will_change"] * 80
     assert [predicted[o] for o in completed] == ["will_fail"] * 10
     assert [predicted[o] for o in cancelled] == ["unchanged"] * 10
-    assert predicted[4999999] == "will_fail"  # no such order
+    assert predicted[4999999] == "will_fail"  # no such order: the search does not find it,
     kinds = planned.summary["requests_by_kind"]
-    assert kinds["read"] == 0
+    assert kinds["read"] == 1  # and a read confirms it
     assert kinds["search"] == 3  # 101 orders, 50 a request
-    assert sum(kinds.values()) == 4
+    assert sum(kinds.values()) == 5
 
 
 def test_undo_apply_reads_orders_its_run_just_refetched(

@@ -85,11 +85,8 @@ def private_files(folder: Path) -> None:
         item.chmod(0o700 if item.is_dir() else 0o600)
 
 
-def summary_answer(order_id: int, summary: dict[str, Any] | None) -> Answer:
-    """A cancel-only order's search summary as a read's answer (None: the search did
-    not find it)."""
-    if summary is None:
-        return Answer(404, None, ErrorCode.ORDER_NOT_FOUND, f"no order {order_id}", 1, None)
+def summary_answer(order_id: int, summary: dict[str, Any]) -> Answer:
+    """A cancel-only order's search summary as a read's answer."""
     return Answer(200, summary, None, "", 1, None, json.dumps(summary))
 
 
@@ -122,14 +119,15 @@ async def _read_all(
         if await client.login():
             to_read = list(order_ids)
             if cancel_only:
-                found, unanswered = await search_orders(
+                found, _ = await search_orders(
                     client, cancel_only, concurrency=options.api.concurrency
                 )
-                for order_id in cancel_only:
-                    if order_id not in unanswered:
-                        answers[order_id] = summary_answer(order_id, found.get(order_id))
-                progress.rows([Outcome.UNCHANGED] * (len(cancel_only) - len(unanswered)))
-                to_read += sorted(unanswered)  # a batch the search did not answer: read
+                for order_id, summary in found.items():
+                    answers[order_id] = summary_answer(order_id, summary)
+                progress.rows([Outcome.UNCHANGED] * len(found))
+                # Read what the search did not answer or find: an order it does not find
+                # is missing only if a read says so.
+                to_read += [o for o in cancel_only if o not in found]
             await run_on_each(
                 to_read, read, max_at_once=options.api.concurrency * 4, stop=client.stop
             )
