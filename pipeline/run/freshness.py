@@ -162,8 +162,13 @@ class ImageSource:
         return None if row is None else self._codec.unpack(row[0])
 
     def image(self, order_id: int) -> tuple[dict[str, Any], str] | None:
-        """(the order, its text), or None when it has none."""
-        text = self.text(order_id)
+        """(the order, its text), or None when it has none (or it cannot be read: the
+        order is then read from the API)."""
+        try:
+            text = self.text(order_id)
+        except sqlite3.Error as error:
+            log.debug("image of order %d not read (%s): it is read in full", order_id, error)
+            return None
         if text is None:
             return None
         order = json.loads(text)
