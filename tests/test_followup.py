@@ -135,3 +135,22 @@ def test_followup_command_names_the_shipped_orders(
     )
     assert expected.exit_code == 0, expected.output
     assert "no cancel request left to follow up" in expected.output
+
+
+def test_a_follow_up_that_cannot_log_in_is_reported_and_the_sweep_goes_on(
+    shipping_sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    ids = order_ids(shipping_sandbox, "PROCESSING", 5)
+    job = load_job(nightly_job(tmp_path, ids))
+    sweep_job(job, cli=FAST, env=env_for(shipping_sandbox))
+    (tmp_path / "inbox" / "late.csv").write_text("orderId\n4100399\n")
+    settled(tmp_path / "inbox" / "late.csv")
+    refused = sweep_job(job, cli=FAST, env=env_for(shipping_sandbox, password="wrong"))
+    assert [item.status for item in refused] == ["followup", "skipped", "stopped"]
+    event = refused[0].followup
+    assert event is not None
+    assert event["exitCode"] == 3
+    assert "login" in event["problem"]
+    assert "wrong" not in refused[0].message
+    assert sweep_exit_code(refused) == 3
+    assert not (tmp_path / "runs" / "followup.csv").exists()

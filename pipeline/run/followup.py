@@ -90,6 +90,7 @@ class FollowupResult:
     orders: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SCHEMA))
     requests: int = 0
     expected: bool = False  # `shipped` is an expected failure: exit 0
+    problem: str | None = None  # why a sweep's follow-up could not be done (exit 3)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -102,6 +103,8 @@ class FollowupResult:
 
     @property
     def exit_code(self) -> int:
+        if self.problem is not None:
+            return 3
         return 1 if self.shipped and not self.expected else 0
 
     def event(self) -> dict[str, Any]:
@@ -120,11 +123,15 @@ class FollowupResult:
             if "runDir" in shipped.columns
             else [],
             "requests": self.requests,
+            **({"problem": self.problem} if self.problem is not None else {}),
             "exitCode": self.exit_code,
         }
 
     def lines(self) -> list[str]:
         """What a person reads."""
+        if self.problem is not None:
+            return [f"follow-up of cancel requests not done: {self.problem}; the next sweep"
+                    " (or quivo-bulk followup RUN_DIR) tries again"]  # fmt: skip
         counts = self.counts
         head = (
             f"follow-up of {self.orders.height} cancel requests in {len(self.runs)} run(s):"
@@ -271,6 +278,20 @@ def follow_up_runs(
         journal.close()
     options = resolve_options(cli=dict(cli or {}), job=None, env=None, base=base)
     return follow_up(run_dirs, options=options, env=env)
+
+
+def follow_up_sweep(
+    state_path: Path, *, options: RunOptions, env: Environment, pace: Pace | None = None
+) -> FollowupResult | None:
+    """A sweep's follow-up of the runs its state database names, before its new files;
+    None when no run has cancel requests to follow up. A follow-up that cannot be done
+    (the API refuses the login, a report cannot be written) is reported, not raised:
+    the sweep goes on with its files."""
+    try:
+        result = follow_up(sweep_runs(state_path), options=options, env=env, pace=pace)
+    except (ApiUnusable, OutputError, RunDirError) as error:
+        return FollowupResult(problem=str(error))
+    return result if result.runs else None
 
 
 def sweep_runs(state_path: Path) -> list[Path]:

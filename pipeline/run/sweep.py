@@ -28,7 +28,7 @@ from pipeline.api.pace import Pace
 from pipeline.errors import InputFileError, LimitExceeded, OptionsError, OutputError
 from pipeline.jobfile import JobFile
 from pipeline.run.durable import resume_run
-from pipeline.run.followup import follow_up, sweep_runs
+from pipeline.run.followup import follow_up_sweep
 from pipeline.run.journal import JOURNAL_NAME
 from pipeline.run.prepare import display_name
 from pipeline.run.progress import Progress
@@ -144,10 +144,8 @@ def sweep_job(
         state = SweepState(folder / STATE_NAME)
         try:
             if job.followup:  # the cancel requests of earlier nights, before new files
-                followed = follow_up(
-                    sweep_runs(folder / STATE_NAME), options=options, env=env, pace=pace
-                )
-                if followed.runs:
+                followed = follow_up_sweep(folder / STATE_NAME, options=options, env=env, pace=pace)
+                if followed is not None:
                     item = SweepItem(
                         folder, "followup", None, "\n".join(followed.lines()), followed.event()
                     )
