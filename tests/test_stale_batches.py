@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -124,6 +125,13 @@ def test_apply_reads_only_the_orders_changed_since_the_plan(
     assert kinds["refetch"] == 290
     received = state_of(big_sandbox).stats.as_json()
     assert received["requests"] == sum(kinds.values())
+    # Searched a batch ahead of sending, not all first: a summary is seconds old when
+    # its order is sent, not the whole run's duration.
+    with sqlite3.connect(applied.run_dir / "journal.sqlite") as db:
+        sent = db.execute("SELECT method, order_id FROM requests ORDER BY id").fetchall()
+    first_change = next(i for i, (method, _) in enumerate(sent) if method == "PUT")
+    last_search = max(i for i, (method, order) in enumerate(sent) if (method, order) == ("GET", 0))
+    assert last_search > first_change
 
 
 def test_stale_check_read_reads_every_order(big_sandbox: SandboxThread, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ behind ours). Searches are journaled with `SEARCH_ORDER_ID` as their order, so
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -89,6 +90,55 @@ async def search_orders(
     await run_on_each(batches, one, max_at_once=concurrency, stop=client.stop)
     unanswered = {i for batch in batches for i in batch if i not in answered}
     return found, unanswered
+
+
+class SummariesAhead:
+    """Search summaries fetched a batch at a time, just ahead of sending.
+
+    The batch holding an order is searched when the first of its orders is reached (the
+    others of the batch wait for that one search), so a summary is never older than the
+    sending of about one batch: at 5 requests a second and two requests an order, 50
+    orders take 20 s. A search that fails leaves its orders without a summary: they are
+    read in full.
+
+        ahead = SummariesAhead(client, order_ids)
+        summary = await ahead.summary(4100001)   # None: not searched, or not found
+    """
+
+    def __init__(self, client: QuivoClient, order_ids: Iterable[int]) -> None:
+        self._client = client
+        self._batches = id_batches(order_ids, size=client.profile.key_search_batch)
+        self._batch_of = {o: n for n, batch in enumerate(self._batches) for o in batch}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._found: dict[int, dict[str, Any]] = {}
+        self._searched: set[int] = set()
+        self.without_modified = False  # a summary came without lastModified
+
+    async def summary(self, order_id: int) -> dict[str, Any] | None:
+        number = self._batch_of.get(order_id)
+        if number is None:
+            return None
+        async with self._locks.setdefault(number, asyncio.Lock()):
+            if number not in self._searched:
+                self._searched.add(number)
+                await self._search(self._batches[number])
+        return self._found.pop(order_id, None)  # each order asks once
+
+    async def _search(self, batch: list[int]) -> None:
+        summaries = await search_batch(self._client, batch)
+        wanted = set(batch)
+        for summary in summaries or []:
+            if isinstance(summary, dict) and summary.get("orderId") in wanted:
+                kept = {k: summary[k] for k in SUMMARY_KEYS if k in summary}
+                self._found[int(summary["orderId"])] = kept
+                if "lastModified" not in summary and not self.without_modified:
+                    self.without_modified = True
+                    log.warning(
+                        "the API's search answers carry no lastModified: every order (but"
+                        " cancel-only ones) is read in full before its change"
+                        ' (stale_check = "read" in the job\'s [api] table, or'
+                        " QUIVO_STALE_CHECK=read, skips the search)"
+                    )
 
 
 def epoch_s(text: Any) -> float | None:

@@ -32,7 +32,7 @@ from pipeline.errors import OutputError
 from pipeline.outcomes import ErrorCode, Outcome
 from pipeline.run.changes import Change
 from pipeline.run.executor import run_on_each
-from pipeline.run.freshness import ImageSource, search_orders, unmoved
+from pipeline.run.freshness import ImageSource, SummariesAhead, unmoved
 from pipeline.run.guards import Breaker
 from pipeline.run.interrupts import finish_grace_s, stop_on_signals
 from pipeline.run.journal import Journal
@@ -199,15 +199,16 @@ async def process_order(
     on_rows: Callable[[list[RowResult]], None],
     snapshot: str = "never",
     precondition: Mapping[str, Any] | None = None,
-    seen: Mapping[str, Any] | None = None,
+    ahead: SummariesAhead | None = None,
     images: ImageSource | None = None,
 ) -> None:
     """Read the order first (before-image), send what it does not already hold, in
     order, refetch once, journal each row's outcome.
 
-    `seen`: the order's search summary (status, lastModified), when the run searched
-    for it; with `images`, an order not modified since its image is not read again."""
+    `ahead`: the orders' search summaries (status, lastModified), searched a batch ahead;
+    with `images`, an order not modified since its image is not read again."""
     await journal.keep_up()  # an order starts only when the journal keeps pace
+    seen = await ahead.summary(work.order_id) if ahead is not None and precondition else None
     decided: dict[int, RowResult] = {}
     # The before-image: read now, or the earlier image of an order unmoved since (the
     # plan's, for apply): what an address merge builds on. None: not read.
@@ -335,23 +336,6 @@ def _worth_searching(
     ]
 
 
-async def _search_first(
-    client: QuivoClient, order_ids: list[int], *, concurrency: int
-) -> dict[int, dict[str, Any]]:
-    """Summaries of the orders with preconditions, searched in batches; a note (and full
-    reads) when the API's search answers carry no lastModified."""
-    if not order_ids:
-        return {}
-    seen, _ = await search_orders(client, order_ids, concurrency=concurrency)
-    if seen and any("lastModified" not in summary for summary in seen.values()):
-        log.warning(
-            "the API's search answers carry no lastModified: every order (but cancel-only"
-            ' ones) is read in full before its change (stale_check = "read" in the job\'s'
-            " [api] table, or QUIVO_STALE_CHECK=read, skips the search)"
-        )
-    return seen
-
-
 async def _look_first(
     work: OrderWork,
     *,
@@ -399,8 +383,8 @@ async def send_plan(
     Orders are built one at a time as the executor takes them, never all at once.
     `pace`: the pacer and adaptive rate shared with the run's lookups and a sweep's
     other files (None: a pace of its own). With preconditions and the profile's
-    `stale_check = "search"`, their orders' summaries are searched in batches first;
-    `images`: the images the preconditions were taken from.
+    `stale_check = "search"`, their orders' summaries are searched in batches, a batch
+    ahead of sending; `images`: the images the preconditions were taken from.
     """
     if not any(index not in skip for index, _, _ in plan.sendable()):
         return None
@@ -435,13 +419,13 @@ async def send_plan(
         progress.bind_halt(client.interrupt)  # the UI's Stop is an interrupt, as Ctrl-C
         journal.on_failure = client.halt  # a journal that cannot be written stops sending
         with stop_on_signals(client):
-            seen: dict[int, dict[str, Any]] = {}
+            ahead: SummariesAhead | None = None
             if await client.login() and not options.dry_run:
                 if conditions and options.api.profile.stale_check == "search":
                     wanted = _worth_searching(
                         plan, conditions, skip, images, snapshot=options.snapshot
                     )
-                    seen = await _search_first(client, wanted, concurrency=options.api.concurrency)
+                    ahead = SummariesAhead(client, wanted)
                 await run_on_each(
                     work,
                     lambda order: process_order(
@@ -453,7 +437,7 @@ async def send_plan(
                         on_rows=on_rows,
                         snapshot=options.snapshot,
                         precondition=conditions.get(order.order_id),
-                        seen=seen.get(order.order_id),
+                        ahead=ahead,
                         images=images,
                     ),
                     max_at_once=options.api.concurrency * 4,
