@@ -39,8 +39,8 @@ FULL = {"rate_rows": 1500, "overhead_rows": 20_000, "adapt_rows": 200, "scale_ro
 SMOKE = {"rate_rows": 60, "overhead_rows": 400, "adapt_rows": 30, "scale_rows": 20_000,
          "dry_small": 1_000, "dry_large": 5_000, "resolve_keys": 120, "ui_rows": 2_000,
          "auto_s": 2, "default_rows": 4, "real_small": 200, "real_large": 1_000,
-         "batched_apply": 30, "batched_cancels": 100, "batched_ui": 20,
-         "followup": 60}  # fmt: skip
+         "batched_apply": 30, "batched_cancels": 100, "batched_ui": 40,
+         "followup": 80}  # fmt: skip
 
 
 def suite(sizes: dict[str, int], workdir: Path) -> list[Callable[[], list[Figure]]]:
