@@ -91,6 +91,7 @@ class FollowupResult:
     requests: int = 0
     expected: bool = False  # `shipped` is an expected failure: exit 0
     problem: str | None = None  # why a sweep's follow-up could not be done (exit 3)
+    not_checked: int = 0  # pending orders whose search got no answer: still as last seen
 
     @property
     def counts(self) -> dict[str, int]:
@@ -122,6 +123,7 @@ class FollowupResult:
             ]
             if "runDir" in shipped.columns
             else [],
+            "notChecked": self.not_checked,
             "requests": self.requests,
             **({"problem": self.problem} if self.problem is not None else {}),
             "exitCode": self.exit_code,
@@ -138,6 +140,11 @@ class FollowupResult:
             f" {counts['cancelled']} cancelled, {counts['shipped']} shipped,"
             f" {counts['pending']} pending ({self.requests} requests)"
         )
+        if self.not_checked:
+            head += (
+                f"; {self.not_checked} not checked (the search did not answer): still as"
+                " last seen, the next follow-up reads them"
+            )
         shipped = self.orders.filter(pl.col("followup") == "shipped")
         return [head] + [
             f"  shipped anyway: order {o} (cancel requested {at})"
@@ -231,6 +238,7 @@ def follow_up(
         found, unanswered, result.requests = asyncio.run(
             _search(wanted, options=options, env=env, pace=pace)
         )
+        result.not_checked = len(unanswered)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     checked: list[pl.DataFrame] = []
     for run_dir, frame in frames.items():
