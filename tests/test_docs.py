@@ -79,6 +79,7 @@ RUN_BY: dict[tuple[str, str, str], str] = {
             "undo": "tests/test_readme_commands.py::test_plan_apply_and_undo_examples",
             "resume": "tests/test_readme_commands.py::test_resume_and_rerun_examples",
             "rerun": "tests/test_readme_commands.py::test_resume_and_rerun_examples",
+            "followup": "tests/test_readme_commands.py::test_resume_and_rerun_examples",
             "report": "tests/test_readme_commands.py::test_report_examples",
             "doctor": "tests/test_readme_profile.py::test_the_doctor_examples_run_as_printed",
             "demo": "tests/test_readme_commands.py::test_demo_example",

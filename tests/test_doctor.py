@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from pipeline.api.doctor import stated_ttl_s, token_candidates
 from pipeline.cli import main
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
+from pipeline.sandbox.config import Faults
 from tests.conftest import order_ids, state_of
 
 KEY, USER, PASSWORD = "doctor-api-key-5f1e", "doctor-user", "doctor-password-9c2a"
@@ -108,6 +109,26 @@ def test_the_documented_api_passes_every_check(fresh_orders: list[dict[str, Any]
         ("POST", "/login"),
         ("POST", f"/orders/{order}/refetch"),
     ]
+
+
+def test_a_search_without_last_modified_names_stale_check(
+    fresh_orders: list[dict[str, Any]],
+) -> None:
+    """apply's batched staleness check needs lastModified in the search answers."""
+    without = replace(DOCUMENTED, faults=Faults(no_modified_share=1.0))
+    with serve(without, fresh_orders, []) as sandbox:
+        result = doctor(sandbox)
+        kept = doctor(sandbox, QUIVO_STALE_CHECK="read")
+    assert result.exit_code == 1, result.output
+    line = next(x for x in result.output.splitlines() if "search lastModified" in x)
+    assert line.startswith("differs")
+    assert 'set stale_check = "read"' in line
+    assert kept.exit_code == 0, kept.output
+    with serve(DOCUMENTED, fresh_orders, []) as sandbox:
+        carried = doctor(sandbox)
+    line = next(x for x in carried.output.splitlines() if "search lastModified" in x)
+    assert line.startswith("ok")
+    assert "checks staleness in batches" in line
 
 
 def test_a_get_read_against_an_api_without_it_names_read_and_verify(

@@ -132,6 +132,22 @@ INBOX_FILE = "sample_data/inbox/2026-11-24-cancellations.csv"
                 and "nothing to rerun" in results[2].output
             ),
         ),
+        (
+            "followup",
+            lambda: made_before(
+                f"quivo-bulk run {INBOX_FILE} --action cancel --yes --rate 100"
+                " --out runs/nightly/20261124T023000Z-nightly-cancellation-sweep-inbox-a"
+            ),
+            # the sandbox cancels after a minute: every accepted cancel is still pending
+            lambda results: (
+                [r.exit_code for r in results] == [0]
+                and " 0 shipped, " in results[0].output
+                and '"event": "followup"' in results[0].output
+                and Path(
+                    "runs/nightly/20261124T023000Z-nightly-cancellation-sweep-inbox-a/followup.csv"
+                ).is_file()
+            ),
+        ),
     ],
 )
 def test_resume_and_rerun_examples(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pipeline.cli import main
 from pipeline.flows.apply import apply_plan
 from pipeline.flows.plan import plan_files
 from pipeline.flows.run import run_files
+from pipeline.flows.undo import undo_run
 from pipeline.sandbox import SandboxThread
 from tests.conftest import (
     SAMPLE_DATA,
@@ -83,6 +85,14 @@ def test_the_request_costs_in_the_docs_are_measured(sandbox: SandboxThread, tmp_
     check("`plan`", planned.summary)
     applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply")
     check("`apply` (of that plan: 6 rows)", applied.summary)
+    assert applied.summary["requests_by_kind"]["search"] == 1
+    undo_run(applied.run_dir, env=env, apply=True)  # the orders as they were
+    options = options_for(sandbox, action="address")
+    profile = replace(options.api.profile, stale_check="read")
+    options = replace(options, api=replace(options.api, profile=profile))
+    planned = plan_files(source, options=options, env=env, out=tmp_path / "plan-read")
+    applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply-read")
+    check('`apply` of a plan made with `stale_check = "read"`', applied.summary)
     again = run_files(
         source, options=options_for(sandbox, action="address"), env=env, out=tmp_path / "again"
     )

@@ -581,3 +581,19 @@ def test_sandbox_command_announces_its_url_and_answers() -> None:
             assert asyncio.run(probe()) == 200
         finally:
             process.terminate()
+
+
+@pytest.mark.parametrize(
+    ("query", "ids"),
+    [
+        ("orderId:4100001 OR orderId:4100002", [4100001, 4100002]),
+        ('orderId:"4100003"', [4100003]),
+        ("orderId:4100001 AND orderStatus:PROCESSING", None),
+        ("orderId:4100001 OR orderIdentifier:#1002", None),
+        ("", None),
+    ],
+)
+def test_a_search_of_order_ids_alone_is_looked_up(query: str, ids: list[int] | None) -> None:
+    from pipeline.sandbox.search import only_order_ids
+
+    assert only_order_ids(query) == ids

@@ -54,8 +54,10 @@ def cancels_per_order(sandbox: SandboxThread) -> dict[int, int]:
 def write_job(tmp_path: Path, extra: str = "", pattern: str = "inbox/*.csv") -> Path:
     (tmp_path / "inbox").mkdir(exist_ok=True)
     job = tmp_path / "sweep.toml"
+    # These tests are about which files a sweep takes; the follow-up of earlier nights'
+    # cancel requests has its own (tests/test_followup.py).
     job.write_text(
-        f'input = "{pattern}"\naction = "cancel"\nassume_yes = true\n'
+        f'input = "{pattern}"\naction = "cancel"\nassume_yes = true\nfollowup = false\n'
         f'runs_dir = "runs"\nstate_dir = "state"\n{extra}'
     )
     return job

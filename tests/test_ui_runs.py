@@ -279,6 +279,42 @@ async def test_send_leaves_an_order_moved_since_the_preview_stale_whatever_it_pr
     assert mutations(sandbox, holding) == 2  # the other client's two; none by the UI
 
 
+async def test_send_checks_the_preview_in_batches_and_reads_only_orders_that_moved(
+    sandbox: SandboxThread, tmp_path: Path, client_for: Any
+) -> None:
+    """Send asks GET /orders for the previewed orders' lastModified and status; only the
+    two orders changed since the preview are read in full: the one changed in the field
+    the draft sets is stale, the one changed in another field is sent."""
+    from tests.conftest import order_ids, state_of
+    from tests.test_plan_apply_undo import other_client_patch
+
+    ids = order_ids(sandbox, "PROCESSING", 10)
+    path = tmp_path / "comments.csv"
+    path.write_text("orderId,comment\n" + "".join(f"{o},batched {o}\n" for o in ids))
+    runs = tmp_path / "runs"
+    with running_ui(runs, options=options_for(sandbox), env=env_for(sandbox)) as (url, token):
+        client = await client_for(url, token)
+        name = await upload_comments(client, url, token, path.read_bytes())
+        async with client.get(f"{url}/draft/{name}/preview") as answer:
+            assert answer.status == 200
+        await asyncio.to_thread(other_client_patch, sandbox, ids[0], {"comment": "theirs"})
+        await asyncio.to_thread(other_client_patch, sandbox, ids[1], {"trackingEnabled": True})
+        async with client.post(f"{url}/draft/{name}/send", json={}, headers={HEADER: token}):
+            pass
+        last = await events_until(client, f"{url}/run/{name}/events", done=10**9)
+        assert last["exit_code"] == 1
+    summary = json.loads((runs / name / "summary.json").read_text())
+    assert summary["outcomes"] == {"applied": 9, "stale": 1}
+    assert summary["requests_by_kind"]["search"] == 1
+    assert summary["requests_by_kind"]["read"] == 2
+    first, second = (state_of(sandbox).order(o, touch=False) for o in ids[:2])
+    assert first is not None
+    assert second is not None
+    assert first["comment"] == "theirs"
+    assert second["comment"] == f"batched {ids[1]}"
+    assert second["trackingEnabled"] is True
+
+
 async def test_a_preview_that_could_not_read_an_order_is_not_sent(
     sandbox: SandboxThread, tmp_path: Path, client_for: Any
 ) -> None:

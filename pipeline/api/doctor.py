@@ -147,6 +147,7 @@ async def diagnose(
         profile, orders = await _auth_and_search(probe, profile, token, report)
         if orders is None:
             return report
+        _last_modified(profile, orders, report)
         known = order_id if order_id is not None else _first_order_id(orders)
         await _get_order(probe, profile, token, known, report)
         if order_id is None:
@@ -277,6 +278,25 @@ async def _auth_and_search(
         )
     )
     return profile, exchange.body
+
+
+def _last_modified(profile: ApiProfile, orders: list[Any], report: Diagnosis) -> None:
+    """Whether search summaries carry `lastModified`: apply's batched staleness check
+    (`stale_check = "search"`) needs it."""
+    add = report.checks.append
+    name = "search lastModified"
+    summaries = [o for o in orders if isinstance(o, dict)]
+    if not summaries:
+        add(Check(name, "skipped", "the search answered no order summary to look at"))
+        return
+    if all(o.get("lastModified") for o in summaries):
+        how = "in batches" if profile.stale_check == "search" else 'by reads (stale_check = "read")'
+        add(Check(name, "ok", f"search answers carry it; apply checks staleness {how}"))
+    elif profile.stale_check == "search":
+        detail = "search answers carry no lastModified: apply would read every order in full"
+        add(Check(name, "differs", detail, 'stale_check = "read"'))
+    else:
+        add(Check(name, "ok", 'search answers carry none; keep stale_check = "read" (as set)'))
 
 
 def _first_order_id(orders: list[Any]) -> int | None:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 AuthScheme = Literal["raw", "bearer"]
 ReadMethod = Literal["refetch", "get"]
+StaleCheck = Literal["search", "read"]
 ORDER_ID = "{order_id}"  # the placeholder in an order path
 TOKEN_HINT = "token"  # a word a login answer's token field likely holds (doctor's search)
 
@@ -44,6 +45,10 @@ class ApiProfile:
     read: ReadMethod = "refetch"  # how an order is read (before-images, apply's check)
     verify: ReadMethod = "refetch"  # how an order is read after a change
     key_search_batch: int = 50  # values per GET /orders lookup by shop order number
+    # How apply, undo --apply and the UI's Send learn whether an order moved since it was
+    # read: "search" asks GET /orders for lastModified and status in batches and reads in
+    # full only the orders whose lastModified moved; "read" reads every order in full.
+    stale_check: StaleCheck = "search"
     api_key_header: str = "X-Api-Key"
     auth_header: str = "Authorization"
     login_path: str = "/login"
@@ -153,6 +158,7 @@ class ProfileSettings(BaseModel):
     read: ReadMethod | None = None
     verify: ReadMethod | None = None
     key_search_batch: int | None = Field(default=None, ge=1, le=1000)
+    stale_check: StaleCheck | None = None
     api_key_header: str | None = Field(default=None, min_length=1)
     auth_header: str | None = Field(default=None, min_length=1)
     login_path: str | None = None

@@ -14,7 +14,7 @@ from pipeline.cli.common import REDACTOR
 from pipeline.cli.doctor import doctor
 from pipeline.cli.logs import FORMATS, StderrHandler, configure_stderr
 from pipeline.cli.plan import apply, plan, undo
-from pipeline.cli.runs import report, rerun, resume
+from pipeline.cli.runs import followup, report, rerun, resume
 from pipeline.cli.sandbox import demo, sandbox
 from pipeline.cli.send import run, validate
 from pipeline.cli.ui import ui
@@ -61,7 +61,21 @@ def main(log_level: str, log_format: str) -> None:
     configure_stderr(log_format)
 
 
-for command in (run, validate, plan, apply, undo, resume, rerun, report, doctor, demo, sandbox, ui):
+for command in (
+    run,
+    validate,
+    plan,
+    apply,
+    undo,
+    resume,
+    rerun,
+    report,
+    followup,
+    doctor,
+    demo,
+    sandbox,
+    ui,
+):
     main.add_command(command)
 
 

@@ -92,7 +92,8 @@ def plan(
 def apply(plan_dir: Path, out: Path | None, max_age: str, quiet: bool, **cli: Any) -> None:
     """Send exactly the will_change rows of PLAN_DIR, each order only if unchanged since.
 
-    Each order is read again first: one changed by someone else since the plan
+    Each order is checked again first (its lastModified and status, 50 orders a
+    search; a full read when it moved): one changed by someone else since the plan
     becomes `stale` (changed_since_plan) and nothing is sent for it. The result is
     an ordinary run directory (results, errors, resume, rerun, undo).
 

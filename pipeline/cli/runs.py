@@ -185,3 +185,35 @@ def report(run_dir: Path, rebuild: bool) -> None:
     summary = json.loads(path.read_text())
     show_result(RunResult(run_dir, summary, summary["exit_code"], pl.DataFrame()))
     sys.exit(summary["exit_code"])
+
+
+@click.command()
+@click.argument(
+    "run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False)
+)
+@api_options
+@cron_options
+@library_errors
+def followup(run_dirs: tuple[Path, ...], **cli: Any) -> None:
+    """Follow up the cancel requests of RUN_DIR...: each order `cancelled`, `shipped`
+    (COMPLETED after the request) or `pending`, with when the cancel was requested.
+
+    Reads the orders again in batches (GET /orders, 50 a request) and sends no change;
+    writes followup.csv and followup.parquet in each run directory. Exit 1 when an order
+    shipped anyway, unless --expected-failures shipped.
+
+    \b
+    Example:
+      quivo-bulk followup runs/nightly/20261124T023000Z-nightly-cancellation-sweep-a
+    """
+    from pipeline.cli.logs import finished_line
+    from pipeline.flows.followup import follow_up_runs
+
+    result = follow_up_runs(list(run_dirs), env=environment(), cli=cli)
+    if not result.runs:
+        click.echo("no cancel request left to follow up: every one is cancelled or shipped")
+    else:
+        for line in result.lines():
+            click.echo(line)
+    finished_line("followup", **result.event())
+    sys.exit(result.exit_code)

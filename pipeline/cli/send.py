@@ -108,6 +108,11 @@ def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, qui
     def on_item(item: SweepItem) -> None:
         items.append(item)
         message = REDACTOR.scrub(item.message)
+        if item.followup is not None:  # the follow-up of earlier nights' cancel requests
+            if not json_mode():
+                click.echo(message)
+            event_line("followup", **item.followup)
+            return
         if json_mode():
             name = {"rejected": "file_refused"}.get(item.status, f"file_{item.status}")
             fields = {"path": str(item.path), "status": item.status, "message": message or None}

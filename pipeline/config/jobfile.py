@@ -79,6 +79,10 @@ class JobFile(BaseModel):
         default=False,
         description="a sweep takes a text file whose last line has no line end",
     )
+    followup: bool = Field(
+        default=True,
+        description="a sweep first follows up the cancel requests of the job's earlier runs",
+    )
 
     # Set by load_job: where relative paths start.
     folder: Path = Field(default=Path("."), exclude=True)

@@ -90,3 +90,5 @@ class ErrorCode(StrEnum):
     CHANGED_SINCE_PLAN = "changed_since_plan"
     NOT_VERIFIED = "not_verified"
     ABORTED = "aborted"
+    # A cancel's follow-up: the warehouse shipped the order after the cancel request.
+    SHIPPED = "shipped"

@@ -3,10 +3,12 @@
 
 Only the plan's `will_change` rows are sent (from the plan directory's
 `inputs/`, never the original files, which are refused if they changed). Each
-order is read again first: when its status or any field the plan changes
-differs from the plan's before-image, someone else changed it since, and its
-rows become `stale` (`changed_since_plan`), nothing sent. An apply is an
-ordinary run directory: results, errors, before-images, resume, rerun, undo.
+order is checked again first (its `lastModified` and status in a batched search;
+read in full only when its `lastModified` moved): when its status or any field
+the plan changes differs from the plan's before-image, someone else changed it
+since, and its rows become `stale` (`changed_since_plan`), nothing sent. An
+apply is an ordinary run directory: results, errors, before-images, resume,
+rerun, undo.
 
     result = apply_plan(Path("runs/plan-fixes"), env=Environment())
     result.exit_code

@@ -45,6 +45,7 @@ from pipeline.plan.resolve import resolve_order_keys
 from pipeline.reports.orderfile import write_order_parquet
 from pipeline.reports.report import write_csv
 from pipeline.send.executor import run_on_each
+from pipeline.send.freshness import search_orders
 from pipeline.send.progress import Progress
 from pipeline.send.snapshot import read_order
 from pipeline.send.worker import RunRecorder
@@ -85,6 +86,11 @@ def private_files(folder: Path) -> None:
         item.chmod(0o700 if item.is_dir() else 0o600)
 
 
+def summary_answer(order_id: int, summary: dict[str, Any]) -> Answer:
+    """A cancel-only order's search summary as a read's answer."""
+    return Answer(200, summary, None, "", 1, None, json.dumps(summary))
+
+
 async def _read_all(
     order_ids: Sequence[int],
     *,
@@ -93,8 +99,13 @@ async def _read_all(
     credentials: Credentials,
     progress: Progress,
     pace: Pace,
+    cancel_only: Sequence[int] = (),
 ) -> tuple[dict[int, Answer], str | None]:
-    """Read every order once (paced like a run); return the answers and why it stopped."""
+    """Read every order once (paced like a run); return the answers and why it stopped.
+
+    `cancel_only`: orders whose rows only cancel: their status and whether a cancel was
+    requested are all a plan needs, and `GET /orders` answers that for ~50 at once.
+    """
     answers: dict[int, Answer] = {}
     recorder = RunRecorder(journal, progress.request, profile=options.api.profile)
 
@@ -107,11 +118,33 @@ async def _read_all(
 
     async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
         if await client.login():
+            to_read = list(order_ids)
+            if cancel_only:
+                found, _ = await search_orders(
+                    client, cancel_only, concurrency=options.api.concurrency
+                )
+                for order_id, summary in found.items():
+                    answers[order_id] = summary_answer(order_id, summary)
+                progress.rows([Outcome.UNCHANGED] * len(found))
+                # Read what the search did not answer or find: an order it does not find
+                # is missing only if a read says so.
+                to_read += [o for o in cancel_only if o not in found]
             await run_on_each(
-                order_ids, read, max_at_once=options.api.concurrency * 4, stop=client.stop
+                to_read, read, max_at_once=options.api.concurrency * 4, stop=client.stop
             )
         await journal.durable()
         return answers, client.stop_reason
+
+
+def _cancel_only(prepared: Prepared, options: RunOptions) -> set[int]:
+    """Orders whose every row cancels (none with `--snapshot always`: it reads them all)."""
+    if options.snapshot == "always":
+        return set()
+    others: set[int] = set()
+    cancels: set[int] = set()
+    for _, order_id, action in prepared.plan.sendable():
+        (cancels if action == "cancel" else others).add(order_id)
+    return cancels - others
 
 
 def _write_apply_inputs(
@@ -179,18 +212,20 @@ def plan_files(
             pace=pace,
         )
         order_ids = list(dict.fromkeys(order for _, order, _ in prepared.plan.sendable()))
+        cancel_only = _cancel_only(prepared, options)
         answers: dict[int, Answer] = {}
         stopped = None
         if order_ids:
             with progress_factory(len(order_ids)) as progress:
                 answers, stopped = asyncio.run(
                     _read_all(
-                        order_ids,
+                        [o for o in order_ids if o not in cancel_only],
                         journal=journal,
                         options=options,
                         credentials=credentials,
                         progress=progress,
                         pace=pace,
+                        cancel_only=[o for o in order_ids if o in cancel_only],
                     )
                 )
         journal.end_session(stopped)

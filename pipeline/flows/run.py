@@ -41,6 +41,7 @@ from pipeline.reports.report import (
     write_reports,
 )
 from pipeline.reports.summary import build_summary
+from pipeline.send.freshness import ImageSource
 from pipeline.send.progress import Progress
 from pipeline.send.snapshot import (
     StoredImages,
@@ -204,6 +205,9 @@ def execute(
     earlier = journal.attempts_by_row()
     to_send = sum(1 for index, _, _ in prepared.plan.sendable() if index not in finished)
     stopped: str | None = None
+    earlier_images = None
+    if preconditions and options.api.profile.stale_check == "search":
+        earlier_images = ImageSource.of(journal.manifest)  # what the preconditions came from
     try:
         with progress_factory(to_send) as progress:
             stopped = asyncio.run(
@@ -218,11 +222,14 @@ def execute(
                     preconditions=preconditions,
                     locate=locator(prepared.table),
                     pace=pace,
+                    images=earlier_images,
                 )
             )
         finish_missing(prepared.plan, journal, stopped=stopped, dry_run=options.dry_run)
     finally:
         journal.end_session(stopped)
+        if earlier_images is not None:
+            earlier_images.close()
     images = StoredImages(journal)
     outcomes = outcome_frame(list(journal.results()), row_changes(prepared.plan, images))
     summary = build_summary(

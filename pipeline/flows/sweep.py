@@ -32,6 +32,7 @@ from pipeline.api.rate.shared import Pace
 from pipeline.config.jobfile import JobFile
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import InputFileError, LimitExceeded, OptionsError
+from pipeline.flows.followup import follow_up_sweep
 from pipeline.flows.inbox import (
     CHANGED_WHILE_READ,
     Complete,
@@ -64,9 +65,12 @@ class SweepItem:
     result: RunResult | None
     message: str = ""
     sha256: str | None = None
+    followup: dict[str, Any] | None = None  # "followup": the follow-up's event fields
 
     @property
     def exit_code(self) -> int:
+        if self.followup is not None:
+            return int(self.followup["exitCode"])
         if self.status == "rejected":
             return 2
         return self.result.exit_code if self.result is not None else 0
@@ -125,9 +129,14 @@ def sweep_job(
                 on_event=on_event or (lambda _name, _fields: None),
                 now=now,
             )
-            # Whatever a sweep does before its new files (e.g. following up earlier runs)
-            # is one call on `sweep` here, holding the lock and the state.
-            return sweep.new_files(on_item)
+            # Before its new files, holding the lock and the state: the cancel requests
+            # of earlier nights, followed up (docs/guide/nightly.md).
+            items = [sweep.follow_up()] if job.followup else []
+            followed = [item for item in items if item is not None]
+            for item in followed:
+                if on_item is not None:
+                    on_item(item)
+            return followed + sweep.new_files(on_item)
         finally:
             state.close()
 
@@ -153,6 +162,18 @@ class Sweep:
         self.confirm, self.progress_factory = confirm, progress_factory
         self.event, self.now = on_event, now
         self.pace = Pace.for_settings(options.api)  # one rate across the sweep's files
+
+    def follow_up(self) -> SweepItem | None:
+        """The follow-up of the cancel requests the job's earlier runs made; None when no
+        run has any to follow up."""
+        followed = follow_up_sweep(
+            state_folder(self.job) / STATE_NAME, options=self.options, env=self.env, pace=self.pace
+        )
+        if followed is None:
+            return None
+        message = "\n".join(followed.lines())
+        folder = state_folder(self.job)
+        return SweepItem(folder, "followup", None, message, followup=followed.event())
 
     def new_files(self, on_item: Callable[[SweepItem], None] | None) -> list[SweepItem]:
         """Each file the glob matches now, in name order; stops at a run that stopped."""

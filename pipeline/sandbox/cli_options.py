@@ -17,6 +17,8 @@ FAULT_KEYS = {
     "malformed": "malformed_share",
     "complete": "complete_share",
     "refuse_token": "refuse_token_share",
+    "no_modified": "no_modified_share",
+    "ship_cancelled": "ship_cancelled_share",
 }
 
 
@@ -38,6 +40,12 @@ def parse_faults(text: str) -> Faults:
         values[name] = value
     faults = Faults(**values)
     total = sum(getattr(faults, f.name) for f in fields(Faults) if f.name.endswith("_share"))
-    if total - faults.complete_share - faults.refuse_token_share > 1:
+    apart = (
+        faults.complete_share
+        + faults.refuse_token_share
+        + faults.no_modified_share
+        + faults.ship_cancelled_share
+    )
+    if total - apart > 1:
         raise ValueError("the shares of error, drop, slow and malformed add up to more than 1")
     return faults

@@ -21,6 +21,11 @@ class Faults:
     malformed_share: float = 0.0  # apply the request, then answer with a broken body
     complete_share: float = 0.0  # PROCESSING orders that turn COMPLETED when first touched
     refuse_token_share: float = 0.0  # refuse a live token with 401 (it stays live): a 401 storm
+    # Search summaries (GET /orders) without `lastModified`: an API that leaves it out.
+    no_modified_share: float = 0.0
+    # Cancel-requested orders the warehouse ships anyway: at the cancel delay they turn
+    # COMPLETED instead of CANCELLED (every 1/share-th accepted cancel, so exactly that share).
+    ship_cancelled_share: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -80,15 +80,22 @@ async def list_orders(request: web.Request) -> web.StreamResponse:
     except search.QueryError as error:
         return plain_400(str(error))
     matches = []
-    for order_id in state.store.ids():
+    # A query of order IDs alone is looked up, as an index would (not a scan of every order).
+    wanted = search.only_order_ids(request.query.get("query", ""))
+    candidates = state.store.ids() if wanted is None else sorted(set(wanted))
+    for order_id in candidates:
         order = state.order(order_id, touch=False)
         if order is not None and matches_query(order):
-            matches.append({key: order.get(key) for key in SUMMARY_FIELDS})
-    matches.sort(key=lambda o: search.sort_key(o[sort_field]), reverse=descending)
+            summary = {key: order.get(key) for key in SUMMARY_FIELDS}
+            share = state.config.faults.no_modified_share
+            if share > 0 and state.dice.random() < share:
+                del summary["lastModified"]
+            matches.append(summary)
+    matches.sort(key=lambda o: search.sort_key(o.get(sort_field)), reverse=descending)
     after = request.query.get("searchAfter")
     if after is not None:  # deep paging: what sorts after the last item seen
         mark = search.sort_key(after)
-        keys = [(search.sort_key(o[sort_field]), o) for o in matches]
+        keys = [(search.sort_key(o.get(sort_field)), o) for o in matches]
         matches = [o for key, o in keys if key != mark and (key < mark) == descending]
         page = 1
     start = (page - 1) * page_size
@@ -199,6 +206,6 @@ async def cancel_request(request: web.Request) -> web.StreamResponse:
             f" at {order['cancelRequestedAt']}",
         )
     order["cancelRequestedAt"] = order["lastModified"] = now_iso()
-    state.cancel_due[order_id] = state.clock() + state.config.cancel_delay_s
+    state.cancel_requested(order_id)
     state.stats.accepted_mutations[order_id] += 1
     return web.Response(status=state.config.cancel_status)

@@ -120,6 +120,22 @@ def parse_query(query: str) -> Predicate:
     return predicate
 
 
+_ID_TERM = re.compile(r'orderId:(?:"(\d+)"|(\d+))')
+
+
+def only_order_ids(query: str) -> list[int] | None:
+    """The order IDs of a query that is only `orderId:1 OR orderId:2 ...` (quoted or
+    not), so the search can look them up like an index would; None for any other query."""
+    parts = [part.strip() for part in re.split(r"\s+OR\s+", query.strip())]
+    found = []
+    for part in parts:
+        match = _ID_TERM.fullmatch(part)
+        if match is None:
+            return None
+        found.append(int(match.group(1) or match.group(2)))
+    return found or None
+
+
 def parse_sort(sort: str, fields: tuple[str, ...]) -> tuple[str, bool]:
     """`field:asc|desc` (or `field,desc`) -> (field, descending)."""
     parts = re.split(r"[:,]", sort, maxsplit=1)

@@ -116,6 +116,8 @@ class SandboxState:
         self.tokens: dict[str, float] = {}  # token -> expiry on `clock`
         self.window: deque[float] = deque()  # accepted arrivals in the last second
         self.cancel_due: dict[int, float] = {}  # order -> when CANCELLED takes effect
+        self.cancels_accepted = 0  # counts cancel requests for `Faults.ship_cancelled_share`
+        self.shipping: set[int] = set()  # cancel-requested orders that ship anyway
         self.dice = random.Random(config.seed)
         self.completing: set[int] = set()
         if config.faults.complete_share > 0:
@@ -142,13 +144,27 @@ class SandboxState:
         due = self.cancel_due.get(order_id)
         if due is not None and self.clock() >= due:
             del self.cancel_due[order_id]
-            if order["orderStatus"] in rules.CANCELLABLE:
+            if order_id in self.shipping and order["orderStatus"] in rules.CANCELLABLE:
+                self.shipping.discard(order_id)
+                self.stats.faults["shipped_anyway"] += 1
+                order["orderStatus"] = "COMPLETED"
+                order["completedAt"] = order["lastModified"] = now_iso()
+            elif order["orderStatus"] in rules.CANCELLABLE:
                 order["orderStatus"] = "CANCELLED"
                 order["lastModified"] = now_iso()
                 for fulfillment in order.get("fulfillmentOrders", []):
                     fulfillment["cancelled"] = True
                     fulfillment["fulfillmentStatus"] = "CANCELLED"
         return order
+
+    def cancel_requested(self, order_id: int) -> None:
+        """A cancel request was accepted: CANCELLED after the delay, or shipped anyway."""
+        self.cancel_due[order_id] = self.clock() + self.config.cancel_delay_s
+        self.cancels_accepted += 1
+        share = self.config.faults.ship_cancelled_share
+        number = self.cancels_accepted
+        if int(number * share) > int((number - 1) * share):
+            self.shipping.add(order_id)
 
 
 STATE = web.AppKey("sandbox_state", SandboxState)

@@ -18,6 +18,7 @@ judged against it by `judge`, a pure function:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,12 +35,15 @@ from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.plan.guards import Breaker
 from pipeline.plan.sequence import OrderWork, Plan
 from pipeline.send.executor import run_on_each
+from pipeline.send.freshness import ImageSource, SummariesAhead, unmoved
 from pipeline.send.interrupts import finish_grace_s, stop_on_signals
 from pipeline.send.progress import Progress
 from pipeline.send.snapshot import decide_order, read_order, unread, wants_image
 from pipeline.send.verify import mismatches, status_explanation
 from pipeline.store.journal import Journal
 from pipeline.store.schema import RowResult
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,20 +204,41 @@ async def process_order(
     on_rows: Callable[[list[RowResult]], None],
     snapshot: str = "never",
     precondition: Mapping[str, Any] | None = None,
+    ahead: SummariesAhead | None = None,
+    images: ImageSource | None = None,
 ) -> None:
     """Read the order first (before-image), send what it does not already hold, in
-    order, refetch once, journal each row's outcome."""
+    order, refetch once, journal each row's outcome.
+
+    `ahead`: the orders' search summaries (status, lastModified), searched a batch ahead;
+    with `images`, an order not modified since its image is not read again."""
     await journal.keep_up()  # an order starts only when the journal keeps pace
+    seen = await ahead.summary(work.order_id) if ahead is not None and precondition else None
     decided: dict[int, RowResult] = {}
+    # The before-image: read now, or the earlier image of an order unmoved since (the
+    # plan's, for apply): what an address merge builds on. None: not read.
     image: Mapping[str, Any] | None = None
     if wants_image(work.changes, snapshot, precondition=bool(precondition)):
-        decided, image = await _look_first(
-            work,
-            client=client,
-            journal=journal,
-            precondition=precondition,
-            earlier_attempts=earlier_attempts,
-        )
+        known = None
+        if precondition and seen is not None:
+            known = _decide_unread(
+                work,
+                seen,
+                images,
+                journal=journal,
+                snapshot=snapshot,
+                precondition=precondition,
+                earlier_attempts=earlier_attempts,
+            )
+        if known is None:
+            known = await _look_first(
+                work,
+                client=client,
+                journal=journal,
+                precondition=precondition,
+                earlier_attempts=earlier_attempts,
+            )
+        decided, image = known
     answers: list[tuple[Change, Answer | None]] = []
     expected: dict[int, list[tuple[str, Value]]] = {}
     for change in work.changes:
@@ -282,6 +307,67 @@ async def _send(
     return replace(answer, attempts=attempts) if attempts != answer.attempts else answer
 
 
+def _decide_unread(
+    work: OrderWork,
+    seen: Mapping[str, Any],
+    images: ImageSource | None,
+    *,
+    journal: Journal,
+    snapshot: str,
+    precondition: Mapping[str, Any],
+    earlier_attempts: Mapping[int, int],
+) -> tuple[dict[int, RowResult], dict[str, Any] | None] | None:
+    """Decide an order's rows from its search summary without reading it; None: read it.
+    Returns the decided rows and the before-image (None for a cancel-only order).
+
+    A cancel-only order's precondition is its status and whether a cancel was
+    requested: both in the summary. Any other order is decided on its earlier image
+    (the plan's before-image, or the undone run's refetch) when its lastModified and
+    status are still the image's; that image becomes this run's before-image.
+    """
+    if snapshot != "always" and all(c.action == "cancel" for c in work.changes):
+        if seen.get("orderStatus") is None:
+            return None
+        decided = decide_order(
+            work.changes, seen, precondition=precondition, earlier_attempts=earlier_attempts
+        )
+        return decided, None
+    found = images.image(work.order_id) if images is not None else None
+    if images is None or found is None:
+        return None
+    image, text = found
+    if not unmoved(seen, image, read_after_s=images.read_after_s):
+        return None
+    journal.before_fetched(work.order_id, text)
+    decided = decide_order(
+        work.changes, image, precondition=precondition, earlier_attempts=earlier_attempts
+    )
+    return decided, image
+
+
+def _worth_searching(
+    plan: Plan,
+    conditions: Mapping[int, Mapping[str, Any]],
+    skip: set[int],
+    images: ImageSource | None,
+    *,
+    snapshot: str,
+) -> list[int]:
+    """Orders with preconditions whose search summary can spare a read: cancel-only ones,
+    and those whose earlier image is old enough to trust an unchanged lastModified (an
+    undo's images, refetched right after the change, are not: those are read anyway)."""
+    actions: dict[int, set[str]] = {}
+    for index, order_id, action in plan.sendable():
+        if order_id in conditions and index not in skip:
+            actions.setdefault(order_id, set()).add(action)
+    return [
+        order_id
+        for order_id, kinds in actions.items()
+        if (kinds == {"cancel"} and snapshot != "always")
+        or (images is not None and images.trustable(order_id))
+    ]
+
+
 async def _look_first(
     work: OrderWork,
     *,
@@ -299,10 +385,11 @@ async def _look_first(
         return {}, None
     answer = await read_order(client, work.order_id)
     if not answer.ok or not isinstance(answer.body, dict):
-        return {
+        failed = {
             c.index: unread(c, answer, earlier_attempts=earlier_attempts.get(c.index, 0))
             for c in work.changes
-        }, None
+        }
+        return failed, None
     journal.before_fetched(work.order_id, answer.text)
     decided = decide_order(
         work.changes, answer.body, precondition=precondition, earlier_attempts=earlier_attempts
@@ -322,12 +409,15 @@ async def send_plan(
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     locate: Callable[[int], str] = lambda index: f"row index {index}",
     pace: Pace | None = None,
+    images: ImageSource | None = None,
 ) -> str | None:
     """Send every change not in `skip`; return why the run stopped early, if it did.
 
     Orders are built one at a time as the executor takes them, never all at once.
     `pace`: the pacer and adaptive rate shared with the run's lookups and a sweep's
-    other files (None: a pace of its own).
+    other files (None: a pace of its own). With preconditions and the profile's
+    `stale_check = "search"`, their orders' summaries are searched in batches, a batch
+    ahead of sending; `images`: the images the preconditions were taken from.
     """
     if not any(index not in skip for index, _, _ in plan.sendable()):
         return None
@@ -362,7 +452,13 @@ async def send_plan(
         progress.bind_halt(client.interrupt)  # the UI's Stop is an interrupt, as Ctrl-C
         journal.on_failure = client.halt  # a journal that cannot be written stops sending
         with stop_on_signals(client):
+            ahead: SummariesAhead | None = None
             if await client.login() and not options.dry_run:
+                if conditions and options.api.profile.stale_check == "search":
+                    wanted = _worth_searching(
+                        plan, conditions, skip, images, snapshot=options.snapshot
+                    )
+                    ahead = SummariesAhead(client, wanted)
                 await run_on_each(
                     work,
                     lambda order: process_order(
@@ -374,6 +470,8 @@ async def send_plan(
                         on_rows=on_rows,
                         snapshot=options.snapshot,
                         precondition=conditions.get(order.order_id),
+                        ahead=ahead,
+                        images=images,
                     ),
                     max_at_once=options.api.concurrency * 4,
                     stop=client.stop,

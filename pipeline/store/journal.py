@@ -374,12 +374,14 @@ class Journal:
             yield order_id, self._codec.unpack(body)
 
     def requests_by_kind(self, *, login_path: str, orders_path: str) -> dict[str, int]:
-        """Requests by kind: login, lookup (GET /orders), read (of an order before its
-        first change in a session), mutation (a row's request) and refetch (after)."""
+        """Requests by kind: login, lookup (GET /orders for shop order numbers), search
+        (GET /orders for orders' status and lastModified, journaled with order 0), read
+        (of an order before its first change in a session), mutation (a row's request)
+        and refetch (after)."""
         # One pass in request order: a request for an order is a read until a row's
         # request for that order went out in the same session (a correlated subquery
         # over all requests would be quadratic: hours at 100,000 rows).
-        counts = dict.fromkeys(("login", "lookup", "read", "mutation", "refetch"), 0)
+        counts = dict.fromkeys(("login", "lookup", "search", "read", "mutation", "refetch"), 0)
         changed: set[tuple[int, int]] = set()
         query = "SELECT session, order_id, row_idx, method, path FROM sent_requests ORDER BY id"
         for session, order_id, row_idx, method, path in self._db.execute(query):
@@ -389,7 +391,7 @@ class Journal:
                 kind = "mutation"
                 changed.add((session, order_id))
             elif method == "GET" and path == orders_path:
-                kind = "lookup"
+                kind = "lookup" if order_id is None else "search"
             elif order_id is not None and (session, order_id) not in changed:
                 kind = "read"
             else:

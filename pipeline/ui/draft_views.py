@@ -202,8 +202,9 @@ async def send(request: web.Request) -> web.Response:
     """Confirm and send what the preview showed: every row, each order checked first.
 
     Every input row is in the run's reports (the invalid ones too, so errors.xlsx is
-    the file to fix). Each order the preview read is read again before anything is
-    sent for it: if its status or a field its rows set differs from the preview, it
+    the file to fix). Each order the preview read is checked again before anything is
+    sent for it (a batched search of lastModified and status; a full read when it
+    moved): if its status or a field its rows set differs from the preview, it
     was changed by someone else since, and its rows are `stale` (changed_since_plan),
     nothing sent, as `quivo-bulk apply` does.
     """

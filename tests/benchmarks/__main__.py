@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tests.benchmarks.adapt import bench_adapt
 from tests.benchmarks.auto import bench_auto
+from tests.benchmarks.batched import bench_apply, bench_followup, bench_plan_cancels, bench_ui_send
 from tests.benchmarks.common import REPO, Figure
 from tests.benchmarks.memory import bench_memory
 from tests.benchmarks.overhead import bench_overhead
@@ -33,10 +34,13 @@ from tests.benchmarks.ui_grid import bench_ui_grid
 FULL = {"rate_rows": 1500, "overhead_rows": 20_000, "adapt_rows": 200, "scale_rows": 1_000_000,
         "dry_small": 10_000, "dry_large": 100_000, "resolve_keys": 3_000,
         "ui_rows": 100_000, "auto_s": 40, "default_rows": 40,
-        "real_small": 10_000, "real_large": 100_000}  # fmt: skip
+        "real_small": 10_000, "real_large": 100_000, "batched_apply": 3_000,
+        "batched_cancels": 3_000, "batched_ui": 300, "followup": 1_000}  # fmt: skip
 SMOKE = {"rate_rows": 60, "overhead_rows": 400, "adapt_rows": 30, "scale_rows": 20_000,
          "dry_small": 1_000, "dry_large": 5_000, "resolve_keys": 120, "ui_rows": 2_000,
-         "auto_s": 2, "default_rows": 4, "real_small": 200, "real_large": 1_000}  # fmt: skip
+         "auto_s": 2, "default_rows": 4, "real_small": 200, "real_large": 1_000,
+         "batched_apply": 30, "batched_cancels": 100, "batched_ui": 40,
+         "followup": 80}  # fmt: skip
 
 
 def suite(sizes: dict[str, int], workdir: Path) -> list[Callable[[], list[Figure]]]:
@@ -52,6 +56,10 @@ def suite(sizes: dict[str, int], workdir: Path) -> list[Callable[[], list[Figure
         lambda: bench_ui_grid(sizes["ui_rows"], workdir),
         lambda: bench_auto(sizes["auto_s"], sizes["default_rows"], workdir),
         lambda: bench_memory(sizes["real_small"], sizes["real_large"], workdir),
+        lambda: bench_apply(sizes["batched_apply"], workdir),
+        lambda: bench_plan_cancels(sizes["batched_cancels"], workdir),
+        lambda: bench_ui_send(sizes["batched_ui"], workdir),
+        lambda: bench_followup(sizes["followup"], workdir),
     ]
 
 
