@@ -30,9 +30,10 @@ from pipeline.api.client import Answer, QuivoClient
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Credentials, Environment, RunOptions, settle_base_url
 from pipeline.core.errors import OutputError, RunDirError
+from pipeline.core.manifest import Manifest, PlanInput, read_manifest
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.resume import subset_inputs
-from pipeline.flows.run import ProgressFactory, default_run_dir
+from pipeline.flows.run import ProgressFactory, default_run_dir, new_manifest
 from pipeline.plan.predict import (
     Prediction,
     plan_summary,
@@ -53,7 +54,6 @@ from pipeline.store.rundir import check_fresh
 
 PLAN_MANIFEST = "plan.json"
 PLAN_JOURNAL = "plan-journal.sqlite"  # not journal.sqlite: a plan is not a run to resume
-PLAN_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -116,26 +116,26 @@ async def _read_all(
 
 def _write_apply_inputs(
     prepared: Prepared, predictions: Sequence[Prediction], plan_dir: Path
-) -> list[dict[str, str]]:
+) -> tuple[PlanInput, ...]:
     chosen = [p.index for p in predictions if p.prediction == "will_change"]
     if not chosen:
-        return []
+        return ()
     paths, names = subset_inputs(prepared, chosen, plan_dir / "inputs")
-    return [
-        {"path": str(path.relative_to(plan_dir)), "name": name}
+    return tuple(
+        PlanInput(path=str(path.relative_to(plan_dir)), name=name)
         for path, name in zip(paths, names, strict=True)
-    ]
+    )
 
 
 def write_plan(
-    plan_dir: Path, frame: pl.DataFrame, summary: dict[str, Any], manifest: dict[str, Any]
+    plan_dir: Path, frame: pl.DataFrame, summary: dict[str, Any], manifest: Manifest
 ) -> None:
     try:
         frame.write_excel(plan_dir / "plan.xlsx", worksheet="plan", autofit=True)
         write_csv(frame, plan_dir / "plan.csv")
         frame.write_parquet(plan_dir / "plan.parquet")
         (plan_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (plan_dir / PLAN_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        (plan_dir / PLAN_MANIFEST).write_text(manifest.dump() + "\n")
     except OSError as error:
         raise OutputError(f"cannot write the plan in {plan_dir}: {error.strerror}") from None
 
@@ -163,7 +163,7 @@ def plan_files(
         raise RunDirError(f"{plan_dir} already holds a plan; choose another --out")
     check_fresh(plan_dir, prepared=True)  # nor a run's folder: its reports would be lost
     private_dir(plan_dir)
-    journal = Journal.create(plan_dir / PLAN_JOURNAL, {"command": "plan"})
+    journal = Journal.create(plan_dir / PLAN_JOURNAL, new_manifest(prepared, options, kind="plan"))
     pace = Pace.for_settings(options.api)  # one rate for the lookups and the reads
     try:
         journal.begin_session("plan")
@@ -208,21 +208,15 @@ def plan_files(
         write_order_parquet(journal.before_images(), plan_dir / "before.parquet")
     finally:
         journal.close()
-    manifest = {
-        "version": PLAN_VERSION,
-        "command": "plan",
-        "created_at": summary["created_at"],
-        "inputs": [
-            {"path": str(f.path.resolve()), "name": f.name, "sha256": f.sha256, "rows": f.rows}
-            for f in prepared.table.files
-        ],
-        "options": options.to_manifest(),
-        "will_change": summary["predictions"].get("will_change", 0),
-        "apply_inputs": _write_apply_inputs(prepared, predictions, plan_dir),
-        "preconditions": {
-            str(k): v for k, v in preconditions(prepared, predictions, answers).items()
-        },
-    }
+    manifest = new_manifest(
+        prepared,
+        options,
+        kind="plan",
+        created_at=summary["created_at"],
+        will_change=summary["predictions"].get("will_change", 0),
+        apply_inputs=_write_apply_inputs(prepared, predictions, plan_dir),
+        preconditions=preconditions(prepared, predictions, answers),
+    )
     write_plan(plan_dir, frame, summary, manifest)
     private_files(plan_dir)
     as_read = preconditions(prepared, predictions, answers, every_read=True)
@@ -260,12 +254,20 @@ def plan_frame(
     )
 
 
-def read_plan(plan_dir: Path) -> dict[str, Any]:
-    """A plan directory's manifest (plan.json)."""
+def read_plan(plan_dir: Path) -> Manifest:
+    """A plan directory's manifest (plan.json), brought up to date if an older
+    quivo-bulk wrote it."""
     path = plan_dir / PLAN_MANIFEST
     if not path.exists():
         raise RunDirError(
             f"{plan_dir}: no {PLAN_MANIFEST}; is this a plan directory? (quivo-bulk plan INPUT)"
         )
-    manifest: dict[str, Any] = json.loads(path.read_text())
+    try:
+        manifest = read_manifest(json.loads(path.read_text()))
+    except ValueError:
+        raise RunDirError(f"{path}: not JSON; make a new plan") from None
+    except RunDirError as error:
+        raise RunDirError(f"{path}: {error}") from None
+    if manifest.kind != "plan":
+        raise RunDirError(f"{path}: the manifest of a {manifest.kind}, not a plan")
     return manifest

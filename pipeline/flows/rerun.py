@@ -25,6 +25,7 @@ import polars as pl
 
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
+from pipeline.core.manifest import Origin
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.resume import _open, is_finished, prepare_again
 from pipeline.flows.run import (
@@ -122,7 +123,7 @@ def _source(
                 f"{run_dir}: the run is unfinished (it stopped early or was killed);"
                 f" finish it first with 'quivo-bulk resume {run_dir}'"
             )
-        base = RunOptions.from_manifest(manifest["options"])
+        base = RunOptions.from_manifest(manifest.options)
         options = resolve_options(cli=cli, job=None, env=None, base=base)
         options = rerun_rate(options, run_dir=run_dir, found=journal.rates())
         indexes = [
@@ -196,11 +197,11 @@ def rerun_runs(
         raise
     for source in sources:
         _mark(source.run_dir, target)
-    extra = {
-        "reruns": str(sources[0].run_dir) if len(sources) == 1 else None,
-        "reruns_all": [str(s.run_dir) for s in sources],
-        "rerun_notes": notes,
-    }
+    origin = Origin(
+        reruns=str(sources[0].run_dir) if len(sources) == 1 else None,
+        reruns_all=tuple(str(s.run_dir) for s in sources),
+        rerun_notes=tuple(notes),
+    )
     result = start_run(
         inputs,
         prepared,
@@ -209,7 +210,7 @@ def rerun_runs(
         credentials=credentials,
         progress_factory=progress_factory,
         names=names,
-        extra=extra,
+        origin=origin,
     )
     remember_rerun_rate(options, run_dir=first, summary=result.summary)
     return result

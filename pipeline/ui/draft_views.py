@@ -15,6 +15,7 @@ from aiohttp import BodyPartReader, web
 
 from pipeline.core.changes import ACTIONS, ADDRESS_TYPES
 from pipeline.core.errors import InputFileError, OptionsError
+from pipeline.core.manifest import Origin
 from pipeline.inputs.columns import CANONICAL, normalize
 from pipeline.ui.app import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state
 from pipeline.ui.drafts import Check, Draft
@@ -242,7 +243,7 @@ async def send(request: web.Request) -> web.Response:
             progress_factory=progress,
             names=names,
             prepared_dir=True,
-            extra={"applies": str(planned.plan_dir)},
+            origin=Origin(applies=str(planned.plan_dir)),
             preconditions=planned.as_read,
         ),
     )
