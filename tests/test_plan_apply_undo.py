@@ -250,8 +250,8 @@ def test_the_demo_shows_a_plan_before_the_address_job_and_undoes_it(tmp_path: Pa
     assert "row 2, order 4100001: name: Marie Gruber -> Anna Gruber" in text
     assert "undo: 6 rows in" in text
     address_run, undo_run_result = results[0], results[1]
-    assert address_run.summary["outcomes"]["applied"] == 6
-    assert undo_run_result.summary["outcomes"] == {"applied": 6}
+    assert address_run.summary.outcomes["applied"] == 6
+    assert undo_run_result.summary.outcomes == {"applied": 6}
     assert len(results) == 5
 
 

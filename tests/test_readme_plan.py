@@ -81,11 +81,11 @@ def test_the_request_costs_in_the_docs_are_measured(sandbox: SandboxThread, tmp_
     )
     check("`plan`", planned.summary)
     applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply")
-    check("`apply` (of that plan: 6 rows)", applied.summary)
+    check("`apply` (of that plan: 6 rows)", applied.summary.to_json())
     again = run_files(
         source, options=options_for(sandbox, action="address"), env=env, out=tmp_path / "again"
     )
-    check("`run` of a file already applied", again.summary)
+    check("`run` of a file already applied", again.summary.to_json())
 
 
 @pytest.mark.parametrize(
@@ -102,5 +102,5 @@ def test_the_run_costs_in_the_docs_are_measured(
         env=env_for(sandbox),
         out=tmp_path / "run",
     )
-    assert str(sum(result.summary["requests_by_kind"].values())) == requests
-    assert f"{result.summary['requests_per_row']:.2f}" == per_row
+    assert str(sum(result.summary.requests_by_kind.values())) == requests
+    assert f"{result.summary.requests_per_row:.2f}" == per_row

@@ -150,7 +150,7 @@ def test_resolving_many_identifiers_costs_one_lookup_per_fifty(
         env=env_for(sandbox),
         out=tmp_path / "run",
     )
-    assert result.summary["requests_by_kind"]["lookup"] == 3  # 50 + 50 + 20
+    assert result.summary.requests_by_kind["lookup"] == 3  # 50 + 50 + 20
     assert result.results["orderId"].to_list() == [4100001 + n for n in range(120)]
     stats = state_of(sandbox).stats
     assert stats.by_endpoint["list"] == 3

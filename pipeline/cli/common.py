@@ -19,6 +19,7 @@ from pipeline.core.errors import OptionsError, QuivoBulkError, UsageError
 
 if TYPE_CHECKING:
     from pipeline.config.settings import Environment
+    from pipeline.core.manifest import RunSummary
     from pipeline.flows.run import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -270,17 +271,17 @@ def cron_options(fn: F) -> F:
     return log_format_option(fn)  # type: ignore[no-any-return]
 
 
-def next_step(summary: dict[str, Any], run_dir: Path) -> str | None:
+def next_step(summary: RunSummary, run_dir: Path) -> str | None:
     """What to do after this run, or None when nothing is left to do (see `quivo-bulk run` in
     docs/reference/commands.md)."""
-    outcomes = summary.get("outcomes", {})
-    codes = summary.get("error_codes", {})
-    if summary.get("stopped"):
+    outcomes = summary.outcomes
+    codes = summary.error_codes
+    if summary.stopped:
         return f"finish the run with: quivo-bulk resume {run_dir}"
     transient = {"rate_limited", "server_error", "timeout", "network", "bad_response"}
     steps = []
     if outcomes.get("invalid") or set(codes) - transient - {"not_verified", "aborted"} - set(
-        summary.get("expected_failures", [])
+        summary.expected_failures
     ):
         errors = run_dir / ("errors.xlsx" if (run_dir / "errors.xlsx").exists() else "errors.csv")
         steps.append(f"fix the rows in {errors} and run it: quivo-bulk run {errors}")
@@ -296,10 +297,10 @@ def announce_finished(result: RunResult) -> None:
 
     finished_line(
         "run_finished",
-        command=result.summary.get("command"),
+        command=result.summary.command,
         runDir=str(result.run_dir) if result.run_dir is not None else None,
         exitCode=result.exit_code,
-        outcomes=result.summary.get("outcomes", {}),
+        outcomes=result.summary.outcomes,
     )
 
 
@@ -317,40 +318,40 @@ def show_result(result: RunResult) -> None:
 
     echo_warnings(result.warnings)
     summary = result.summary
-    table = Table(title=f"quivo-bulk {summary['command']}: {summary['rows']} rows")
+    table = Table(title=f"quivo-bulk {summary.command}: {summary.rows} rows")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
-    for outcome, count in summary["outcomes"].items():
+    for outcome, count in summary.outcomes.items():
         table.add_row(outcome, str(count))
-    for code, count in summary["error_codes"].items():
+    for code, count in summary.error_codes.items():
         table.add_row(f"  {code}", str(count), style="dim")
-    if summary["requests"]:
+    if summary.requests:
         table.add_section()
-        table.add_row("requests", str(summary["requests"]))
-        for kind, count in (summary.get("requests_by_kind") or {}).items():
+        table.add_row("requests", str(summary.requests))
+        for kind, count in (summary.requests_by_kind or {}).items():
             if count:  # the before-image reads are visible next to the changes
                 table.add_row(f"  {kind}", str(count), style="dim")
-        if summary.get("requests_per_row"):
-            table.add_row("requests/row", f"{summary['requests_per_row']:.2f}")
-        table.add_row("retries", str(summary["retries"]))
-        table.add_row("429 answers", str(summary["rate_limited"]))
-        table.add_row("requests/s", f"{summary['achieved_requests_per_s']:.1f}")
-        rate = summary.get("rate") or {}
-        if rate.get("auto") and rate.get("found_per_s"):
-            table.add_row("rate found", f"{rate['found_per_s']:.1f}/s")
-        table.add_row("wall time", f"{summary['wall_time_s']:.1f} s")
+        if summary.requests_per_row:
+            table.add_row("requests/row", f"{summary.requests_per_row:.2f}")
+        table.add_row("retries", str(summary.retries))
+        table.add_row("429 answers", str(summary.rate_limited))
+        table.add_row("requests/s", f"{summary.achieved_requests_per_s:.1f}")
+        rate = summary.rate
+        if rate is not None and rate.auto and rate.found_per_s:
+            table.add_row("rate found", f"{rate.found_per_s:.1f}/s")
+        table.add_row("wall time", f"{summary.wall_time_s:.1f} s")
     console = Console(soft_wrap=True)
     console.print(table)
-    for group in summary.get("error_groups", []):
-        rows = ", ".join(map(str, group["rows"]))
-        more = ", ..." if group["count"] > len(group["rows"]) else ""
-        message = REDACTOR.scrub(str(group["message"]))[:160]
-        click.echo(f"  {group['errorCode']} ({group['count']}): {message} (rows {rows}{more})")
+    for group in summary.error_groups:
+        rows = ", ".join(map(str, group.rows))
+        more = ", ..." if group.count > len(group.rows) else ""
+        message = REDACTOR.scrub(group.message)[:160]
+        click.echo(f"  {group.errorCode} ({group.count}): {message} (rows {rows}{more})")
     if result.run_dir is None:  # no run happened (a rerun with nothing to rerun)
         return
     click.echo(f"reports: {result.run_dir}")
-    if summary.get("stopped"):
-        click.echo(f"stopped early: {REDACTOR.scrub(summary['stopped'])}", err=True)
+    if summary.stopped:
+        click.echo(f"stopped early: {REDACTOR.scrub(summary.stopped)}", err=True)
     step = next_step(summary, result.run_dir)
     if step:
-        click.echo(f"next: {step}", err=bool(summary.get("stopped")))
+        click.echo(f"next: {step}", err=bool(summary.stopped))

@@ -25,7 +25,7 @@ import polars as pl
 
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
-from pipeline.core.manifest import Origin
+from pipeline.core.manifest import Origin, RunSummary
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.resume import _open, is_finished, prepare_again
 from pipeline.flows.run import (
@@ -153,7 +153,7 @@ def rerun_runs(
 
     One run directory that cannot be rerun (unfinished, already rerun) is refused;
     among several, it is left out with a warning. Nothing to rerun: a log line says so,
-    exit code 0 and no run directory (`run_dir` None, `summary["run_dir"]` None).
+    exit code 0 and no run directory (`run_dir` None, `summary.run_dir` None).
     """
     sources_dirs = expand_run_dirs(run_dirs)
     if out is not None:
@@ -271,20 +271,20 @@ def _nothing_to_rerun(sources: list[Path], notes: list[str]) -> RunResult:
         shown,
         extra={NOTHING_TO_RERUN: True},  # the CLI says it in its own words instead
     )
-    summary: dict[str, Any] = {
-        "command": "rerun",
-        "run_dir": None,
-        "reruns_all": [str(s) for s in sources],
-        "rows": 0,
-        "outcomes": {},
-        "error_codes": {},
-        "requests": 0,
-        "stopped": None,
-        "exit_code": 0,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "note": "nothing to rerun: no row failed transiently, was unverified or not attempted",
-        "rerun_notes": notes,
-    }
+    summary = RunSummary(
+        command="rerun",
+        run_dir=None,
+        reruns_all=[str(s) for s in sources],
+        rows=0,
+        outcomes={},
+        error_codes={},
+        requests=0,
+        stopped=None,
+        exit_code=0,
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        note="nothing to rerun: no row failed transiently, was unverified or not attempted",
+        rerun_notes=notes,
+    )
     return RunResult(None, summary, 0, pl.DataFrame(), tuple(notes))
 
 

@@ -224,11 +224,11 @@ def resume_run(
 
 
 def _finished_result(run_dir: Path) -> RunResult:
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = read_summary(json.loads((run_dir / "summary.json").read_text()))
     return RunResult(
         run_dir,
         summary,
-        int(summary["exit_code"]),
+        summary.exit_code,
         load_results(run_dir),
         finished_before=True,
     )
@@ -291,7 +291,7 @@ def _rebuild(run_dir: Path) -> RunResult:
         )
     finally:
         journal.close()
-    return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+    return RunResult(run_dir, summary, summary.exit_code, frame, prepared.table.warnings)
 
 
 def _not_decided(prepared: Prepared, decided: set[int]) -> list[RowResult]:

@@ -29,7 +29,7 @@ from pipeline.config.settings import (
     settle_base_url,
 )
 from pipeline.core.errors import OptionsError
-from pipeline.core.manifest import InputFile, Manifest, Origin
+from pipeline.core.manifest import InputFile, Manifest, Origin, RunSummary
 from pipeline.core.outcomes import Outcome
 from pipeline.plan.bulk import bulk_objects
 from pipeline.plan.guards import already_run, check_limits
@@ -61,7 +61,7 @@ ProgressFactory = Callable[[int], Progress]
 @dataclass(frozen=True)
 class RunResult:
     run_dir: Path | None  # None: no run happened (a rerun with nothing to rerun)
-    summary: dict[str, Any]
+    summary: RunSummary  # what summary.json holds (`summary.to_json()`)
     exit_code: int
     results: pl.DataFrame
     warnings: tuple[str, ...] = ()
@@ -139,7 +139,7 @@ def validate_files(
         fixable_only=True,
     )
     seal(run_dir)
-    return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+    return RunResult(run_dir, summary, summary.exit_code, frame, prepared.table.warnings)
 
 
 def _confirm_cancels(plan: Plan, options: RunOptions, confirm: Confirm | None) -> None:
@@ -244,7 +244,7 @@ def execute(
     )
     journal.close()
     seal(run_dir)
-    return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+    return RunResult(run_dir, summary, summary.exit_code, frame, prepared.table.warnings)
 
 
 def run_files(

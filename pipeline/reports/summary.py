@@ -3,6 +3,7 @@
 
 summary = build_summary(command="run", run_dir=d, options=o, table=t, outcomes=f,
                         stopped=None, journal=journal)
+summary.exit_code, summary.outcomes["applied"], summary.to_json()   # RunSummary
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.config.settings import RunOptions
+from pipeline.core.manifest import RunSummary
 from pipeline.inputs.read import InputTable
 from pipeline.reports.report import count_outcomes, exit_code_for
 from pipeline.store.journal import Journal
@@ -47,7 +49,9 @@ def build_summary(
     stopped: str | None,
     journal: Journal | None,
     extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> RunSummary:
+    """The run's summary; `extra`: entries of `RunSummary` only some runs have (what the
+    requests cost, where the run came from, `unfinished`)."""
     outcome_counts, codes = count_outcomes(outcomes)
     counts = journal.request_counts(login_path=options.api.profile.login_path) if journal else {}
     sessions = journal.sessions() if journal else []
@@ -55,7 +59,7 @@ def build_summary(
     if sessions and counts.get("first_sent_at"):  # key lookups go out before the session
         wall_s += max(0.0, sessions[0]["started_at"] - counts["first_sent_at"])
     requests = counts.get("requests", 0)
-    return {
+    entries = {
         "command": command,
         "run_dir": str(run_dir),
         "job": options.job_name,
@@ -85,6 +89,7 @@ def build_summary(
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **(extra or {}),
     }
+    return RunSummary.model_validate(entries)
 
 
 def unexpected_outcomes(outcomes: pl.DataFrame, expected: tuple[str, ...]) -> dict[str, int]:
