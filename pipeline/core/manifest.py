@@ -225,7 +225,7 @@ def migrate(
 def _newer(what: str, detail: str) -> str:
     return (
         f"the {what} was made by a newer quivo-bulk ({detail}); update quivo-bulk"
-        " (pip install -U quivo-bulk) to read it"
+        " to read it (or use the quivo-bulk that made it)"
     )
 
 
