@@ -99,11 +99,11 @@ def test_plan_sends_nothing_and_shows_old_and_new(sandbox: SandboxThread, tmp_pa
     assert by_row[3]["prediction"] == "will_change"
     assert result.exit_code == 1
     summary = result.summary
-    assert summary["predictions"]["will_change"] == 6
-    assert summary["orders_changing"] == 6
-    assert summary["field_changes"]["zip"] == 6
-    assert summary["failures"]["status_conflict"]["examples"] == ["row 6"]
-    assert summary["requests_by_kind"]["mutation"] == 0
+    assert summary.predictions["will_change"] == 6
+    assert summary.orders_changing == 6
+    assert summary.field_changes["zip"] == 6
+    assert summary.failures["status_conflict"].examples == ["row 6"]
+    assert summary.requests_by_kind["mutation"] == 0
     for name in ("plan.xlsx", "plan.csv", "plan.parquet", "summary.json", "before.parquet"):
         assert (result.plan_dir / name).exists(), name
     assert pl.read_excel(result.plan_dir / "plan.xlsx")["prediction"].to_list() == (
@@ -307,7 +307,7 @@ def test_plan_and_apply_rows_keyed_by_shop_order_number(
     )
     assert planned.plan["orderId"].to_list() == ids
     assert planned.plan["prediction"].to_list() == ["will_change", "will_change"]
-    assert planned.summary["requests_by_kind"]["lookup"] == 1
+    assert planned.summary.requests_by_kind["lookup"] == 1
     applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "a")
     assert applied.results["outcome"].to_list() == ["applied", "applied"]
     for order_id, number in zip(ids, numbers, strict=True):

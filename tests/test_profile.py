@@ -186,7 +186,7 @@ def test_a_plan_reads_each_order_through_the_profile(
         assert sum(stats.accepted_mutations.values()) == 0  # a plan changes nothing
         assert reads(sandbox)[read] == rows
         assert sum(reads(sandbox).values()) == rows
-    assert result.summary["predictions"] == {"will_change": rows}
+    assert result.summary.predictions == {"will_change": rows}
 
 
 def test_a_job_file_api_table_sets_the_profile_and_refuses_unknown_keys(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def test_the_request_costs_in_the_docs_are_measured(sandbox: SandboxThread, tmp_
     planned = plan_files(
         source, options=options_for(sandbox, action="address"), env=env, out=tmp_path / "plan"
     )
-    check("`plan`", planned.summary)
+    check("`plan`", planned.summary.to_json())
     applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply")
     check("`apply` (of that plan: 6 rows)", applied.summary.to_json())
     again = run_files(

@@ -176,7 +176,7 @@ def test_plan_resolves_shop_order_numbers_before_reading_the_orders(
     assert plan["orderId"].to_list() == [o["orderId"] for o in orders] + [None]
     assert plan["prediction"].to_list() == ["will_change", "will_change", "invalid"]
     assert "no order has orderIdentifier '#424242'" in plan["reason"][2]
-    assert planned.summary["requests_by_kind"]["lookup"] == 1
+    assert planned.summary.requests_by_kind["lookup"] == 1
 
 
 def test_the_plan_names_hidden_rows(sandbox: SandboxThread, tmp_path: Path) -> None:

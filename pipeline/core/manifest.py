@@ -173,7 +173,46 @@ class RunSummary(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         """summary.json's entries: the optional ones only when the run has them."""
-        return self.model_dump(mode="json", exclude_unset=True) | {"version": self.version}
+        return {"version": self.version} | self.model_dump(mode="json", exclude_unset=True)
+
+
+class PlanFailure(BaseModel):
+    """One errorCode of a plan: how many rows, the most common reason, example rows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: int
+    message: str
+    examples: list[str]
+
+
+class PlanSummary(BaseModel):
+    """summary.json of a plan directory; see docs/plan-apply-undo.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = SUMMARY_VERSION
+    command: Literal["plan"] = "plan"
+    plan_dir: str
+    base_url: str
+    created_at: str
+    rows: int
+    predictions: dict[str, int]  # will_change, unchanged, will_fail, invalid, duplicate
+    orders_changing: int
+    field_changes: dict[str, int]
+    cancels: int
+    failures: dict[str, PlanFailure]
+    requests: int
+    requests_by_kind: dict[str, int]
+    requests_per_row: float
+    requests_per_row_by_kind: dict[str, float]
+    inputs: list[SummaryInput]
+    warnings: list[str]
+    stopped: str | None
+    exit_code: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version} | self.model_dump(mode="json", exclude_unset=True)
 
 
 def _v1_to_v2_manifest(data: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +290,14 @@ def read_manifest(data: Mapping[str, Any]) -> Manifest:
     return _validated(
         Manifest, migrate(data, MANIFEST_MIGRATIONS, what="manifest"), what="manifest"
     )
+
+
+def read_plan_summary(data: Mapping[str, Any]) -> PlanSummary:
+    """A plan directory's summary.json as written by any version, as `PlanSummary`."""
+    if not isinstance(data, Mapping):
+        raise RunDirError("summary.json is not a JSON object")
+    migrated = migrate(data, SUMMARY_MIGRATIONS, what="summary")
+    return _validated(PlanSummary, migrated, what="summary")
 
 
 def read_summary(data: Mapping[str, Any]) -> RunSummary:

@@ -9,7 +9,7 @@ reason, changes, orderStatus, then the input's columns), `summary.json`,
 
     result = plan_files([Path("fixes.csv")], options=RunOptions(action="address"), env=env)
     result.plan.filter(pl.col("prediction") == "will_change")["changes"]
-    result.summary["field_changes"]   # {"street": 12, "zip": 3}
+    result.summary.field_changes   # {"street": 12, "zip": 3}
 
 Predictions: `will_change`, `unchanged`, `will_fail` (the order is missing or its
 status forbids the action), `invalid`, `duplicate`.
@@ -30,7 +30,7 @@ from pipeline.api.client import Answer, QuivoClient
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Credentials, Environment, RunOptions, settle_base_url
 from pipeline.core.errors import OutputError, RunDirError
-from pipeline.core.manifest import Manifest, PlanInput, read_manifest
+from pipeline.core.manifest import Manifest, PlanInput, PlanSummary, read_manifest
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.resume import subset_inputs
 from pipeline.flows.run import ProgressFactory, default_run_dir, new_manifest
@@ -61,7 +61,7 @@ class PlanResult:
     """What `plan_files` returns: the plan directory, its summary and its rows."""
 
     plan_dir: Path
-    summary: dict[str, Any]
+    summary: PlanSummary  # what summary.json holds (`summary.to_json()`)
     exit_code: int  # 0 every row will change or is unchanged, 1 otherwise
     plan: pl.DataFrame
     warnings: tuple[str, ...] = ()
@@ -128,13 +128,13 @@ def _write_apply_inputs(
 
 
 def write_plan(
-    plan_dir: Path, frame: pl.DataFrame, summary: dict[str, Any], manifest: Manifest
+    plan_dir: Path, frame: pl.DataFrame, summary: PlanSummary, manifest: Manifest
 ) -> None:
     try:
         frame.write_excel(plan_dir / "plan.xlsx", worksheet="plan", autofit=True)
         write_csv(frame, plan_dir / "plan.csv")
         frame.write_parquet(plan_dir / "plan.parquet")
-        (plan_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (plan_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
         (plan_dir / PLAN_MANIFEST).write_text(manifest.dump() + "\n")
     except OSError as error:
         raise OutputError(f"cannot write the plan in {plan_dir}: {error.strerror}") from None
@@ -212,8 +212,8 @@ def plan_files(
         prepared,
         options,
         kind="plan",
-        created_at=summary["created_at"],
-        will_change=summary["predictions"].get("will_change", 0),
+        created_at=summary.created_at,
+        will_change=summary.predictions.get("will_change", 0),
         apply_inputs=_write_apply_inputs(prepared, predictions, plan_dir),
         preconditions=preconditions(prepared, predictions, answers),
     )
@@ -223,7 +223,7 @@ def plan_files(
     missing = {o for o, a in answers.items() if a.code is ErrorCode.ORDER_NOT_FOUND}
     unread = tuple(o for o in order_ids if o not in as_read and o not in missing)
     return PlanResult(
-        plan_dir, summary, summary["exit_code"], frame, prepared.table.warnings, as_read, unread
+        plan_dir, summary, summary.exit_code, frame, prepared.table.warnings, as_read, unread
     )
 
 

@@ -216,16 +216,16 @@ async def send(request: web.Request) -> web.Response:
     planned = draft.planned
     if planned is None:
         raise OptionsError("open the preview first: it shows what will be sent")
-    if planned.summary.get("stopped") or planned.unread:
+    if planned.summary.stopped or planned.unread:
         draft.forget_plan()  # the next preview reads the orders again
         more = ", ..." if len(planned.unread) > 5 else ""
         shown = ", ".join(map(str, planned.unread[:5])) + more
-        why = planned.summary.get("stopped") or f"not read: order {shown}"
+        why = planned.summary.stopped or f"not read: order {shown}"
         raise OptionsError(
             "the preview could not read every order, so it cannot be sent as shown"
             f" ({why}); open the preview again"
         )
-    cancels = int(planned.summary.get("cancels", 0))
+    cancels = planned.summary.cancels
     if cancels and body.get("confirm") != cancels:
         raise OptionsError(f"type the number of orders to cancel ({cancels}) to confirm")
     options = draft.options(ui.config.options)
