@@ -275,11 +275,9 @@ def _rebuild(run_dir: Path) -> RunResult:
             outcomes=outcomes,
             stopped=stopped,
             journal=journal,
-            extra={
-                **request_costs(journal, outcomes.height, profile=options.api.profile),
-                **manifest.origin.entries(),
-                **({"unfinished": True} if stopped else {}),
-            },
+            costs=request_costs(journal, outcomes.height, profile=options.api.profile),
+            origin=manifest.origin,
+            unfinished=bool(stopped),
         )
         frame = write_reports(
             run_dir,

@@ -228,10 +228,8 @@ def execute(
         outcomes=outcomes,
         stopped=stopped,
         journal=journal,
-        extra={
-            **request_costs(journal, outcomes.height, profile=options.api.profile),
-            **manifest.origin.entries(),
-        },
+        costs=request_costs(journal, outcomes.height, profile=options.api.profile),
+        origin=manifest.origin,
     )
     write_before_images(run_dir, journal)
     frame = write_reports(
