@@ -98,10 +98,8 @@ class Manifest(_Stored):
         return json.dumps(self.model_dump(mode="json"), indent=2)
 
 
-class RateSummary(BaseModel):
+class RateSummary(_Stored):
     """The rate asked for and, when the run talked to the API, what it found."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     auto: bool
     limit_per_s: float | None
@@ -111,8 +109,8 @@ class RateSummary(BaseModel):
     final_per_s: float | None = None
 
 
-class ErrorGroup(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ErrorGroup(_Stored):
+    """One errorCode of a run: how many rows, the most common message, example rows."""
 
     errorCode: str
     count: int
@@ -120,20 +118,16 @@ class ErrorGroup(BaseModel):
     rows: list[int]
 
 
-class SummaryInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SummaryInput(_Stored):
     file: str
     sha256: str
     rows: int
     kind: str | None = None
 
 
-class RunSummary(BaseModel):
+class RunSummary(_Stored):
     """summary.json of a run (run, resume, apply, undo, rerun, validate); see
     docs/reference/outputs.md."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = SUMMARY_VERSION
     command: str
@@ -176,20 +170,16 @@ class RunSummary(BaseModel):
         return {"version": self.version} | self.model_dump(mode="json", exclude_unset=True)
 
 
-class PlanFailure(BaseModel):
+class PlanFailure(_Stored):
     """One errorCode of a plan: how many rows, the most common reason, example rows."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     count: int
     message: str
     examples: list[str]
 
 
-class PlanSummary(BaseModel):
+class PlanSummary(_Stored):
     """summary.json of a plan directory; see docs/plan-apply-undo.md."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = SUMMARY_VERSION
     command: Literal["plan"] = "plan"
@@ -268,14 +258,19 @@ def _newer(what: str, detail: str) -> str:
     )
 
 
-def _validated(model: type[M], data: dict[str, Any], *, what: str) -> M:
+def _validated(
+    model: type[M], data: Mapping[str, Any], migrations: Sequence[Migration], *, what: str
+) -> M:
+    """`data` migrated and read as `model`; an entry this version does not know means a
+    newer quivo-bulk wrote it (in a shape of today's version) or the file was edited."""
+    upgraded = migrate(data, migrations, what=what)
     try:
-        return model.model_validate(data)
+        return model.model_validate(upgraded)
     except ValidationError as error:
         unknown = sorted(
             str(e["loc"][-1]) for e in error.errors() if e["type"] == "extra_forbidden"
         )
-        if unknown:
+        if unknown and data.get("version", 1) == len(migrations) + 1:
             raise RunDirError(_newer(what, f"unknown entries: {', '.join(unknown)}")) from None
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}" for e in error.errors()[:3]
@@ -287,21 +282,18 @@ def read_manifest(data: Mapping[str, Any]) -> Manifest:
     """A manifest as stored by any version of quivo-bulk, as today's `Manifest`."""
     if not isinstance(data, Mapping):
         raise RunDirError("the manifest is not a JSON object; it is not a quivo-bulk manifest")
-    return _validated(
-        Manifest, migrate(data, MANIFEST_MIGRATIONS, what="manifest"), what="manifest"
-    )
+    return _validated(Manifest, data, MANIFEST_MIGRATIONS, what="manifest")
 
 
 def read_plan_summary(data: Mapping[str, Any]) -> PlanSummary:
     """A plan directory's summary.json as written by any version, as `PlanSummary`."""
     if not isinstance(data, Mapping):
         raise RunDirError("summary.json is not a JSON object")
-    migrated = migrate(data, SUMMARY_MIGRATIONS, what="summary")
-    return _validated(PlanSummary, migrated, what="summary")
+    return _validated(PlanSummary, data, SUMMARY_MIGRATIONS, what="summary")
 
 
 def read_summary(data: Mapping[str, Any]) -> RunSummary:
     """A run's summary.json as written by any version of quivo-bulk, as `RunSummary`."""
     if not isinstance(data, Mapping):
         raise RunDirError("summary.json is not a JSON object")
-    return _validated(RunSummary, migrate(data, SUMMARY_MIGRATIONS, what="summary"), what="summary")
+    return _validated(RunSummary, data, SUMMARY_MIGRATIONS, what="summary")
