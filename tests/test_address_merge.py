@@ -410,8 +410,8 @@ def test_an_order_that_cannot_be_read_gets_nothing_sent(
     assert (missing["outcome"], missing["errorCode"]) == ("failed", "order_not_found")
     assert missing["error"].endswith("nothing sent")
     # Whatever --snapshot says, an address row reads its order first.
-    assert summary["requests_by_kind"]["read"] == 1
-    assert summary["requests_by_kind"]["mutation"] == 0
+    assert summary.requests_by_kind["read"] == 1
+    assert summary.requests_by_kind["mutation"] == 0
 
 
 def test_a_server_error_on_the_read_fails_the_row_and_sends_nothing(

@@ -65,7 +65,7 @@ def test_a_token_refused_right_after_login_stops_the_run(
         )
         stats = state_of(sandbox).stats
         assert result.exit_code == 3
-        assert "refused the token it had just issued" in result.summary["stopped"]
+        assert "refused the token it had just issued" in result.summary.stopped
         assert stats.logins == 1
         assert stats.requests <= 1 + 8  # the login and the requests already in flight
         # Rows never sent are not_attempted; only requests in flight at the stop may be
@@ -90,7 +90,7 @@ def test_an_expired_static_token_leaves_unsent_rows_not_attempted(
         [path], options=options_for(sandbox, action="cancel"), env=env, out=tmp_path / "r"
     )
     assert result.exit_code == 3
-    assert "QUIVO_TOKEN" in result.summary["stopped"]
+    assert "QUIVO_TOKEN" in result.summary.stopped
     frame = result.results
     refused = frame.filter(pl.col("outcome") != "not_attempted")
     assert set(refused["errorCode"]) <= {"aborted"}  # never a failure of the row itself
@@ -106,8 +106,8 @@ def test_a_storm_of_403_stops_the_run(
         options = replace(options_for(sandbox, action="cancel"), breaker=False)
         result = run_files([path], options=options, env=env_for(sandbox), out=tmp_path / "r")
         assert result.exit_code == 3
-        assert result.summary["stopped"].startswith("the API keeps refusing requests")
-        assert result.summary["outcomes"].get("not_attempted", 0) > 0
+        assert result.summary.stopped.startswith("the API keeps refusing requests")
+        assert result.summary.outcomes.get("not_attempted", 0) > 0
 
 
 def test_a_short_gateway_outage_is_ridden_out(
@@ -131,7 +131,7 @@ def test_a_short_gateway_outage_is_ridden_out(
         result = run_files([path], options=options, env=env_for(sandbox), out=tmp_path / "r")
         assert result.exit_code == 0, result.summary
         assert set(result.results["outcome"]) == {"applied"}
-        assert result.summary["retries"] > 2  # the outage really was met
+        assert result.summary.retries > 2  # the outage really was met
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def test_a_row_predicted_unchanged_costs_one_read_and_nothing_else(
     for order_id in ids:
         now = requests_of(sandbox, order_id)
         assert now == {**counted[order_id], "refetch": counted[order_id]["refetch"] + 1}
-    kinds = again.summary["requests_by_kind"]
+    kinds = again.summary.requests_by_kind
     assert (kinds["read"], kinds["mutation"], kinds["refetch"]) == (5, 0, 0)
     # The file was already run from the same runs directory: the run says which.
     assert any("already run" in w and "runs/1" in w for w in again.warnings)
@@ -71,7 +71,7 @@ def test_snapshot_never_reads_nothing_first(sandbox: SandboxThread, tmp_path: Pa
         out=tmp_path / "run",
     )
     assert set(result.results["outcome"]) == {"applied"}
-    kinds = result.summary["requests_by_kind"]
+    kinds = result.summary.requests_by_kind
     assert (kinds["read"], kinds["mutation"], kinds["refetch"]) == (0, 3, 3)
     assert not (tmp_path / "run" / "before.parquet").exists() or (
         pl.read_parquet(tmp_path / "run" / "before.parquet").height == 0
@@ -194,7 +194,7 @@ def test_the_breaker_stops_a_systematically_wrong_file(
     options = options_for(sandbox, action="update", concurrency=1)
     result = run_files([path], options=options, env=env, out=tmp_path / "run")
     assert result.exit_code == 3
-    assert "order_not_found" in (result.summary["stopped"] or "")
+    assert "order_not_found" in (result.summary.stopped or "")
     outcomes = result.results["outcome"].to_list()
     assert outcomes.count("not_attempted") >= 40
     assert sum(mutations(sandbox, i) for i in good) == 0  # stopped before the real orders

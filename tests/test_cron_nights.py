@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.cli.common import next_step
+from pipeline.core.manifest import RunSummary
 from pipeline.flows.sweep import sweep_lock
 from pipeline.sandbox import SandboxThread
 from pipeline.sandbox.config import Faults
@@ -226,16 +227,24 @@ def test_status_lines_come_while_no_row_finishes() -> None:
 
 
 def test_the_advice_leaves_out_expected_failures(tmp_path: Path) -> None:
-    summary = {
-        "outcomes": {"applied": 40, "failed": 5, "invalid": 1},
-        "error_codes": {"status_conflict": 5, "invalid_order_id": 1},
-        "expected_failures": ["status_conflict"],
-    }
+    summary = RunSummary(
+        command="run",
+        run_dir=str(tmp_path),
+        rows=46,
+        outcomes={"applied": 40, "failed": 5, "invalid": 1},
+        error_codes={"status_conflict": 5, "invalid_order_id": 1},
+        expected_failures=["status_conflict"],
+        requests=100,
+        stopped=None,
+        exit_code=1,
+        finished_at="2026-11-24T02:31:07Z",
+    )
     advice = next_step(summary, tmp_path) or ""
     assert "fix the rows in" in advice
     assert "first delete its 5 rows with errorCode status_conflict" in advice
-    only_expected = {**summary, "outcomes": {"applied": 40, "failed": 5}}
-    only_expected["error_codes"] = {"status_conflict": 5}
+    only_expected = summary.model_copy(
+        update={"outcomes": {"applied": 40, "failed": 5}, "error_codes": {"status_conflict": 5}}
+    )
     assert next_step(only_expected, tmp_path) is None
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.core.manifest import Manifest
 from pipeline.sandbox import SandboxThread
 from pipeline.store.journal import Journal
 from tests.conftest import comment_file, state_of
@@ -27,7 +27,7 @@ def full_disk_after(pages: int, monkeypatch: pytest.MonkeyPatch) -> None:
     (SQLite's max_page_count gives the same SQLITE_FULL error as a full disk)."""
     create = Journal.create.__func__  # type: ignore[attr-defined]
 
-    def limited(cls: type[Journal], path: Path, manifest: dict[str, Any]) -> Journal:
+    def limited(cls: type[Journal], path: Path, manifest: Manifest) -> Journal:
         journal: Journal = create(cls, path, manifest)
         used = journal._db.execute("PRAGMA page_count").fetchone()[0]
         journal._db.execute(f"PRAGMA max_page_count = {used + pages}")

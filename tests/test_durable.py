@@ -182,7 +182,7 @@ def test_rerun_takes_exactly_the_rows_that_did_not_land(
     assert wanted["row"].to_list() == [4, 6]  # Excel's row numbers
     assert set(wanted["errorCode"]) == {"status_conflict"}  # permanent: needs a person
     nothing = rerun_run(tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "none")
-    assert nothing.summary["rows"] == 0
+    assert nothing.summary.rows == 0
     assert not (tmp_path / "none").exists()
     # From a notebook: a library call that gives a DataFrame back.
     again = rerun_run(
@@ -193,7 +193,7 @@ def test_rerun_takes_exactly_the_rows_that_did_not_land(
     assert again.results["sourceRow"].to_list() == [4, 6]  # an integer, as in the source
     assert pl.read_parquet(tmp_path / "again" / "results.parquet")["sourceRow"].dtype == pl.Int64
     assert again.results["orderId"].to_list() == wanted["orderId"].to_list()
-    assert again.summary["reruns"] == str(tmp_path / "night")
+    assert again.summary.reruns == str(tmp_path / "night")
     assert set(again.results["outcome"]) == {"failed"}  # still PENDING / COMPLETED
     sent = state_of(sandbox).stats.requests
     with pytest.raises(RunDirError, match=r"already rerun by .*; pass --again"):
@@ -239,7 +239,7 @@ def test_rerun_runs_with_nothing_to_rerun_says_so_and_returns_no_run_directory(
     with caplog.at_level("WARNING", logger="pipeline"):
         result = rerun_runs([tmp_path / "runs" / "*"], cli={}, env=env_for(sandbox))
     assert result.run_dir is None
-    assert result.summary["run_dir"] is None
+    assert result.summary.run_dir is None
     assert result.exit_code == 0
     assert result.results.height == 0
     assert "nothing to rerun in" in caplog.text
@@ -271,7 +271,7 @@ def test_report_rebuild_writes_the_reports_from_the_journal(
         (run.run_dir / name).unlink()
     rebuilt = rebuild_reports(run.run_dir)
     assert (run.run_dir / "results.csv").read_text() == original
-    assert rebuilt.summary["outcomes"] == run.summary["outcomes"]
+    assert rebuilt.summary.outcomes == run.summary.outcomes
     shown = CliRunner().invoke(main, ["report", str(run.run_dir), "--rebuild"])
     assert shown.exit_code == 1
     assert "conflicting_rows" in shown.output

@@ -126,7 +126,7 @@ def test_a_stopped_run_is_finished_by_resume(
             options = replace(options, api=replace(options.api, outage_grace_s=0.3))
             stopped = run_files([path], options=options, env=env_for(sandbox), out=out)
             code, output = stopped.exit_code, f"quivo-bulk resume {out}"
-            assert stopped.summary["stopped"].startswith(
+            assert stopped.summary.stopped.startswith(
                 "login failed: HTTP 503" if way == "api-down-at-login" else "the API keeps failing"
             )
         assert code == 3, output

@@ -72,7 +72,7 @@ def test_the_next_nights_sweep_reports_cancelled_and_shipped(
     assert [item.status for item in first_night] == ["done"]  # nothing to follow up yet
     run = first_night[0].result
     assert run is not None
-    assert run.summary["outcomes"] == {"applied": 100}
+    assert run.summary.outcomes == {"applied": 100}
     time.sleep(CANCEL_DELAY_S + 0.2)  # the warehouse decides
     shipped = sorted(o for o in ids if status(shipping_sandbox, o) == "COMPLETED")
     assert len(shipped) == 7

@@ -156,7 +156,7 @@ def test_an_interrupted_file_is_resumed_by_the_next_sweep(
     resumed = again[0].result
     assert resumed is not None
     assert resumed.run_dir == stopped_run.run_dir
-    assert resumed.summary["command"] == "resume"
+    assert resumed.summary.command == "resume"
     # The resume really sent the file's cancels: each of its orders got one, and its
     # rows all have an outcome of their own (none left not_attempted).
     first_file = sorted((SAMPLE_DATA / "inbox").glob("*.csv"))[0]

@@ -8,12 +8,19 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.core.manifest import Manifest
 from pipeline.flows.resume import rebuild_reports
 from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxThread
 from pipeline.store.codec import OrderCodec
 from pipeline.store.journal import MAX_BACKLOG_ORDERS, Journal
 from tests.conftest import comment_file, env_for, options_for, state_of
+
+
+def _manifest() -> Manifest:
+    return Manifest(
+        kind="run", created_at="2026-01-01T00:00:00Z", inputs=(), row_count=0, options={}
+    )
 
 
 def test_orders_are_stored_compressed_and_read_back_exactly(
@@ -43,7 +50,7 @@ def test_orders_are_stored_compressed_and_read_back_exactly(
 
 
 def test_a_journal_with_plain_text_orders_still_reads(tmp_path: Path) -> None:
-    journal = Journal.create(tmp_path / "journal.sqlite", {"command": "run"})
+    journal = Journal.create(tmp_path / "journal.sqlite", _manifest())
     journal.commit()
     with sqlite3.connect(tmp_path / "journal.sqlite") as db:
         db.execute("INSERT INTO orders VALUES (7, ?)", ('{"orderId": 7}',))
@@ -73,7 +80,7 @@ async def test_a_run_faster_than_its_journal_waits_instead_of_holding_a_backlog(
 ) -> None:
     """Backpressure: orders kept faster than the writer stores them make `keep_up` wait until
     no more than MAX_BACKLOG_ORDERS are unwritten (an unpaced run held ~150 MB of them)."""
-    journal = Journal.create(tmp_path / "journal.sqlite", {"version": 1})
+    journal = Journal.create(tmp_path / "journal.sqlite", _manifest())
     text = json.dumps({"orderId": 1, "comment": "x" * 5000})
     kept = MAX_BACKLOG_ORDERS * 3
     try:

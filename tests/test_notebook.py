@@ -57,7 +57,7 @@ def test_options_from_python_take_the_base_url_from_the_environment(
 ) -> None:
     frame = pl.DataFrame({"orderId": ["4100001"]})
     result = run_frame(frame, options=RunOptions(action="cancel"), out=tmp_path / "r")
-    assert result.summary["base_url"] == notebook_env.base_url  # not the production API
+    assert result.summary.base_url == notebook_env.base_url  # not the production API
     monkeypatch.delenv("QUIVO_BASE_URL")
     with pytest.raises(OptionsError, match="no API base URL: set QUIVO_BASE_URL"):
         run_frame(frame, action="cancel", out=tmp_path / "s")

@@ -9,6 +9,7 @@ and its inputs are put where that run read them, as on the machine that made it.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.core.manifest import Manifest
 from pipeline.sandbox import SandboxThread
+from pipeline.store.journal import JOURNAL_NAME, Journal
 from tests.conftest import REPO
 
 FIXTURES = REPO / "tests" / "data" / "runs-1b30256"
@@ -35,6 +38,23 @@ def old_runs(tmp_path: Path, in_copy: Path) -> Path:
         for path in [runs / name, *(runs / name).iterdir()]:
             path.chmod(0o700 if path.is_dir() else 0o600)
     return runs
+
+
+def read_manifest_of(run_dir: Path) -> Manifest:
+    journal = Journal.open(run_dir / JOURNAL_NAME)
+    try:
+        return journal.manifest
+    finally:
+        journal.close()
+
+
+def origin_of(run_dir: Path) -> tuple[str, str]:
+    """Where a run came from, as its manifest and its summary.json both say it."""
+    origin = read_manifest_of(run_dir).origin.entries()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    [(key, value)] = origin.items()
+    assert summary[key] == value
+    return key, value
 
 
 def cli(*args: str) -> tuple[int, str]:
@@ -74,6 +94,7 @@ def test_an_old_run_is_undone_and_its_plan_applied(old_runs: Path, sandbox: Sand
     [undo_run] = old_runs.glob("*-undo-run-address")
     results = pl.read_parquet(undo_run / "results.parquet")
     assert set(results["outcome"]) == {"stale"}, output
+    assert origin_of(undo_run) == ("undoes", str(old_runs / "run-address"))
     # The plan read the orders as the sandbox has them now: it applies, but for the row
     # that moves an order to IE and keeps its AU zip: today's address rows keep what they
     # do not name, and that zip is no IE postal code (nothing sent for it).
@@ -87,6 +108,9 @@ def test_an_old_run_is_undone_and_its_plan_applied(old_runs: Path, sandbox: Sand
         ("failed", 1),
     ], output
     assert results.filter(pl.col("outcome") == "failed")["errorCode"].to_list() == ["invalid_zip"]
+    assert origin_of(old_runs / "apply-run") == ("applies", str(old_runs / "plan-address"))
+    # The plan's preconditions (version 1: keys as text) became the apply's, typed.
+    assert sorted(read_manifest_of(old_runs / "apply-run").preconditions)[:2] == [4100001, 4100002]
 
 
 def test_an_old_run_is_rerun(old_runs: Path, sandbox: SandboxThread) -> None:

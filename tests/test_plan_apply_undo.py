@@ -101,14 +101,14 @@ def test_plan_sends_nothing_and_shows_old_and_new(sandbox: SandboxThread, tmp_pa
     assert by_row[3]["prediction"] == "will_change"
     assert result.exit_code == 1
     summary = result.summary
-    assert summary["predictions"]["will_change"] == 6
-    assert summary["orders_changing"] == 6
-    assert summary["field_changes"]["zip"] == 5  # row 17 gives coordinates only
+    assert summary.predictions["will_change"] == 6
+    assert summary.orders_changing == 6
+    assert summary.field_changes["zip"] == 5  # row 17 gives coordinates only
     # Only the cells the rows fill change: e-mails and phones of the other rows are kept.
-    assert summary["field_changes"]["email"] == 1
-    assert summary["field_changes"]["phone"] == 2
-    assert summary["failures"]["status_conflict"]["examples"] == ["row 6"]
-    assert summary["requests_by_kind"]["mutation"] == 0
+    assert summary.field_changes["email"] == 1
+    assert summary.field_changes["phone"] == 2
+    assert summary.failures["status_conflict"].examples == ["row 6"]
+    assert summary.requests_by_kind["mutation"] == 0
     for name in ("plan.xlsx", "plan.csv", "plan.parquet", "summary.json", "before.parquet"):
         assert (result.plan_dir / name).exists(), name
     assert pl.read_excel(result.plan_dir / "plan.xlsx")["prediction"].to_list() == (
@@ -264,8 +264,8 @@ def test_the_demo_shows_a_plan_before_the_address_job_and_undoes_it(tmp_path: Pa
     assert not any(re.search(r"(email|phone): [^;]+ -> \(empty\)", line) for line in planned)
     assert "undo: 6 rows in" in text
     address_run, undo_run_result = results[0], results[1]
-    assert address_run.summary["outcomes"]["applied"] == 6
-    assert undo_run_result.summary["outcomes"] == {"applied": 6}
+    assert address_run.summary.outcomes["applied"] == 6
+    assert undo_run_result.summary.outcomes == {"applied": 6}
     assert len(results) == 5
 
 
@@ -321,7 +321,7 @@ def test_plan_and_apply_rows_keyed_by_shop_order_number(
     )
     assert planned.plan["orderId"].to_list() == ids
     assert planned.plan["prediction"].to_list() == ["will_change", "will_change"]
-    assert planned.summary["requests_by_kind"]["lookup"] == 1
+    assert planned.summary.requests_by_kind["lookup"] == 1
     applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "a")
     assert applied.results["outcome"].to_list() == ["applied", "applied"]
     for order_id, number in zip(ids, numbers, strict=True):

@@ -189,7 +189,7 @@ def test_a_plan_reads_each_order_through_the_profile(
         assert reads(sandbox)[read] == rows - 4
         assert sum(reads(sandbox).values()) == rows - 4
         assert stats.by_endpoint["list"] == 1
-    assert result.summary["predictions"] == {"will_change": rows}
+    assert result.summary.predictions == {"will_change": rows}
 
 
 def test_a_job_file_api_table_sets_the_profile_and_refuses_unknown_keys(tmp_path: Path) -> None:

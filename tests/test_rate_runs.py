@@ -139,8 +139,8 @@ def test_resume_of_an_auto_run_continues_at_the_rate_it_found(
         out = tmp_path / "run"
         stopped = run_files([path], options=options, env=env_for(sandbox), out=out)
         assert stopped.exit_code == 3
-        assert stopped.summary["stopped"].startswith("the API keeps failing")
-        throttled_at = stopped.summary["rate"]["throttled_at_per_s"]
+        assert stopped.summary.stopped.startswith("the API keeps failing")
+        throttled_at = stopped.summary.rate.throttled_at_per_s
         assert throttled_at is not None
         assert 12 <= throttled_at <= 21  # it found the 20/s limit
         before = len(state_of(sandbox).stats.arrivals)

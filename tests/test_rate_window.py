@@ -50,8 +50,8 @@ def test_a_dropped_connection_is_not_resent_behind_the_pacers_back(
     reads = stats.by_endpoint["get"]
     print(f"\n{stats.faults['dropped']} dropped, {reads} GET reads, {stats.requests} requests")
     # Every arrival is a request the client journaled (and paced): no silent resend.
-    assert stats.requests == result.summary["requests"]
-    assert reads == result.summary["requests_by_kind"]["read"]
+    assert stats.requests == result.summary.requests
+    assert reads == result.summary.requests_by_kind["read"]
 
 
 @pytest.mark.slow

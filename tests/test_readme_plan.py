@@ -82,21 +82,21 @@ def test_the_request_costs_in_the_docs_are_measured(sandbox: SandboxThread, tmp_
     planned = plan_files(
         source, options=options_for(sandbox, action="address"), env=env, out=tmp_path / "plan"
     )
-    check("`plan`", planned.summary)
+    check("`plan`", planned.summary.to_json())
     applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply")
-    check("`apply` (of that plan: 6 rows)", applied.summary)
-    assert applied.summary["requests_by_kind"]["search"] == 1
+    check("`apply` (of that plan: 6 rows)", applied.summary.to_json())
+    assert applied.summary.requests_by_kind["search"] == 1
     undo_run(applied.run_dir, env=env, apply=True)  # the orders as they were
     options = options_for(sandbox, action="address")
     profile = replace(options.api.profile, stale_check="read")
     options = replace(options, api=replace(options.api, profile=profile))
     planned = plan_files(source, options=options, env=env, out=tmp_path / "plan-read")
     applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply-read")
-    check('`apply` of a plan made with `stale_check = "read"`', applied.summary)
+    check('`apply` of a plan made with `stale_check = "read"`', applied.summary.to_json())
     again = run_files(
         source, options=options_for(sandbox, action="address"), env=env, out=tmp_path / "again"
     )
-    check("`run` of a file already applied", again.summary)
+    check("`run` of a file already applied", again.summary.to_json())
 
 
 @pytest.mark.parametrize(
@@ -113,5 +113,5 @@ def test_the_run_costs_in_the_docs_are_measured(
         env=env_for(sandbox),
         out=tmp_path / "run",
     )
-    assert str(sum(result.summary["requests_by_kind"].values())) == requests
-    assert f"{result.summary['requests_per_row']:.2f}" == per_row
+    assert str(sum(result.summary.requests_by_kind.values())) == requests
+    assert f"{result.summary.requests_per_row:.2f}" == per_row

@@ -150,7 +150,7 @@ def test_resolving_many_identifiers_costs_one_lookup_per_fifty(
         env=env_for(sandbox),
         out=tmp_path / "run",
     )
-    assert result.summary["requests_by_kind"]["lookup"] == 3  # 50 + 50 + 20
+    assert result.summary.requests_by_kind["lookup"] == 3  # 50 + 50 + 20
     assert result.results["orderId"].to_list() == [4100001 + n for n in range(120)]
     stats = state_of(sandbox).stats
     assert stats.by_endpoint["list"] == 3
@@ -176,7 +176,7 @@ def test_plan_resolves_shop_order_numbers_before_reading_the_orders(
     assert plan["orderId"].to_list() == [o["orderId"] for o in orders] + [None]
     assert plan["prediction"].to_list() == ["will_change", "will_change", "invalid"]
     assert "no order has orderIdentifier '#424242'" in plan["reason"][2]
-    assert planned.summary["requests_by_kind"]["lookup"] == 1
+    assert planned.summary.requests_by_kind["lookup"] == 1
 
 
 def test_the_plan_names_hidden_rows(sandbox: SandboxThread, tmp_path: Path) -> None:

@@ -169,7 +169,7 @@ def test_reports_have_the_contract_columns_and_feed_back_in(
     assert parquet.filter(pl.col("row") == 14)["Company"][0] == "=Acme Corp"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["outcomes"] == {"applied": 6, "invalid": 5, "failed": 4, "duplicate": 1}
-    assert summary["inputs"][0]["sha256"] == first.summary["inputs"][0]["sha256"]
+    assert summary["inputs"][0]["sha256"] == first.summary.inputs[0].sha256
     assert summary["requests"] >= 9  # 1 login + 8 sends + 8 refetches, fewer if any failed
     orders = pl.read_parquet(run_dir / "orders.parquet")
     assert json.loads(orders["order"][0])["orderId"] == orders["orderId"][0]
@@ -202,7 +202,7 @@ def test_validate_is_offline_and_writes_the_reports(tmp_path: Path) -> None:
     result = validate_files([MIXED_XLSX], options=options, out=tmp_path / "check")
     assert [o for _, o, _ in outcomes(result)].count("dry_run") == 9
     assert result.exit_code == 1
-    assert result.summary["requests"] == 0
+    assert result.summary.requests == 0
     assert (tmp_path / "check" / "errors.csv").exists()
 
 
@@ -242,7 +242,7 @@ def test_faults_and_429s_are_survived(sandbox: SandboxThread, tmp_path: Path) ->
     stats = state_of(sandbox).stats
     assert stats.rate_limited > 0
     assert sum(stats.faults.values()) > 0
-    assert result.summary["retries"] > 0
+    assert result.summary.retries > 0
     for order_id in ids:
         order = state_of(sandbox).order(order_id, touch=False)
         assert order is not None
@@ -264,7 +264,7 @@ def test_token_expiry_mid_run_costs_one_login_per_expiry(
     )
     assert {o for _, o, _ in outcomes(result)} == {"applied"}
     stats = state_of(sandbox).stats
-    expiries = result.summary["wall_time_s"] / 0.4
+    expiries = result.summary.wall_time_s / 0.4
     assert stats.auth_failures["expired_token"] >= 1
     assert 2 <= stats.logins <= expiries + 2
 
@@ -282,7 +282,7 @@ def test_an_unusable_api_stops_the_run_with_complete_reports(
         out=tmp_path / "run",
     )
     assert result.exit_code == 3
-    assert "keeps failing" in result.summary["stopped"] or "login" in result.summary["stopped"]
+    assert "keeps failing" in result.summary.stopped or "login" in result.summary.stopped
     frame = pl.read_parquet(tmp_path / "run" / "results.parquet")
     assert frame.height == 7
     left = frame.filter(pl.col("outcome") != "duplicate")
@@ -298,7 +298,7 @@ def test_a_refused_login_stops_the_run(sandbox: SandboxThread, tmp_path: Path) -
         out=tmp_path / "run",
     )
     assert result.exit_code == 3
-    assert result.summary["stopped"].startswith("login refused")
+    assert result.summary.stopped.startswith("login refused")
     assert state_of(sandbox).stats.by_endpoint == {"login": 1}
     assert set(result.results["outcome"]) == {"not_attempted", "duplicate"}
 

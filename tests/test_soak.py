@@ -132,8 +132,8 @@ def test_chaos_soak(tmp_path: Path) -> None:
     assert sum(stats.faults.values()) > 500  # the faults really happened
     assert stats.rate_limited > 0
     assert stats.auth_failures["expired_token"] > 0
-    assert result.summary["retries"] > 0
-    retries = result.summary["retries"]
+    assert result.summary.retries > 0
+    retries = result.summary.retries
     print(f"\nsoak: {counts}, faults {dict(stats.faults)}, 429s {stats.rate_limited},"
           f" logins {stats.logins}, retries {retries}, {wall_s:.0f} s")  # fmt: skip
 

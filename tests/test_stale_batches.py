@@ -89,7 +89,7 @@ def test_apply_reads_only_the_orders_changed_since_the_plan(
     planned = plan_files(
         [address_file(tmp_path, ids)], options=options, env=env, out=tmp_path / "plan"
     )
-    assert planned.summary["predictions"] == {"will_change": 300}
+    assert planned.summary.predictions == {"will_change": 300}
     in_planned_field, in_other_field = ids[5:15], ids[100:110]
     other_street = {
         "name": "Somebody Else",
@@ -116,7 +116,7 @@ def test_apply_reads_only_the_orders_changed_since_the_plan(
         order = stored(big_sandbox, order_id)
         assert order["comment"] == f"call first {order_id}"
         assert order["deliveryAddress"]["address1"].startswith("Neubaugasse")
-    kinds = applied.summary["requests_by_kind"]
+    kinds = applied.summary.requests_by_kind
     # Only the 20 orders whose lastModified moved are read in full; the search costs
     # one request per 50 orders.
     assert kinds["read"] == 20
@@ -145,7 +145,7 @@ def test_stale_check_read_reads_every_order(big_sandbox: SandboxThread, tmp_path
         [address_file(tmp_path, ids)], options=options, env=env, out=tmp_path / "plan"
     )
     applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply")
-    kinds = applied.summary["requests_by_kind"]
+    kinds = applied.summary.requests_by_kind
     assert (kinds["read"], kinds["search"], kinds["mutation"]) == (30, 0, 30)
 
 
@@ -166,7 +166,7 @@ def test_search_without_last_modified_falls_back_to_full_reads(
     with caplog.at_level(logging.WARNING):
         applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply")
     assert "search answers carry no lastModified" in caplog.text
-    kinds = applied.summary["requests_by_kind"]
+    kinds = applied.summary.requests_by_kind
     assert kinds["read"] == 30  # every order read in full
     outcome = dict(applied.results.select("orderId", "outcome").iter_rows())
     assert outcome[ids[0]] == "stale"
@@ -199,7 +199,7 @@ def test_plan_learns_the_status_of_cancels_from_the_search(
     assert [predicted[o] for o in completed] == ["will_fail"] * 10
     assert [predicted[o] for o in cancelled] == ["unchanged"] * 10
     assert predicted[4999999] == "will_fail"  # no such order: the search does not find it,
-    kinds = planned.summary["requests_by_kind"]
+    kinds = planned.summary.requests_by_kind
     assert kinds["read"] == 1  # and a read confirms it
     assert kinds["search"] == 3  # 101 orders, 50 a request
     assert sum(kinds.values()) == 5
@@ -218,11 +218,11 @@ def test_undo_apply_reads_orders_its_run_just_refetched(
         [address_file(tmp_path, ids)], options=options, env=env, out=tmp_path / "plan"
     )
     applied = apply_plan(planned.plan_dir, env=env, out=tmp_path / "apply")
-    assert applied.summary["outcomes"] == {"applied": 20}
+    assert applied.summary.outcomes == {"applied": 20}
     other_client(big_sandbox, [("PATCH", f"/orders/{ids[3]}", {"address": {"city": "Graz"}})])
     undone = undo_run(applied.run_dir, env=env, apply=True)
     assert undone.run is not None
-    kinds = undone.run.summary["requests_by_kind"]
+    kinds = undone.run.summary.requests_by_kind
     assert (kinds["search"], kinds["read"]) == (0, 20)
     outcome = dict(undone.run.results.select("orderId", "outcome").iter_rows())
     assert outcome[ids[3]] == "stale"

@@ -100,7 +100,7 @@ def test_a_half_copied_file_is_not_sent_and_the_finished_file_once(
     second = sweep_job(load_job(job), cli=FAST, env=env_for(big_sandbox))
     assert [item.status for item in second] == ["skipped", "done"]
     assert second[1].result is not None
-    assert second[1].result.summary["rows"] == 41
+    assert second[1].result.summary.rows == 41
     third = sweep_job(load_job(job), cli=FAST, env=env_for(big_sandbox))
     assert [item.status for item in third] == ["skipped", "skipped"]
 

@@ -117,7 +117,7 @@ async def test_a_run_made_by_the_cli_is_listed_and_opened(
         async with client.get(f"{url}/run/cli-run") as answer:
             page = await answer.text()
             assert answer.status == 200
-        assert result.summary["outcomes"] == {"applied": 5}, result.summary
+        assert result.summary.outcomes == {"applied": 5}, result.summary
         assert "<b>5</b> applied" in page
         async with client.get(f"{url}/run/cli-run/rows?offset=0&limit=100") as answer:
             rows = await answer.json()
@@ -241,7 +241,7 @@ async def test_a_job_file_sets_how_the_upload_is_read(
         name = reply["next"].split("/")[2]
         async with client.get(f"{url}/draft/{name}/rows?errors=1&limit=500") as answer:
             rows = await answer.json()
-    invalid = expected.summary["outcomes"].get("invalid", 0)
+    invalid = expected.summary.outcomes.get("invalid", 0)
     assert invalid > 0
     assert rows["total"] == invalid
     draft = json.loads((runs / name / "ui-draft.json").read_text())

@@ -19,6 +19,7 @@ from pipeline.core.errors import OptionsError, QuivoBulkError, UsageError
 
 if TYPE_CHECKING:
     from pipeline.config.settings import Environment
+    from pipeline.core.manifest import RunSummary
     from pipeline.flows.run import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -290,17 +291,17 @@ def cron_options(fn: F) -> F:
 TRANSIENT_CODES = frozenset({"rate_limited", "server_error", "timeout", "network", "bad_response"})
 
 
-def next_step(summary: dict[str, Any], run_dir: Path) -> str | None:
+def next_step(summary: RunSummary, run_dir: Path) -> str | None:
     """What to do after this run (docs/reference/outputs.md), or None when nothing is left.
 
     Rows whose errorCode the run counts as expected (`--expected-failures`) are left
     out: the advice never has them sent again.
     """
-    outcomes = summary.get("outcomes", {})
-    codes: dict[str, int] = summary.get("error_codes", {})
-    if summary.get("stopped"):
+    outcomes = summary.outcomes
+    codes = summary.error_codes
+    if summary.stopped:
         return f"finish the run with: quivo-bulk resume {run_dir}"
-    expected = set(summary.get("expected_failures", []))
+    expected = set(summary.expected_failures)
     to_fix = set(codes) - TRANSIENT_CODES - {"not_verified", "aborted"} - expected
     steps = []
     if outcomes.get("invalid") or to_fix:
@@ -326,10 +327,10 @@ def announce_finished(result: RunResult) -> None:
 
     finished_line(
         "run_finished",
-        command=result.summary.get("command"),
+        command=result.summary.command,
         runDir=str(result.run_dir) if result.run_dir is not None else None,
         exitCode=result.exit_code,
-        outcomes=result.summary.get("outcomes", {}),
+        outcomes=result.summary.outcomes,
     )
 
 
@@ -354,42 +355,42 @@ def show_result(result: RunResult) -> None:
     if json_mode():
         show_summary_event(result, step)
         return
-    table = Table(title=f"quivo-bulk {summary['command']}: {summary['rows']} rows")
+    table = Table(title=f"quivo-bulk {summary.command}: {summary.rows} rows")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
-    for outcome, count in summary["outcomes"].items():
+    for outcome, count in summary.outcomes.items():
         table.add_row(outcome, str(count))
-    for code, count in summary["error_codes"].items():
+    for code, count in summary.error_codes.items():
         table.add_row(f"  {code}", str(count), style="dim")
-    if summary["requests"]:
+    if summary.requests:
         table.add_section()
-        table.add_row("requests", str(summary["requests"]))
-        for kind, count in (summary.get("requests_by_kind") or {}).items():
+        table.add_row("requests", str(summary.requests))
+        for kind, count in (summary.requests_by_kind or {}).items():
             if count:  # the before-image reads are visible next to the changes
                 table.add_row(f"  {kind}", str(count), style="dim")
-        if summary.get("requests_per_row"):
-            table.add_row("requests/row", f"{summary['requests_per_row']:.2f}")
-        table.add_row("retries", str(summary["retries"]))
-        table.add_row("429 answers", str(summary["rate_limited"]))
-        table.add_row("requests/s", f"{summary['achieved_requests_per_s']:.1f}")
-        rate = summary.get("rate") or {}
-        if rate.get("auto") and rate.get("found_per_s"):
-            table.add_row("rate found", f"{rate['found_per_s']:.1f}/s")
-        table.add_row("wall time", f"{summary['wall_time_s']:.1f} s")
+        if summary.requests_per_row:
+            table.add_row("requests/row", f"{summary.requests_per_row:.2f}")
+        table.add_row("retries", str(summary.retries))
+        table.add_row("429 answers", str(summary.rate_limited))
+        table.add_row("requests/s", f"{summary.achieved_requests_per_s:.1f}")
+        rate = summary.rate
+        if rate is not None and rate.auto and rate.found_per_s:
+            table.add_row("rate found", f"{rate.found_per_s:.1f}/s")
+        table.add_row("wall time", f"{summary.wall_time_s:.1f} s")
     console = Console(soft_wrap=True)
     console.print(table)
-    for group in summary.get("error_groups", []):
-        rows = ", ".join(map(str, group["rows"]))
-        more = ", ..." if group["count"] > len(group["rows"]) else ""
-        message = REDACTOR.scrub(str(group["message"]))[:160]
-        click.echo(f"  {group['errorCode']} ({group['count']}): {message} (rows {rows}{more})")
+    for group in summary.error_groups:
+        rows = ", ".join(map(str, group.rows))
+        more = ", ..." if group.count > len(group.rows) else ""
+        message = REDACTOR.scrub(group.message)[:160]
+        click.echo(f"  {group.errorCode} ({group.count}): {message} (rows {rows}{more})")
     if result.run_dir is None:  # no run happened (a rerun with nothing to rerun)
         return
     click.echo(f"reports: {result.run_dir}")
-    if summary.get("stopped"):
-        click.echo(f"stopped early: {REDACTOR.scrub(summary['stopped'])}", err=True)
+    if summary.stopped:
+        click.echo(f"stopped early: {REDACTOR.scrub(summary.stopped)}", err=True)
     if step:
-        click.echo(f"next: {step}", err=bool(summary.get("stopped")))
+        click.echo(f"next: {step}", err=bool(summary.stopped))
 
 
 def show_summary_event(result: RunResult, step: str | None) -> None:
@@ -398,24 +399,24 @@ def show_summary_event(result: RunResult, step: str | None) -> None:
 
     summary = result.summary
     groups = [
-        {**group, "message": REDACTOR.scrub(str(group["message"]))[:160]}
-        for group in summary.get("error_groups", [])
+        {**group.model_dump(), "message": REDACTOR.scrub(group.message)[:160]}
+        for group in summary.error_groups
     ]
     fields = {
         "event": "summary",
-        "command": summary.get("command"),
-        "rows": summary.get("rows"),
-        "outcomes": summary.get("outcomes", {}),
-        "errorCodes": summary.get("error_codes", {}),
+        "command": summary.command,
+        "rows": summary.rows,
+        "outcomes": summary.outcomes,
+        "errorCodes": summary.error_codes,
         "errorGroups": groups,
-        "requests": summary.get("requests", 0),
-        "requestsByKind": summary.get("requests_by_kind") or {},
-        "retries": summary.get("retries", 0),
-        "rateLimited": summary.get("rate_limited", 0),
-        "requestsPerS": summary.get("achieved_requests_per_s", 0.0),
-        "wallTimeS": summary.get("wall_time_s", 0.0),
+        "requests": summary.requests,
+        "requestsByKind": summary.requests_by_kind or {},
+        "retries": summary.retries,
+        "rateLimited": summary.rate_limited,
+        "requestsPerS": summary.achieved_requests_per_s,
+        "wallTimeS": summary.wall_time_s,
         "reports": str(result.run_dir),
-        "stopped": REDACTOR.scrub(summary["stopped"]) if summary.get("stopped") else None,
+        "stopped": REDACTOR.scrub(summary.stopped) if summary.stopped else None,
         "next": step,
     }
     click.echo(json.dumps(fields, ensure_ascii=False, default=str))

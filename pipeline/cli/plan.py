@@ -69,7 +69,7 @@ def plan(
     for line in summary_lines(result.summary):
         click.echo(line)
     click.echo(f"plan: {result.plan_dir} (open plan.xlsx)")
-    if result.summary["predictions"].get("will_change"):
+    if result.summary.predictions.get("will_change"):
         click.echo(f"next: quivo-bulk apply {result.plan_dir}")
     sys.exit(result.exit_code)
 

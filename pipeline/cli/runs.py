@@ -57,7 +57,7 @@ def rerun_command(
         )
     finally:
         library_log.removeFilter(not_ours)
-    if not result.summary["rows"]:
+    if not result.summary.rows:
         for note in result.warnings:
             click.echo(f"warning: {REDACTOR.scrub(note)}", err=True)
         shown = ", ".join(map(str, run_dirs))
@@ -182,9 +182,14 @@ def report(run_dir: Path, rebuild: bool) -> None:
         raise RunDirError(f"{run_dir}: no summary.json; is this a run directory?")
     import polars as pl
 
-    summary = json.loads(path.read_text())
-    show_result(RunResult(run_dir, summary, summary["exit_code"], pl.DataFrame()))
-    sys.exit(summary["exit_code"])
+    from pipeline.core.manifest import read_summary
+
+    try:
+        summary = read_summary(json.loads(path.read_text()))
+    except ValueError:
+        raise RunDirError(f"{path}: not JSON; rebuild it with --rebuild") from None
+    show_result(RunResult(run_dir, summary, summary.exit_code, pl.DataFrame()))
+    sys.exit(summary.exit_code)
 
 
 @click.command()

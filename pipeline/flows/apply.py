@@ -23,6 +23,7 @@ from typing import Any
 
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import OptionsError, RunDirError
+from pipeline.core.manifest import Manifest, Origin
 from pipeline.flows.plan import read_plan
 from pipeline.flows.run import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
 from pipeline.inputs.read import sha256_of
@@ -44,12 +45,12 @@ def check_age(created_at: str, *, max_age: timedelta, now: datetime | None = Non
         )
 
 
-def _check_inputs(plan_dir: Path, manifest: Mapping[str, Any]) -> None:
-    for entry in manifest["inputs"]:
-        path = Path(entry["path"])
-        if path.exists() and sha256_of(path) != entry["sha256"]:
+def _check_inputs(plan_dir: Path, manifest: Manifest) -> None:
+    for entry in manifest.inputs:
+        path = Path(entry.path)
+        if path.exists() and sha256_of(path) != entry.sha256:
             raise RunDirError(
-                f"{plan_dir}: its input {entry['name']} changed since the plan (sha256 differs);"
+                f"{plan_dir}: its input {entry.name} changed since the plan (sha256 differs);"
                 " make a new plan of the changed file"
             )
 
@@ -71,17 +72,16 @@ def apply_plan(
     max_changes, ...). The run directory defaults to `apply-<plan>` beside the plan.
     """
     manifest = read_plan(plan_dir)
-    check_age(manifest["created_at"], max_age=max_age)
+    check_age(manifest.created_at.isoformat(), max_age=max_age)
     _check_inputs(plan_dir, manifest)
-    if not manifest["apply_inputs"]:
+    if not manifest.apply_inputs:
         raise RunDirError(f"{plan_dir}: the plan has no row that will change; nothing to apply")
-    base = RunOptions.from_manifest(manifest["options"])
+    base = RunOptions.from_manifest(manifest.options)
     options = resolve_options(cli=dict(cli or {}), job=None, env=None, base=base)
-    inputs = [plan_dir / entry["path"] for entry in manifest["apply_inputs"]]
+    inputs = [plan_dir / entry.path for entry in manifest.apply_inputs]
     for path in inputs:
         if not path.exists():
             raise RunDirError(f"{plan_dir}: {path.name} is missing; make a new plan")
-    preconditions = {int(k): v for k, v in manifest["preconditions"].items()}
     return run_files(
         inputs,
         options=options,
@@ -90,8 +90,8 @@ def apply_plan(
         confirm=confirm,
         confirm_again=confirm_again,
         progress_factory=progress_factory,
-        extra={"applies": str(plan_dir)},
-        preconditions=preconditions,
+        origin=Origin(applies=str(plan_dir)),
+        preconditions=manifest.preconditions,
     )
 
 

@@ -281,7 +281,7 @@ def follow_up_runs(
         raise RunDirError("name at least one run directory")
     journal = Journal.open(run_dirs[0] / JOURNAL_NAME)
     try:
-        base = RunOptions.from_manifest(journal.manifest["options"])
+        base = RunOptions.from_manifest(journal.manifest.options)
     finally:
         journal.close()
     options = resolve_options(cli=dict(cli or {}), job=None, env=None, base=base)

@@ -9,7 +9,7 @@ reason, changes, orderStatus, then the input's columns), `summary.json`,
 
     result = plan_files([Path("fixes.csv")], options=RunOptions(action="address"), env=env)
     result.plan.filter(pl.col("prediction") == "will_change")["changes"]
-    result.summary["field_changes"]   # {"street": 12, "zip": 3}
+    result.summary.field_changes   # {"street": 12, "zip": 3}
 
 Predictions: `will_change`, `unchanged`, `will_fail` (the order is missing or its
 status forbids the action), `invalid`, `duplicate`.
@@ -30,9 +30,10 @@ from pipeline.api.client import Answer, QuivoClient
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Credentials, Environment, RunOptions, settle_base_url
 from pipeline.core.errors import OutputError, RunDirError
+from pipeline.core.manifest import Manifest, PlanInput, PlanSummary, read_manifest
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.resume import subset_inputs
-from pipeline.flows.run import ProgressFactory, default_run_dir
+from pipeline.flows.run import ProgressFactory, default_run_dir, new_manifest
 from pipeline.plan.predict import (
     Prediction,
     plan_summary,
@@ -54,7 +55,6 @@ from pipeline.store.rundir import check_fresh
 
 PLAN_MANIFEST = "plan.json"
 PLAN_JOURNAL = "plan-journal.sqlite"  # not journal.sqlite: a plan is not a run to resume
-PLAN_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class PlanResult:
     """What `plan_files` returns: the plan directory, its summary and its rows."""
 
     plan_dir: Path
-    summary: dict[str, Any]
+    summary: PlanSummary  # what summary.json holds (`summary.to_json()`)
     exit_code: int  # 0 every row will change or is unchanged, 1 otherwise
     plan: pl.DataFrame
     warnings: tuple[str, ...] = ()
@@ -149,26 +149,26 @@ def _cancel_only(prepared: Prepared, options: RunOptions) -> set[int]:
 
 def _write_apply_inputs(
     prepared: Prepared, predictions: Sequence[Prediction], plan_dir: Path
-) -> list[dict[str, str]]:
+) -> tuple[PlanInput, ...]:
     chosen = [p.index for p in predictions if p.prediction == "will_change"]
     if not chosen:
-        return []
+        return ()
     paths, names = subset_inputs(prepared, chosen, plan_dir / "inputs")
-    return [
-        {"path": str(path.relative_to(plan_dir)), "name": name}
+    return tuple(
+        PlanInput(path=str(path.relative_to(plan_dir)), name=name)
         for path, name in zip(paths, names, strict=True)
-    ]
+    )
 
 
 def write_plan(
-    plan_dir: Path, frame: pl.DataFrame, summary: dict[str, Any], manifest: dict[str, Any]
+    plan_dir: Path, frame: pl.DataFrame, summary: PlanSummary, manifest: Manifest
 ) -> None:
     try:
         frame.write_excel(plan_dir / "plan.xlsx", worksheet="plan", autofit=True)
         write_csv(frame, plan_dir / "plan.csv")
         frame.write_parquet(plan_dir / "plan.parquet")
-        (plan_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (plan_dir / PLAN_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        (plan_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
+        (plan_dir / PLAN_MANIFEST).write_text(manifest.dump() + "\n")
     except OSError as error:
         raise OutputError(f"cannot write the plan in {plan_dir}: {error.strerror}") from None
 
@@ -196,7 +196,7 @@ def plan_files(
         raise RunDirError(f"{plan_dir} already holds a plan; choose another --out")
     check_fresh(plan_dir, prepared=True)  # nor a run's folder: its reports would be lost
     private_dir(plan_dir)
-    journal = Journal.create(plan_dir / PLAN_JOURNAL, {"command": "plan"})
+    journal = Journal.create(plan_dir / PLAN_JOURNAL, new_manifest(prepared, options, kind="plan"))
     pace = Pace.for_settings(options.api)  # one rate for the lookups and the reads
     try:
         journal.begin_session("plan")
@@ -243,28 +243,22 @@ def plan_files(
         write_order_parquet(journal.before_images(), plan_dir / "before.parquet")
     finally:
         journal.close()
-    manifest = {
-        "version": PLAN_VERSION,
-        "command": "plan",
-        "created_at": summary["created_at"],
-        "inputs": [
-            {"path": str(f.path.resolve()), "name": f.name, "sha256": f.sha256, "rows": f.rows}
-            for f in prepared.table.files
-        ],
-        "options": options.to_manifest(),
-        "will_change": summary["predictions"].get("will_change", 0),
-        "apply_inputs": _write_apply_inputs(prepared, predictions, plan_dir),
-        "preconditions": {
-            str(k): v for k, v in preconditions(prepared, predictions, answers).items()
-        },
-    }
+    manifest = new_manifest(
+        prepared,
+        options,
+        kind="plan",
+        created_at=summary.created_at,
+        will_change=summary.predictions.get("will_change", 0),
+        apply_inputs=_write_apply_inputs(prepared, predictions, plan_dir),
+        preconditions=preconditions(prepared, predictions, answers),
+    )
     write_plan(plan_dir, frame, summary, manifest)
     private_files(plan_dir)
     as_read = preconditions(prepared, predictions, answers, every_read=True)
     missing = {o for o, a in answers.items() if a.code is ErrorCode.ORDER_NOT_FOUND}
     unread = tuple(o for o in order_ids if o not in as_read and o not in missing)
     return PlanResult(
-        plan_dir, summary, summary["exit_code"], frame, prepared.table.warnings, as_read, unread
+        plan_dir, summary, summary.exit_code, frame, prepared.table.warnings, as_read, unread
     )
 
 
@@ -295,12 +289,20 @@ def plan_frame(
     )
 
 
-def read_plan(plan_dir: Path) -> dict[str, Any]:
-    """A plan directory's manifest (plan.json)."""
+def read_plan(plan_dir: Path) -> Manifest:
+    """A plan directory's manifest (plan.json), brought up to date if an older
+    quivo-bulk wrote it."""
     path = plan_dir / PLAN_MANIFEST
     if not path.exists():
         raise RunDirError(
             f"{plan_dir}: no {PLAN_MANIFEST}; is this a plan directory? (quivo-bulk plan INPUT)"
         )
-    manifest: dict[str, Any] = json.loads(path.read_text())
+    try:
+        manifest = read_manifest(json.loads(path.read_text()))
+    except ValueError:
+        raise RunDirError(f"{path}: not JSON; make a new plan") from None
+    except RunDirError as error:
+        raise RunDirError(f"{path}: {error}") from None
+    if manifest.kind != "plan":
+        raise RunDirError(f"{path}: the manifest of a {manifest.kind}, not a plan")
     return manifest

@@ -25,6 +25,7 @@ import polars as pl
 
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
+from pipeline.core.manifest import Origin, RunSummary
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.resume import _open, is_finished, prepare_again
 from pipeline.flows.run import (
@@ -122,7 +123,7 @@ def _source(
                 f"{run_dir}: the run is unfinished (it stopped early or was killed);"
                 f" finish it first with 'quivo-bulk resume {run_dir}'"
             )
-        base = RunOptions.from_manifest(manifest["options"])
+        base = RunOptions.from_manifest(manifest.options)
         options = resolve_options(cli=cli, job=None, env=None, base=base)
         options = rerun_rate(options, run_dir=run_dir, found=journal.rates())
         indexes = [
@@ -152,7 +153,7 @@ def rerun_runs(
 
     One run directory that cannot be rerun (unfinished, already rerun) is refused;
     among several, it is left out with a warning. Nothing to rerun: a log line says so,
-    exit code 0 and no run directory (`run_dir` None, `summary["run_dir"]` None).
+    exit code 0 and no run directory (`run_dir` None, `summary.run_dir` None).
     """
     sources_dirs = expand_run_dirs(run_dirs)
     if out is not None:
@@ -196,11 +197,11 @@ def rerun_runs(
         raise
     for source in sources:
         _mark(source.run_dir, target)
-    extra = {
-        "reruns": str(sources[0].run_dir) if len(sources) == 1 else None,
-        "reruns_all": [str(s.run_dir) for s in sources],
-        "rerun_notes": notes,
-    }
+    origin = Origin(
+        reruns=str(sources[0].run_dir) if len(sources) == 1 else None,
+        reruns_all=tuple(str(s.run_dir) for s in sources),
+        rerun_notes=tuple(notes),
+    )
     result = start_run(
         inputs,
         prepared,
@@ -209,7 +210,7 @@ def rerun_runs(
         credentials=credentials,
         progress_factory=progress_factory,
         names=names,
-        extra=extra,
+        origin=origin,
     )
     remember_rerun_rate(options, run_dir=first, summary=result.summary)
     return result
@@ -270,20 +271,20 @@ def _nothing_to_rerun(sources: list[Path], notes: list[str]) -> RunResult:
         shown,
         extra={NOTHING_TO_RERUN: True},  # the CLI says it in its own words instead
     )
-    summary: dict[str, Any] = {
-        "command": "rerun",
-        "run_dir": None,
-        "reruns_all": [str(s) for s in sources],
-        "rows": 0,
-        "outcomes": {},
-        "error_codes": {},
-        "requests": 0,
-        "stopped": None,
-        "exit_code": 0,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "note": "nothing to rerun: no row failed transiently, was unverified or not attempted",
-        "rerun_notes": notes,
-    }
+    summary = RunSummary(
+        command="rerun",
+        run_dir=None,
+        reruns_all=[str(s) for s in sources],
+        rows=0,
+        outcomes={},
+        error_codes={},
+        requests=0,
+        stopped=None,
+        exit_code=0,
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        note="nothing to rerun: no row failed transiently, was unverified or not attempted",
+        rerun_notes=notes,
+    )
     return RunResult(None, summary, 0, pl.DataFrame(), tuple(notes))
 
 

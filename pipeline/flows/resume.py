@@ -21,6 +21,7 @@ import polars as pl
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
+from pipeline.core.manifest import Manifest, read_summary
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.run import ProgressFactory, RunResult, execute
 from pipeline.inputs.read import sha256_of
@@ -111,7 +112,7 @@ def latest_outcomes(frame: pl.DataFrame) -> pl.DataFrame:
     return last.sort("__first").drop("__position", *keys, "__run_order", "__decided", "__first")
 
 
-def _open(run_dir: Path) -> tuple[Journal, dict[str, Any]]:
+def _open(run_dir: Path) -> tuple[Journal, Manifest]:
     journal = Journal.open(run_dir / JOURNAL_NAME)
     try:
         return journal, journal.manifest
@@ -124,42 +125,42 @@ def run_job_name(run_dir: Path) -> str | None:
     """The job a run belongs to (from its manifest), or None."""
     journal, manifest = _open(run_dir)
     journal.close()
-    name = manifest.get("options", {}).get("job_name")
+    name = manifest.options.get("job_name")  # options: RunOptions.to_manifest()
     return str(name) if name else None
 
 
-def prepare_again(run_dir: Path, manifest: dict[str, Any], options: RunOptions) -> Prepared:
+def prepare_again(run_dir: Path, manifest: Manifest, options: RunOptions) -> Prepared:
     """Read the run's inputs again, refusing any that changed since the run started."""
-    inputs = [Path(entry["path"]) for entry in manifest["inputs"]]
-    for entry, path in zip(manifest["inputs"], inputs, strict=True):
+    inputs = [Path(entry.path) for entry in manifest.inputs]
+    for entry, path in zip(manifest.inputs, inputs, strict=True):
         if not path.exists():
             raise RunDirError(f"{run_dir}: its input {path} is gone; the run cannot be continued")
-        if sha256_of(path) != entry["sha256"]:
+        if sha256_of(path) != entry.sha256:
             raise RunDirError(
-                f"{run_dir}: its input {entry['name']} changed since the run started"
+                f"{run_dir}: its input {entry.name} changed since the run started"
                 " (sha256 differs); refusing to mix two versions: start a new run"
             )
     prepared = prepare(
         inputs,
         options=options,
-        names=[e["name"] for e in manifest["inputs"]],
+        names=[e.name for e in manifest.inputs],
         resolved=stored_resolution(manifest),
     )
-    if prepared.table.raw.height != manifest["row_count"]:
-        raise RunDirError(f"{run_dir}: its inputs no longer give {manifest['row_count']} rows")
+    if prepared.table.raw.height != manifest.row_count:
+        raise RunDirError(f"{run_dir}: its inputs no longer give {manifest.row_count} rows")
     return prepared
 
 
-def is_finished(journal: Journal, manifest: dict[str, Any], run_dir: Path) -> bool:
+def is_finished(journal: Journal, manifest: Manifest, run_dir: Path) -> bool:
     """A run that reached its end: every row has a final outcome, the last session was not
     stopped, and its final summary was written (a kill while writing reports is unfinished)."""
-    if len(journal.finished_indexes()) < manifest["row_count"] or not journal.last_session_ended():
+    if len(journal.finished_indexes()) < manifest.row_count or not journal.last_session_ended():
         return False
     try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
+        summary = read_summary(json.loads((run_dir / "summary.json").read_text()))
+    except (OSError, ValueError, RunDirError):
         return False
-    return isinstance(summary, dict) and summary.get("exit_code") in (0, 1)
+    return summary.exit_code in (0, 1)
 
 
 def resume_run(
@@ -183,19 +184,19 @@ def resume_run(
             if is_finished(journal, manifest, run_dir):
                 journal.close()
                 return _finished_result(run_dir)
-            base = RunOptions.from_manifest(manifest["options"])
+            base = RunOptions.from_manifest(manifest.options)
             options = resolve_options(cli=cli, job=None, env=None, base=base)
             options = resumed_rate(options, journal.rates())
             prepared = prepare_again(run_dir, manifest, options)
             # Shared by the lookups and the sends: one rate, one login.
             pace = (pace or Pace.for_settings(options.api)).new_run()
             credentials = env.credentials()
-            names = [e["name"] for e in manifest["inputs"]]
+            names = [e.name for e in manifest.inputs]
             prepared = resolve_order_keys(
                 prepared,
                 prepared.table.fields,
                 replan=lambda resolved: prepare(
-                    [Path(e["path"]) for e in manifest["inputs"]],
+                    [Path(e.path) for e in manifest.inputs],
                     options=options,
                     names=names,
                     resolved=resolved,
@@ -210,7 +211,6 @@ def resume_run(
         except BaseException:
             journal.close()
             raise
-        extra = {k: manifest[k] for k in ("reruns",) if k in manifest}
         return execute(
             prepared,
             journal,
@@ -219,17 +219,16 @@ def resume_run(
             credentials=credentials,
             progress_factory=progress_factory,
             command="resume",
-            extra=extra,
             pace=pace,
         )
 
 
 def _finished_result(run_dir: Path) -> RunResult:
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = read_summary(json.loads((run_dir / "summary.json").read_text()))
     return RunResult(
         run_dir,
         summary,
-        int(summary["exit_code"]),
+        summary.exit_code,
         load_results(run_dir),
         finished_before=True,
     )
@@ -244,17 +243,17 @@ def rebuild_reports(run_dir: Path) -> RunResult:
 def _rebuild(run_dir: Path) -> RunResult:
     journal, manifest = _open(run_dir)
     try:
-        options = RunOptions.from_manifest(manifest["options"])
+        options = RunOptions.from_manifest(manifest.options)
         prepared = prepare_again(run_dir, manifest, options)
         results = list(journal.results())
         missing = _not_decided(prepared, {r.index for r in results})
         outcomes = outcome_frame(
             results + missing, row_changes(prepared.plan, StoredImages(journal))
         )
-        if outcomes.height != manifest["row_count"]:
+        if outcomes.height != manifest.row_count:
             raise RunDirError(
                 f"{run_dir}: the journal holds {outcomes.height} rows, its inputs give"
-                f" {manifest['row_count']}; the reports cannot be rebuilt"
+                f" {manifest.row_count}; the reports cannot be rebuilt"
             )
         sessions = journal.sessions()
         stopped = sessions[-1]["stopped"] if sessions else None
@@ -276,11 +275,9 @@ def _rebuild(run_dir: Path) -> RunResult:
             outcomes=outcomes,
             stopped=stopped,
             journal=journal,
-            extra={
-                **request_costs(journal, outcomes.height, profile=options.api.profile),
-                **{k: manifest[k] for k in ("reruns",) if k in manifest},
-                **({"unfinished": True} if stopped else {}),
-            },
+            costs=request_costs(journal, outcomes.height, profile=options.api.profile),
+            origin=manifest.origin,
+            unfinished=bool(stopped),
         )
         frame = write_reports(
             run_dir,
@@ -292,7 +289,7 @@ def _rebuild(run_dir: Path) -> RunResult:
         )
     finally:
         journal.close()
-    return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+    return RunResult(run_dir, summary, summary.exit_code, frame, prepared.table.warnings)
 
 
 def _not_decided(prepared: Prepared, decided: set[int]) -> list[RowResult]:

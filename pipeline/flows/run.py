@@ -29,6 +29,7 @@ from pipeline.config.settings import (
     settle_base_url,
 )
 from pipeline.core.errors import OptionsError
+from pipeline.core.manifest import InputFile, Manifest, Origin, RunSummary
 from pipeline.core.outcomes import Outcome
 from pipeline.plan.bulk import bulk_objects
 from pipeline.plan.guards import already_run, check_limits
@@ -46,7 +47,6 @@ from pipeline.send.progress import Progress
 from pipeline.send.snapshot import (
     StoredImages,
     last_read,
-    preconditions_of,
     request_costs,
     row_changes,
     write_before_images,
@@ -59,13 +59,12 @@ Confirm = Callable[[int, str], bool]  # (orders to cancel, base URL) -> go ahead
 ProgressFactory = Callable[[int], Progress]
 # Told once a run has its directory and journal, before anything is sent: (run_dir, rows).
 OnStarted = Callable[[Path, int], None]
-MANIFEST_VERSION = 1
 
 
 @dataclass(frozen=True)
 class RunResult:
     run_dir: Path | None  # None: no run happened (a rerun with nothing to rerun)
-    summary: dict[str, Any]
+    summary: RunSummary  # what summary.json holds (`summary.to_json()`)
     exit_code: int
     results: pl.DataFrame
     warnings: tuple[str, ...] = ()
@@ -143,7 +142,7 @@ def validate_files(
         fixable_only=True,
     )
     seal(run_dir)
-    return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+    return RunResult(run_dir, summary, summary.exit_code, frame, prepared.table.warnings)
 
 
 def _confirm_cancels(plan: Plan, options: RunOptions, confirm: Confirm | None) -> None:
@@ -162,21 +161,19 @@ def _confirm_cancels(plan: Plan, options: RunOptions, confirm: Confirm | None) -
         raise OptionsError("not confirmed; nothing was sent")
 
 
-def _manifest(
-    prepared: Prepared, options: RunOptions, *, command: str, extra: dict[str, Any] | None
-) -> dict[str, Any]:
-    return {
-        "version": MANIFEST_VERSION,
-        "command": command,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "inputs": [
-            {"path": str(f.path.resolve()), "name": f.name, "sha256": f.sha256, "rows": f.rows}
+def new_manifest(prepared: Prepared, options: RunOptions, **entries: Any) -> Manifest:
+    """The manifest of a run (or, with kind="plan", a plan) of `prepared`."""
+    return Manifest(
+        kind=entries.pop("kind", "run"),
+        created_at=entries.pop("created_at", None) or datetime.now(UTC).replace(microsecond=0),
+        inputs=tuple(
+            InputFile(path=str(f.path.resolve()), name=f.name, sha256=f.sha256, rows=f.rows)
             for f in prepared.table.files
-        ],
-        "row_count": prepared.table.raw.height,
-        "options": options.to_manifest(),
-        **(extra or {}),
-    }
+        ),
+        row_count=prepared.table.raw.height,
+        options=options.to_manifest(),
+        **entries,
+    )
 
 
 def execute(
@@ -188,15 +185,15 @@ def execute(
     credentials: Credentials,
     progress_factory: ProgressFactory,
     command: str,
-    extra: dict[str, Any] | None = None,
     pace: Pace | None = None,
 ) -> RunResult:
     """Send what the journal does not have an outcome for, then write the reports.
 
     The preconditions of an apply or an undo come from the journal's manifest, so a
-    resumed run checks them too.
+    resumed run checks them too; so does where the run came from (`Origin`).
     """
-    preconditions = preconditions_of(journal.manifest)
+    manifest = journal.manifest
+    preconditions = manifest.preconditions
     journal.begin_session(command)
     finished = journal.finished_indexes()
     journal.finish_rows(r for r in prepared.settled if r.index not in finished)
@@ -240,10 +237,8 @@ def execute(
         outcomes=outcomes,
         stopped=stopped,
         journal=journal,
-        extra={
-            **request_costs(journal, outcomes.height, profile=options.api.profile),
-            **(extra or {}),
-        },
+        costs=request_costs(journal, outcomes.height, profile=options.api.profile),
+        origin=manifest.origin,
     )
     write_before_images(run_dir, journal)
     frame = write_reports(
@@ -256,7 +251,7 @@ def execute(
     )
     journal.close()
     seal(run_dir)
-    return RunResult(run_dir, summary, summary["exit_code"], frame, prepared.table.warnings)
+    return RunResult(run_dir, summary, summary.exit_code, frame, prepared.table.warnings)
 
 
 def run_files(
@@ -268,7 +263,7 @@ def run_files(
     confirm: Confirm | None = None,
     progress_factory: ProgressFactory = Progress,
     names: Sequence[str] | None = None,
-    extra: dict[str, Any] | None = None,
+    origin: Origin | None = None,
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     confirm_again: Callable[[str], bool] | None = None,
     prepared_dir: bool = False,
@@ -279,6 +274,8 @@ def run_files(
 
     Everything that can refuse the run (an --out that is not empty, inputs, credentials,
     limits, the confirmation) is checked before the run directory is made.
+    `origin`: the plan it applies, the run it undoes, the runs it reruns (kept in the
+    manifest and summary.json).
     `preconditions`: per order ID, `path -> value` the order must still hold when it is
     read before its change, else its rows are `stale` (apply, undo --apply).
     `confirm_again`: asked (with the message) when an input already ran from the same
@@ -313,7 +310,7 @@ def run_files(
         credentials=credentials,
         progress_factory=progress_factory,
         names=names,
-        extra=extra,
+        origin=origin,
         preconditions=preconditions,
         made_here=not prepared_dir,
         pace=pace,
@@ -339,7 +336,7 @@ def start_run(
     credentials: Credentials,
     progress_factory: ProgressFactory,
     names: Sequence[str] | None,
-    extra: dict[str, Any] | None,
+    origin: Origin | None = None,
     preconditions: Mapping[int, Mapping[str, Any]] | None = None,
     made_here: bool = True,
     pace: Pace | None = None,
@@ -352,9 +349,12 @@ def start_run(
     """
     # One rate and one login for the lookups and the sends.
     pace = (pace or Pace.for_settings(options.api)).new_run()
-    manifest = _manifest(prepared, options, command="run", extra=extra)
-    if preconditions:
-        manifest["preconditions"] = {str(k): dict(v) for k, v in preconditions.items()}
+    manifest = new_manifest(
+        prepared,
+        options,
+        origin=origin or Origin(),
+        preconditions={k: dict(v) for k, v in (preconditions or {}).items()},
+    )
     with run_lock(run_dir):
         try:
             journal = Journal.create(run_dir / JOURNAL_NAME, manifest)
@@ -388,6 +388,5 @@ def start_run(
             credentials=credentials,
             progress_factory=progress_factory,
             command="run",
-            extra=extra,
             pace=pace,
         )

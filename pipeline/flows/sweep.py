@@ -328,7 +328,7 @@ class Sweep:
                 remove_unstarted(run_dir)
             raise
         status = "stopped" if result.exit_code == 3 else "done"
-        rows = int(result.summary.get("rows") or 0)
+        rows = result.summary.rows
         self.state.finished(path, digest, status=status, exit_code=result.exit_code, rows=rows)
         return SweepItem(path, status, result, "; ".join(notes), digest)
 

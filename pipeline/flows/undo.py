@@ -29,6 +29,7 @@ from pipeline.api.payloads import RESPONSE_FIELD
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.changes import CLEAR, REQUEST_FIELD, TYPE_OF_TARGET, Change
 from pipeline.core.errors import RunDirError
+from pipeline.core.manifest import Origin
 from pipeline.core.outcomes import Outcome
 from pipeline.flows.plan import private_dir, private_files
 from pipeline.flows.resume import prepare_again
@@ -113,7 +114,7 @@ def build_undo(
     journal = Journal.open(run_dir / JOURNAL_NAME)
     try:
         manifest = journal.manifest
-        options = RunOptions.from_manifest(manifest["options"])
+        options = RunOptions.from_manifest(manifest.options)
         prepared = prepare_again(run_dir, manifest, options)
         images = load_images(journal)
         after = {order_id: json.loads(body) for order_id, body in journal.orders()}
@@ -213,7 +214,7 @@ def undo_run(
         raise RunDirError("undo --apply needs the environment's credentials (env=)")
     journal = Journal.open(run_dir / JOURNAL_NAME)
     try:
-        base = RunOptions.from_manifest(journal.manifest["options"])
+        base = RunOptions.from_manifest(journal.manifest.options)
     finally:
         journal.close()
     options = resolve_options(cli=dict(cli or {}), job=None, env=None, base=base)
@@ -234,7 +235,7 @@ def undo_run(
         out=default_run_dir(f"undo-{run_dir.name}", root=run_dir.parent),
         confirm=confirm,
         progress_factory=progress_factory,
-        extra={"undoes": str(run_dir)},
+        origin=Origin(undoes=str(run_dir)),
         preconditions=preconditions,
     )
     return UndoResult(undo_dir, undo_csv, not_undoable_csv, len(rows), len(refused), run)

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.config.settings import RunOptions
-from pipeline.core.errors import LimitExceeded, OptionsError
+from pipeline.core.errors import LimitExceeded, OptionsError, RunDirError
+from pipeline.core.manifest import read_manifest
 from pipeline.core.outcomes import ErrorCode
 from pipeline.plan.sequence import Plan
 
@@ -117,12 +118,12 @@ def _input_hashes(run_dir: Path) -> set[str]:
             row = connection.execute("SELECT body FROM manifest WHERE id = 1").fetchone()
         finally:
             connection.close()
-        manifest = json.loads(row[0]) if row else {}
-    except (sqlite3.Error, ValueError):
+        manifest = read_manifest(json.loads(row[0])) if row else None
+    except (sqlite3.Error, ValueError, RunDirError):
         return set()
-    if manifest.get("command") not in ("run", None):
+    if manifest is None or manifest.kind != "run":
         return set()
-    return {entry.get("sha256") for entry in manifest.get("inputs", []) if entry.get("sha256")}
+    return {entry.sha256 for entry in manifest.inputs}
 
 
 def already_run(

@@ -23,6 +23,7 @@ import polars as pl
 
 from pipeline.api.client import Answer
 from pipeline.config.settings import RunOptions
+from pipeline.core.manifest import PlanSummary
 from pipeline.core.outcomes import Outcome
 from pipeline.plan.prepare import Prepared, locator
 from pipeline.send.snapshot import (
@@ -150,7 +151,7 @@ def plan_summary(
     options: RunOptions,
     journal: Journal,
     stopped: str | None,
-) -> dict[str, Any]:
+) -> PlanSummary:
     """How many orders change, per field how many values change, failures and why."""
     locate = locator(prepared.table)
     counts = Counter(p.prediction for p in predictions)
@@ -184,27 +185,29 @@ def plan_summary(
     }
     costs = request_costs(journal, len(predictions), profile=options.api.profile)
     fine = counts["will_change"] + counts["unchanged"] == len(predictions)
-    return {
-        "command": "plan",
-        "plan_dir": str(plan_dir),
-        "base_url": options.api.base_url,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "rows": len(predictions),
-        "predictions": {name: counts[name] for name in PREDICTIONS if counts[name]},
-        "orders_changing": len(changing),
-        "field_changes": dict(fields.most_common()),
-        "fields_kept": dict(kept.most_common()),
-        "cancels": len(cancels),
-        "failures": failures,
-        "requests": sum(costs["requests_by_kind"].values()),
-        **costs,
-        "inputs": [
-            {"file": f.name, "sha256": f.sha256, "rows": f.rows} for f in prepared.table.files
-        ],
-        "warnings": list(prepared.table.warnings),
-        "stopped": stopped,
-        "exit_code": 3 if stopped else (0 if fine else 1),
-    }
+    return PlanSummary.model_validate(
+        {
+            "command": "plan",
+            "plan_dir": str(plan_dir),
+            "base_url": options.api.base_url,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rows": len(predictions),
+            "predictions": {name: counts[name] for name in PREDICTIONS if counts[name]},
+            "orders_changing": len(changing),
+            "field_changes": dict(fields.most_common()),
+            "fields_kept": dict(kept.most_common()),
+            "cancels": len(cancels),
+            "failures": failures,
+            "requests": sum(costs["requests_by_kind"].values()),
+            **costs,
+            "inputs": [
+                {"file": f.name, "sha256": f.sha256, "rows": f.rows} for f in prepared.table.files
+            ],
+            "warnings": list(prepared.table.warnings),
+            "stopped": stopped,
+            "exit_code": 3 if stopped else (0 if fine else 1),
+        }
+    )
 
 
 def preconditions(
@@ -237,31 +240,29 @@ def preconditions(
     return found
 
 
-def summary_lines(summary: Mapping[str, Any]) -> list[str]:
+def summary_lines(summary: PlanSummary) -> list[str]:
     """The plan's summary as a person reads it (the CLI prints these)."""
-    predictions = summary["predictions"]
     lines = [
-        f"plan of {summary['rows']} rows: {summary['orders_changing']} orders will change"
-        f" ({summary['cancels']} cancelled)",
-        "  " + ", ".join(f"{name} {count}" for name, count in predictions.items()),
+        f"plan of {summary.rows} rows: {summary.orders_changing} orders will change"
+        f" ({summary.cancels} cancelled)",
+        "  " + ", ".join(f"{name} {count}" for name, count in summary.predictions.items()),
     ]
-    if summary["field_changes"]:
+    if summary.field_changes:
         lines.append("  values that change per field:")
-        lines += [f"    {field}: {n}" for field, n in summary["field_changes"].items()]
-    for code, group in summary["failures"].items():
+        lines += [f"    {field}: {n}" for field, n in summary.field_changes.items()]
+    for code, group in summary.failures.items():
         lines.append(
-            f"  {code}: {group['count']} row{'s' if group['count'] != 1 else ''}"
-            f" ({', '.join(group['examples'])}): {group['message']}"
+            f"  {code}: {group.count} row{'s' if group.count != 1 else ''}"
+            f" ({', '.join(group.examples)}): {group.message}"
         )
-    if summary.get("fields_kept"):
+    if summary.fields_kept:
         lines.append(
             "  values kept as they are (the rows do not name them): "
-            + ", ".join(f"{field} {n}" for field, n in summary["fields_kept"].items())
+            + ", ".join(f"{field} {n}" for field, n in summary.fields_kept.items())
         )
     # Rows hidden by a filter are easy to forget: the plan names them again.
-    lines += [f"  {w}" for w in summary.get("warnings", []) if "hidden (filtered out)" in w]
+    lines += [f"  {w}" for w in summary.warnings if "hidden (filtered out)" in w]
     lines.append(
-        f"  requests: {summary['requests']} ({summary['requests_per_row']} per row);"
-        " nothing was changed"
+        f"  requests: {summary.requests} ({summary.requests_per_row} per row); nothing was changed"
     )
     return lines

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import polars as pl
 
@@ -26,6 +26,7 @@ from pipeline.api.profile import ApiProfile
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Credentials, RunOptions
 from pipeline.core.errors import ApiUnusable
+from pipeline.core.manifest import Manifest
 from pipeline.core.outcomes import ErrorCode
 from pipeline.inputs.ids import KEY_SEPARATOR, Resolution, split_key
 from pipeline.inputs.rows import keys_to_resolve
@@ -35,7 +36,6 @@ from pipeline.send.worker import RunRecorder
 from pipeline.store.journal import Journal
 
 P = TypeVar("P")
-RESOLVED_KEY = "resolved_keys"  # the manifest's record of the resolution
 
 PAGE_SIZE = 1000  # the API's largest page: a batch's matches nearly always fit in one
 SORT_FIELD = "orderId"
@@ -195,13 +195,14 @@ def resolve_order_keys(
         resolved = asyncio.run(
             _lookup(keys, journal=journal, options=options, credentials=credentials, pace=pace)
         )
-        journal.set_manifest(manifest | {RESOLVED_KEY: resolved})
+        stored = {k: v if isinstance(v, int) else (str(v[0]), v[1]) for k, v in resolved.items()}
+        journal.set_manifest(manifest.model_copy(update={"resolved_keys": stored}))
     return replan(resolved)
 
 
-def stored_resolution(manifest: dict[str, Any]) -> dict[str, Resolution] | None:
+def stored_resolution(manifest: Manifest) -> dict[str, Resolution] | None:
     """The keys a run resolved before sending, from its manifest (None: not yet)."""
-    stored = manifest.get(RESOLVED_KEY)
+    stored = manifest.resolved_keys
     if stored is None:
         return None
     return {

@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.core.errors import OutputError
+from pipeline.core.manifest import RunSummary
 from pipeline.core.outcomes import LEADING_COLUMNS, SUCCESS, Outcome
 from pipeline.inputs.csvsafe import guard_frame
 from pipeline.inputs.read import InputTable
@@ -181,7 +182,7 @@ def write_reports(
     outcomes: pl.DataFrame,
     orders: Iterable[tuple[int, str]],
     *,
-    summary: dict[str, Any],
+    summary: RunSummary,
     default_address_type: str = "DELIVERY",
     fixable_only: bool = False,
 ) -> pl.DataFrame:
@@ -197,7 +198,7 @@ def write_reports(
         )
         write_csv(errors, run_dir / "errors.csv", separator=table.separator)
         write_text_workbook(errors, run_dir / "errors.xlsx")
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (run_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     except OSError as error:
         raise OutputError(f"cannot write the reports in {run_dir}: {error.strerror}") from None
     return frame

@@ -3,10 +3,12 @@
 
 summary = build_summary(command="run", run_dir=d, options=o, table=t, outcomes=f,
                         stopped=None, journal=journal)
+summary.exit_code, summary.outcomes["applied"], summary.to_json()   # RunSummary
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.config.settings import RunOptions
+from pipeline.core.manifest import Origin, RunSummary
 from pipeline.inputs.read import InputTable
 from pipeline.reports.report import count_outcomes, exit_code_for
 from pipeline.store.journal import Journal
@@ -46,8 +49,13 @@ def build_summary(
     outcomes: pl.DataFrame,
     stopped: str | None,
     journal: Journal | None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    costs: Mapping[str, Any] | None = None,
+    origin: Origin | None = None,
+    unfinished: bool = False,
+) -> RunSummary:
+    """The run's summary. `costs`: what its requests cost (`request_costs`; a validation
+    sends none); `origin`: where its rows came from (apply, undo, rerun); `unfinished`:
+    reports rebuilt of a run that did not end."""
     outcome_counts, codes = count_outcomes(outcomes)
     counts = journal.request_counts(login_path=options.api.profile.login_path) if journal else {}
     sessions = journal.sessions() if journal else []
@@ -55,7 +63,7 @@ def build_summary(
     if sessions and counts.get("first_sent_at"):  # key lookups go out before the session
         wall_s += max(0.0, sessions[0]["started_at"] - counts["first_sent_at"])
     requests = counts.get("requests", 0)
-    return {
+    entries = {
         "command": command,
         "run_dir": str(run_dir),
         "job": options.job_name,
@@ -83,8 +91,11 @@ def build_summary(
             unexpected_outcomes(outcomes, options.expected_failures), stopped=stopped is not None
         ),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **(extra or {}),
+        **(costs or {}),
+        **(origin.entries() if origin is not None else {}),
+        **({"unfinished": True} if unfinished else {}),
     }
+    return RunSummary.model_validate(entries)
 
 
 def unexpected_outcomes(outcomes: pl.DataFrame, expected: tuple[str, ...]) -> dict[str, int]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.api.client import QuivoClient
+from pipeline.core.manifest import Manifest
 from pipeline.send.executor import run_on_each
 from pipeline.store.codec import OrderCodec
 
@@ -187,13 +188,14 @@ class ImageSource:
         self.read_after_s = float(start) if start is not None else 0.0
 
     @classmethod
-    def of(cls, manifest: Mapping[str, Any]) -> ImageSource | None:
+    def of(cls, manifest: Manifest) -> ImageSource | None:
         """The images behind a run's preconditions: the plan it applies (`applies`) or
         the run it undoes (`undoes`); None when there are none or they cannot be read."""
-        if manifest.get("applies"):
-            path, table = Path(manifest["applies"]) / "plan-journal.sqlite", "before_images"
-        elif manifest.get("undoes"):
-            path, table = Path(manifest["undoes"]) / "journal.sqlite", "orders"
+        origin = manifest.origin
+        if origin.applies:
+            path, table = Path(origin.applies) / "plan-journal.sqlite", "before_images"
+        elif origin.undoes:
+            path, table = Path(origin.undoes) / "journal.sqlite", "orders"
         else:
             return None
         if not path.exists():

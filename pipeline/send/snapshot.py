@@ -386,11 +386,6 @@ class StoredImages(Mapping[int, Mapping[str, Any]]):
         return self._journal.before_image_count()
 
 
-def preconditions_of(manifest: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
-    """The per-order preconditions a run's manifest holds (apply, undo --apply)."""
-    return {int(k): dict(v) for k, v in (manifest.get("preconditions") or {}).items()}
-
-
 def request_costs(journal: Journal, rows: int, *, profile: ApiProfile) -> dict[str, Any]:
     """Requests by kind and per row (docs/reference/outputs.md, docs/plan-apply-undo.md): what the
     before-image read costs."""

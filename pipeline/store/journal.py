@@ -1,7 +1,7 @@
 """The run journal: SQLite in the run directory, the source of truth for reports
 (docs/durability.md).
 
-It holds the manifest (inputs with sha256, options; never a secret), every
+It holds the manifest (`Manifest`: inputs with sha256, options; never a secret), every
 request before it is sent and its answer when it arrives, every refetched
 order, and each row's final outcome. Writes are buffered and committed as a
 group: `await journal.durable()` returns once everything written so far is
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import OutputError, RunDirError
+from pipeline.core.manifest import Manifest, read_manifest
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.store.codec import OrderCodec
 from pipeline.store.schema import RESULT_COLUMNS, SCHEMA, RowResult
@@ -81,11 +82,11 @@ class Journal:
         return connection
 
     @classmethod
-    def create(cls, path: Path, manifest: dict[str, Any]) -> Journal:
+    def create(cls, path: Path, manifest: Manifest) -> Journal:
         try:
             connection = cls._connect(path)
             connection.executescript(SCHEMA)
-            connection.execute("INSERT INTO manifest VALUES (1, ?)", (json.dumps(manifest),))
+            connection.execute("INSERT INTO manifest VALUES (1, ?)", (manifest.dump(),))
         except sqlite3.Error as error:
             raise OutputError(f"cannot create the journal {path}: {error}") from None
         return cls(path, connection)
@@ -108,17 +109,22 @@ class Journal:
         return cls(path, connection)
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
+        """The run's manifest, brought up to date if an older quivo-bulk wrote it."""
         body = self._db.execute("SELECT body FROM manifest WHERE id = 1").fetchone()
         if body is None:
             raise RunDirError(f"{self.path}: the journal has no manifest")
-        manifest: dict[str, Any] = json.loads(body[0])
-        return manifest
+        try:
+            return read_manifest(json.loads(body[0]))
+        except RunDirError as error:
+            raise RunDirError(f"{self.path}: {error}") from None
+        except ValueError:
+            raise RunDirError(f"{self.path}: the manifest is not JSON") from None
 
-    def set_manifest(self, manifest: dict[str, Any]) -> None:
+    def set_manifest(self, manifest: Manifest) -> None:
         """Replace the manifest (what a run learned before sending, e.g. resolved keys)."""
         update = "UPDATE manifest SET body = ? WHERE id = 1"
-        self._writer.submit(self._db.execute, update, (json.dumps(manifest),)).result()
+        self._writer.submit(self._db.execute, update, (manifest.dump(),)).result()
         self.commit()
 
     def begin_session(self, command: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from pipeline.config.jobfile import JobFile
 from pipeline.config.settings import RunOptions
+from pipeline.core.manifest import RunSummary
 
 
 def _file_name(job_name: str) -> str:
@@ -46,20 +47,20 @@ def remembered_rate(job: JobFile) -> float | None:
     return _read(rate_file(job))
 
 
-def remember_rate(job: JobFile, summary: dict[str, Any]) -> Path | None:
+def remember_rate(job: JobFile, summary: RunSummary) -> Path | None:
     """Keep the rate an auto run found; return the file, or None when there is nothing to keep."""
     return _write(rate_file(job), summary)
 
 
-def _write(path: Path, summary: dict[str, Any]) -> Path | None:
-    rate = summary.get("rate") or {}
-    found = rate.get("found_per_s")
-    if not rate.get("auto") or not found:
+def _write(path: Path, summary: RunSummary) -> Path | None:
+    rate = summary.rate
+    found = rate.found_per_s if rate is not None else None
+    if rate is None or not rate.auto or not found:
         return None
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     body = {
         "found_per_s": found,
-        "run_dir": summary.get("run_dir"),
+        "run_dir": summary.run_dir,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     temporary = path.with_suffix(".tmp")
@@ -91,7 +92,7 @@ def rerun_rate(options: RunOptions, *, run_dir: Path, found: dict[str, Any] | No
     return replace(options, api=replace(options.api, rate_start_per_s=start))
 
 
-def remember_rerun_rate(options: RunOptions, *, run_dir: Path, summary: dict[str, Any]) -> None:
+def remember_rerun_rate(options: RunOptions, *, run_dir: Path, summary: RunSummary) -> None:
     """After a rerun of a job's run: the rate it found is the job's next start."""
     memory = _beside(run_dir, options)
     if memory is not None and memory.exists():

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.core.errors import RunDirError, UsageError
+from pipeline.core.manifest import read_summary
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -61,10 +62,10 @@ def check_fresh(run_dir: Path, *, prepared: bool = False) -> None:
 def _ended(run_dir: Path) -> bool:
     """The run's summary says it reached its end (exit 0 or 1; a stopped run's says 3)."""
     try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
+        summary = read_summary(json.loads((run_dir / "summary.json").read_text()))
+    except (OSError, ValueError, RunDirError):
         return False
-    return isinstance(summary, dict) and summary.get("exit_code") in (0, 1)
+    return summary.exit_code in (0, 1)
 
 
 def make_run_dir(run_dir: Path) -> None:

@@ -15,6 +15,7 @@ from aiohttp import BodyPartReader, web
 
 from pipeline.core.changes import ACTIONS, ADDRESS_TYPES
 from pipeline.core.errors import InputFileError, OptionsError
+from pipeline.core.manifest import Origin
 from pipeline.inputs.columns import CANONICAL, normalize
 from pipeline.ui.app import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state
 from pipeline.ui.drafts import Check, Draft
@@ -216,16 +217,16 @@ async def send(request: web.Request) -> web.Response:
     planned = draft.planned
     if planned is None:
         raise OptionsError("open the preview first: it shows what will be sent")
-    if planned.summary.get("stopped") or planned.unread:
+    if planned.summary.stopped or planned.unread:
         draft.forget_plan()  # the next preview reads the orders again
         more = ", ..." if len(planned.unread) > 5 else ""
         shown = ", ".join(map(str, planned.unread[:5])) + more
-        why = planned.summary.get("stopped") or f"not read: order {shown}"
+        why = planned.summary.stopped or f"not read: order {shown}"
         raise OptionsError(
             "the preview could not read every order, so it cannot be sent as shown"
             f" ({why}); open the preview again"
         )
-    cancels = int(planned.summary.get("cancels", 0))
+    cancels = planned.summary.cancels
     if cancels and body.get("confirm") != cancels:
         raise OptionsError(f"type the number of orders to cancel ({cancels}) to confirm")
     options = draft.options(ui.config.options)
@@ -243,7 +244,7 @@ async def send(request: web.Request) -> web.Response:
             progress_factory=progress,
             names=names,
             prepared_dir=True,
-            extra={"applies": str(planned.plan_dir)},
+            origin=Origin(applies=str(planned.plan_dir)),
             preconditions=planned.as_read,
         ),
     )

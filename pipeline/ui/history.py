@@ -17,6 +17,9 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.core.errors import RunDirError
+from pipeline.core.manifest import PlanSummary, RunSummary, read_plan_summary
+from pipeline.core.manifest import read_summary as read_run_summary
 from pipeline.store.journal import JOURNAL_NAME
 from pipeline.ui.drafts import DRAFT_FILE
 
@@ -45,17 +48,17 @@ class RunInfo:
     name: str
     path: Path
     state: str  # draft | unfinished | stopped | finished
-    summary: dict[str, Any] | None
+    summary: RunSummary | PlanSummary | None
     changed_at: float
 
     @property
     def outcomes(self) -> dict[str, int]:
-        return dict((self.summary or {}).get("outcomes", {}))
+        return dict(self.summary.outcomes) if isinstance(self.summary, RunSummary) else {}
 
 
-def _state(path: Path, summary: dict[str, Any] | None) -> str:
+def _state(path: Path, summary: RunSummary | PlanSummary | None) -> str:
     if summary is not None:
-        if summary.get("stopped") or summary.get("exit_code") == 3:
+        if summary.stopped or summary.exit_code == 3:
             return "stopped"
         return "finished"
     if (path / JOURNAL_NAME).exists():
@@ -63,12 +66,15 @@ def _state(path: Path, summary: dict[str, Any] | None) -> str:
     return "draft"
 
 
-def read_summary(path: Path) -> dict[str, Any] | None:
+def read_summary(path: Path) -> RunSummary | PlanSummary | None:
+    """The summary.json of a run (or a plan) in `path`; None: none, or not readable."""
     try:
         data = json.loads((path / "summary.json").read_text())
-    except (OSError, ValueError):
+        if isinstance(data, dict) and data.get("command") == "plan":
+            return read_plan_summary(data)
+        return read_run_summary(data)
+    except (OSError, ValueError, RunDirError):
         return None
-    return data if isinstance(data, dict) else None
 
 
 def run_info(path: Path) -> RunInfo | None:

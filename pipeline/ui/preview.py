@@ -37,14 +37,14 @@ def preview(result: PlanResult, *, limit: int) -> dict[str, Any]:
         for values in ranked.select(columns).head(limit).iter_rows()
     ]
     return {
-        "predictions": summary.get("predictions", {}),
-        "orders_changing": summary.get("orders_changing", 0),
-        "field_changes": summary.get("field_changes", {}),
-        "failures": summary.get("failures", {}),
-        "cancels": int(summary.get("cancels", 0)),
-        "will_change": int(summary.get("predictions", {}).get("will_change", 0)),
+        "predictions": summary.predictions,
+        "orders_changing": summary.orders_changing,
+        "field_changes": summary.field_changes,
+        "failures": {code: group.model_dump() for code, group in summary.failures.items()},
+        "cancels": summary.cancels,
+        "will_change": summary.predictions.get("will_change", 0),
         "rows": rows,
         "total": frame.height,
         "columns": columns,
-        "stopped": summary.get("stopped"),
+        "stopped": summary.stopped,
     }

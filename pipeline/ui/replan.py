@@ -31,7 +31,7 @@ def stale_draft(run_dir: Path, *, runs_dir: Path) -> Draft:
         journal.close()
     if not indexes:
         raise RunDirError(f"{run_dir.name} has no stale row to plan again")
-    options = RunOptions.from_manifest(manifest["options"])
+    options = RunOptions.from_manifest(manifest.options)
     prepared = prepare_again(run_dir, manifest, options)
     with tempfile.TemporaryDirectory() as folder:  # owner-only; gone once copied
         paths, _ = subset_inputs(prepared, indexes, Path(folder) / "stale" / "inputs")
