@@ -179,4 +179,5 @@ def read_excel(
         orient="col",
     )
     rows = [number for number, _ in data]
-    return Grid(frame, headers, rows, None, warnings, hidden & frozenset(rows))
+    header_line = records[position][0]
+    return Grid(frame, headers, rows, None, warnings, hidden & frozenset(rows), header_line)

@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import polars as pl
-
 from pipeline.errors import InputFileError
 from pipeline.inputs.read import (
     EXCEL_SUFFIXES,
@@ -31,7 +29,6 @@ from pipeline.inputs.read import (
     InputTable,
     read_inputs,
 )
-from pipeline.reports.report import write_csv
 from pipeline.run.prepare import Prepared, prepare
 from pipeline.run.runner import default_run_dir
 from pipeline.settings import Environment, RunOptions
@@ -74,9 +71,8 @@ class DraftSettings:
     address_type: str = "DELIVERY"
     sheet: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
-    edits: dict[str, dict[str, str | None]] = field(
-        default_factory=dict
-    )  # index -> header -> value
+    # `<upload number>:<her row>` -> header -> value
+    edits: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,7 +80,7 @@ class Check:
     """Every row's state after validation, in input order."""
 
     prepared: Prepared
-    original: InputTable  # the rows as uploaded (their row numbers are the ones shown)
+    original: InputTable  # the rows as read (their row numbers are her file's)
     status: list[str]  # "valid" | "invalid" | "duplicate" per row
     problems: dict[int, tuple[str, str, tuple[str, ...]]]  # index -> code, message, headers
 
@@ -212,11 +208,6 @@ class Draft:
                     return []
         return []
 
-    def _first_sheet(self) -> str:
-        """The sheet name an edited workbook keeps, so the same sheet option reads it."""
-        sheets = self.sheets()
-        return sheets[0] if sheets else "Sheet1"
-
     def choose(self, **choices: Any) -> None:
         """Change action, address_type, sheet or columns; edits stay unless the sheet changes."""
         with self._lock:
@@ -239,17 +230,17 @@ class Draft:
         )
 
     def check(self, base: RunOptions) -> Check:
-        """Validate every row (edits applied); cached until something changes."""
+        """Validate every row (edits applied); cached until something changes.
+
+        The fixed copies keep every row where her file has it, so the row numbers
+        read from them are her file's.
+        """
         with self._lock:
             if self._check is not None:
                 return self._check
             options = self.options(base)
             prepared = prepare(self.input_paths(), options=options, names=self.settings.names)
-            # Row numbers shown are the upload's: read it too only when the check reads a copy.
-            original = self._read_original(options) if self.settings.edits else prepared.table
-            if prepared.table.raw.height != original.raw.height:
-                raise InputFileError("the edited file lost rows; undo the last edit")
-            self._check = _checked(prepared, original)
+            self._check = _checked(prepared, prepared.table)
             return self._check
 
     def edit(self, *, index: int, header: str, value: str | None, base: RunOptions) -> Check:
@@ -263,30 +254,36 @@ class Draft:
             row[header] = value or None
             if all(v is None or not str(v).strip() for v in row.values()):
                 raise InputFileError("a row cannot be emptied here; delete it in your spreadsheet")
-            self.settings.edits.setdefault(str(index), {})[header] = value or None
-            self._write_fixed(check.original)
+            key = self._cell_key(check, index)
+            self.settings.edits.setdefault(key, {})[header] = value or None
+            self._write_fixed(self._read_original(self.options(base)))
             self.save()
             return self.check(base)
 
-    def _write_fixed(self, original: InputTable) -> None:
-        """The uploads with every edit applied, one file per upload, in the upload's kind."""
-        raw = original.raw
-        for header in {h for edits in self.settings.edits.values() for h in edits}:
-            if header not in raw.columns:
-                continue
-            column = raw[header].clone()
-            changes = [
-                (int(i), edits[header])
-                for i, edits in self.settings.edits.items()
-                if header in edits
-            ]
-            column.scatter([i for i, _ in changes], [v for _, v in changes])
-            raw = raw.with_columns(column)
+    def _cell_key(self, check: Check, index: int) -> str:
+        """An edit's key: the upload (by position) and her row number, `1:34`."""
+        raw = check.prepared.table.raw
+        name, row = raw["file"][index], int(raw["row"][index])
+        return f"{self.settings.names.index(name) + 1}:{row}"
+
+    def _write_fixed(self, table: InputTable) -> None:
+        """A copy of each upload with only the edited cells changed (see `fixed.py`)."""
+        from pipeline.ui.fixed import write_fixed
+
         private_dir(self.run_dir / "inputs" / "fixed")
-        for source, target in zip(original.files, self.input_paths(), strict=True):
-            frame = raw.filter(pl.col("file") == source.name).select(source.headers)
-            write_table(frame, target, sheet=self.settings.sheet or self._first_sheet())
-            target.chmod(0o600)
+        sources = {source.name: source for source in table.files}
+        for number, (upload, target, name) in enumerate(
+            zip(self.originals(), self.input_paths(), self.settings.names, strict=True), start=1
+        ):
+            edits = {
+                int(key.split(":", 1)[1]): cells
+                for key, cells in self.settings.edits.items()
+                if key.split(":", 1)[0] == str(number)
+            }
+            source = sources.get(name)
+            if source is None:
+                raise InputFileError(f"{name}: cannot be read any more; upload it again")
+            write_fixed(upload, target, source=source, sheet=self.settings.sheet, edits=edits)
 
     def plan(self, base: RunOptions, *, env: Environment) -> PlanResult:
         """The library's plan of this draft (every targeted order read; nothing sent).
@@ -322,17 +319,6 @@ class Draft:
         with self._lock:
             self.check(base)
             return self.input_paths()[0]
-
-
-def write_table(frame: pl.DataFrame, path: Path, *, sheet: str) -> None:
-    """Write text cells in the kind `path` names; CSV with the formula guard, read back exactly."""
-    suffix = path.suffix.lower()
-    if suffix in EXCEL_SUFFIXES:
-        frame.write_excel(path, worksheet=sheet, autofit=True)
-    elif suffix in PARQUET_SUFFIXES:
-        frame.write_parquet(path)
-    else:
-        write_csv(frame, path)
 
 
 def _checked(prepared: Prepared, original: InputTable) -> Check:

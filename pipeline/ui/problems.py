@@ -6,6 +6,7 @@ problem_fields(ErrorCode.MISSING_STATE, "state is required for US")  # ("state",
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from pipeline.inputs.columns import CANONICAL
 from pipeline.outcomes import ErrorCode
@@ -45,3 +46,23 @@ def problem_fields(code: ErrorCode | str, message: str) -> tuple[str, ...]:
     named = set(_WORDS.findall(message))
     found += [n for n in CANONICAL if n in named and n not in found and n not in _CODE_ONLY]
     return tuple(found)
+
+
+def her_key(columns: Sequence[str]) -> str | None:
+    """The column of a plan or report naming orders by her shop's key (`Bestellnummer`,
+    read as orderIdentifier or orderReference), shown beside Quivo's orderId; None
+    when her file named them by orderId."""
+    from pipeline.errors import InputFileError
+    from pipeline.inputs.columns import match_columns
+    from pipeline.outcomes import LEADING_COLUMNS
+
+    for column in columns:
+        if column in LEADING_COLUMNS:
+            continue
+        try:
+            field = match_columns([column]).fields.get(column)
+        except InputFileError:
+            continue
+        if field in ("orderIdentifier", "orderReference"):
+            return column
+    return None

@@ -25,8 +25,14 @@ CHANGES = "changes"  # `field: old -> new`, in runs that took before-images
 
 
 def grid_columns(results: pl.DataFrame | None) -> tuple[str, ...]:
-    with_changes = results is not None and CHANGES in results.columns
-    return (*GRID_COLUMNS, CHANGES) if with_changes else GRID_COLUMNS
+    """The results grid's columns: her order key (if she named orders by it) beside orderId."""
+    from pipeline.ui.problems import her_key
+
+    if results is None:
+        return GRID_COLUMNS
+    key = her_key(results.columns)
+    columns = GRID_COLUMNS if key is None else ("row", key, *GRID_COLUMNS[1:])
+    return (*columns, CHANGES) if CHANGES in results.columns else columns
 
 
 def run_dir_of(request: web.Request) -> Path:
@@ -152,9 +158,11 @@ async def result_rows(request: web.Request) -> web.Response:
         return web.json_response({"total": 0, "offset": 0, "rows": []})
     if errors_only:
         results = results.filter(~pl.col("outcome").is_in(["applied", "duplicate", "unchanged"]))
-    window = results.slice(offset, limit).select(grid_columns(results))
+    columns = grid_columns(results)
+    window = results.slice(offset, limit).select(columns)
+    at = columns.index("outcome")
     rows = [
-        {"index": offset + i, "status": cells[3], "cells": [_text(c) for c in cells]}
+        {"index": offset + i, "status": cells[at], "cells": [_text(c) for c in cells]}
         for i, cells in enumerate(window.iter_rows())
     ]
     return web.json_response({"total": results.height, "offset": offset, "rows": rows})
