@@ -90,3 +90,33 @@ async def test_a_fixed_csv_keeps_its_separator_encoding_and_other_lines(
     await edit(ui, name, rows[3]["index"], "Kommentar", "Bitte klingeln")
     got = await fixed(ui, name)
     assert got == b"\xef\xbb\xbf" + text.replace("4100032;;", "4100032;Bitte klingeln;").encode()
+
+
+async def test_she_leaves_a_column_out_and_skips_the_hidden_row(
+    ui: tuple[str, str, object],
+) -> None:
+    url, token, client = ui
+    assert isinstance(client, aiohttp.ClientSession)
+    name = await upload(ui, WORKBOOK.name, WORKBOOK.read_bytes(), action="update")
+    rows = rows_by_number((await grid(ui, name))["rows"])  # type: ignore[arg-type]
+    assert rows[20]["hidden"]
+    assert not rows[19]["hidden"]
+    async with client.get(f"{url}/draft/{name}/columns") as answer:
+        assert '<option value="-">not used</option>' in await answer.text()
+    body = {"action": "update", "columns": {"Kommentar": "-"}}
+    async with client.post(
+        f"{url}/draft/{name}/columns", json=body, headers={HEADER: token}
+    ) as answer:
+        assert answer.status == 200
+    rows = rows_by_number((await grid(ui, name))["rows"])  # type: ignore[arg-type]
+    assert rows[10]["status"] == "valid"  # the long comment is not sent
+    async with client.get(f"{url}/draft/{name}/check") as answer:
+        page = await answer.text()
+    assert "--skip-hidden-rows" not in page
+    assert 'id="hidden-rows"' in page
+    async with client.post(
+        f"{url}/draft/{name}/hidden", json={"skip": True}, headers={HEADER: token}
+    ) as answer:
+        assert answer.status == 200
+    rows = rows_by_number((await grid(ui, name))["rows"])  # type: ignore[arg-type]
+    assert sorted(rows) == [n for n in range(4, 24) if n != 20]

@@ -175,6 +175,7 @@ def create_app(config: UiConfig, *, env: Environment) -> web.Application:
             web.get("/draft/{name}/check", drafts.check_page),
             web.get("/draft/{name}/rows", drafts.grid_rows),
             web.post("/draft/{name}/cell", drafts.edit_cell),
+            web.post("/draft/{name}/hidden", drafts.hidden_rows),
             web.get("/draft/{name}/fixed", drafts.fixed_file),
             web.get("/draft/{name}/preview", drafts.preview_page),
             web.post("/draft/{name}/send", drafts.send),

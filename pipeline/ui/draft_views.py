@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from pipeline.errors import InputFileError, OptionsError
-from pipeline.inputs.columns import CANONICAL, normalize
+from pipeline.inputs.columns import CANONICAL, NOT_USED, normalize
 from pipeline.run.changes import ACTIONS, ADDRESS_TYPES
 from pipeline.ui.app import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state
 from pipeline.ui.drafts import Check, Draft
@@ -107,6 +107,7 @@ async def columns_page(request: web.Request) -> web.Response:
                     "header": header,
                     "field": field,
                     "synonym": field is not None and normalize(header) != normalize(field),
+                    "not_used": draft.settings.columns.get(header) == NOT_USED,
                     "chosen": draft.settings.columns.get(header, ""),
                 }
             )
@@ -118,6 +119,7 @@ async def columns_page(request: web.Request) -> web.Response:
         rows=rows,
         error=error,
         fields=CANONICAL,
+        not_used=NOT_USED,
         sheets=draft.sheets(),
         actions=ACTIONS,
         address_types=ADDRESS_TYPES,
@@ -129,7 +131,8 @@ async def save_columns(request: web.Request) -> web.Response:
     body = json_body(await request.json())
     mapping = body.get("columns") or {}
     if not isinstance(mapping, dict) or any(
-        not isinstance(v, str) or (v not in CANONICAL and not v.startswith("customAttributes."))
+        not isinstance(v, str)
+        or (v not in CANONICAL and v != NOT_USED and not v.startswith("customAttributes."))
         for v in mapping.values()
     ):
         raise OptionsError("a column can be read as one of the listed fields only")
@@ -149,8 +152,21 @@ async def check_page(request: web.Request) -> web.Response:
         draft=draft,
         counts=check.counts(),
         headers=check.headers,
-        warnings=check.prepared.table.warnings,
+        warnings=[w for w in check.prepared.table.warnings if "hidden (filtered" not in w],
+        hidden=check.hidden,
+        skip_hidden=draft.settings.skip_hidden,
     )
+
+
+async def hidden_rows(request: web.Request) -> web.Response:
+    """Send the rows her workbook hides, or leave them out: {"skip": true | false}."""
+    draft = draft_of(request)
+    body = json_body(await request.json())
+    skip = body.get("skip")
+    if not isinstance(skip, bool):
+        raise web.HTTPBadRequest(text="skip is true or false")
+    await asyncio.to_thread(draft.choose, skip_hidden=skip)
+    return web.json_response({"next": f"/draft/{draft.name}/check"})
 
 
 async def grid_rows(request: web.Request) -> web.Response:

@@ -71,6 +71,7 @@ class DraftSettings:
     address_type: str = "DELIVERY"
     sheet: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    skip_hidden: bool = False  # leave out the rows her workbook hides (filtered out)
     # `<upload number>:<her row>` -> header -> value
     edits: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
@@ -83,6 +84,11 @@ class Check:
     original: InputTable  # the rows as read (their row numbers are her file's)
     status: list[str]  # "valid" | "invalid" | "duplicate" per row
     problems: dict[int, tuple[str, str, tuple[str, ...]]]  # index -> code, message, headers
+
+    @property
+    def hidden(self) -> dict[str, tuple[int, ...]]:
+        """Per file, the rows her workbook hides (filtered out), sent or not."""
+        return {f.name: f.hidden_rows for f in self.prepared.table.files if f.hidden_rows}
 
     @property
     def headers(self) -> list[str]:
@@ -107,6 +113,7 @@ class Check:
         picked = raw.select(self.headers)[list(indexes)]
         rows_shown = self.original.raw["row"].gather(list(indexes)).to_list()
         files = raw["file"].gather(list(indexes)).to_list()
+        hidden = {(name, row) for name, rows in self.hidden.items() for row in rows}
         out = []
         for position, (index, cells) in enumerate(zip(indexes, picked.iter_rows(), strict=True)):
             code, message, marked = self.problems.get(index, (None, None, ()))
@@ -116,6 +123,7 @@ class Check:
                     "row": rows_shown[position],
                     "file": files[position],
                     "status": self.status[index],
+                    "hidden": (files[position], rows_shown[position]) in hidden,
                     "code": code,
                     "message": message,
                     "marked": list(marked),
@@ -194,6 +202,7 @@ class Draft:
             address_type=self.settings.address_type,
             sheet=self.settings.sheet,
             columns=dict(self.settings.columns),
+            skip_hidden_rows=self.settings.skip_hidden,
         )
 
     def sheets(self) -> list[str]:
@@ -214,7 +223,7 @@ class Draft:
             if "sheet" in choices and choices["sheet"] != self.settings.sheet:
                 self.settings.edits = {}  # they were cells of the other sheet
             for key, value in choices.items():
-                if key not in ("action", "address_type", "sheet", "columns"):
+                if key not in ("action", "address_type", "sheet", "columns", "skip_hidden"):
                     raise ValueError(f"unknown draft setting {key!r}")
                 setattr(self.settings, key, value)
             if self.settings.edits:

@@ -111,7 +111,7 @@ function setupGrid() {
   function rowAt(i) { const p = pages.get(Math.floor(i / PAGE)); return p ? p[i % PAGE] : undefined; }
   function cellsOf(row) {
     if (!editable) return row.cells;
-    return [row.row, ...row.cells, row.message || (row.status === "duplicate" ? "duplicate: sent once" : "")];
+    return [row.hidden ? row.row + " (hidden)" : row.row, ...row.cells, row.message || (row.status === "duplicate" ? "duplicate: sent once" : "")];
   }
   function render() {
     frame = 0;
@@ -122,7 +122,7 @@ function setupGrid() {
     for (let i = first; i < last; i++) {
       const row = rowAt(i);
       const line = document.createElement("div");
-      line.className = "grid-row " + (row ? row.status : "loading");
+      line.className = "grid-row " + (row ? row.status : "loading") + (row && row.hidden ? " hidden-row" : "");
       line.style.top = i * ROW_PX + "px";
       line.style.gridTemplateColumns = template;
       line.dataset.position = i;
@@ -190,6 +190,14 @@ function setupGrid() {
   load(0);
 }
 
+function setupHidden() {
+  const box = document.getElementById("hidden-rows");
+  if (!box) return;
+  box.querySelectorAll('input[name="skip-hidden"]').forEach((radio) => {
+    radio.addEventListener("change", () => postAndGo(box.dataset.post, { skip: radio.value === "skip" }));
+  });
+}
+
 function setupSend() {
   const form = document.getElementById("send");
   if (!form) return;
@@ -243,5 +251,5 @@ function setupActions() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  setupUpload(); setupColumns(); setupGrid(); setupSend(); setupProgress(); setupActions();
+  setupUpload(); setupColumns(); setupGrid(); setupHidden(); setupSend(); setupProgress(); setupActions();
 });
