@@ -7,6 +7,7 @@ library) and renders a page or answers JSON for the page's script.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from aiohttp import BodyPartReader, web
 from pipeline.errors import InputFileError, OptionsError
 from pipeline.inputs.columns import CANONICAL, NOT_USED, normalize
 from pipeline.run.changes import ACTIONS, ADDRESS_TYPES
+from pipeline.run.journal import JOURNAL_NAME
+from pipeline.settings import RunOptions
 from pipeline.ui.app import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state
 from pipeline.ui.drafts import Check, Draft
 from pipeline.ui.history import run_path
@@ -60,10 +63,36 @@ async def upload(request: web.Request) -> web.Response:
             choices[part.name] = (await part.text()).strip()
     ui = state(request)
     draft = await asyncio.to_thread(Draft.create, ui.config.runs_dir, uploads=uploads)
+    try:
+        job = _job_choices(ui.config.job_files(), choices.get("job"))
+        draft.choose(**(_choices(choices) | job))
+        await asyncio.to_thread(_readable, draft, ui.config.options)
+    except Exception:
+        await asyncio.to_thread(shutil.rmtree, draft.run_dir, True)  # refused: no draft left
+        raise
     ui.drafts[draft.name] = draft
-    job = _job_choices(ui.config.job_files(), choices.get("job"))
-    draft.choose(**(_choices(choices) | job))
     return web.json_response({"next": f"/draft/{draft.name}/columns"})
+
+
+def _readable(draft: Draft, options: RunOptions) -> None:
+    """Refuse an empty or unreadable upload at once, with the reason; a file whose columns
+    are not understood yet goes on to the Columns step, where they can be chosen."""
+    try:
+        draft.read_uploads(options)
+    except InputFileError as error:
+        if "no order key column" not in str(error):
+            raise
+
+
+async def delete(request: web.Request) -> web.Response:
+    """Delete a draft (nothing was sent from it): its folder and uploads go."""
+    ui = state(request)
+    draft = draft_of(request)
+    if (draft.run_dir / JOURNAL_NAME).exists() or (draft.run_dir / "summary.json").exists():
+        raise OptionsError("this is a run, not a draft; runs are kept")
+    ui.drafts.pop(draft.name, None)
+    await asyncio.to_thread(shutil.rmtree, draft.run_dir)
+    return web.json_response({"next": "/runs"})
 
 
 def _job_choices(jobs: dict[str, Path], name: str | None) -> dict[str, Any]:
@@ -175,8 +204,26 @@ async def grid_rows(request: web.Request) -> web.Response:
     check = await checked(request, draft)
     offset, limit, errors_only = grid_window(request)
     indexes = check.indexes(errors_only=errors_only)
-    rows = check.rows(indexes[offset : offset + limit])
+    rows = worded(request, check.rows(indexes[offset : offset + limit]))
     return web.json_response({"total": len(indexes), "offset": offset, "rows": rows})
+
+
+def worded(request: web.Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's problem as a sentence in the page's language (`problem`); the code and
+    the check's own message stay as the detail."""
+    from pipeline.ui.app import tr
+    from pipeline.ui.words import SENTENCES
+
+    say = tr(request).gettext
+    for row in rows:
+        code = row.get("code")
+        if code in SENTENCES:
+            row["problem"] = say(SENTENCES[code])
+        elif row["status"] == "duplicate":
+            row["problem"] = say(SENTENCES["duplicate"])
+        else:
+            row["problem"] = None
+    return rows
 
 
 async def edit_cell(request: web.Request) -> web.Response:
@@ -193,7 +240,8 @@ async def edit_cell(request: web.Request) -> web.Response:
     check = await asyncio.to_thread(
         lambda: draft.edit(index=index, header=header, value=text, base=options)
     )
-    return web.json_response({"row": check.rows([index])[0], "counts": check.counts()})
+    row = worded(request, check.rows([index]))[0]
+    return web.json_response({"row": row, "counts": check.counts()})
 
 
 async def fixed_file(request: web.Request) -> web.FileResponse:
@@ -202,15 +250,76 @@ async def fixed_file(request: web.Request) -> web.FileResponse:
     return attachment(path, f"fixed-{draft.settings.names[0]}")
 
 
+def preview_key(draft: Draft) -> str:
+    return f"preview:{draft.name}"
+
+
 async def preview_page(request: web.Request) -> web.Response:
-    """Step 4: the plan: per row old -> new, what will fail and why; cancels to confirm."""
+    """Step 4: the plan: per row old -> new, what will fail and why; cancels to confirm.
+
+    Reading the orders is a background task with live progress and a Stop button, as
+    sending is: this page shows the progress until the plan is there, then the plan.
+    """
     from pipeline.ui.preview import preview
 
     ui = state(request)
     draft = draft_of(request)
-    result = await asyncio.to_thread(draft.plan, ui.config.options, env=ui.env)
-    shown = preview(result, limit=PAGE_ROWS_MAX)
-    return render(request, "preview.html", step="preview", draft=draft, preview=shown)
+    planned = draft.planned
+    task = ui.tasks.get(preview_key(draft))
+    if planned is None:
+        if task is not None and task.state == "failed" and not ui.tasks.running(preview_key(draft)):
+            ui.tasks.forget(preview_key(draft))
+            raise OptionsError(task.error or "the preview failed")
+        if task is None or task.state != "running":
+            await checked(request, draft)  # a file that does not read fails here, at once
+            options, env = ui.config.options, ui.env
+            ui.tasks.start(
+                draft.run_dir,
+                "preview",
+                lambda progress: draft.plan(options, env=env, progress_factory=progress),
+                key=preview_key(draft),
+            )
+        return render(request, "preview.html", step="preview", draft=draft, reading=True)
+    shown = preview(planned, limit=PAGE_ROWS_MAX)
+    return render(
+        request,
+        "preview.html",
+        step="preview",
+        draft=draft,
+        preview=shown,
+        reading=False,
+        read_at=planned.summary.get("finished_at"),
+    )
+
+
+async def preview_events(request: web.Request) -> web.StreamResponse:
+    """The preview's progress as server-sent events (orders read / total, time left)."""
+    from pipeline.ui.run_views import stream
+
+    draft = draft_of(request)
+    task = state(request).tasks.get(preview_key(draft))
+    if task is None:
+        raise web.HTTPNotFound(text="no preview is being read")
+    return await stream(request, task)
+
+
+async def preview_stop(request: web.Request) -> web.Response:
+    """Stop reading the orders; the preview shows what was read and cannot be sent."""
+    draft = draft_of(request)
+    task = state(request).tasks.get(preview_key(draft))
+    if task is None or task.state != "running":
+        raise OptionsError("the preview is not being read")
+    task.stop()
+    return web.json_response({"stopping": True})
+
+
+async def preview_again(request: web.Request) -> web.Response:
+    """Read the orders again (someone may have changed them since)."""
+    draft = draft_of(request)
+    if state(request).tasks.running(preview_key(draft)):
+        raise OptionsError("the preview is being read already")
+    draft.forget_plan()
+    return web.json_response({"next": f"/draft/{draft.name}/preview"})
 
 
 async def send(request: web.Request) -> web.Response:

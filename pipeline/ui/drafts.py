@@ -30,7 +30,8 @@ from pipeline.inputs.read import (
     read_inputs,
 )
 from pipeline.run.prepare import Prepared, prepare
-from pipeline.run.runner import default_run_dir
+from pipeline.run.progress import Progress
+from pipeline.run.runner import ProgressFactory, default_run_dir
 from pipeline.settings import Environment, RunOptions
 from pipeline.ui.problems import problem_fields
 
@@ -141,6 +142,7 @@ class Draft:
         self.settings = settings
         self._check: Check | None = None
         self._plan: PlanResult | None = None
+        self._generation = 0  # counts changes: a plan read before one is not kept
         # Requests run these in worker threads: one at a time per draft, so the grid's
         # page requests share one check and an edit never meets a half-made one.
         self._lock = threading.RLock()
@@ -180,6 +182,7 @@ class Draft:
         write_private(self.run_dir / DRAFT_FILE, json.dumps(asdict(self.settings)).encode())
         self._check = None
         self._plan = None
+        self._generation += 1
 
     @property
     def name(self) -> str:
@@ -229,6 +232,10 @@ class Draft:
             if self.settings.edits:
                 self._write_fixed(self._read_original(self.options(RunOptions())))
             self.save()
+
+    def read_uploads(self, base: RunOptions) -> InputTable:
+        """The uploads read as tables (raises InputFileError for an empty or unreadable one)."""
+        return self._read_original(self.options(base))
 
     def _read_original(self, options: RunOptions) -> InputTable:
         return read_inputs(
@@ -294,24 +301,33 @@ class Draft:
                 raise InputFileError(f"{name}: cannot be read any more; upload it again")
             write_fixed(upload, target, source=source, sheet=self.settings.sheet, edits=edits)
 
-    def plan(self, base: RunOptions, *, env: Environment) -> PlanResult:
+    def plan(
+        self, base: RunOptions, *, env: Environment, progress_factory: ProgressFactory = Progress
+    ) -> PlanResult:
         """The library's plan of this draft (every targeted order read; nothing sent).
 
         Made again after any edit or choice; each plan gets its own folder in `plans/`.
         """
-        with self._lock:
-            if self._plan is None:
-                from pipeline.run.planfile import plan_files
+        from pipeline.run.planfile import plan_files
 
-                self.check(base)
-                self._plan = plan_files(
-                    self.input_paths(),
-                    options=self.options(base),
-                    env=env,
-                    out=default_run_dir("plan", root=private_dir(self.run_dir / "plans")),
-                    names=self.settings.names,
-                )
-            return self._plan
+        with self._lock:  # held only to start: the grid stays usable while orders are read
+            if self._plan is not None:
+                return self._plan
+            self.check(base)
+            generation = self._generation
+            paths, options = self.input_paths(), self.options(base)
+        result = plan_files(
+            paths,
+            options=options,
+            env=env,
+            out=default_run_dir("plan", root=private_dir(self.run_dir / "plans")),
+            names=self.settings.names,
+            progress_factory=progress_factory,
+        )
+        with self._lock:
+            if generation == self._generation:  # nothing was edited meanwhile
+                self._plan = result
+        return result
 
     def forget_plan(self) -> None:
         """The next preview reads the orders again (this plan is not to be sent)."""
