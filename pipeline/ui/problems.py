@@ -43,6 +43,9 @@ def problem_fields(code: ErrorCode | str, message: str) -> tuple[str, ...]:
         found = list(CODE_FIELDS.get(ErrorCode(code), ()))
     except ValueError:
         found = []
+    if code == ErrorCode.CONFLICTING_ROWS:  # `city is 'Graz' here but ...; zip is ...`
+        said = (part.split(" ", 1)[0] for part in message.split("; "))
+        return tuple(found + [f for f in dict.fromkeys(said) if f in CANONICAL and f not in found])
     named = set(_WORDS.findall(message))
     found += [n for n in CANONICAL if n in named and n not in found and n not in _CODE_ONLY]
     return tuple(found)
