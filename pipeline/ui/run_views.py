@@ -48,8 +48,12 @@ def run_dir_of(request: web.Request) -> Path:
     """The run the URL names: a run directory under the runs folder, or one this UI started."""
     ui = state(request)
     name = request.match_info["name"]
+    path = run_path(ui.config.runs_dir, name)
     task = ui.tasks.get(name)
-    path = task.run_dir if task is not None else run_path(ui.config.runs_dir, name)
+    if path is None and task is not None and task.run_dir.name == name:
+        path = task.run_dir  # started here, nothing written yet
+    if path is None and task is not None and isinstance(task.result, RunResult):
+        path = task.result.run_dir  # the run an undo made, under its own name
     if path is None:
         raise web.HTTPNotFound(text="no such run under the runs directory")
     return path

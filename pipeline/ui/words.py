@@ -121,5 +121,6 @@ COLUMNS = {
     "problem": N_("problem"),
     "errorCode": N_("code"),
     "error": N_("detail"),
+    "detail": N_("detail"),
     "file": N_("file"),
 }

@@ -93,7 +93,7 @@ function setupGrid() {
   head.className = "grid-head";
   head.setAttribute("role", "row");
   head.setAttribute("aria-rowindex", "1");
-  const template = shown.map((c) => (c === "row" ? "80px" : c === "problem" || c === "error" || c === "detail" ? "minmax(220px, 2fr)" : "minmax(110px, 1fr)")).join(" ");
+  const template = shown.map((c) => (c === "row" ? "120px" : c === "problem" || c === "error" || c === "detail" ? "minmax(220px, 2fr)" : "minmax(110px, 1fr)")).join(" ");
   head.style.gridTemplateColumns = template;
   shown.forEach((c, n) => {
     const d = document.createElement("div");
