@@ -163,27 +163,26 @@ def plan_changes(checked: CheckedRows, *, locate: Callable[[int], str]) -> Plan:
     multi = groups.filter(sizes > 1)
     in_order = multi["index"].explode().sort().to_list()
 
+    actions: list[str] = []  # per row of `in_order`, its action (shared strings)
+
     def claims() -> Iterator[tuple[int, int, dict[str, Value]]]:
         for index in in_order:
             change = checked.change(index)
+            actions.append(change.action)
             yield index, change.order_id, change.claims()
 
     conflicts = conflict_messages(claims(), locate=locate)
     kept: dict[int, list[Change]] = defaultdict(list)
     first_of: dict[tuple[object, ...], int] = {}
-    for index in in_order:
-        change = checked.change(index)
-        if index in conflicts:
+    for index, action in zip(in_order, actions, strict=True):
+        if index in conflicts:  # rejected: its Change is not built again
+            order_id = checked.order_ids[index]
+            message = conflicts[index]
             rejections.append(
-                Rejection(
-                    index,
-                    change.order_id,
-                    change.action,
-                    ErrorCode.CONFLICTING_ROWS,
-                    conflicts[index],
-                )
+                Rejection(index, order_id, action, ErrorCode.CONFLICTING_ROWS, message)
             )
             continue
+        change = checked.change(index)
         identity = (change.order_id, change.action, change.address_type, *change.claims().items())
         original = first_of.setdefault(identity, index)
         if original == index:
