@@ -116,3 +116,32 @@ async def test_a_draft_can_be_deleted(
         status, answer = await press(client, f"{url}/draft/{name}/delete", token)
         assert status == 200
         assert not (runs / name).exists()
+
+
+async def test_the_preview_reads_in_the_background_and_can_be_stopped(
+    sandbox: SandboxThread, tmp_path: Path, client_for: Any
+) -> None:
+    from tests.conftest import comment_file
+    from tests.ui_helpers import read_preview
+
+    path, _ = comment_file(sandbox, tmp_path, 30, "slowly")
+    slow = options_for(sandbox, rate=10.0)  # 30 reads: 3 s
+    with running_ui(tmp_path / "runs", options=slow, env=env_for(sandbox)) as (url, token):
+        client = await client_for(url, token)
+        form = aiohttp.FormData()
+        form.add_field("files", path.read_bytes(), filename="comments.csv")
+        form.add_field("action", "update")
+        async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
+            name = str((await answer.json())["next"]).split("/")[2]
+        status, text = await page(client, f"{url}/draft/{name}/preview")
+        assert status == 200
+        assert 'id="progress"' in text  # answered at once: the orders are read meanwhile
+        snapshot = await events_until(client, f"{url}/draft/{name}/preview/events", done=3)
+        assert snapshot["total"] == 30  # orders read / total
+        status, _ = await page(client, f"{url}/runs")
+        assert status == 200  # the other pages stay usable
+        status, _ = await press(client, f"{url}/draft/{name}/preview/stop", token)
+        assert status == 200
+        text = await read_preview(client, url, name)
+        assert "stopped early" in text
+        assert 'id="send-button" disabled' in text

@@ -112,6 +112,20 @@ def test_her_trial_in_german_and_english(
         edit_with_keyboard(page, "invalid_zip", "PLZ", "F2", "02134")
         assert row_numbers(page) == before  # her rows keep Excel's numbers
         assert page.inner_text('[data-count="invalid"]') == "0"
+        # Arrows move between cells; F2 opens one, Escape leaves it unchanged.
+        page.locator('.grid-row[data-position="0"] div[data-column="Ort"]').click()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowRight")
+        focused = page.evaluate(
+            "[document.activeElement.dataset.column,"
+            " document.activeElement.parentElement.dataset.position]"
+        )
+        assert focused == ["Bundesland", "1"]
+        page.keyboard.press("F2")
+        page.keyboard.type("Tirol")
+        page.keyboard.press("Escape")
+        assert page.get_attribute("#grid", "data-edits") == "2"  # nothing saved
+        assert page.locator(".grid-row input").count() == 0
 
         with page.expect_download() as fixed_download:
             page.click("#download-fixed")
@@ -144,6 +158,8 @@ def test_her_trial_in_german_and_english(
         page.wait_for_url("**/send")
         page.wait_for_selector("#progress[data-finished]", timeout=60_000)
         assert page.get_attribute("#progress", "data-finished") == "finished"
+        assert page.is_hidden("#stop")  # no Stop once finished
+        assert page.is_visible("#to-results")
         steps.check(6, "send")
 
         page.click("#to-results")

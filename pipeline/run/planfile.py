@@ -105,6 +105,7 @@ async def _read_all(
         progress.rows([Outcome.UNCHANGED if answer.ok else Outcome.FAILED])  # read / not
 
     async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
+        progress.bind_halt(client.halt)  # the UI's Stop: no order read after it
         if await client.login():
             await run_on_each(
                 order_ids, read, max_at_once=options.api.concurrency * 4, stop=client.stop
