@@ -176,8 +176,10 @@ function setupGrid() {
       }
       out.appendChild(line);
     }
-    rowsBox.replaceChildren(out);
-    if (focused && target) target.focus({ preventScroll: true });
+    const keep = focused || rowsBox.contains(document.activeElement);
+    rowsBox.replaceChildren(out); // may blur the old cell: focus goes to its successor
+    focused = keep;
+    if (keep && target) target.focus({ preventScroll: true });
     if (!target && total && !rowsBox.querySelector('[tabindex="0"]')) {
       const any = rowsBox.querySelector('[role="gridcell"]');
       if (any) any.tabIndex = 0; // one cell is always reachable by Tab
