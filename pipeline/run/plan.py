@@ -91,7 +91,7 @@ def _field_name(path: str) -> str:
     )
 
 
-SHOWN_OTHERS = 3  # rows a conflict message names; the rest are counted
+SHOWN_OTHERS = 2  # rows a conflict message names; the rest are counted
 
 
 def conflict_messages(

@@ -353,10 +353,11 @@ def _checked(prepared: Prepared, original: InputTable) -> Check:
     for source in prepared.table.files:
         for header, canonical in source.columns.fields.items():
             headers_for.setdefault(canonical, []).append(header)
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per set of cells marked
     for rejection in prepared.plan.rejections:
         status[rejection.index] = "invalid"
         fields = problem_fields(rejection.code, rejection.message)
-        marked = tuple(h for f in fields for h in headers_for.get(f, ()))
+        marked = shared.setdefault(fields, tuple(h for f in fields for h in headers_for.get(f, ())))
         problems[rejection.index] = (rejection.code.value, rejection.message, marked)
     for duplicate in prepared.plan.duplicates:
         status[duplicate.index] = "duplicate"
