@@ -172,6 +172,7 @@ def test_her_trial_in_german_and_english(
         ten = int(fixed.filter(pl.col("row") == 10)["orderId"][0])
         assert state_of(sandbox).order(ten, touch=False)["comment"] == NEW_COMMENT  # type: ignore[index]
         assert "UTC" not in page.inner_text("h1 time")  # her time zone, not UTC
+        assert "--skip-hidden-rows" not in page.content()  # no command-line flag named
         steps.check(7, "results")
 
         page.click("#undo")

@@ -181,7 +181,7 @@ async def check_page(request: web.Request) -> web.Response:
         draft=draft,
         counts=check.counts(),
         headers=check.headers,
-        warnings=[w for w in check.prepared.table.warnings if "hidden (filtered" not in w],
+        warnings=[w for w in check.prepared.table.warnings if "--skip-hidden-rows" not in w],
         hidden=check.hidden,
         skip_hidden=draft.settings.skip_hidden,
     )

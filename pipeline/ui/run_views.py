@@ -169,7 +169,15 @@ async def results_page(request: web.Request) -> web.Response:
         undo=undo_offer(run_dir, info.state, results),
         rerun=await asyncio.to_thread(rerun_offer, run_dir, info.state, results),
         stale=stale_rows(results),
+        notes=notes_of(info.summary),
     )
+
+
+def notes_of(summary: dict[str, Any] | None) -> list[str]:
+    """How the file was read (the run's warnings); hidden rows are said by the Check step
+    in words, not by the command-line flag the CLI's warning names."""
+    warnings = (summary or {}).get("warnings") or []
+    return [str(w) for w in warnings if "--skip-hidden-rows" not in str(w)]
 
 
 _NOTHING_HERE = "nothing was sent in this run, so it has no results; see the history"
