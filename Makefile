@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser check format test test-fast demo docs sandbox bench sample-data clean
+.PHONY: install browser check format test test-fast demo docs sandbox bench sample-data clean i18n
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,12 @@ sample-data: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache runs site
+
+# The UI's German catalogue: new messages of the templates and pipeline/ui go into
+# pipeline/ui/locale/de/LC_MESSAGES/messages.po, to be translated there (a test fails
+# while one is not).
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -k n_:1,2 --no-location --omit-header \
+		--sort-output -o pipeline/ui/locale/messages.pot .
+	$(BIN)/pybabel update -i pipeline/ui/locale/messages.pot -d pipeline/ui/locale -l de \
+		--width 100 --ignore-obsolete

@@ -520,6 +520,56 @@ def build_shop_xlsx(ids: dict[str, list[int]]) -> None:
     workbook.close()
 
 
+def build_bestellungen_xlsx(ids: dict[str, list[int]]) -> None:
+    """The browser UI's trial workbook, as an operations person's shop export comes: a
+    title and a blank row above German headers, the shop's order numbers, zips stored as
+    numbers, countries written out, a 300-character comment (too long), a missing city
+    (Excel's row 7), a zip that lost its zero (row 16), one row hidden by a filter (row
+    20), and a second sheet "Stornierungen" of 10 cancels."""
+    number = shop_numbers()
+    p = ids["PROCESSING"]
+    header = ["Bestellnummer", "Empfänger", "Straße", "PLZ", "Ort", "Bundesland", "Land",
+              "Kommentar"]  # fmt: skip
+    places = [
+        (1010, "Wien", "", "Österreich"),
+        (8010, "Graz", "", "Österreich"),
+        (1067, "Dresden", "", "Deutschland"),
+        (10115, "Berlin", "", "Deutschland"),
+        (2134, "Boston", "MA", "USA"),
+    ]
+    workbook = xlsxwriter.Workbook(HERE / "Bestellungen_Dezember.xlsx")
+    sheet = workbook.add_worksheet("Bestellungen")
+    five = workbook.add_format({"num_format": "00000"})
+    sheet.write_string(0, 0, "Adressänderungen Dezember 2026")
+    sheet.write_row(2, 0, header)
+    sheet.set_column(0, 0, 14)
+    sheet.set_column(7, 7, 40)
+    for position in range(20):
+        line = 3 + position  # Excel's row line + 1
+        zip_, city, state, country = places[position % 4]
+        comment = f"Bitte klingeln {position + 1}"
+        if line + 1 == 7:
+            city = ""  # missing_city
+        if line + 1 == 10:
+            comment = "Lieferhinweis: " + "bitte beim Nachbarn abgeben " * 11
+            comment = comment[:300]
+        if line + 1 == 16:
+            zip_, city, state, country = places[4]  # 2134 lost its zero: invalid_zip
+        key = number[p[30 + position]]
+        sheet.write_row(line, 0, [key, f"Kundin {position + 1}", f"Hauptstraße {position + 1}"])
+        sheet.write_number(line, 3, zip_, five if country == "Deutschland" else None)
+        for column, value in enumerate([city, state, country, comment], start=4):
+            if value:
+                sheet.write_string(line, column, value)
+    sheet.set_row(19, None, None, {"hidden": True})  # Excel's row 20: filtered out
+    sheet.autofilter(2, 0, 22, len(header) - 1)
+    cancels = workbook.add_worksheet("Stornierungen")
+    cancels.write_row(0, 0, ["Bestellnummer", "Aktion"])
+    for position in range(10):
+        cancels.write_row(position + 1, 0, [number[p[60 + position]], "cancel"])
+    workbook.close()
+
+
 def main() -> None:
     ids = orders_by_status()
     build_shop_xlsx(ids)
@@ -527,6 +577,7 @@ def main() -> None:
     build_mixed_xlsx(ids)
     build_cancellations_parquet(ids)
     build_inbox(ids)
+    build_bestellungen_xlsx(ids)
 
 
 if __name__ == "__main__":

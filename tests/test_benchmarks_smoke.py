@@ -63,4 +63,4 @@ def test_the_startup_figure_is_measured() -> None:
 def test_the_whole_suite_runs_in_smoke_mode(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--smoke"]) == 0
     output = capsys.readouterr().out
-    assert output.count("target") == 39  # 32, and the 7 of the batched checks
+    assert output.count("target") == 43  # 32, the 7 of the batched checks, the 4 few-orders

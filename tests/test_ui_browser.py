@@ -86,7 +86,7 @@ def test_upload_fix_preview_send_results(
         page.wait_for_url("**/preview")
         plan_text = page.inner_text("#plan")
         assert f"-> {NEW_COMMENT}" in plan_text  # old -> new, the old value read from the order
-        assert "will_fail" in plan_text or "invalid" in plan_text
+        assert "will fail" in plan_text or "needs fixing" in plan_text
         cancels = page.get_attribute("#send", "data-cancels")
         assert cancels is not None
         assert int(cancels) > 0
@@ -99,7 +99,7 @@ def test_upload_fix_preview_send_results(
         page.click("#send-button")
 
         page.wait_for_url("**/send")
-        assert page.inner_text("#limit") == "rate: at most 500/s"  # the test's options
+        assert page.inner_text("#limit") == "pace: at most 500/s"  # the test's options
         page.wait_for_selector("#progress[data-finished]", timeout=60_000)
         assert page.get_attribute("#progress", "data-finished") == "finished"
         page.screenshot(path=shots / "6-send.png")
@@ -116,6 +116,8 @@ def test_upload_fix_preview_send_results(
         results = pl.read_parquet(run_dir / "results.parquet")  # read before the undo
 
         page.click("#undo")
+        page.wait_for_url("**/undo")  # what it sets back, to confirm
+        page.click("#undo-button")
         page.wait_for_url("**/send")
         page.wait_for_selector("#progress[data-finished]", timeout=60_000)
         assert page.get_attribute("#progress", "data-finished") == "finished"

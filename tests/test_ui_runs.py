@@ -35,7 +35,7 @@ from tests.conftest import (
     options_for,
 )
 from tests.readme import blocks, section
-from tests.ui_helpers import running_ui
+from tests.ui_helpers import read_preview, running_ui
 
 
 def readme_example() -> list[str]:
@@ -118,7 +118,7 @@ async def test_a_run_made_by_the_cli_is_listed_and_opened(
             page = await answer.text()
             assert answer.status == 200
         assert result.summary.outcomes == {"applied": 5}, result.summary
-        assert "<b>5</b> applied" in page
+        assert "<b>5</b> changed" in page
         async with client.get(f"{url}/run/cli-run/rows?offset=0&limit=100") as answer:
             rows = await answer.json()
         assert rows["total"] == 5
@@ -157,8 +157,7 @@ async def test_stop_in_the_browser_leaves_a_resumable_run(
     with running_ui(runs, options=slow, env=env_for(sandbox)) as (url, token):
         client = await client_for(url, token)
         name = await upload_comments(client, url, token, path.read_bytes())
-        async with client.get(f"{url}/draft/{name}/preview") as answer:
-            assert answer.status == 200  # the plan: 40 reads, nothing sent
+        await read_preview(client, url, name)  # the plan: 40 reads, nothing sent
         async with client.post(f"{url}/draft/{name}/send", json={}, headers={HEADER: token}):
             pass
         await events_until(client, f"{url}/run/{name}/events", done=1)
@@ -263,8 +262,7 @@ async def test_send_leaves_an_order_moved_since_the_preview_stale_whatever_it_pr
     with running_ui(runs, options=options_for(sandbox), env=env_for(sandbox)) as (url, token):
         client = await client_for(url, token)
         name = await upload_comments(client, url, token, path.read_bytes())
-        async with client.get(f"{url}/draft/{name}/preview") as answer:
-            preview = await answer.text()
+        preview = await read_preview(client, url, name)
         assert preview.count('<tr class="unchanged">') == 1
         await asyncio.to_thread(other_client_patch, sandbox, holding, {"comment": "theirs"})
         async with client.post(f"{url}/draft/{name}/send", json={}, headers={HEADER: token}):
@@ -295,8 +293,7 @@ async def test_send_checks_the_preview_in_batches_and_reads_only_orders_that_mov
     with running_ui(runs, options=options_for(sandbox), env=env_for(sandbox)) as (url, token):
         client = await client_for(url, token)
         name = await upload_comments(client, url, token, path.read_bytes())
-        async with client.get(f"{url}/draft/{name}/preview") as answer:
-            assert answer.status == 200
+        await read_preview(client, url, name)  # the plan: its orders read
         await asyncio.to_thread(other_client_patch, sandbox, ids[0], {"comment": "theirs"})
         await asyncio.to_thread(other_client_patch, sandbox, ids[1], {"trackingEnabled": True})
         async with client.post(f"{url}/draft/{name}/send", json={}, headers={HEADER: token}):
@@ -336,8 +333,7 @@ async def test_a_preview_that_could_not_read_an_order_is_not_sent(
     with running_ui(runs, options=options, env=env_for(sandbox)) as (url, token):
         client = await client_for(url, token)
         name = await upload_comments(client, url, token, path.read_bytes())
-        async with client.get(f"{url}/draft/{name}/preview") as answer:
-            preview = await answer.text()
+        preview = await read_preview(client, url, name)
         assert preview.count('<tr class="will_change">') == 1
         assert "could not be read" in preview
         # Readable again before Send: still not sent, it was never shown.
@@ -351,8 +347,7 @@ async def test_a_preview_that_could_not_read_an_order_is_not_sent(
         assert "open the preview again" in refusal["error"]
         assert mutations(sandbox, readable) == 0
         assert mutations(sandbox, bloated) == 2  # the other client's two
-        async with client.get(f"{url}/draft/{name}/preview") as answer:
-            preview = await answer.text()  # read again: both orders now
+        preview = await read_preview(client, url, name)  # read again: both orders now
         assert preview.count('<tr class="will_change">') == 2
         async with client.post(send, json={}, headers={HEADER: token}) as answer:
             assert answer.status == 200

@@ -16,7 +16,7 @@ from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxThread
 from pipeline.ui.security import HEADER
 from tests.conftest import SAMPLE_DATA, env_for, options_for
-from tests.ui_helpers import running_ui
+from tests.ui_helpers import read_preview, running_ui
 
 SECRETS = {"api_key": "key-Zq81-never-shown", "password": "pw-Zq81-never-shown"}
 
@@ -176,6 +176,7 @@ async def test_no_secret_in_any_page(ui: tuple[str, str, Path], sandbox: Sandbox
             async with client.get(url + page) as answer:
                 assert answer.status == 200, page
                 seen.append(await answer.text())
+        seen.append(await read_preview(client, url, name))  # the orders, read in the background
         cancels = int(re.findall(r'data-cancels="(\d+)"', seen[-1])[0])
         async with client.post(
             f"{url}/draft/{name}/send", json={"confirm": cancels}, headers={HEADER: token}

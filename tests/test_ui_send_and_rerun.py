@@ -37,6 +37,7 @@ def upload_and_preview(page: Page, url: str, token: str, path: Path) -> None:
     page.wait_for_url("**/check")
     page.click("#to-preview")
     page.wait_for_url("**/preview")
+    page.wait_for_selector("#plan")  # the orders are read in the background, then shown
 
 
 def send_and_open_results(page: Page) -> None:
@@ -75,10 +76,11 @@ def test_send_applies_the_preview_and_an_order_changed_since_is_stale(
         assert "plan again" in notice
         stale_cells = page.locator('.grid-row.stale div[data-column="orderId"]')
         assert stale_cells.all_inner_texts() == [str(moved)]
-        assert "<b>3</b> applied" in page.content()
+        assert "<b>3</b> changed" in page.content()
 
         page.click("#replan")  # a new draft of the stale row, previewed as the order is now
         page.wait_for_url("**/preview")
+        page.wait_for_selector("#plan")
         replanned = page.locator("#plan tr.will_change")
         assert replanned.count() == 1
         assert f"comment: {COLLEAGUE} -> from the preview {moved}" in replanned.inner_text()

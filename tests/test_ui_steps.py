@@ -119,14 +119,18 @@ async def test_unusable_uploads_get_a_message_that_says_what_to_do(
         assert answer.status == 400
         message = (await answer.json())["error"]
     assert message.startswith("orders.docx: not a file type quivo-bulk reads; use .csv")
-    name = await upload(ui, "broken.xlsx", b"not a workbook")
-    async with client.get(f"{url}/draft/{name}/columns") as answer:
-        page = await answer.text()
-    assert answer.status == 200
-    assert "broken.xlsx: cannot be opened as an Excel workbook" in page
-    async with client.get(f"{url}/draft/{name}/check") as answer:
-        assert answer.status == 400
-        assert "cannot be opened as an Excel workbook" in await answer.text()
+    for name, data, reason in [
+        ("broken.xlsx", b"not a workbook", "broken.xlsx: cannot be opened as an Excel workbook"),
+        ("empty.csv", b"", "empty.csv: the file is empty"),
+        ("header.csv", b"orderId,comment\n", "header.csv: has a header but no data rows"),
+    ]:
+        form = aiohttp.FormData()
+        form.add_field("files", data, filename=name)
+        async with client.post(f"{url}/upload", data=form, headers={HEADER: token}) as answer:
+            assert answer.status == 400
+            assert (await answer.json())["error"].startswith(reason)
+    async with client.get(f"{url}/runs") as answer:
+        assert "empty" not in await answer.text()  # a refused upload leaves no draft
 
 
 @pytest.mark.parametrize(

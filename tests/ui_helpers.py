@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pipeline.config.settings import Environment, RunOptions
 from pipeline.sandbox import SandboxThread
@@ -34,3 +37,14 @@ def running_ui(
     )
     with SandboxThread(create_app(config, env=env)) as thread:
         yield thread.base_url, token
+
+
+async def read_preview(client: Any, url: str, name: str, *, timeout_s: float = 30.0) -> str:
+    """The preview page of draft `name` once its orders were read (a background task)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        async with client.get(f"{url}/draft/{name}/preview") as answer:
+            page = str(await answer.text())
+        if 'id="progress"' not in page or time.monotonic() > deadline:
+            return page
+        await asyncio.sleep(0.1)

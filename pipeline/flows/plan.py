@@ -117,6 +117,7 @@ async def _read_all(
         progress.rows([Outcome.UNCHANGED if answer.ok else Outcome.FAILED])  # read / not
 
     async with QuivoClient(options.api, credentials, observer=recorder, pace=pace) as client:
+        progress.bind_halt(client.halt)  # the UI's Stop: no order read after it
         if await client.login():
             to_read = list(order_ids)
             if cancel_only:

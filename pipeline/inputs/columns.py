@@ -34,6 +34,7 @@ ADDRESS_FIELDS = (
 # The columns that name an order: Quivo's orderId, or the shop's own keys
 # (docs/reference/inputs.md).
 ORDER_KEYS = ("orderId", "orderIdentifier", "orderReference")
+NOT_USED = "-"  # a mapping's target for a column to leave out (kept in the reports only)
 CANONICAL = (*ORDER_KEYS, "action", "comment", "trackingEnabled", "addressType", *ADDRESS_FIELDS)
 # Other spellings people use (English and German, docs/reference/inputs.md; the API response's own
 # field names among them). Each match is reported once as a note: 'PLZ' read as zip.
@@ -198,6 +199,9 @@ def match_columns(
     for header in headers:
         key = normalize(header)
         attribute = _attribute(header)
+        if key in explicit and explicit[key] == NOT_USED:
+            unknown.append(header)
+            continue
         if key in explicit:
             field = explicit[key]
         elif attribute is not None:

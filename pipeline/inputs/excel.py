@@ -145,7 +145,10 @@ def read_excel(
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises zipfile/XML/KeyError types for damage
         first = str(error).split("\n", 1)[0]
-        raise InputFileError(f"{source}: cannot be opened as an Excel workbook ({first})") from None
+        raise InputFileError(
+            f"{source}: cannot be opened as an Excel workbook: it is damaged or not an .xlsx"
+            f" file; open it in Excel and save it again as .xlsx (detail: {first})"
+        ) from None
     try:
         if sheet is not None and sheet not in workbook.sheetnames:
             names = ", ".join(repr(name) for name in workbook.sheetnames)
@@ -179,4 +182,5 @@ def read_excel(
         orient="col",
     )
     rows = [number for number, _ in data]
-    return Grid(frame, headers, rows, None, warnings, hidden & frozenset(rows))
+    header_line = records[position][0]
+    return Grid(frame, headers, rows, None, warnings, hidden & frozenset(rows), header_line)

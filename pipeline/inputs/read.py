@@ -47,6 +47,7 @@ class SourceFile:
     rows: int
     separator: str | None = None  # a text file's separator: its error file gets it back
     hidden_rows: tuple[int, ...] = ()  # rows hidden (filtered out) in a workbook
+    header_row: int | None = None  # the row holding the header (None: Parquet)
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ def read_file(
         rows=frame.height,
         separator=grid.separator,
         hidden_rows=tuple(hidden),
+        header_row=grid.header_row,
     )
     if strange := [h for h in columns.unknown if h not in OWN_COLUMNS]:
         unknown = ", ".join(f"'{h}'" for h in strange)

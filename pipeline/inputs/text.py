@@ -38,6 +38,7 @@ class Grid:
     separator: str | None
     warnings: list[str]
     hidden: frozenset[int] = frozenset()  # rows hidden (filtered out) in a workbook
+    header_row: int | None = None  # the row (line, Excel row) holding the header
 
 
 def decode_text(data: bytes, *, source: str) -> tuple[str, str | None]:
@@ -191,4 +192,6 @@ def read_text(
     if '"' in body:  # a quoted cell may span lines: the csv module says where records start
         starts = _record_lines(body, separator, header_line)[1 : frame.height + 1]
         rows = starts if len(starts) == frame.height else counted
-    return Grid(unguard_frame(frame), list(frame.columns), rows, separator, warnings)
+    return Grid(
+        unguard_frame(frame), list(frame.columns), rows, separator, warnings, header_row=header_line
+    )

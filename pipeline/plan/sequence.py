@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+import itertools
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -91,37 +92,51 @@ def _field_name(path: str) -> str:
     )
 
 
-def find_conflicts(
-    changes: Sequence[Change], *, locate: Callable[[int], str]
-) -> dict[int, Rejection]:
-    """Rows of the same order that set one field to different values, by index."""
-    by_field: dict[tuple[int, str], dict[Value, list[Change]]] = defaultdict(dict)
-    for change in changes:
-        for path, value in change.claims().items():
-            by_field[(change.order_id, path)].setdefault(value, []).append(change)
+SHOWN_OTHERS = 2  # rows a conflict message names; the rest are counted
+
+
+def conflict_messages(
+    claims: Iterable[tuple[int, int, dict[str, Value]]], *, locate: Callable[[int], str]
+) -> dict[int, str]:
+    """Rows of the same order that set one field to different values: index -> message.
+
+    `claims` is (index, order ID, what the row sets) per row, in file order. Only the
+    claims are kept (not the rows' Changes), and each message names at most
+    SHOWN_OTHERS rows that differ and counts the rest: an order of 3,500 rows costs
+    what its rows cost, not their square.
+    """
+    by_field: dict[tuple[int, str], dict[Value, list[int]]] = defaultdict(dict)
+    for index, order_id, claimed in claims:
+        for path, value in claimed.items():
+            by_field[(order_id, path)].setdefault(value, []).append(index)
     problems: dict[int, list[str]] = defaultdict(list)
     for (_, path), values in by_field.items():
         if len(values) < 2:
             continue
+        firsts = [
+            (value, holders[0])
+            for value, holders in itertools.islice(values.items(), SHOWN_OTHERS + 1)
+        ]
+        rows_in_all = sum(len(holders) for holders in values.values())
+        shown = {v: f"{locate(other)} sets it to {_shown(v)}" for v, other in firsts}
+        field = _field_name(path)
         for value, holders in values.items():
-            others = [
-                f"{locate(other.index)} sets it to {_shown(other_value)}"
-                for other_value, other_holders in values.items()
-                if other_value != value
-                for other in other_holders
-            ]
-            for change in holders:
-                problems[change.index].append(
-                    f"{_field_name(path)} is {_shown(value)} here but {', '.join(others)}"
-                )
-    rejected = {}
-    for change in changes:
-        if change.index in problems:
-            message = "; ".join(problems[change.index][:3]) + "; keep one value and rerun"
-            rejected[change.index] = Rejection(
-                change.index, change.order_id, change.action, ErrorCode.CONFLICTING_ROWS, message
-            )
-    return rejected
+            others = [text for v, text in shown.items() if v != value][:SHOWN_OTHERS]
+            more = rows_in_all - len(holders) - len(others)
+            if more > 0:
+                others.append(f"{more:,} more row(s) set other values")
+            # one string for every row holding this value
+            said = f"{field} is {_shown(value)} here but {', '.join(others)}"
+            for index in holders:
+                problems[index].append(said)
+    return {
+        index: "; ".join(said[:3]) + "; keep one value and rerun"
+        for index, said in problems.items()
+    }
+
+
+def _cancels_last(change: Change) -> tuple[bool, int]:
+    return change.action == "cancel", change.index
 
 
 def plan_changes(checked: CheckedRows, *, locate: Callable[[int], str]) -> Plan:
@@ -129,7 +144,10 @@ def plan_changes(checked: CheckedRows, *, locate: Callable[[int], str]) -> Plan:
 
     Conflicts and duplicates can only occur within one order, so only orders
     with several rows have their Changes built and compared: a million distinct
-    orders are grouped by polars and cost two integers each.
+    orders are grouped by polars and cost two integers each. Those rows are read
+    in file order (twice: their claims, then the Changes kept), never order by
+    order, which would turn the rows of interleaved orders into Python objects
+    once per order.
     """
     rejected = sorted(checked.rejections)
     rows = pl.DataFrame(
@@ -143,13 +161,41 @@ def plan_changes(checked: CheckedRows, *, locate: Callable[[int], str]) -> Plan:
     ).to_series()
     rejections = list(checked.rejections.values())
     duplicates: list[Duplicate] = []
-    several: dict[int, tuple[Change, ...]] = {}
-    for order_id, indexes in groups.filter(sizes > 1).iter_rows():
-        changes = [checked.change(index) for index in indexes]
-        conflicts = find_conflicts(changes, locate=locate)
-        rejections.extend(conflicts.values())
-        kept = _fold_duplicates([c for c in changes if c.index not in conflicts], duplicates)
-        several[order_id] = tuple(sorted(kept, key=lambda c: (c.action == "cancel", c.index)))
+    multi = groups.filter(sizes > 1)
+    in_order = multi["index"].explode().sort().to_list()
+
+    actions: list[str] = []  # per row of `in_order`, its action (shared strings)
+
+    def claims() -> Iterator[tuple[int, int, dict[str, Value]]]:
+        for index in in_order:
+            change = checked.change(index)
+            actions.append(change.action)
+            yield index, change.order_id, change.claims()
+
+    conflicts = conflict_messages(claims(), locate=locate)
+    kept: dict[int, list[Change]] = defaultdict(list)
+    first_of: dict[tuple[object, ...], int] = {}
+    for index, action in zip(in_order, actions, strict=True):
+        if index in conflicts:  # rejected: its Change is not built again
+            order_id = checked.order_ids[index]
+            message = conflicts[index]
+            rejections.append(
+                Rejection(index, order_id, action, ErrorCode.CONFLICTING_ROWS, message)
+            )
+            continue
+        change = checked.change(index)
+        identity = (change.order_id, change.action, change.address_type, *change.claims().items())
+        original = first_of.setdefault(identity, index)
+        if original == index:
+            kept[change.order_id].append(change)
+        else:
+            duplicates.append(Duplicate(index, change.order_id, change.action, original))
+    several = {
+        order_id: tuple(
+            sorted(kept.get(order_id, ()), key=lambda c: (c.action == "cancel", c.index))
+        )
+        for order_id in multi["order"].to_list()
+    }
     rejections.sort(key=lambda r: r.index)
     duplicates.sort(key=lambda d: d.index)
     single = int((sizes == 1).sum())
@@ -162,17 +208,3 @@ def plan_changes(checked: CheckedRows, *, locate: Callable[[int], str]) -> Plan:
         duplicates=tuple(duplicates),
         change_count=single + sum(len(changes) for changes in several.values()),
     )
-
-
-def _fold_duplicates(changes: list[Change], duplicates: list[Duplicate]) -> list[Change]:
-    """Keep the first of each identical change of one order; record the others."""
-    first_of: dict[tuple[object, ...], int] = {}
-    kept = []
-    for change in changes:
-        identity = (change.action, change.address_type, tuple(change.claims().items()))
-        original = first_of.setdefault(identity, change.index)
-        if original == change.index:
-            kept.append(change)
-        else:
-            duplicates.append(Duplicate(change.index, change.order_id, change.action, original))
-    return kept

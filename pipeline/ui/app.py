@@ -7,18 +7,22 @@ app = create_app(config, env=Environment())
 
 from __future__ import annotations
 
+import gettext
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup, escape
 
 from pipeline.config.settings import Environment, RunOptions
 from pipeline.core.errors import QuivoBulkError
 from pipeline.ui.drafts import Draft
 from pipeline.ui.history import CONTENT_TYPES, list_runs
+from pipeline.ui.i18n import COOKIE, LANGUAGES, NAMES, pick_language, translations_for
 from pipeline.ui.security import HEADER, guard
 from pipeline.ui.tasks import Tasks
 
@@ -61,17 +65,91 @@ def state(request: web.Request) -> UiState:
     return request.app[STATE]
 
 
+def language(request: web.Request) -> str:
+    """The page's language: `?lang=`, the switch's cookie, or the browser's Accept-Language."""
+    return pick_language(
+        asked=request.query.get("lang"),
+        cookie=request.cookies.get(COOKIE),
+        accept=request.headers.get("Accept-Language", ""),
+    )
+
+
+def tr(request: web.Request) -> gettext.NullTranslations:
+    """The translations of the request's language (for JSON answers and messages)."""
+    return translations_for(language(request))
+
+
+def when(value: str | None) -> Markup:
+    """A UTC time as a <time> the page's script shows in the browser's time zone."""
+    if not value:
+        return Markup("")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return Markup(escape(value))
+    iso = moment.isoformat().replace("+00:00", "Z")
+    shown = f"{moment.day} {moment:%b %H:%M} UTC"
+    return Markup('<time datetime="{}">{}</time>').format(iso, shown)
+
+
+def page_words(translations: gettext.NullTranslations) -> dict[str, Any]:
+    """The helpers every template gets: `_`, codes in words, run names in words."""
+    from pipeline.ui import words
+    from pipeline.ui.history import run_label
+
+    def _(message: str, **values: Any) -> str:
+        text = translations.gettext(message)
+        return text % values if values else text
+
+    def n_(singular: str, plural: str, count: int, **values: Any) -> str:
+        return translations.ngettext(singular, plural, count) % ({"count": count} | values)
+
+    def word(table: dict[str, str], code: str | None) -> str:
+        if code is None:
+            return ""
+        return translations.gettext(table[code]) if code in table else code
+
+    def title(name: str) -> Markup:
+        label = run_label(name)
+        text = _(words.KINDS.get(label["kind"], words.KINDS["run"]), file=label["file"])
+        stamp = when(label["at"])
+        return Markup("{}, {}").format(text, stamp) if stamp else Markup(escape(text))
+
+    return {
+        "_": _,
+        "n_": n_,
+        "outcome": lambda code: word(words.OUTCOMES, code),
+        "prediction": lambda code: word(words.PREDICTIONS, code),
+        "state_word": lambda code: word(words.STATES, code),
+        "sentence": lambda code: word(words.SENTENCES, code),
+        "field_word": lambda code: word(words.FIELDS, code),
+        "address_type_word": lambda code: word(words.ADDRESS_TYPES, code),
+        "action_word": lambda code: word(words.ACTIONS, code),
+        "column_word": lambda code: word(words.COLUMNS, code),
+        "title": title,
+        "when": when,
+    }
+
+
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     """A page from `templates/`; every page carries the token for its POSTs (never a secret)."""
     ui = state(request)
+    lang = language(request)
     page = ui.templates.get_template(template).render(
         token=ui.config.token,
         header=HEADER,
         runs_dir=str(ui.config.runs_dir),
         api=ui.config.options.api.base_url,  # no credentials in it: check_base_url refuses them
+        lang=lang,
+        languages=NAMES,
+        path=request.path,
+        **page_words(translations_for(lang)),
         **context,
     )
-    return web.Response(text=page, status=status, content_type="text/html")
+    response = web.Response(text=page, status=status, content_type="text/html")
+    if request.query.get("lang") in LANGUAGES:  # the switch: remembered for the next pages
+        response.set_cookie(COOKIE, lang, samesite="Strict", httponly=True, max_age=31536000)
+    return response
 
 
 def scrub(text: str, secrets: list[str]) -> str:
@@ -175,9 +253,14 @@ def create_app(config: UiConfig, *, env: Environment) -> web.Application:
             web.get("/draft/{name}/check", drafts.check_page),
             web.get("/draft/{name}/rows", drafts.grid_rows),
             web.post("/draft/{name}/cell", drafts.edit_cell),
+            web.post("/draft/{name}/hidden", drafts.hidden_rows),
             web.get("/draft/{name}/fixed", drafts.fixed_file),
             web.get("/draft/{name}/preview", drafts.preview_page),
+            web.get("/draft/{name}/preview/events", drafts.preview_events),
+            web.post("/draft/{name}/preview/stop", drafts.preview_stop),
+            web.post("/draft/{name}/preview/again", drafts.preview_again),
             web.post("/draft/{name}/send", drafts.send),
+            web.post("/draft/{name}/delete", drafts.delete),
             # Steps 5-7: a run, made here or by the CLI.
             web.get("/run/{name}", runs.results_page),
             web.get("/run/{name}/send", runs.send_page),
@@ -188,6 +271,7 @@ def create_app(config: UiConfig, *, env: Environment) -> web.Application:
             web.post("/run/{name}/resume", runs.resume),
             web.post("/run/{name}/rerun", runs.rerun),
             web.post("/run/{name}/replan", runs.replan),
+            web.get("/run/{name}/undo", runs.undo_page),
             web.post("/run/{name}/undo", runs.undo),
         ]
     )

@@ -8,15 +8,18 @@ library) and renders a page or answers JSON for the page's script.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from pipeline.config.settings import RunOptions
 from pipeline.core.changes import ACTIONS, ADDRESS_TYPES
 from pipeline.core.errors import InputFileError, OptionsError
 from pipeline.core.manifest import Origin
-from pipeline.inputs.columns import CANONICAL, normalize
+from pipeline.inputs.columns import CANONICAL, NOT_USED, normalize
+from pipeline.store.journal import JOURNAL_NAME
 from pipeline.ui.app import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state
 from pipeline.ui.drafts import Check, Draft
 from pipeline.ui.history import run_path
@@ -62,10 +65,36 @@ async def upload(request: web.Request) -> web.Response:
             choices[part.name] = (await part.text()).strip()
     ui = state(request)
     draft = await asyncio.to_thread(Draft.create, ui.config.runs_dir, uploads=uploads)
+    try:
+        job = _job_choices(ui.config.job_files(), choices.get("job"))
+        draft.choose(**(_choices(choices) | job))
+        await asyncio.to_thread(_readable, draft, ui.config.options)
+    except Exception:
+        await asyncio.to_thread(shutil.rmtree, draft.run_dir, True)  # refused: no draft left
+        raise
     ui.drafts[draft.name] = draft
-    job = _job_choices(ui.config.job_files(), choices.get("job"))
-    draft.choose(**(_choices(choices) | job))
     return web.json_response({"next": f"/draft/{draft.name}/columns"})
+
+
+def _readable(draft: Draft, options: RunOptions) -> None:
+    """Refuse an empty or unreadable upload at once, with the reason; a file whose columns
+    are not understood yet goes on to the Columns step, where they can be chosen."""
+    try:
+        draft.read_uploads(options)
+    except InputFileError as error:
+        if "no order key column" not in str(error):
+            raise
+
+
+async def delete(request: web.Request) -> web.Response:
+    """Delete a draft (nothing was sent from it): its folder and uploads go."""
+    ui = state(request)
+    draft = draft_of(request)
+    if (draft.run_dir / JOURNAL_NAME).exists() or (draft.run_dir / "summary.json").exists():
+        raise OptionsError("this is a run, not a draft; runs are kept")
+    ui.drafts.pop(draft.name, None)
+    await asyncio.to_thread(shutil.rmtree, draft.run_dir)
+    return web.json_response({"next": "/runs"})
 
 
 def _job_choices(jobs: dict[str, Path], name: str | None) -> dict[str, Any]:
@@ -109,6 +138,7 @@ async def columns_page(request: web.Request) -> web.Response:
                     "header": header,
                     "field": field,
                     "synonym": field is not None and normalize(header) != normalize(field),
+                    "not_used": draft.settings.columns.get(header) == NOT_USED,
                     "chosen": draft.settings.columns.get(header, ""),
                 }
             )
@@ -120,6 +150,7 @@ async def columns_page(request: web.Request) -> web.Response:
         rows=rows,
         error=error,
         fields=CANONICAL,
+        not_used=NOT_USED,
         sheets=draft.sheets(),
         actions=ACTIONS,
         address_types=ADDRESS_TYPES,
@@ -131,7 +162,8 @@ async def save_columns(request: web.Request) -> web.Response:
     body = json_body(await request.json())
     mapping = body.get("columns") or {}
     if not isinstance(mapping, dict) or any(
-        not isinstance(v, str) or (v not in CANONICAL and not v.startswith("customAttributes."))
+        not isinstance(v, str)
+        or (v not in CANONICAL and v != NOT_USED and not v.startswith("customAttributes."))
         for v in mapping.values()
     ):
         raise OptionsError("a column can be read as one of the listed fields only")
@@ -151,8 +183,21 @@ async def check_page(request: web.Request) -> web.Response:
         draft=draft,
         counts=check.counts(),
         headers=check.headers,
-        warnings=check.prepared.table.warnings,
+        warnings=[w for w in check.prepared.table.warnings if "--skip-hidden-rows" not in w],
+        hidden=check.hidden,
+        skip_hidden=draft.settings.skip_hidden,
     )
+
+
+async def hidden_rows(request: web.Request) -> web.Response:
+    """Send the rows her workbook hides, or leave them out: {"skip": true | false}."""
+    draft = draft_of(request)
+    body = json_body(await request.json())
+    skip = body.get("skip")
+    if not isinstance(skip, bool):
+        raise web.HTTPBadRequest(text="skip is true or false")
+    await asyncio.to_thread(draft.choose, skip_hidden=skip)
+    return web.json_response({"next": f"/draft/{draft.name}/check"})
 
 
 async def grid_rows(request: web.Request) -> web.Response:
@@ -161,8 +206,26 @@ async def grid_rows(request: web.Request) -> web.Response:
     check = await checked(request, draft)
     offset, limit, errors_only = grid_window(request)
     indexes = check.indexes(errors_only=errors_only)
-    rows = check.rows(indexes[offset : offset + limit])
+    rows = worded(request, check.rows(indexes[offset : offset + limit]))
     return web.json_response({"total": len(indexes), "offset": offset, "rows": rows})
+
+
+def worded(request: web.Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's problem as a sentence in the page's language (`problem`); the code and
+    the check's own message stay as the detail."""
+    from pipeline.ui.app import tr
+    from pipeline.ui.words import SENTENCES
+
+    say = tr(request).gettext
+    for row in rows:
+        code = row.get("code")
+        if code in SENTENCES:
+            row["problem"] = say(SENTENCES[code])
+        elif row["status"] == "duplicate":
+            row["problem"] = say(SENTENCES["duplicate"])
+        else:
+            row["problem"] = None
+    return rows
 
 
 async def edit_cell(request: web.Request) -> web.Response:
@@ -179,7 +242,8 @@ async def edit_cell(request: web.Request) -> web.Response:
     check = await asyncio.to_thread(
         lambda: draft.edit(index=index, header=header, value=text, base=options)
     )
-    return web.json_response({"row": check.rows([index])[0], "counts": check.counts()})
+    row = worded(request, check.rows([index]))[0]
+    return web.json_response({"row": row, "counts": check.counts()})
 
 
 async def fixed_file(request: web.Request) -> web.FileResponse:
@@ -188,15 +252,76 @@ async def fixed_file(request: web.Request) -> web.FileResponse:
     return attachment(path, f"fixed-{draft.settings.names[0]}")
 
 
+def preview_key(draft: Draft) -> str:
+    return f"preview:{draft.name}"
+
+
 async def preview_page(request: web.Request) -> web.Response:
-    """Step 4: the plan: per row old -> new, what will fail and why; cancels to confirm."""
+    """Step 4: the plan: per row old -> new, what will fail and why; cancels to confirm.
+
+    Reading the orders is a background task with live progress and a Stop button, as
+    sending is: this page shows the progress until the plan is there, then the plan.
+    """
     from pipeline.ui.preview import preview
 
     ui = state(request)
     draft = draft_of(request)
-    result = await asyncio.to_thread(draft.plan, ui.config.options, env=ui.env)
-    shown = preview(result, limit=PAGE_ROWS_MAX)
-    return render(request, "preview.html", step="preview", draft=draft, preview=shown)
+    planned = draft.planned
+    task = ui.tasks.get(preview_key(draft))
+    if planned is None:
+        if task is not None and task.state == "failed" and not ui.tasks.running(preview_key(draft)):
+            ui.tasks.forget(preview_key(draft))
+            raise OptionsError(task.error or "the preview failed")
+        if task is None or task.state != "running":
+            await checked(request, draft)  # a file that does not read fails here, at once
+            options, env = ui.config.options, ui.env
+            ui.tasks.start(
+                draft.run_dir,
+                "preview",
+                lambda progress: draft.plan(options, env=env, progress_factory=progress),
+                key=preview_key(draft),
+            )
+        return render(request, "preview.html", step="preview", draft=draft, reading=True)
+    shown = preview(planned, limit=PAGE_ROWS_MAX)
+    return render(
+        request,
+        "preview.html",
+        step="preview",
+        draft=draft,
+        preview=shown,
+        reading=False,
+        read_at=planned.summary.created_at,
+    )
+
+
+async def preview_events(request: web.Request) -> web.StreamResponse:
+    """The preview's progress as server-sent events (orders read / total, time left)."""
+    from pipeline.ui.run_views import stream
+
+    draft = draft_of(request)
+    task = state(request).tasks.get(preview_key(draft))
+    if task is None:
+        raise web.HTTPNotFound(text="no preview is being read")
+    return await stream(request, task)
+
+
+async def preview_stop(request: web.Request) -> web.Response:
+    """Stop reading the orders; the preview shows what was read and cannot be sent."""
+    draft = draft_of(request)
+    task = state(request).tasks.get(preview_key(draft))
+    if task is None or task.state != "running":
+        raise OptionsError("the preview is not being read")
+    task.stop()
+    return web.json_response({"stopping": True})
+
+
+async def preview_again(request: web.Request) -> web.Response:
+    """Read the orders again (someone may have changed them since)."""
+    draft = draft_of(request)
+    if state(request).tasks.running(preview_key(draft)):
+        raise OptionsError("the preview is being read already")
+    draft.forget_plan()
+    return web.json_response({"next": f"/draft/{draft.name}/preview"})
 
 
 async def send(request: web.Request) -> web.Response:

@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import polars as pl
-
 from pipeline.config.settings import Environment, RunOptions
 from pipeline.core.errors import InputFileError
-from pipeline.flows.run import default_run_dir
+from pipeline.flows.run import ProgressFactory, default_run_dir
 from pipeline.inputs.read import (
     EXCEL_SUFFIXES,
     PARQUET_SUFFIXES,
@@ -34,7 +32,7 @@ from pipeline.inputs.read import (
     read_inputs,
 )
 from pipeline.plan.prepare import Prepared, prepare
-from pipeline.reports.report import write_csv
+from pipeline.send.progress import Progress
 from pipeline.ui.problems import problem_fields
 
 if TYPE_CHECKING:
@@ -74,9 +72,9 @@ class DraftSettings:
     address_type: str = "DELIVERY"
     sheet: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
-    edits: dict[str, dict[str, str | None]] = field(
-        default_factory=dict
-    )  # index -> header -> value
+    skip_hidden: bool = False  # leave out the rows her workbook hides (filtered out)
+    # `<upload number>:<her row>` -> header -> value
+    edits: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,9 +82,14 @@ class Check:
     """Every row's state after validation, in input order."""
 
     prepared: Prepared
-    original: InputTable  # the rows as uploaded (their row numbers are the ones shown)
+    original: InputTable  # the rows as read (their row numbers are her file's)
     status: list[str]  # "valid" | "invalid" | "duplicate" per row
     problems: dict[int, tuple[str, str, tuple[str, ...]]]  # index -> code, message, headers
+
+    @property
+    def hidden(self) -> dict[str, tuple[int, ...]]:
+        """Per file, the rows her workbook hides (filtered out), sent or not."""
+        return {f.name: f.hidden_rows for f in self.prepared.table.files if f.hidden_rows}
 
     @property
     def headers(self) -> list[str]:
@@ -111,6 +114,7 @@ class Check:
         picked = raw.select(self.headers)[list(indexes)]
         rows_shown = self.original.raw["row"].gather(list(indexes)).to_list()
         files = raw["file"].gather(list(indexes)).to_list()
+        hidden = {(name, row) for name, rows in self.hidden.items() for row in rows}
         out = []
         for position, (index, cells) in enumerate(zip(indexes, picked.iter_rows(), strict=True)):
             code, message, marked = self.problems.get(index, (None, None, ()))
@@ -120,6 +124,7 @@ class Check:
                     "row": rows_shown[position],
                     "file": files[position],
                     "status": self.status[index],
+                    "hidden": (files[position], rows_shown[position]) in hidden,
                     "code": code,
                     "message": message,
                     "marked": list(marked),
@@ -137,6 +142,7 @@ class Draft:
         self.settings = settings
         self._check: Check | None = None
         self._plan: PlanResult | None = None
+        self._generation = 0  # counts changes: a plan read before one is not kept
         # Requests run these in worker threads: one at a time per draft, so the grid's
         # page requests share one check and an edit never meets a half-made one.
         self._lock = threading.RLock()
@@ -176,6 +182,7 @@ class Draft:
         write_private(self.run_dir / DRAFT_FILE, json.dumps(asdict(self.settings)).encode())
         self._check = None
         self._plan = None
+        self._generation += 1
 
     @property
     def name(self) -> str:
@@ -198,6 +205,7 @@ class Draft:
             address_type=self.settings.address_type,
             sheet=self.settings.sheet,
             columns=dict(self.settings.columns),
+            skip_hidden_rows=self.settings.skip_hidden,
         )
 
     def sheets(self) -> list[str]:
@@ -212,23 +220,22 @@ class Draft:
                     return []
         return []
 
-    def _first_sheet(self) -> str:
-        """The sheet name an edited workbook keeps, so the same sheet option reads it."""
-        sheets = self.sheets()
-        return sheets[0] if sheets else "Sheet1"
-
     def choose(self, **choices: Any) -> None:
         """Change action, address_type, sheet or columns; edits stay unless the sheet changes."""
         with self._lock:
             if "sheet" in choices and choices["sheet"] != self.settings.sheet:
                 self.settings.edits = {}  # they were cells of the other sheet
             for key, value in choices.items():
-                if key not in ("action", "address_type", "sheet", "columns"):
+                if key not in ("action", "address_type", "sheet", "columns", "skip_hidden"):
                     raise ValueError(f"unknown draft setting {key!r}")
                 setattr(self.settings, key, value)
             if self.settings.edits:
                 self._write_fixed(self._read_original(self.options(RunOptions())))
             self.save()
+
+    def read_uploads(self, base: RunOptions) -> InputTable:
+        """The uploads read as tables (raises InputFileError for an empty or unreadable one)."""
+        return self._read_original(self.options(base))
 
     def _read_original(self, options: RunOptions) -> InputTable:
         return read_inputs(
@@ -239,17 +246,17 @@ class Draft:
         )
 
     def check(self, base: RunOptions) -> Check:
-        """Validate every row (edits applied); cached until something changes."""
+        """Validate every row (edits applied); cached until something changes.
+
+        The fixed copies keep every row where her file has it, so the row numbers
+        read from them are her file's.
+        """
         with self._lock:
             if self._check is not None:
                 return self._check
             options = self.options(base)
             prepared = prepare(self.input_paths(), options=options, names=self.settings.names)
-            # Row numbers shown are the upload's: read it too only when the check reads a copy.
-            original = self._read_original(options) if self.settings.edits else prepared.table
-            if prepared.table.raw.height != original.raw.height:
-                raise InputFileError("the edited file lost rows; undo the last edit")
-            self._check = _checked(prepared, original)
+            self._check = _checked(prepared, prepared.table)
             return self._check
 
     def edit(self, *, index: int, header: str, value: str | None, base: RunOptions) -> Check:
@@ -263,49 +270,64 @@ class Draft:
             row[header] = value or None
             if all(v is None or not str(v).strip() for v in row.values()):
                 raise InputFileError("a row cannot be emptied here; delete it in your spreadsheet")
-            self.settings.edits.setdefault(str(index), {})[header] = value or None
-            self._write_fixed(check.original)
+            key = self._cell_key(check, index)
+            self.settings.edits.setdefault(key, {})[header] = value or None
+            self._write_fixed(self._read_original(self.options(base)))
             self.save()
             return self.check(base)
 
-    def _write_fixed(self, original: InputTable) -> None:
-        """The uploads with every edit applied, one file per upload, in the upload's kind."""
-        raw = original.raw
-        for header in {h for edits in self.settings.edits.values() for h in edits}:
-            if header not in raw.columns:
-                continue
-            column = raw[header].clone()
-            changes = [
-                (int(i), edits[header])
-                for i, edits in self.settings.edits.items()
-                if header in edits
-            ]
-            column.scatter([i for i, _ in changes], [v for _, v in changes])
-            raw = raw.with_columns(column)
-        private_dir(self.run_dir / "inputs" / "fixed")
-        for source, target in zip(original.files, self.input_paths(), strict=True):
-            frame = raw.filter(pl.col("file") == source.name).select(source.headers)
-            write_table(frame, target, sheet=self.settings.sheet or self._first_sheet())
-            target.chmod(0o600)
+    def _cell_key(self, check: Check, index: int) -> str:
+        """An edit's key: the upload (by position) and her row number, `1:34`."""
+        raw = check.prepared.table.raw
+        name, row = raw["file"][index], int(raw["row"][index])
+        return f"{self.settings.names.index(name) + 1}:{row}"
 
-    def plan(self, base: RunOptions, *, env: Environment) -> PlanResult:
+    def _write_fixed(self, table: InputTable) -> None:
+        """A copy of each upload with only the edited cells changed (see `fixed.py`)."""
+        from pipeline.ui.fixed import write_fixed
+
+        private_dir(self.run_dir / "inputs" / "fixed")
+        sources = {source.name: source for source in table.files}
+        for number, (upload, target, name) in enumerate(
+            zip(self.originals(), self.input_paths(), self.settings.names, strict=True), start=1
+        ):
+            edits = {
+                int(key.split(":", 1)[1]): cells
+                for key, cells in self.settings.edits.items()
+                if key.split(":", 1)[0] == str(number)
+            }
+            source = sources.get(name)
+            if source is None:
+                raise InputFileError(f"{name}: cannot be read any more; upload it again")
+            write_fixed(upload, target, source=source, sheet=self.settings.sheet, edits=edits)
+
+    def plan(
+        self, base: RunOptions, *, env: Environment, progress_factory: ProgressFactory = Progress
+    ) -> PlanResult:
         """The library's plan of this draft (every targeted order read; nothing sent).
 
         Made again after any edit or choice; each plan gets its own folder in `plans/`.
         """
-        with self._lock:
-            if self._plan is None:
-                from pipeline.flows.plan import plan_files
+        from pipeline.flows.plan import plan_files
 
-                self.check(base)
-                self._plan = plan_files(
-                    self.input_paths(),
-                    options=self.options(base),
-                    env=env,
-                    out=default_run_dir("plan", root=private_dir(self.run_dir / "plans")),
-                    names=self.settings.names,
-                )
-            return self._plan
+        with self._lock:  # held only to start: the grid stays usable while orders are read
+            if self._plan is not None:
+                return self._plan
+            self.check(base)
+            generation = self._generation
+            paths, options = self.input_paths(), self.options(base)
+        result = plan_files(
+            paths,
+            options=options,
+            env=env,
+            out=default_run_dir("plan", root=private_dir(self.run_dir / "plans")),
+            names=self.settings.names,
+            progress_factory=progress_factory,
+        )
+        with self._lock:
+            if generation == self._generation:  # nothing was edited meanwhile
+                self._plan = result
+        return result
 
     def forget_plan(self) -> None:
         """The next preview reads the orders again (this plan is not to be sent)."""
@@ -324,17 +346,6 @@ class Draft:
             return self.input_paths()[0]
 
 
-def write_table(frame: pl.DataFrame, path: Path, *, sheet: str) -> None:
-    """Write text cells in the kind `path` names; CSV with the formula guard, read back exactly."""
-    suffix = path.suffix.lower()
-    if suffix in EXCEL_SUFFIXES:
-        frame.write_excel(path, worksheet=sheet, autofit=True)
-    elif suffix in PARQUET_SUFFIXES:
-        frame.write_parquet(path)
-    else:
-        write_csv(frame, path)
-
-
 def _checked(prepared: Prepared, original: InputTable) -> Check:
     status = ["valid"] * prepared.table.raw.height
     problems: dict[int, tuple[str, str, tuple[str, ...]]] = {}
@@ -342,10 +353,11 @@ def _checked(prepared: Prepared, original: InputTable) -> Check:
     for source in prepared.table.files:
         for header, canonical in source.columns.fields.items():
             headers_for.setdefault(canonical, []).append(header)
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per set of cells marked
     for rejection in prepared.plan.rejections:
         status[rejection.index] = "invalid"
         fields = problem_fields(rejection.code, rejection.message)
-        marked = tuple(h for f in fields for h in headers_for.get(f, ()))
+        marked = shared.setdefault(fields, tuple(h for f in fields for h in headers_for.get(f, ())))
         problems[rejection.index] = (rejection.code.value, rejection.message, marked)
     for duplicate in prepared.plan.duplicates:
         status[duplicate.index] = "duplicate"

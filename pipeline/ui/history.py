@@ -11,7 +11,9 @@ opened as given.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,49 @@ def error_groups(results: pl.DataFrame, *, examples: int = 3) -> list[dict[str, 
             }
         )
     return sorted(groups, key=lambda g: -int(g["count"]))
+
+
+_STAMPED = re.compile(r"^(\d{8}T\d{6}Z)-(.+?)(?:-(\d+))?$")
+KINDS = ("undo", "rerun", "validate", "plan", "stale")
+
+
+def run_label(name: str) -> dict[str, Any]:
+    """A run directory's name in words: what it is, of which file, when (UTC, ISO).
+
+    `20261204T153402Z-undo-20261204T152907Z-Bestellungen_Dezember` ->
+    {"kind": "undo", "file": "Bestellungen_Dezember", "at": "2026-12-04T15:34:02Z"}
+    """
+    match = _STAMPED.match(name)
+    if match is None:
+        return {"kind": "run", "file": name, "at": None}
+    stamp, rest = match.group(1), match.group(2)
+    at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).isoformat()
+    kind = "run"
+    for prefix in KINDS:
+        if rest.startswith(prefix + "-") or rest == prefix:
+            kind, rest = prefix, rest.removeprefix(prefix).lstrip("-")
+            break
+    inner = _STAMPED.match(rest)
+    while inner is not None:  # `undo-<stamp>-<name>`: the run it undoes, by its file
+        rest = inner.group(2)
+        for prefix in KINDS:
+            rest = rest.removeprefix(prefix + "-")
+        inner = _STAMPED.match(rest)
+    return {"kind": kind, "file": rest or name, "at": at.replace("+00:00", "Z")}
+
+
+def undo_of(run_dir: Path) -> Path | None:
+    """The undo run made of `run_dir` (named `<time>-undo-<its name>` beside it), if any."""
+    found = sorted(run_dir.parent.glob(f"*-undo-{run_dir.name}"))
+    found = [p for p in found if p.is_dir() and run_info(p) is not None]
+    return found[-1] if found else None
+
+
+def undoable_rows(results: pl.DataFrame | None) -> int:
+    """Rows whose change an undo could set back: applied updates and address changes."""
+    if results is None or "action" not in results.columns:
+        return 0
+    applied = results.filter(
+        (pl.col("outcome") == "applied") & pl.col("action").is_in(["update", "address"])
+    )
+    return applied.height

@@ -28,7 +28,12 @@ def preview(result: PlanResult, *, limit: int) -> dict[str, Any]:
     """Counts, per-field changes, failure groups, and up to `limit` rows (failures first)."""
     summary = result.summary
     frame = result.plan
+    from pipeline.ui.problems import her_key
+
     columns = [c for c in SHOWN_COLUMNS if c in frame.columns]
+    key = her_key(frame.columns)
+    if key is not None:  # her order number beside Quivo's orderId
+        columns.insert(columns.index("orderId"), key)
     ranked = frame.with_columns(
         pl.col("prediction").replace_strict(ORDER, default=9).alias("__rank")
     ).sort("__rank", maintain_order=True)

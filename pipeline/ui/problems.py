@@ -6,6 +6,7 @@ problem_fields(ErrorCode.MISSING_STATE, "state is required for US")  # ("state",
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from pipeline.core.outcomes import ErrorCode
 from pipeline.inputs.columns import CANONICAL
@@ -42,6 +43,29 @@ def problem_fields(code: ErrorCode | str, message: str) -> tuple[str, ...]:
         found = list(CODE_FIELDS.get(ErrorCode(code), ()))
     except ValueError:
         found = []
+    if code == ErrorCode.CONFLICTING_ROWS:  # `city is 'Graz' here but ...; zip is ...`
+        said = (part.split(" ", 1)[0] for part in message.split("; "))
+        return tuple(found + [f for f in dict.fromkeys(said) if f in CANONICAL and f not in found])
     named = set(_WORDS.findall(message))
     found += [n for n in CANONICAL if n in named and n not in found and n not in _CODE_ONLY]
     return tuple(found)
+
+
+def her_key(columns: Sequence[str]) -> str | None:
+    """The column of a plan or report naming orders by her shop's key (`Bestellnummer`,
+    read as orderIdentifier or orderReference), shown beside Quivo's orderId; None
+    when her file named them by orderId."""
+    from pipeline.core.errors import InputFileError
+    from pipeline.core.outcomes import LEADING_COLUMNS
+    from pipeline.inputs.columns import match_columns
+
+    for column in columns:
+        if column in LEADING_COLUMNS:
+            continue
+        try:
+            field = match_columns([column]).fields.get(column)
+        except InputFileError:
+            continue
+        if field in ("orderIdentifier", "orderReference"):
+            return column
+    return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,19 @@ import polars as pl
 from aiohttp import web
 
 from pipeline.core.errors import OptionsError, RunDirError
+from pipeline.core.manifest import PlanSummary, RunSummary
 from pipeline.flows.resume import load_results
 from pipeline.flows.run import ProgressFactory, RunResult
 from pipeline.ui.app import attachment, grid_window, render, state
-from pipeline.ui.history import download_path, error_groups, run_info, run_path
+from pipeline.ui.history import (
+    download_path,
+    error_groups,
+    run_info,
+    run_path,
+    undo_of,
+    undoable_rows,
+)
+from pipeline.ui.tasks import Task
 
 EVENT_EVERY_S = 0.25
 GRID_COLUMNS = ("row", "orderId", "action", "outcome", "errorCode", "error", "orderStatus")
@@ -26,16 +36,26 @@ CHANGES = "changes"  # `field: old -> new`, in runs that took before-images
 
 
 def grid_columns(results: pl.DataFrame | None) -> tuple[str, ...]:
-    with_changes = results is not None and CHANGES in results.columns
-    return (*GRID_COLUMNS, CHANGES) if with_changes else GRID_COLUMNS
+    """The results grid's columns: her order key (if she named orders by it) beside orderId."""
+    from pipeline.ui.problems import her_key
+
+    if results is None:
+        return GRID_COLUMNS
+    key = her_key(results.columns)
+    columns = GRID_COLUMNS if key is None else ("row", key, *GRID_COLUMNS[1:])
+    return (*columns, CHANGES) if CHANGES in results.columns else columns
 
 
 def run_dir_of(request: web.Request) -> Path:
     """The run the URL names: a run directory under the runs folder, or one this UI started."""
     ui = state(request)
     name = request.match_info["name"]
+    path = run_path(ui.config.runs_dir, name)
     task = ui.tasks.get(name)
-    path = task.run_dir if task is not None else run_path(ui.config.runs_dir, name)
+    if path is None and task is not None and task.run_dir.name == name:
+        path = task.run_dir  # started here, nothing written yet
+    if path is None and task is not None and isinstance(task.result, RunResult):
+        path = task.result.run_dir  # the run an undo made, under its own name
     if path is None:
         raise web.HTTPNotFound(text="no such run under the runs directory")
     return path
@@ -49,7 +69,18 @@ async def send_page(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(f"/run/{run_dir.name}")
     api = state(request).config.options.api
     limit = rate_label(rate_per_s=api.rate_per_s, auto=api.rate_auto) if task.kind == "run" else ""
-    return render(request, "send.html", step="send", name=run_dir.name, kind=task.kind, limit=limit)
+    label_name = run_dir.name
+    if task.kind == "undo":  # the undo run gets its own folder once it starts
+        label_name = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-undo-{run_dir.name}"
+    return render(
+        request,
+        "send.html",
+        step="send",
+        name=run_dir.name,
+        label_name=label_name,
+        kind=task.kind,
+        limit=limit,
+    )
 
 
 def rate_label(*, rate_per_s: float | None, auto: bool) -> str:
@@ -66,6 +97,11 @@ async def events(request: web.Request) -> web.StreamResponse:
     task = state(request).tasks.get(run_dir.name)
     if task is None:
         raise web.HTTPNotFound(text="this run is not being sent by this UI")
+    return await stream(request, task)
+
+
+async def stream(request: web.Request, task: Task) -> web.StreamResponse:
+    """A task's progress as server-sent events until it is done or the page goes."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     while True:
@@ -101,11 +137,13 @@ async def results_page(request: web.Request) -> web.Response:
     ui = state(request)
     run_dir = run_dir_of(request)
     info = run_info(run_dir)
-    assert info is not None  # run_path only finds runs
+    task = ui.tasks.get(run_dir.name)
+    if info is None:  # a folder a rerun or undo made and left empty: nothing was sent
+        message = task.error if task is not None and task.error else None
+        return render(request, "problem.html", status=404, message=message or _NOTHING_HERE)
     if info.state == "draft":
         raise web.HTTPSeeOther(f"/draft/{run_dir.name}/check")
     results = await asyncio.to_thread(_results, run_dir)
-    task = ui.tasks.get(run_dir.name)
     downloads = [
         name
         for name in (
@@ -126,12 +164,60 @@ async def results_page(request: web.Request) -> web.Response:
         info=info,
         groups=error_groups(results) if results is not None else [],
         downloads=downloads,
-        columns=grid_columns(results),
+        columns=display_columns(results),
+        labels=column_labels(request, display_columns(results)),
         running=ui.tasks.running(run_dir.name),
         error=task.error if task is not None else None,
-        can_undo=info.state == "finished" and (run_dir / "before.parquet").exists(),
+        undo=undo_offer(run_dir, info.state, results),
+        rerun=await asyncio.to_thread(rerun_offer, run_dir, info.state, results),
         stale=stale_rows(results),
+        notes=notes_of(info.summary),
     )
+
+
+def notes_of(summary: RunSummary | PlanSummary | None) -> list[str]:
+    """How the file was read (the run's warnings); hidden rows are said by the Check step
+    in words, not by the command-line flag the CLI's warning names."""
+    warnings = summary.warnings if summary is not None else []
+    return [str(w) for w in warnings if "--skip-hidden-rows" not in str(w)]
+
+
+_NOTHING_HERE = "nothing was sent in this run, so it has no results; see the history"
+
+
+def undo_offer(run_dir: Path, state: str, results: pl.DataFrame | None) -> dict[str, Any]:
+    """Whether undo applies: {"rows": n} to offer it, {"done": name} once it was done,
+    {} when there is nothing to set back (a cancel-only or validate run, no before-images)."""
+    if state != "finished" or not (run_dir / "before.parquet").exists():
+        return {}
+    done = undo_of(run_dir)
+    if done is not None:
+        return {"done": done.name}
+    rows = undoable_rows(results)
+    return {"rows": rows} if rows else {}
+
+
+def rerun_offer(run_dir: Path, state: str, results: pl.DataFrame | None) -> dict[str, Any]:
+    """Whether a rerun applies: {"rows": n}, {"done": name} once rerun, else {}."""
+    from pipeline.core.outcomes import ErrorCode, Outcome
+    from pipeline.flows.rerun import reruns_of, wanted
+
+    if state != "finished" or results is None:
+        return {}
+    if taken := reruns_of(run_dir):
+        return {"done": Path(taken[-1]).name}
+
+    def code_of(code: str | None) -> ErrorCode | None:
+        try:
+            return ErrorCode(code or "")
+        except ValueError:
+            return None
+
+    rows = sum(
+        wanted(Outcome(outcome), code_of(code), include_permanent=False)
+        for outcome, code in results.select("outcome", "errorCode").iter_rows()
+    )
+    return {"rows": rows} if rows else {}
 
 
 def stale_rows(results: pl.DataFrame | None, *, shown: int = 20) -> dict[str, Any] | None:
@@ -145,7 +231,14 @@ def stale_rows(results: pl.DataFrame | None, *, shown: int = 20) -> dict[str, An
 
 
 async def result_rows(request: web.Request) -> web.Response:
-    """One window of the results grid as JSON; `errors=1` keeps the rows left to do."""
+    """One window of the results grid as JSON; `errors=1` keeps the rows left to do.
+
+    The outcome and problem are words in the page's language; the code and the API's
+    message stay in the detail column (and the downloads).
+    """
+    from pipeline.ui import words
+    from pipeline.ui.app import tr
+
     run_dir = run_dir_of(request)
     offset, limit, errors_only = grid_window(request)
     results = await asyncio.to_thread(_results, run_dir)
@@ -153,12 +246,41 @@ async def result_rows(request: web.Request) -> web.Response:
         return web.json_response({"total": 0, "offset": 0, "rows": []})
     if errors_only:
         results = results.filter(~pl.col("outcome").is_in(["applied", "duplicate", "unchanged"]))
-    window = results.slice(offset, limit).select(grid_columns(results))
-    rows = [
-        {"index": offset + i, "status": cells[3], "cells": [_text(c) for c in cells]}
-        for i, cells in enumerate(window.iter_rows())
-    ]
+    data = grid_columns(results)
+    wanted = list(dict.fromkeys([*data, "outcome", "errorCode", "error"]))
+    window = results.slice(offset, limit).select(wanted)
+    say = tr(request).gettext
+    rows = []
+    for i, found in enumerate(window.iter_rows(named=True)):
+        code, outcome = found["errorCode"], found["outcome"]
+        cells = {c: _text(found[c]) for c in data}
+        cells["outcome"] = say(words.OUTCOMES[outcome]) if outcome in words.OUTCOMES else outcome
+        cells["problem"] = say(words.SENTENCES[code]) if code in words.SENTENCES else None
+        cells["detail"] = " ".join(t for t in (code, found["error"]) if t) or None
+        rows.append(
+            {
+                "index": offset + i,
+                "status": outcome,
+                "cells": [cells[c] for c in display_columns(results)],
+            }
+        )
     return web.json_response({"total": results.height, "offset": offset, "rows": rows})
+
+
+def display_columns(results: pl.DataFrame | None) -> list[str]:
+    """The results grid's columns as shown: the data's, with the problem in words and
+    the code and message as one detail column."""
+    shown = [c for c in grid_columns(results) if c not in ("errorCode", "error")]
+    at = shown.index("outcome") + 1
+    return [*shown[:at], "problem", "detail", *shown[at:]]
+
+
+def column_labels(request: web.Request, columns: list[str]) -> dict[str, str]:
+    from pipeline.ui import words
+    from pipeline.ui.app import tr
+
+    say = tr(request).gettext
+    return {c: say(words.COLUMNS[c]) if c in words.COLUMNS else c for c in columns}
 
 
 def _text(value: object) -> str | None:
@@ -196,6 +318,16 @@ async def rerun(request: web.Request) -> web.Response:
 
     ui = state(request)
     source = run_dir_of(request)
+    info = run_info(source)
+    results = await asyncio.to_thread(_results, source)
+    offer = rerun_offer(source, info.state if info else "", results)
+    if "done" in offer:
+        raise OptionsError(f"this run was rerun already: {offer['done']}")
+    if not offer:
+        raise OptionsError(
+            "nothing to rerun: every row landed, or failed for a reason that sending it"
+            " again would not fix (see the errors by kind); fix those rows in errors.xlsx"
+        )
     target = rerun_dir(source, run_job_name(source), root=ui.config.runs_dir)
     target.mkdir(mode=0o700, parents=True)
     ui.tasks.start(
@@ -218,12 +350,49 @@ async def replan(request: web.Request) -> web.Response:
     return web.json_response({"next": f"/draft/{draft.name}/preview"})
 
 
+async def undo_page(request: web.Request) -> web.Response:
+    """What an undo would set back (undo.csv, written now), and a button to confirm it."""
+    from pipeline.flows.undo import undo_run
+
+    run_dir = run_dir_of(request)
+    info = run_info(run_dir)
+    results = await asyncio.to_thread(_results, run_dir)
+    offer = undo_offer(run_dir, info.state if info else "", results)
+    if "done" in offer:
+        raise web.HTTPSeeOther(f"/run/{offer['done']}")
+    if not offer:
+        raise OptionsError("nothing to undo in this run: no applied change can be set back")
+    result = await asyncio.to_thread(undo_run, run_dir)
+    frame = pl.read_csv(result.undo_csv, infer_schema=False)
+    shown = [c for c in frame.columns if c not in ("undoes",)]
+    return render(
+        request,
+        "undo.html",
+        step="results",
+        info=info,
+        columns=shown,
+        rows=list(frame.select(shown).head(PREVIEW_ROWS).iter_rows()),
+        total=frame.height,
+        not_undoable=result.not_undoable,
+    )
+
+
+PREVIEW_ROWS = 500
+
+
 async def undo(request: web.Request) -> web.Response:
     """`quivo-bulk undo --apply`: set the applied changes back, as a new run beside this one."""
     from pipeline.flows.undo import undo_run
 
     ui = state(request)
     run_dir = run_dir_of(request)
+    info = run_info(run_dir)
+    results = await asyncio.to_thread(_results, run_dir)
+    offer = undo_offer(run_dir, info.state if info else "", results)
+    if "done" in offer:
+        raise OptionsError(f"this run was undone already: {offer['done']}")
+    if not offer:
+        raise OptionsError("nothing to undo in this run: no applied change can be set back")
 
     def work(progress: ProgressFactory) -> RunResult:
         result = undo_run(run_dir, env=ui.env, apply=True, progress_factory=progress)

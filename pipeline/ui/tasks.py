@@ -43,7 +43,7 @@ class Task:
     run_dir: Path
     kind: str  # "run" | "resume" | "rerun" | "undo"
     progress: Progress | None = None
-    result: RunResult | None = None
+    result: Any = None  # a RunResult (send, resume, rerun, undo) or a PlanResult (preview)
     error: str | None = None
     stop_asked: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
@@ -74,7 +74,7 @@ class Task:
                 "bad": progress.bad,
                 "eta_s": eta_s(done=progress.done, total=progress.total, elapsed_s=elapsed),
             }
-        if self.result is not None:
+        if isinstance(self.result, RunResult):
             made = self.result.run_dir  # None: a rerun with nothing to rerun made no run
             data |= {"exit_code": self.result.exit_code, "run": made.name if made else None}
         return data
@@ -104,17 +104,35 @@ class Tasks:
     def get(self, name: str) -> Task | None:
         return self._tasks.get(name)
 
+    def forget(self, name: str) -> None:
+        """Drop a finished task (a failed preview, so the next visit reads again)."""
+        with self._lock:
+            task = self._tasks.get(name)
+            if task is not None and task.state != "running":
+                del self._tasks[name]
+
     def running(self, name: str) -> bool:
         task = self._tasks.get(name)
         return task is not None and task.state == "running"
 
-    def start(self, run_dir: Path, kind: str, work: Callable[[ProgressFactory], RunResult]) -> Task:
-        """Run `work` in a thread; it gets the progress factory to hand to the library."""
+    def start(
+        self,
+        run_dir: Path,
+        kind: str,
+        work: Callable[[ProgressFactory], Any],
+        *,
+        key: str | None = None,
+    ) -> Task:
+        """Run `work` in a thread; it gets the progress factory to hand to the library.
+
+        `key` names the task (default: the run directory's name; a preview's is
+        `preview:<draft>`)."""
+        key = key or run_dir.name
         with self._lock:
-            if self.running(run_dir.name):
+            if self.running(key):
                 raise QuivoBulkError(f"{run_dir.name} is already running")
             task = Task(run_dir=run_dir, kind=kind)
-            self._tasks[run_dir.name] = task
+            self._tasks[key] = task
 
         def factory(total: int) -> Progress:
             task.progress = _Watched(total, task)
@@ -123,8 +141,8 @@ class Tasks:
         def target() -> None:
             try:
                 task.result = work(factory)
-                made = task.result.run_dir
-                if made is not None and made.name != run_dir.name:  # a rerun's new directory
+                made = task.result.run_dir if isinstance(task.result, RunResult) else run_dir
+                if made is not None and made.name != run_dir.name:  # a rerun or undo: a new one
                     self._tasks[made.name] = task
             except QuivoBulkError as error:
                 task.error = self._scrub(str(error))

@@ -5,6 +5,10 @@ const meta = document.querySelector('meta[name="quivo-token"]');
 const TOKEN = meta ? meta.content : "";
 const HEADER = meta ? meta.dataset.header : "X-Quivo-Token";
 
+function word(key, fallback) {
+  try { return JSON.parse(document.body.dataset.say || "{}")[key] || fallback; } catch (e) { return fallback; }
+}
+
 function say(text, kind) {
   const box = document.getElementById("message");
   if (!box) return;
@@ -23,8 +27,8 @@ async function post(url, body) {
   }
   const response = await fetch(url, { method: "POST", headers, body: payload, credentials: "same-origin" });
   let data = {};
-  try { data = await response.json(); } catch (e) { data = { error: response.status === 413 ? "the file is larger than the upload limit" : await response.text().catch(() => "") || ("request failed: " + response.status) }; }
-  if (!response.ok && !data.error) data.error = "request failed: " + response.status;
+  try { data = await response.json(); } catch (e) { data = { error: response.status === 413 ? word("too_large", "the file is larger than the upload limit") : await response.text().catch(() => "") || (word("failed", "request failed:") + " " + response.status) }; }
+  if (!response.ok && !data.error) data.error = word("failed", "request failed:") + " " + response.status;
   return data;
 }
 
@@ -49,7 +53,7 @@ function setupUpload() {
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); input.files = e.dataTransfer.files; show(); });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    if (!input.files.length) { say("pick a file first"); return; }
+    if (!input.files.length) { say(word("pick", "pick a file first")); return; }
     postAndGo(form.dataset.post, new FormData(form));
   });
 }
@@ -67,28 +71,45 @@ function setupColumns() {
 }
 
 // The grid: only the rows in view are in the DOM (windowed rendering); rows come
-// from the server in pages of JSON, fetched as they scroll into view.
+// from the server in pages of JSON, fetched as they scroll into view. It is an ARIA
+// grid: arrow keys move between cells, Home/End within a row, PageUp/PageDown by a
+// screen; Enter or F2 edits a cell (Enter saves, Escape cancels).
 const ROW_PX = 28, PAGE = 200, OVERSCAN = 10;
 
 function setupGrid() {
   const grid = document.getElementById("grid");
   if (!grid) return;
   const columns = JSON.parse(grid.dataset.columns);
+  const labels = grid.dataset.labels ? JSON.parse(grid.dataset.labels) : {};
   const editable = grid.dataset.editable === "1";
+  const shown = editable ? ["row", ...columns, "problem", "detail"] : columns;
   const filter = document.getElementById("errors-only");
   let total = 0, pages = new Map(), pending = new Set(), frame = 0;
+  let active = { i: 0, c: editable ? 1 : 0 }, focused = false, editing = false;
 
+  grid.setAttribute("role", "grid");
+  grid.setAttribute("aria-colcount", shown.length);
   const head = document.createElement("div");
   head.className = "grid-head";
-  const template = (editable ? ["row", ...columns, "problem"] : columns).map((c) => (c === "row" ? "70px" : c === "problem" || c === "error" ? "minmax(220px, 2fr)" : "minmax(110px, 1fr)")).join(" ");
+  head.setAttribute("role", "row");
+  head.setAttribute("aria-rowindex", "1");
+  const template = shown.map((c) => (c === "row" ? "120px" : c === "problem" || c === "error" || c === "detail" ? "minmax(220px, 2fr)" : "minmax(110px, 1fr)")).join(" ");
   head.style.gridTemplateColumns = template;
-  (editable ? ["row", ...columns, "problem"] : columns).forEach((c) => { const d = document.createElement("div"); d.textContent = c; d.title = c; head.appendChild(d); });
+  shown.forEach((c, n) => {
+    const d = document.createElement("div");
+    d.textContent = labels[c] || c; d.title = d.textContent;
+    d.setAttribute("role", "columnheader"); d.setAttribute("aria-colindex", n + 1);
+    head.appendChild(d);
+  });
   const body = document.createElement("div");
   body.className = "grid-body";
+  body.setAttribute("role", "rowgroup");
   const spacer = document.createElement("div");
   spacer.className = "grid-spacer";
+  spacer.setAttribute("role", "none");
   const rowsBox = document.createElement("div");
   rowsBox.className = "grid-rows";
+  rowsBox.setAttribute("role", "none");
   spacer.appendChild(rowsBox);
   body.appendChild(spacer);
   grid.append(head, body);
@@ -104,6 +125,7 @@ function setupGrid() {
     if (asked !== generation) return;
     pending.delete(page);
     total = data.total;
+    grid.setAttribute("aria-rowcount", total + 1);
     pages.set(page, data.rows);
     spacer.style.height = total * ROW_PX + "px";
     schedule();
@@ -111,21 +133,28 @@ function setupGrid() {
   function rowAt(i) { const p = pages.get(Math.floor(i / PAGE)); return p ? p[i % PAGE] : undefined; }
   function cellsOf(row) {
     if (!editable) return row.cells;
-    return [row.row, ...row.cells, row.message || (row.status === "duplicate" ? "duplicate: sent once" : "")];
+    const number = row.hidden ? `${row.row} (${labels.hidden || "hidden"})` : row.row;
+    const detail = row.code ? `${row.code}: ${row.message || ""}` : "";
+    return [number, ...row.cells, row.problem || "", detail];
   }
+  function isEditable(c) { return editable && c > 0 && c <= columns.length; }
   function render() {
     frame = 0;
+    if (editing) return; // the cell being edited stays as it is
     const first = Math.max(0, Math.floor(body.scrollTop / ROW_PX) - OVERSCAN);
     const last = Math.min(total, Math.ceil((body.scrollTop + body.clientHeight) / ROW_PX) + OVERSCAN);
     for (let p = Math.floor(first / PAGE); p <= Math.floor(Math.max(last - 1, 0) / PAGE); p++) load(p);
     const out = document.createDocumentFragment();
+    let target = null;
     for (let i = first; i < last; i++) {
       const row = rowAt(i);
       const line = document.createElement("div");
-      line.className = "grid-row " + (row ? row.status : "loading");
+      line.className = "grid-row " + (row ? row.status : "loading") + (row && row.hidden ? " hidden-row" : "");
       line.style.top = i * ROW_PX + "px";
       line.style.gridTemplateColumns = template;
       line.dataset.position = i;
+      line.setAttribute("role", "row");
+      line.setAttribute("aria-rowindex", i + 2);
       if (row) {
         line.dataset.index = row.index;
         if (row.code) line.dataset.code = row.code;
@@ -133,61 +162,115 @@ function setupGrid() {
         cellsOf(row).forEach((value, c) => {
           const cell = document.createElement("div");
           cell.textContent = value === null || value === undefined ? "" : value;
-          const column = editable ? ["row", ...columns, "problem"][c] : columns[c];
+          const column = shown[c];
           cell.dataset.column = column;
+          cell.setAttribute("role", "gridcell");
+          cell.setAttribute("aria-colindex", c + 1);
+          cell.tabIndex = i === active.i && c === active.c ? 0 : -1;
           cell.title = cell.textContent; // the whole value when the column is too narrow
-          if (marked.has(column)) { cell.classList.add("bad"); cell.title = row.message; }
-          if (editable && c > 0 && c <= columns.length) cell.classList.add("editable");
+          if (marked.has(column)) { cell.classList.add("bad"); cell.title = row.problem || row.message; cell.setAttribute("aria-invalid", "true"); }
+          if (isEditable(c)) cell.classList.add("editable"); else if (editable) cell.setAttribute("aria-readonly", "true");
+          if (cell.tabIndex === 0) target = cell;
           line.appendChild(cell);
         });
       }
       out.appendChild(line);
     }
-    rowsBox.replaceChildren(out);
+    const keep = focused || rowsBox.contains(document.activeElement);
+    rowsBox.replaceChildren(out); // may blur the old cell: focus goes to its successor
+    focused = keep;
+    if (keep && target) target.focus({ preventScroll: true });
+    if (!target && total && !rowsBox.querySelector('[tabindex="0"]')) {
+      const any = rowsBox.querySelector('[role="gridcell"]');
+      if (any) any.tabIndex = 0; // one cell is always reachable by Tab
+    }
     grid.dataset.total = total; // set once drawn: tests and benchmarks wait for it
   }
   function schedule() { if (!frame) frame = requestAnimationFrame(render); }
   function reset() {
-    generation += 1; pages = new Map(); pending = new Set(); total = 0;
+    generation += 1; pages = new Map(); pending = new Set(); total = 0; active = { i: 0, c: active.c };
     delete grid.dataset.total; body.scrollTop = 0; load(0);
+  }
+  function moveTo(i, c) {
+    active = { i: Math.max(0, Math.min(total - 1, i)), c: Math.max(0, Math.min(shown.length - 1, c)) };
+    const top = active.i * ROW_PX;
+    if (top < body.scrollTop) body.scrollTop = top;
+    else if (top + ROW_PX > body.scrollTop + body.clientHeight) body.scrollTop = top + ROW_PX - body.clientHeight;
+    focused = true;
+    render();
+  }
+  function cellOf(el) {
+    const cell = el && el.closest ? el.closest('[role="gridcell"]') : null;
+    if (!cell) return null;
+    return { cell, i: Number(cell.parentElement.dataset.position), c: Number(cell.getAttribute("aria-colindex")) - 1 };
+  }
+
+  function edit(cell) {
+    if (!cell || !cell.classList.contains("editable") || cell.querySelector("input")) return;
+    const line = cell.parentElement;
+    const input = document.createElement("input");
+    input.value = cell.textContent;
+    input.setAttribute("aria-label", `${labels.row || "row"} ${rowAt(Number(line.dataset.position)).row}, ${cell.dataset.column}`);
+    cell.textContent = "";
+    cell.appendChild(input);
+    editing = true;
+    input.focus();
+    let done = false;
+    const finish = () => { editing = false; focused = true; schedule(); };
+    const save = async (keep) => {
+      if (done) return;
+      done = true;
+      if (!keep) { finish(); return; }
+      const data = await post(grid.dataset.edit, { index: Number(line.dataset.index), header: cell.dataset.column, value: input.value });
+      if (data.error) { say(data.error); finish(); return; }
+      say("");
+      const position = Number(line.dataset.position);
+      const page = pages.get(Math.floor(position / PAGE));
+      if (page) page[position % PAGE] = data.row;
+      for (const [key, count] of Object.entries(data.counts)) {
+        const el = document.querySelector(`[data-count="${key}"]`);
+        if (el) el.textContent = count;
+      }
+      grid.dataset.edits = String(Number(grid.dataset.edits || 0) + 1);
+      finish();
+    };
+    input.addEventListener("keydown", (k) => {
+      if (k.key === "Enter") { k.preventDefault(); save(true); }
+      if (k.key === "Escape") { k.preventDefault(); save(false); }
+      k.stopPropagation(); // arrows move the caret while editing, not the cell
+    });
+    input.addEventListener("blur", () => save(true));
   }
 
   body.addEventListener("scroll", schedule, { passive: true });
   window.addEventListener("resize", schedule);
   if (filter) filter.addEventListener("change", reset);
-  if (editable) {
-    rowsBox.addEventListener("dblclick", (e) => {
-      const cell = e.target.closest(".editable");
-      if (!cell || cell.querySelector("input")) return;
-      const line = cell.parentElement;
-      const input = document.createElement("input");
-      input.value = cell.textContent;
-      cell.textContent = "";
-      cell.appendChild(input);
-      input.focus();
-      let done = false;
-      const save = async (keep) => {
-        if (done) return;
-        done = true;
-        if (!keep) { schedule(); return; }
-        const data = await post(grid.dataset.edit, { index: Number(line.dataset.index), header: cell.dataset.column, value: input.value });
-        if (data.error) { say(data.error); schedule(); return; }
-        say("");
-        const position = Number(line.dataset.position);
-        const page = pages.get(Math.floor(position / PAGE));
-        if (page) page[position % PAGE] = data.row;
-        for (const [key, count] of Object.entries(data.counts)) {
-          const el = document.querySelector(`[data-count="${key}"]`);
-          if (el) el.textContent = count;
-        }
-        grid.dataset.edits = String(Number(grid.dataset.edits || 0) + 1);
-        schedule();
-      };
-      input.addEventListener("keydown", (k) => { if (k.key === "Enter") save(true); if (k.key === "Escape") save(false); });
-      input.addEventListener("blur", () => save(true));
-    });
-  }
+  rowsBox.addEventListener("focusin", (e) => { const at = cellOf(e.target); if (at) { active = { i: at.i, c: at.c }; focused = true; } });
+  rowsBox.addEventListener("focusout", (e) => { if (!rowsBox.contains(e.relatedTarget)) focused = false; });
+  rowsBox.addEventListener("click", (e) => { const at = cellOf(e.target); if (at && !editing) { active = { i: at.i, c: at.c }; at.cell.focus(); } });
+  rowsBox.addEventListener("keydown", (e) => {
+    const at = cellOf(e.target);
+    if (!at || editing) return;
+    const screen = Math.max(1, Math.floor(body.clientHeight / ROW_PX) - 1);
+    const moves = {
+      ArrowDown: [1, 0], ArrowUp: [-1, 0], ArrowRight: [0, 1], ArrowLeft: [0, -1],
+      PageDown: [screen, 0], PageUp: [-screen, 0],
+    };
+    if (moves[e.key]) { e.preventDefault(); moveTo(at.i + moves[e.key][0], at.c + moves[e.key][1]); }
+    else if (e.key === "Home") { e.preventDefault(); moveTo(at.i, 0); }
+    else if (e.key === "End") { e.preventDefault(); moveTo(at.i, shown.length - 1); }
+    else if ((e.key === "Enter" || e.key === "F2") && editable) { e.preventDefault(); edit(at.cell); }
+  });
+  if (editable) rowsBox.addEventListener("dblclick", (e) => { const at = cellOf(e.target); if (at) edit(at.cell); });
   load(0);
+}
+
+function setupHidden() {
+  const box = document.getElementById("hidden-rows");
+  if (!box) return;
+  box.querySelectorAll('input[name="skip-hidden"]').forEach((radio) => {
+    radio.addEventListener("change", () => postAndGo(box.dataset.post, { skip: radio.value === "skip" }));
+  });
 }
 
 function setupSend() {
@@ -209,7 +292,7 @@ function seconds(s) {
 function setupProgress() {
   const box = document.getElementById("progress");
   if (!box) return;
-  const set = (id, value) => { document.getElementById(id).textContent = value; };
+  const set = (id, value) => { const el = document.getElementById(id); if (el) el.textContent = value; };
   const source = new EventSource(box.dataset.events);
   source.onmessage = (event) => {
     const s = JSON.parse(event.data);
@@ -219,20 +302,43 @@ function setupProgress() {
       const bar = document.getElementById("bar");
       bar.max = Math.max(s.total, 1); bar.value = s.done;
     }
-    set("state", s.state);
+    const state = document.getElementById("state");
+    const words = state.dataset.words ? JSON.parse(state.dataset.words) : {};
+    state.textContent = words[s.state] || s.state;
     if (s.state !== "running") {
       source.close();
+      if (box.dataset.reload) { window.location.reload(); return; }
       document.getElementById("stop").hidden = true;
       const link = document.getElementById("to-results");
-      if (s.run) link.href = "/run/" + s.run;
-      link.hidden = false;
+      if (link) { if (s.run) link.href = "/run/" + s.run; link.hidden = false; }
       if (s.error) say(s.error);
       box.dataset.finished = s.state;
     }
   };
   document.getElementById("stop").addEventListener("click", async () => {
     const data = await post(box.dataset.stop, {});
-    if (data.error) say(data.error); else say("stopping: rows not sent yet stay resumable", "info");
+    if (data.error) say(data.error); else say(word("stopping", "stopping"), "info");
+  });
+}
+
+// Times come as UTC; shown in the browser's time zone and language.
+function localTimes() {
+  const lang = document.documentElement.lang || undefined;
+  const format = new Intl.DateTimeFormat(lang, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  document.querySelectorAll("time[datetime]").forEach((t) => {
+    const moment = new Date(t.getAttribute("datetime"));
+    if (!isNaN(moment)) { t.title = t.textContent; t.textContent = format.format(moment); }
+  });
+}
+
+function setupForms() {
+  document.querySelectorAll("#delete-draft, .delete-draft, #undo-confirm").forEach((form) => {
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = true;
+      postAndGo(form.dataset.post, {}).then((d) => { if (d.error && button) button.disabled = false; });
+    });
   });
 }
 
@@ -243,5 +349,5 @@ function setupActions() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  setupUpload(); setupColumns(); setupGrid(); setupSend(); setupProgress(); setupActions();
+  setupUpload(); setupColumns(); setupGrid(); setupHidden(); setupSend(); setupProgress(); setupActions(); setupForms(); localTimes();
 });
