@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -51,6 +52,25 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class VirtualClock:
+    """A pacer's clock (pipeline.api.pacing.Clock) that moves only when the pacer sleeps
+    (by exactly the time asked) or a test advances it: pacing tested without wall-clock
+    waits and without patching asyncio.sleep."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now_s = start
+
+    def now(self) -> float:
+        return self.now_s
+
+    def advance(self, seconds: float) -> None:
+        self.now_s += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
+        await asyncio.sleep(0)  # a real turn of the loop: other senders run meanwhile
 
 
 @dataclass
