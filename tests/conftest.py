@@ -27,7 +27,7 @@ from pipeline.sandbox import (
 from pipeline.settings import Environment, RunOptions, resolve_options
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"
@@ -244,18 +244,56 @@ def comment_file(
     return path, ids
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless, driven by playwright (the UI's browser tests)."""
+@pytest.fixture(scope="session")
+def _chromium() -> Iterator[tuple[Browser, asyncio.AbstractEventLoop]]:
+    """One headless chromium per test process (each xdist worker), launched at the first
+    browser test: launching took ~3 s of each browser test.
+
+    Playwright's sync API runs its event loop inside a greenlet of this thread, so while
+    it is open asyncio sees that loop running here and every later asyncio test fails
+    ("Cannot run the event loop while another loop is running": a known clash,
+    microsoft/playwright-pytest#167). Between browser tests the loop is parked: this
+    thread has no running loop, and `browser` hands it back for the length of its test.
+    """
     from playwright.sync_api import sync_playwright
 
     from tests.ui_helpers import CHROMIUM
 
     assert CHROMIUM.exists(), "make test installs Debian's chromium; run 'make browser'"
     with sync_playwright() as driver:
+        loop = asyncio.events._get_running_loop()
+        assert loop is not None
         launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        asyncio.events._set_running_loop(None)
+        try:
+            yield launched, loop
+        finally:
+            asyncio.events._set_running_loop(loop)
+            launched.close()
+
+
+@pytest.fixture
+def browser(_chromium: tuple[Browser, asyncio.AbstractEventLoop]) -> Iterator[Browser]:
+    """Debian's chromium, headless, driven by playwright (the UI's browser tests): shared
+    by the tests of a process; every context or page a test opens is closed after it, so
+    no cookie, storage or download outlives its test."""
+    launched, loop = _chromium
+    asyncio.events._set_running_loop(loop)
+    try:
         yield launched
-        launched.close()
+    finally:
+        try:
+            for context in launched.contexts:
+                context.close()
+        finally:
+            asyncio.events._set_running_loop(None)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Page:
+    """A fresh context (1280x800, downloads accepted) and page in the shared browser."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    return context.new_page()
 
 
 def most_in_any_window(times: list[float], window_s: float, *, slack_s: float = 0.0) -> int:
