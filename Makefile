@@ -33,11 +33,16 @@ format: install
 	$(BIN)/ruff check --fix pipeline tests sample_data
 	$(BIN)/ruff format pipeline tests sample_data
 
+# The suite mostly waits (wall-clock pacing, sandboxes, subprocesses), so it runs in
+# more workers than cores (pytest-xdist). A group (xdist_group) stays on one worker.
+TEST_WORKERS ?= 4
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
+
 test: check browser
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 test-fast: install browser
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow"
 
 demo: install
 	$(BIN)/quivo-bulk demo

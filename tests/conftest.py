@@ -128,6 +128,19 @@ class Api:
         raise AssertionError(f"no {status} order in the sandbox")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first: the slow tests, those that say how long they take
+    (`slow(seconds=...)`) in that order, before the others; otherwise in file order.
+    With `make test`'s workers (pytest-xdist) the soaks start at once, side by side,
+    instead of one starting last while the other workers sit idle."""
+
+    def cost_s(item: pytest.Item) -> float:
+        slow = item.get_closest_marker("slow")
+        return 0.0 if slow is None else float(slow.kwargs.get("seconds", 1.0))
+
+    items.sort(key=cost_s, reverse=True)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
