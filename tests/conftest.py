@@ -128,6 +128,27 @@ class Api:
         raise AssertionError(f"no {status} order in the sandbox")
 
 
+# Modules whose tests share a module-scoped fixture too costly to build twice: under
+# `make test`'s workers each runs whole on one worker (the benchmark smoke runs once).
+ONE_WORKER_MODULES = {"tests/test_benchmarks_smoke.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup`, keeping each of ONE_WORKER_MODULES on one worker. (xdist's own
+    grouping by the xdist_group mark does nothing on pytest 9.2: pytest-xdist#1386.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class Scheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else super()._split_scope(nodeid)
+
+    return Scheduling(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Longest first: the slow tests, those that say how long they take
     (`slow(seconds=...)`) in that order, before the others; otherwise in file order.

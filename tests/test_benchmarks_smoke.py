@@ -18,8 +18,7 @@ from tests.benchmarks.adapt import SERVER_LIMIT
 from tests.benchmarks.common import Figure
 
 # The suite runs once (at its smoke sizes) for all the tests below, each of which reads
-# its figures from that run: one worker runs them all (see the Makefile's --dist).
-pytestmark = pytest.mark.xdist_group("benchmarks")
+# its figures from that run: one worker runs them all (ONE_WORKER_MODULES in conftest).
 
 
 @dataclass(frozen=True)
