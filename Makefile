@@ -34,8 +34,9 @@ format: install
 	$(BIN)/ruff format pipeline tests sample_data
 
 # The suite mostly waits (wall-clock pacing, sandboxes, subprocesses), so it runs in
-# more workers than cores (pytest-xdist). A group (xdist_group) stays on one worker.
-TEST_WORKERS ?= 4
+# more workers than cores (pytest-xdist); 4 took 275 s, 6 took 202 s at load average 8-12.
+# ONE_WORKER_MODULES in tests/conftest.py stay on one worker each (--dist loadgroup).
+TEST_WORKERS ?= 6
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 
 test: check browser
