@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +27,7 @@ from pipeline.sandbox import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"
@@ -51,6 +52,25 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class VirtualClock:
+    """A pacer's clock (pipeline.api.rate.pacer.Clock) that moves only when the pacer sleeps
+    (by exactly the time asked) or a test advances it: pacing tested without wall-clock
+    waits and without patching asyncio.sleep."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now_s = start
+
+    def now(self) -> float:
+        return self.now_s
+
+    def advance(self, seconds: float) -> None:
+        self.now_s += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
+        await asyncio.sleep(0)  # a real turn of the loop: other senders run meanwhile
 
 
 @dataclass
@@ -106,6 +126,40 @@ class Api:
             if order and order["orderStatus"] == status and not order.get("cancelRequestedAt"):
                 return order_id
         raise AssertionError(f"no {status} order in the sandbox")
+
+
+# Modules whose tests share a module-scoped fixture too costly to build twice: under
+# `make test`'s workers each runs whole on one worker (the benchmark smoke runs once).
+ONE_WORKER_MODULES = {"tests/test_benchmarks_smoke.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup`, keeping each of ONE_WORKER_MODULES on one worker. (xdist's own
+    grouping by the xdist_group mark does nothing on pytest 9.2: pytest-xdist#1386.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class Scheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else super()._split_scope(nodeid)
+
+    return Scheduling(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first: the slow tests, those that say how long they take
+    (`slow(seconds=...)`) in that order, before the others; otherwise in file order.
+    With `make test`'s workers (pytest-xdist) the soaks start at once, side by side,
+    instead of one starting last while the other workers sit idle."""
+
+    def cost_s(item: pytest.Item) -> float:
+        slow = item.get_closest_marker("slow")
+        return 0.0 if slow is None else float(slow.kwargs.get("seconds", 1.0))
+
+    items.sort(key=cost_s, reverse=True)
 
 
 @pytest.fixture
@@ -224,18 +278,56 @@ def comment_file(
     return path, ids
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless, driven by playwright (the UI's browser tests)."""
+@pytest.fixture(scope="session")
+def _chromium() -> Iterator[tuple[Browser, asyncio.AbstractEventLoop]]:
+    """One headless chromium per test process (each xdist worker), launched at the first
+    browser test: launching took ~3 s of each browser test.
+
+    Playwright's sync API runs its event loop inside a greenlet of this thread, so while
+    it is open asyncio sees that loop running here and every later asyncio test fails
+    ("Cannot run the event loop while another loop is running": a known clash,
+    microsoft/playwright-pytest#167). Between browser tests the loop is parked: this
+    thread has no running loop, and `browser` hands it back for the length of its test.
+    """
     from playwright.sync_api import sync_playwright
 
     from tests.ui_helpers import CHROMIUM
 
     assert CHROMIUM.exists(), "make test installs Debian's chromium; run 'make browser'"
     with sync_playwright() as driver:
+        loop = asyncio.events._get_running_loop()
+        assert loop is not None
         launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        asyncio.events._set_running_loop(None)
+        try:
+            yield launched, loop
+        finally:
+            asyncio.events._set_running_loop(loop)
+            launched.close()
+
+
+@pytest.fixture
+def browser(_chromium: tuple[Browser, asyncio.AbstractEventLoop]) -> Iterator[Browser]:
+    """Debian's chromium, headless, driven by playwright (the UI's browser tests): shared
+    by the tests of a process; every context or page a test opens is closed after it, so
+    no cookie, storage or download outlives its test."""
+    launched, loop = _chromium
+    asyncio.events._set_running_loop(loop)
+    try:
         yield launched
-        launched.close()
+    finally:
+        try:
+            for context in launched.contexts:
+                context.close()
+        finally:
+            asyncio.events._set_running_loop(None)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Page:
+    """A fresh context (1280x800, downloads accepted) and page in the shared browser."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    return context.new_page()
 
 
 def most_in_any_window(times: list[float], window_s: float, *, slack_s: float = 0.0) -> int:

@@ -16,6 +16,7 @@ from pipeline.api.rate.spec import RateChoice, parse_rate
 from pipeline.config.settings import ApiSettings, resolve_options
 from pipeline.core.errors import OptionsError
 from pipeline.store.ratememo import resumed_rate
+from tests.conftest import VirtualClock
 
 
 @pytest.mark.parametrize(
@@ -205,29 +206,21 @@ def test_the_floor_holds_when_nothing_is_accepted() -> None:
 def _sends(
     pacer_args: tuple[float, float],
     count: int,
-    monkeypatch: pytest.MonkeyPatch,
     *,
     set_rate_after: tuple[int, float] | None = None,
 ) -> list[float]:
-    """Send times of `count` sends through a Pacer on a virtual loop clock."""
-    real_sleep = asyncio.sleep
-    clock = [0.0]
-
-    async def sleep(seconds: float) -> None:
-        clock[0] += max(0.0, seconds)
-        await real_sleep(0)
+    """Send times of `count` sends through a Pacer on a virtual clock."""
+    clock = VirtualClock()
 
     async def main() -> list[float]:
-        monkeypatch.setattr(asyncio.get_running_loop(), "time", lambda: clock[0])
-        monkeypatch.setattr(asyncio, "sleep", sleep)
         rate_per_s, period_s = pacer_args
-        pacer = Pacer(rate_per_s, period_s=period_s)
+        pacer = Pacer(rate_per_s, period_s=period_s, clock=clock)
         times = []
         for number in range(count):
             if set_rate_after is not None and number == set_rate_after[0]:
                 pacer.set_rate(set_rate_after[1])
             await pacer.acquire()
-            times.append(clock[0])
+            times.append(clock.now())
         return times
 
     return asyncio.run(main())
@@ -255,9 +248,8 @@ def test_the_pacer_reaches_98_percent_and_keeps_every_window(
     rate: tuple[float, float],
     count: int,
     windows: list[tuple[float, int]],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    times = _sends(rate, count, monkeypatch)
+    times = _sends(rate, count)
     for window_s, cap in windows:
         assert _most_in_window(times, window_s) <= cap
     achieved = (count - 1) / (times[-1] - times[0])
@@ -265,10 +257,8 @@ def test_the_pacer_reaches_98_percent_and_keeps_every_window(
     assert achieved <= rate[0] * 1.001
 
 
-def test_an_adapted_rate_is_not_rounded_down_and_a_decrease_does_not_stall(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    times = _sends((10.0, 1.0), 120, monkeypatch, set_rate_after=(100, 1.8))
+def test_an_adapted_rate_is_not_rounded_down_and_a_decrease_does_not_stall() -> None:
+    times = _sends((10.0, 1.0), 120, set_rate_after=(100, 1.8))
     after = times[101:]
     achieved = (len(after) - 1) / (after[-1] - after[0])
     assert achieved == pytest.approx(1.8, rel=0.01)  # not 1 per second
@@ -309,36 +299,26 @@ def test_resume_continues_at_the_rate_its_sessions_found(
     assert resumed_rate(fixed, found) == fixed  # `resume --rate 10`: the rate given
 
 
-def _sends_in_loops(
-    rates: list[str], per_loop: int, monkeypatch: pytest.MonkeyPatch
-) -> list[float]:
+def _sends_in_loops(rates: list[str], per_loop: int) -> list[float]:
     """Send times through one shared Pace, `per_loop` sends (two senders at once) in each
     of a series of event loops, one loop per rate: a sweep's files, on a virtual clock."""
-    real_sleep = asyncio.sleep
-    clock = [0.0]
-
-    async def sleep(seconds: float) -> None:
-        clock[0] += max(0.0, seconds)
-        await real_sleep(0)
-
-    monkeypatch.setattr(asyncio, "sleep", sleep)
+    clock = VirtualClock()
     settings = [resolve_options(cli={"rate": rate}, job=None, env=None).api for rate in rates]
-    pace = Pace.for_settings(settings[0])
+    pace = Pace.for_settings(settings[0], clock=clock)
     times: list[float] = []
 
     async def file(api: ApiSettings) -> None:
-        monkeypatch.setattr(asyncio.get_running_loop(), "time", lambda: clock[0])
         pacer = pace.follow(api).pacer
 
         async def sender() -> None:
             for _ in range(per_loop // 2):
                 await pacer.acquire()
-                times.append(clock[0])
+                times.append(clock.now())
 
         async with asyncio.TaskGroup() as group:  # contended: the lock is this loop's
             group.create_task(sender())
             group.create_task(sender())
-        clock[0] += 0.05  # the reports of one file, then the next file's start
+        clock.advance(0.05)  # the reports of one file, then the next file's start
 
     for api in settings:
         asyncio.run(file(api))
@@ -354,9 +334,9 @@ def _sends_in_loops(
     ],
 )
 def test_a_pace_shared_by_successive_event_loops_keeps_every_window(
-    rates: list[str], windows: list[tuple[float, int]], monkeypatch: pytest.MonkeyPatch
+    rates: list[str], windows: list[tuple[float, int]]
 ) -> None:
-    times = _sends_in_loops(rates, 10, monkeypatch)
+    times = _sends_in_loops(rates, 10)
     assert len(times) == 10 * len(rates)
     for window_s, cap in windows:
         assert _most_in_window(times, window_s) <= cap

@@ -60,7 +60,7 @@ def test_a_count_per_period_is_exact_and_bounded_over_its_period(
     assert summary["rate"]["period_s"] == 2.0
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 @pytest.mark.parametrize(
     "sandbox", [SandboxConfig(rate_limit_per_s=20, retry_after="none")], indirect=True
 )
@@ -120,7 +120,7 @@ class DownAfter:
         return outage
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 def test_resume_of_an_auto_run_continues_at_the_rate_it_found(
     tmp_path: Path, fresh_orders: list[dict[str, object]]
 ) -> None:

@@ -113,7 +113,7 @@ def soak_options(sandbox: SandboxThread) -> Any:
     return replace(options, api=replace(options.api, backoff_base_s=0.05, backoff_cap_s=1.0))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=120)
 def test_chaos_soak(tmp_path: Path) -> None:
     with SandboxThread(create_app(CHAOS)) as sandbox:
         started = time.monotonic()
@@ -138,7 +138,7 @@ def test_chaos_soak(tmp_path: Path) -> None:
           f" logins {stats.logins}, retries {retries}, {wall_s:.0f} s")  # fmt: skip
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=150)
 def test_chaos_soak_killed_and_resumed(tmp_path: Path) -> None:
     with SandboxThread(create_app(CHAOS)) as sandbox:
         out = tmp_path / "run"

@@ -67,13 +67,15 @@ def suite(sizes: dict[str, int], workdir: Path) -> list[Callable[[], list[Figure
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, figures: list[Figure] | None = None) -> int:
+    """Run the suite, print its figures; `figures`, when given, collects them too (the
+    test suite runs the smoke once and checks single figures from it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for the test suite")
     parser.add_argument("--few-orders", action="store_true", help="only the few-orders figure")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    figures: list[Figure] = []
+    figures = [] if figures is None else figures
     print(f"quivo-bulk benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}")
     with tempfile.TemporaryDirectory() as folder:
         sizes = SMOKE if args.smoke else FULL

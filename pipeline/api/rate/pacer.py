@@ -22,6 +22,10 @@ second, a second bound keeps every one-second window within ceil(rate).
     pacer = Pacer(50)                    # build inside the running event loop
     pacer = Pacer(100 / 60, period_s=60) # 100/min
     await pacer.acquire()                # before every request, retries and logins included
+
+Time comes from a `Clock`: the running event loop's (`LoopClock`, the default)
+or, in tests, one that moves only when the pacer sleeps, so a thousand sends at
+50/s take no wall-clock time and no global `asyncio.sleep` is patched.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 # Requests in flight whose stamp may still move: the log keeps this many more than its caps.
 RESTAMP_ROOM = 64
@@ -42,6 +47,25 @@ RESTAMP_ROOM = 64
 # into one second at 50/s with a 9 ms margin: the bound comes first.
 WINDOW_MARGIN_S = 0.020
 LAG_ABSORB_S = 0.02  # how far behind its grid a send may be and still keep it
+
+
+class Clock(Protocol):
+    """Where the pacer reads the time and waits: seconds on one monotonic scale."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LoopClock:
+    """The running event loop's clock (loop.time(), which is time.monotonic) and
+    asyncio.sleep: the clock the transport moves stamps on."""
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 def window_wait_s(log: Sequence[float], now: float, *, cap: int, window_s: float) -> float:
@@ -86,7 +110,10 @@ class Pacer:
     The configured rate is also a ceiling: its bounds hold whatever rate is set later.
     """
 
-    def __init__(self, rate_per_s: float | None, *, period_s: float = 1.0) -> None:
+    def __init__(
+        self, rate_per_s: float | None, *, period_s: float = 1.0, clock: Clock | None = None
+    ) -> None:
+        self.clock: Clock = LoopClock() if clock is None else clock
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._log: deque[SendStamp] = deque()
@@ -134,7 +161,7 @@ class Pacer:
 
     def _lock_in(self, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
         """The lock for sends from `loop`. An asyncio lock binds to one event loop, while
-        the pacer's state (send times on loop.time(), which is time.monotonic) outlives
+        the pacer's state (send times on its clock, by default time.monotonic) outlives
         it: the runs of a sweep, each under its own loop, share one pacer, one at a time."""
         if self._lock is None or self._lock_loop is not loop:
             self._lock, self._lock_loop = asyncio.Lock(), loop
@@ -149,20 +176,21 @@ class Pacer:
         if self.rate_per_s is None:
             return None
         loop = asyncio.get_running_loop()
+        clock = self.clock
         async with self._lock_in(loop):  # one send at a time: waiting here keeps the order
-            wait_s = self._slot - loop.time()
+            wait_s = self._slot - clock.now()
             if wait_s > 0:
-                await asyncio.sleep(wait_s)
+                await clock.sleep(wait_s)
             # Stamps only ever move later, so the log is nearly sorted: sorting it is cheap.
             times = sorted(stamp.at for stamp in self._log)
-            now = loop.time()
+            now = clock.now()
             wait_s = max(
                 window_wait_s(times, now, cap=cap, window_s=window_s + WINDOW_MARGIN_S)
                 for cap, window_s in self._bounds
             )
             if wait_s > 0:
-                await asyncio.sleep(wait_s)
-            stamp = SendStamp(loop.time())
+                await clock.sleep(wait_s)
+            stamp = SendStamp(clock.now())
             self._log.append(stamp)
             rate = self.rate_per_s
             if rate is not None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from pipeline.api.auth import SessionToken
 from pipeline.api.rate.adaptive import AdaptiveRate, adaptive_rate_for
-from pipeline.api.rate.pacer import Pacer
+from pipeline.api.rate.pacer import Clock, Pacer
 from pipeline.config.settings import ApiSettings
 
 RateKey = tuple[float | None, float, bool]
@@ -47,9 +47,10 @@ class Pace:
     session: SessionToken = field(default_factory=SessionToken)
 
     @classmethod
-    def for_settings(cls, settings: ApiSettings) -> Pace:
-        """A fresh pace: the configured rate, or auto's start rate."""
-        pacer = Pacer(settings.rate_per_s, period_s=settings.rate_period_s)
+    def for_settings(cls, settings: ApiSettings, *, clock: Clock | None = None) -> Pace:
+        """A fresh pace: the configured rate, or auto's start rate (`clock`: the pacer's,
+        by default the event loop's)."""
+        pacer = Pacer(settings.rate_per_s, period_s=settings.rate_period_s, clock=clock)
         adaptive = adaptive_rate_for(settings)
         if adaptive is not None and adaptive.start_per_s is not None:
             pacer.set_rate(adaptive.current_per_s)  # auto: start low, then search
