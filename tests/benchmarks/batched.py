@@ -161,6 +161,7 @@ def bench_plan_cancels(count: int, workdir: Path) -> list[Figure]:
 def _ui_once(workdir: Path, name: str, count: int, *, stale_check: str) -> tuple[float, float]:
     """The UI's Preview (plan_files) then Send (run_files with its preconditions)."""
     from pipeline.config.settings import Environment, resolve_options
+    from pipeline.core.manifest import Origin
     from pipeline.flows.plan import plan_files
     from pipeline.flows.run import run_files
     from pipeline.sandbox.orders import FIRST_ORDER_ID
@@ -187,11 +188,11 @@ def _ui_once(workdir: Path, name: str, count: int, *, stale_check: str) -> tuple
         planned = plan_files([source], options=options, env=env, out=workdir / f"{name}-plan",
                              progress_factory=quiet)  # fmt: skip
         sent = run_files([source], options=options, env=env, out=workdir / f"{name}-send",
-                         progress_factory=quiet, extra={"applies": str(planned.plan_dir)},
+                         progress_factory=quiet, origin=Origin(applies=str(planned.plan_dir)),
                          preconditions=planned.as_read)  # fmt: skip
         wall_s = time.perf_counter() - started
         seen = int(stats(url)["requests"])
-    requests = _total(planned.summary) + _total(sent.summary)
+    requests = _total(planned.summary.to_json()) + _total(sent.summary.to_json())
     assert seen == requests, (seen, requests)
     return requests / count, wall_s
 
