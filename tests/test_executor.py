@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from pipeline.send.executor import run_on_each
+from pipeline.core.executor import run_on_each
 
 
 async def test_at_most_n_run_at_once_and_items_start_in_order() -> None:

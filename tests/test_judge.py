@@ -10,7 +10,7 @@ import pytest
 from pipeline.api.answers import Answer
 from pipeline.core.changes import Change
 from pipeline.core.outcomes import ErrorCode, Outcome
-from pipeline.send.snapshot import decide, decide_order
+from pipeline.plan.diff import decide, decide_order
 from pipeline.send.worker import Refetch, judge
 
 CANCEL = Change(index=0, order_id=7, action="cancel", address_type=None)

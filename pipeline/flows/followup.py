@@ -32,13 +32,13 @@ from typing import Any
 import polars as pl
 
 from pipeline.api.client import QuivoClient
+from pipeline.api.interrupts import stop_on_signals
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Environment, RunOptions, settle_base_url
 from pipeline.core.errors import ApiUnusable, OutputError, RunDirError
 from pipeline.core.outcomes import ErrorCode
 from pipeline.reports.report import write_csv
 from pipeline.send.freshness import search_orders
-from pipeline.send.interrupts import stop_on_signals
 
 FOLLOWUP_CSV = "followup.csv"
 FOLLOWUP_PARQUET = "followup.parquet"

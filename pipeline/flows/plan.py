@@ -30,6 +30,7 @@ from pipeline.api.client import Answer, QuivoClient
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Credentials, Environment, RunOptions, settle_base_url
 from pipeline.core.errors import OutputError, RunDirError
+from pipeline.core.executor import run_on_each
 from pipeline.core.manifest import Manifest, PlanInput, PlanSummary, read_manifest
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.resume import subset_inputs
@@ -45,12 +46,11 @@ from pipeline.plan.prepare import Prepared, prepare
 from pipeline.plan.resolve import resolve_order_keys
 from pipeline.reports.orderfile import write_order_parquet
 from pipeline.reports.report import write_csv
-from pipeline.send.executor import run_on_each
 from pipeline.send.freshness import search_orders
 from pipeline.send.progress import Progress
 from pipeline.send.snapshot import read_order
-from pipeline.send.worker import RunRecorder
 from pipeline.store.journal import Journal
+from pipeline.store.recorder import RunRecorder
 from pipeline.store.rundir import check_fresh
 
 PLAN_MANIFEST = "plan.json"

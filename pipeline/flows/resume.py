@@ -25,12 +25,13 @@ from pipeline.core.manifest import Manifest, read_summary
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.run import ProgressFactory, RunResult, execute
 from pipeline.inputs.read import sha256_of
+from pipeline.plan.diff import row_changes
 from pipeline.plan.prepare import Prepared, prepare
 from pipeline.plan.resolve import resolve_order_keys, stored_resolution
 from pipeline.reports.report import RESULT_TYPES, outcome_frame, write_reports
 from pipeline.reports.summary import build_summary
 from pipeline.send.progress import Progress
-from pipeline.send.snapshot import StoredImages, last_read, request_costs, row_changes
+from pipeline.store.images import StoredImages, last_read, request_costs
 from pipeline.store.journal import JOURNAL_NAME, Journal
 from pipeline.store.ratememo import resumed_rate
 from pipeline.store.rundir import run_lock

@@ -32,10 +32,12 @@ from pipeline.core.errors import OptionsError
 from pipeline.core.manifest import InputFile, Manifest, Origin, RunSummary
 from pipeline.core.outcomes import Outcome
 from pipeline.plan.bulk import bulk_objects
+from pipeline.plan.diff import row_changes
 from pipeline.plan.guards import already_run, check_limits
 from pipeline.plan.prepare import Prepared, locator, prepare
 from pipeline.plan.resolve import resolve_order_keys
 from pipeline.plan.sequence import Plan
+from pipeline.reports.orderfile import write_before_images
 from pipeline.reports.report import (
     OUTCOME_SCHEMA,
     outcome_frame,
@@ -44,14 +46,8 @@ from pipeline.reports.report import (
 from pipeline.reports.summary import build_summary
 from pipeline.send.freshness import ImageSource
 from pipeline.send.progress import Progress
-from pipeline.send.snapshot import (
-    StoredImages,
-    last_read,
-    request_costs,
-    row_changes,
-    write_before_images,
-)
 from pipeline.send.worker import finish_missing, send_plan
+from pipeline.store.images import StoredImages, last_read, request_costs
 from pipeline.store.journal import JOURNAL_NAME, Journal
 from pipeline.store.rundir import check_fresh, make_run_dir, remove_unstarted, run_lock, seal
 

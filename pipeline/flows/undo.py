@@ -34,9 +34,10 @@ from pipeline.core.outcomes import Outcome
 from pipeline.flows.plan import private_dir, private_files
 from pipeline.flows.resume import prepare_again
 from pipeline.flows.run import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
+from pipeline.plan.diff import current, field_changes
 from pipeline.reports.report import write_csv
 from pipeline.send.progress import Progress
-from pipeline.send.snapshot import current, field_changes, load_images
+from pipeline.store.images import load_images
 from pipeline.store.journal import JOURNAL_NAME, Journal
 
 UNDO_DIR = "undo"

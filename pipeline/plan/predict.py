@@ -25,8 +25,7 @@ from pipeline.api.client import Answer
 from pipeline.config.settings import RunOptions
 from pipeline.core.manifest import PlanSummary
 from pipeline.core.outcomes import Outcome
-from pipeline.plan.prepare import Prepared, locator
-from pipeline.send.snapshot import (
+from pipeline.plan.diff import (
     CANCEL_FIELD,
     current,
     decide,
@@ -34,10 +33,11 @@ from pipeline.send.snapshot import (
     field_changes,
     field_label,
     kept_fields,
-    request_costs,
     targets,
     unread,
 )
+from pipeline.plan.prepare import Prepared, locator
+from pipeline.store.images import request_costs
 from pipeline.store.journal import Journal
 from pipeline.store.schema import RowResult
 

@@ -22,18 +22,18 @@ from typing import TypeVar
 import polars as pl
 
 from pipeline.api.client import QuivoClient
+from pipeline.api.interrupts import stop_on_signals
 from pipeline.api.profile import ApiProfile
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Credentials, RunOptions
 from pipeline.core.errors import ApiUnusable
+from pipeline.core.executor import run_on_each
 from pipeline.core.manifest import Manifest
 from pipeline.core.outcomes import ErrorCode
 from pipeline.inputs.ids import KEY_SEPARATOR, Resolution, split_key
 from pipeline.inputs.rows import keys_to_resolve
-from pipeline.send.executor import run_on_each
-from pipeline.send.interrupts import stop_on_signals
-from pipeline.send.worker import RunRecorder
 from pipeline.store.journal import Journal
+from pipeline.store.recorder import RunRecorder
 
 P = TypeVar("P")
 

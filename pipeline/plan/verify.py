@@ -5,7 +5,7 @@ own spelling: text in Unicode NFC, without regard to case and runs of white
 space; a phone by its digits (an E.164 `+43 1 234` equals `0043-1-234`);
 numbers within 1e-6. A cancel landed when `cancelRequestedAt` is set or the
 order is CANCELLED. `unchanged` never uses this: it needs exact equality
-(`pipeline.send.snapshot.exactly`).
+(`pipeline.plan.diff.exactly`).
 
     mismatches(change, order)  # [] when every field the row set is on the order
 """

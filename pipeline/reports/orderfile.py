@@ -22,6 +22,9 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.core.errors import OutputError
+from pipeline.store.journal import Journal
+
 ORDER_KEYS = ("orderStatus", "cancelRequestedAt", "lastModified")
 
 CHUNK_ROWS = 500  # smaller parts: the streaming sink reads several at once
@@ -85,3 +88,11 @@ def write_order_parquet(
     if not keys:
         return order_frame([]).select("orderId", *ORDER_KEYS)
     return pl.concat(keys)
+
+
+def write_before_images(run_dir: Path, journal: Journal) -> None:
+    """before.parquet: every before-image, key columns plus the whole order as JSON."""
+    try:
+        write_order_parquet(journal.before_images(), run_dir / "before.parquet")
+    except OSError as error:
+        raise OutputError(f"cannot write {run_dir / 'before.parquet'}: {error.strerror}") from None

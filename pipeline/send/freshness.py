@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.api.client import QuivoClient
+from pipeline.core.executor import run_on_each
 from pipeline.core.manifest import Manifest
-from pipeline.send.executor import run_on_each
 from pipeline.store.codec import OrderCodec
 
 log = logging.getLogger(__name__)

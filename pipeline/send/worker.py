@@ -17,30 +17,29 @@ judged against it by `judge`, a pure function:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.api.answers import Answer
-from pipeline.api.client import NOT_SENT, QuivoClient
-from pipeline.api.profile import ApiProfile
+from pipeline.api.client import QuivoClient
+from pipeline.api.interrupts import finish_grace_s, stop_on_signals
 from pipeline.api.rate.adaptive import AdaptiveRate
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Credentials, RunOptions
 from pipeline.core.changes import Change, Value, after_writes
-from pipeline.core.errors import OutputError
+from pipeline.core.executor import run_on_each
 from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.plan.diff import decide_order, unread
 from pipeline.plan.guards import Breaker
 from pipeline.plan.sequence import OrderWork, Plan
-from pipeline.send.executor import run_on_each
+from pipeline.plan.verify import mismatches, status_explanation
 from pipeline.send.freshness import ImageSource, SummariesAhead, unmoved
-from pipeline.send.interrupts import finish_grace_s, stop_on_signals
 from pipeline.send.progress import Progress
-from pipeline.send.snapshot import decide_order, read_order, unread, wants_image
-from pipeline.send.verify import mismatches, status_explanation
+from pipeline.send.snapshot import read_order, wants_image
 from pipeline.store.journal import Journal
+from pipeline.store.recorder import RunRecorder
 from pipeline.store.schema import RowResult
 
 log = logging.getLogger(__name__)
@@ -151,47 +150,6 @@ def _stopped_message(answer: Answer | None, *, sent_before: bool) -> str:
     if sent_before:
         return f"{reason}; the change was in flight and may have landed (rerun sends it again)"
     return f"{reason}; not sent"
-
-
-class RunRecorder:
-    """The client's observer: journals every request and feeds the progress display."""
-
-    def __init__(
-        self, journal: Journal, on_request: Callable[[], None], *, profile: ApiProfile
-    ) -> None:
-        self._journal = journal
-        self._profile = profile
-        self._on_request = on_request
-
-    async def sending(
-        self, *, order_id: int | None, method: str, path: str, attempt: int, row: int | None = None
-    ) -> int:
-        """Journal the request before it is sent.
-
-        A cancel waits until its record is committed: repeating a cancel that landed
-        is refused, and only the record tells a resume after kill -9 that the refusal
-        means `applied`, not `unchanged`. A repeated update simply lands again, and
-        refetches change nothing, so they do not wait for the commit.
-        """
-        request_id = self._journal.sending(
-            order_id=order_id, method=method, path=path, attempt=attempt, row=row
-        )
-        if row is not None and self._profile.is_cancel(method, path):
-            try:
-                await self._journal.durable()
-            except asyncio.CancelledError:  # stopped before it went out: it changed nothing
-                self._journal.answered(request_id, status=None, error=NOT_SENT, latency_ms=0.0)
-                raise
-            except OutputError:
-                pass  # the journal cannot be written: the run was stopped, this is not sent
-        return request_id
-
-    def answered(
-        self, request_id: int, *, status: int | None, error: str | None, latency_ms: float
-    ) -> None:
-        self._journal.answered(request_id, status=status, error=error, latency_ms=latency_ms)
-        if error != NOT_SENT:
-            self._on_request()  # counted once it left the pacer: the shown rate is the real one
 
 
 async def process_order(
