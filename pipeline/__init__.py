@@ -31,7 +31,7 @@ _EXPORTS = {
     "latest_run": "pipeline.flows.frame",
     "ApiSettings": "pipeline.config.settings",
     "sweep_job": "pipeline.flows.sweep",
-    "load_sweeps": "pipeline.flows.sweepstate",
+    "load_sweeps": "pipeline.store.sweeps",
     "plan_files": "pipeline.flows.plan",
     "plan_frame": "pipeline.flows.plan",
     "PlanResult": "pipeline.flows.plan",

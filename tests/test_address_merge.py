@@ -20,10 +20,10 @@ from pipeline.api.answers import Answer
 from pipeline.api.payloads import RESPONSE_FIELD
 from pipeline.api.profile import ApiProfile
 from pipeline.config.settings import RunOptions
-from pipeline.core.changes import Change, Value, merged_address, request_address
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.plan import plan_files
 from pipeline.flows.run import run_files, validate_files
+from pipeline.inputs.changes import Change, Value, merged_address, request_address
 from pipeline.inputs.rows import RowDefaults, validate_rows
 from pipeline.sandbox import Faults, SandboxThread
 from pipeline.send.worker import Refetch, judge

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from pipeline.api.answers import Answer
-from pipeline.core.changes import Change
 from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.inputs.changes import Change
 from pipeline.plan.diff import decide, decide_order
 from pipeline.send.worker import Refetch, judge
 

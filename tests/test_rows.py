@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.core.changes import Change
 from pipeline.core.outcomes import ErrorCode
+from pipeline.inputs.changes import Change
 from pipeline.inputs.rows import (
     FALSE_WORDS,
     TRUE_WORDS,

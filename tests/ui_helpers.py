@@ -11,7 +11,8 @@ from typing import Any
 
 from pipeline.config.settings import Environment, RunOptions
 from pipeline.sandbox import SandboxThread
-from pipeline.ui.app import UiConfig, create_app
+from pipeline.ui.app import create_app
+from pipeline.ui.pages import UiConfig
 from pipeline.ui.security import new_token
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -43,7 +43,7 @@ def ui(port: int, no_browser: bool, runs_dir: Path, max_upload_mb: int, **cli: A
       quivo-bulk ui --port 8800 --no-browser --runs-dir runs
     """
     from pipeline.config.settings import resolve_options
-    from pipeline.ui.app import UiConfig
+    from pipeline.ui.pages import UiConfig
     from pipeline.ui.security import new_token
     from pipeline.ui.serve import serve_ui
 

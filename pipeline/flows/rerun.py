@@ -11,7 +11,6 @@ never (fix them in errors.csv). Each source run records the rerun that took it
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import re
@@ -40,6 +39,7 @@ from pipeline.send.progress import Progress
 from pipeline.store.ratememo import remember_rerun_rate, rerun_rate
 from pipeline.store.rundir import (
     check_fresh,
+    expand_run_dirs,
     make_run_dir,
     remove_unstarted,
     run_lock,
@@ -70,19 +70,6 @@ class Source:
     options: RunOptions
     prepared: Prepared
     indexes: list[int]
-
-
-def expand_run_dirs(run_dirs: Sequence[Path | str]) -> list[Path]:
-    """Run directories, globs expanded (sorted: names start with their UTC time)."""
-    found: list[Path] = []
-    for given in run_dirs:
-        text = str(given)
-        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
-        found.extend(Path(m) for m in matches if Path(m).is_dir() or not glob.has_magic(text))
-    unique = list(dict.fromkeys(found))
-    if not unique:
-        raise RunDirError(f"no run directory matches {', '.join(map(str, run_dirs))}")
-    return unique
 
 
 def wanted(outcome: Outcome, code: ErrorCode | None, *, include_permanent: bool) -> bool:

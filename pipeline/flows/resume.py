@@ -34,7 +34,7 @@ from pipeline.send.progress import Progress
 from pipeline.store.images import StoredImages, last_read, request_costs
 from pipeline.store.journal import JOURNAL_NAME, Journal
 from pipeline.store.ratememo import resumed_rate
-from pipeline.store.rundir import run_lock
+from pipeline.store.rundir import expand_run_dirs, run_lock
 from pipeline.store.schema import RowResult
 
 
@@ -51,7 +51,6 @@ def load_results(
     one decided last (`decidedAt`; rows of runs from before that column count by their
     run's place in time order of the run directories' names).
     """
-    from pipeline.flows.rerun import expand_run_dirs
 
     given = [run_dirs] if isinstance(run_dirs, Path | str) else list(run_dirs)
     frames = []

@@ -1,6 +1,6 @@
 """The nightly sweep: a job whose input is a glob processes each matching file once.
 
-A state database beside the runs (`pipeline.flows.sweepstate`) records each file (path
+A state database beside the runs (`pipeline.store.sweeps`) records each file (path
 and sha256) with its run and status, or why it was refused. Running the same job
 again sends nothing for files already done, resumes a file whose run was interrupted
 (naming the run and how far it got), takes new files, and takes a refused file again
@@ -43,12 +43,12 @@ from pipeline.flows.inbox import (
 )
 from pipeline.flows.resume import resume_run
 from pipeline.flows.run import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
-from pipeline.flows.sweepstate import STATE_NAME, Record, SweepState
 from pipeline.inputs.read import ReadOptions, read_file
 from pipeline.plan.prepare import display_name
 from pipeline.send.progress import Progress
 from pipeline.store.journal import JOURNAL_NAME
 from pipeline.store.rundir import exclusive, make_run_dir, remove_unstarted, seal
+from pipeline.store.sweeps import STATE_NAME, Record, SweepState, state_folder
 
 __all__ = ["STATE_NAME", "SweepItem", "sweep_exit_code", "sweep_job", "sweep_lock"]
 
@@ -80,10 +80,6 @@ def sweep_exit_code(items: list[SweepItem]) -> int:
     """3 if a run stopped early, else the worst of the files (2 rejected, 1 rows not ok)."""
     codes = [item.exit_code for item in items]
     return 3 if 3 in codes else max(codes, default=0)
-
-
-def state_folder(job: JobFile) -> Path:
-    return job.resolve(job.state_dir or job.runs_dir)
 
 
 def sweep_lock(folder: Path, job_name: str) -> AbstractContextManager[None]:

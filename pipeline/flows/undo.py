@@ -27,13 +27,13 @@ import polars as pl
 
 from pipeline.api.payloads import RESPONSE_FIELD
 from pipeline.config.settings import Environment, RunOptions, resolve_options
-from pipeline.core.changes import CLEAR, REQUEST_FIELD, TYPE_OF_TARGET, Change
 from pipeline.core.errors import RunDirError
 from pipeline.core.manifest import Origin
 from pipeline.core.outcomes import Outcome
 from pipeline.flows.plan import private_dir, private_files
 from pipeline.flows.resume import prepare_again
 from pipeline.flows.run import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
+from pipeline.inputs.changes import CLEAR, REQUEST_FIELD, TYPE_OF_TARGET, Change
 from pipeline.plan.diff import current, field_changes
 from pipeline.reports.report import write_csv
 from pipeline.send.progress import Progress

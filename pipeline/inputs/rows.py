@@ -21,8 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from pipeline.core.changes import ACTIONS, Change, is_clear
 from pipeline.core.outcomes import ErrorCode
+from pipeline.inputs.changes import ACTIONS, Change, is_clear
 from pipeline.inputs.columns import ADDRESS_FIELDS, ATTRIBUTE_PREFIX
 from pipeline.inputs.ids import (
     KEY_SEPARATOR,

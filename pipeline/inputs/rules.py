@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from pydantic_core import PydanticCustomError
 
-from pipeline.core.changes import ACTIONS, ADDRESS_TYPES
 from pipeline.core.outcomes import ErrorCode
+from pipeline.inputs.changes import ACTIONS, ADDRESS_TYPES
 from pipeline.inputs.columns import ADDRESS_FIELDS
 from pipeline.inputs.countries import STATE_REQUIRED, rules_for, state_known, zip_problem
 from pipeline.inputs.ids import problem
@@ -151,7 +151,7 @@ def country_problems(
 ) -> Iterator[PydanticCustomError]:
     """The country's own rules (pipeline.inputs.countries) for the zip and state a row
     gives with its country. Fields the row leaves to the order are checked once it is
-    read (`pipeline.core.changes.merged_address`).
+    read (`pipeline.inputs.changes.merged_address`).
     """
     country = row.countryIso2
     if country is None or "countryIso2" in failed:

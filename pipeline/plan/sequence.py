@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipeline.core.changes import Change, Value
 from pipeline.core.outcomes import ErrorCode
+from pipeline.inputs.changes import Change, Value
 from pipeline.inputs.rows import CheckedRows, Rejection
 
 

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from typing import Any
 
-from pipeline.core.changes import Change, Value
+from pipeline.inputs.changes import Change, Value
 
 UPDATABLE = frozenset({"PROCESSING"})
 CANCELLABLE = frozenset({"PENDING", "PROCESSING"})

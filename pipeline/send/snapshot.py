@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.api.client import Answer, QuivoClient
-from pipeline.core.changes import Change
+from pipeline.inputs.changes import Change
 
 SNAPSHOT_MODES = ("always", "changes", "never")
 

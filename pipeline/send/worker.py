@@ -28,9 +28,9 @@ from pipeline.api.interrupts import finish_grace_s, stop_on_signals
 from pipeline.api.rate.adaptive import AdaptiveRate
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Credentials, RunOptions
-from pipeline.core.changes import Change, Value, after_writes
 from pipeline.core.executor import run_on_each
 from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.inputs.changes import Change, Value, after_writes
 from pipeline.plan.diff import decide_order, unread
 from pipeline.plan.guards import Breaker
 from pipeline.plan.sequence import OrderWork, Plan

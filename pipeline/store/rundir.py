@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pipeline.core.errors import RunDirError, UsageError
@@ -133,3 +134,16 @@ def run_lock(run_dir: Path) -> contextlib.AbstractContextManager[None]:
         busy=f"{run_dir} is in use by another quivo-bulk ({{holder}}); this one sends nothing."
         " Wait for it to end, then try again",
     )
+
+
+def expand_run_dirs(run_dirs: Sequence[Path | str]) -> list[Path]:
+    """Run directories, globs expanded (sorted: names start with their UTC time)."""
+    found: list[Path] = []
+    for given in run_dirs:
+        text = str(given)
+        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        found.extend(Path(m) for m in matches if Path(m).is_dir() or not glob.has_magic(text))
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise RunDirError(f"no run directory matches {', '.join(map(str, run_dirs))}")
+    return unique

@@ -15,14 +15,14 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from pipeline.config.settings import RunOptions
-from pipeline.core.changes import ACTIONS, ADDRESS_TYPES
 from pipeline.core.errors import InputFileError, OptionsError
 from pipeline.core.manifest import Origin
+from pipeline.inputs.changes import ACTIONS, ADDRESS_TYPES
 from pipeline.inputs.columns import CANONICAL, NOT_USED, normalize
 from pipeline.store.journal import JOURNAL_NAME
-from pipeline.ui.app import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state
 from pipeline.ui.drafts import Check, Draft
 from pipeline.ui.history import run_path
+from pipeline.ui.pages import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state
 
 
 def draft_of(request: web.Request) -> Draft:
@@ -213,7 +213,7 @@ async def grid_rows(request: web.Request) -> web.Response:
 def worded(request: web.Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row's problem as a sentence in the page's language (`problem`); the code and
     the check's own message stay as the detail."""
-    from pipeline.ui.app import tr
+    from pipeline.ui.pages import tr
     from pipeline.ui.words import SENTENCES
 
     say = tr(request).gettext

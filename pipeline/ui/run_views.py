@@ -19,7 +19,6 @@ from pipeline.core.errors import OptionsError, RunDirError
 from pipeline.core.manifest import PlanSummary, RunSummary
 from pipeline.flows.resume import load_results
 from pipeline.flows.run import ProgressFactory, RunResult
-from pipeline.ui.app import attachment, grid_window, render, state
 from pipeline.ui.history import (
     download_path,
     error_groups,
@@ -28,6 +27,7 @@ from pipeline.ui.history import (
     undo_of,
     undoable_rows,
 )
+from pipeline.ui.pages import attachment, grid_window, render, state
 from pipeline.ui.tasks import Task
 
 EVENT_EVERY_S = 0.25
@@ -237,7 +237,7 @@ async def result_rows(request: web.Request) -> web.Response:
     message stay in the detail column (and the downloads).
     """
     from pipeline.ui import words
-    from pipeline.ui.app import tr
+    from pipeline.ui.pages import tr
 
     run_dir = run_dir_of(request)
     offset, limit, errors_only = grid_window(request)
@@ -277,7 +277,7 @@ def display_columns(results: pl.DataFrame | None) -> list[str]:
 
 def column_labels(request: web.Request, columns: list[str]) -> dict[str, str]:
     from pipeline.ui import words
-    from pipeline.ui.app import tr
+    from pipeline.ui.pages import tr
 
     say = tr(request).gettext
     return {c: say(words.COLUMNS[c]) if c in words.COLUMNS else c for c in columns}

@@ -10,9 +10,11 @@ import contextlib
 import webbrowser
 from collections.abc import Callable
 
+from aiohttp import web
+
 from pipeline.config.settings import Environment
-from pipeline.sandbox.serve import start_site
-from pipeline.ui.app import UiConfig, create_app
+from pipeline.ui.app import create_app
+from pipeline.ui.pages import UiConfig
 
 HOST = "127.0.0.1"  # loopback only, never configurable (docs/guide/operations.md)
 
@@ -54,3 +56,12 @@ def serve_ui(
         asyncio.run(
             _serve(config, env=env, port=port, announce=announce, open_browser=open_browser)
         )
+
+
+async def start_site(app: web.Application, *, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Start `app` on host:port (0 picks a free port); return the runner and base URL.
+    (The sandbox has its own: it shares no code with the client's side.)"""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner, f"http://{host}:{runner.addresses[0][1]}"

@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.config.jobfile import JobFile
 from pipeline.core.errors import OutputError, RunDirError
 from pipeline.store.rundir import FILE_MODE
 
@@ -206,7 +207,6 @@ def load_sweeps(where: Path | str) -> pl.DataFrame:
     path = Path(where)
     if path.suffix == ".toml":
         from pipeline.config.jobfile import load_job
-        from pipeline.flows.sweep import state_folder
 
         path = state_folder(load_job(path)) / STATE_NAME
     elif path.is_dir():
@@ -232,3 +232,7 @@ def load_sweeps(where: Path | str) -> pl.DataFrame:
     except sqlite3.Error as error:
         raise RunDirError(f"{path}: the sweep state cannot be read ({error})") from None
     return records_frame(records)
+
+
+def state_folder(job: JobFile) -> Path:
+    return job.resolve(job.state_dir or job.runs_dir)
