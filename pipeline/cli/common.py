@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +18,9 @@ from pipeline.api.rate.spec import RATE_HELP, parse_rate
 from pipeline.core.errors import OptionsError, QuivoBulkError, UsageError
 
 if TYPE_CHECKING:
-    from pipeline.config.settings import Environment
+    from pipeline.config.jobfile import JobFile
+    from pipeline.config.options import Options
+    from pipeline.config.settings import Environment, RunOptions
     from pipeline.core.manifest import RunSummary
     from pipeline.flows.run import RunResult
 
@@ -223,17 +225,39 @@ def library_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def resolve(cli: dict[str, Any], job_path: Path | None, env: Environment | None) -> Any:
+# The CLI's spellings of Options' names; the library never sees these.
+CLI_SPELLINGS = {"timeout": "timeout_s", "yes": "assume_yes"}
+NEGATED_FLAGS = {"no_refetch": "refetch", "no_breaker": "breaker"}
+CLI_ONLY = frozenset({"log_format"})
+
+
+def options_from_cli(params: Mapping[str, Any]) -> Options:
+    """A command's click parameters as `Options`: a flag not given and an option left out
+    are not given (None), `--no-refetch` is `refetch=False`, `--timeout` is `timeout_s`."""
+    from pipeline.config.options import Options
+
+    values: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in CLI_ONLY or value is None or value is False:
+            continue  # not given: a flag is False unless given
+        if name in NEGATED_FLAGS:
+            values[NEGATED_FLAGS[name]] = False
+        else:
+            values[CLI_SPELLINGS.get(name, name)] = value
+    return Options(**values)
+
+
+def resolve(
+    params: Mapping[str, Any], job_path: Path | None, env: Environment | None
+) -> tuple[JobFile | None, RunOptions]:
+    """The job file named (if any) and the run's options: the command line's, over the job's."""
     from pipeline.config.jobfile import load_job
     from pipeline.config.settings import resolve_options
+    from pipeline.store.ratememo import start_at_remembered
 
     job = load_job(job_path) if job_path else None
-    rate = cli.get("rate") if cli.get("rate") is not None else getattr(job, "rate", None)
-    if job is not None and rate is not None and parse_rate(rate).auto:
-        from pipeline.store.ratememo import remembered_rate
-
-        cli["rate_start_per_s"] = remembered_rate(job)  # also for the sweep's runs
-    return job, resolve_options(cli=cli, job=job, env=env)
+    options = resolve_options(options_from_cli(params), job=job, env=env)
+    return job, start_at_remembered(options, job)
 
 
 def remember_found_rate(job: Any, result: RunResult) -> None:

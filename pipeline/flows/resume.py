@@ -1,7 +1,7 @@
 """Runs that outlive their process: resume, rerun, and reports rebuilt from the journal
 (docs/durability.md).
 
-    resume_run(Path("runs/x"), cli={}, env=Environment())     # finish an interrupted run
+    resume_run(Path("runs/x"), env=Environment())     # finish an interrupted run
     load_results(Path("runs/x"))                               # polars DataFrame of results
 
 `resume` (and `rerun`, in rerun.py) reuse the original run's options from its manifest (options
@@ -14,11 +14,11 @@ import glob
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from pipeline.api.rate.shared import Pace
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
 from pipeline.core.manifest import Manifest, read_summary
@@ -166,7 +166,7 @@ def is_finished(journal: Journal, manifest: Manifest, run_dir: Path) -> bool:
 def resume_run(
     run_dir: Path,
     *,
-    cli: dict[str, Any],
+    overrides: Options | None = None,
     env: Environment,
     progress_factory: ProgressFactory = Progress,
     pace: Pace | None = None,
@@ -185,7 +185,7 @@ def resume_run(
                 journal.close()
                 return _finished_result(run_dir)
             base = RunOptions.from_manifest(manifest.options)
-            options = resolve_options(cli=cli, job=None, env=None, base=base)
+            options = resolve_options(overrides, base=base)
             options = resumed_rate(options, journal.rates())
             prepared = prepare_again(run_dir, manifest, options)
             # Shared by the lookups and the sends: one rate, one login.

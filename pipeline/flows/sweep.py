@@ -12,7 +12,7 @@ adaptive rate. The server sees one sender: no window of the rate's period holds
 more than its count across a file boundary, and with `--rate auto` the next
 file starts at the rate the previous one found.
 
-    results = sweep_job(job, cli={}, env=Environment())
+    results = sweep_job(job, env=Environment())
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 
 from pipeline.api.rate.shared import Pace
 from pipeline.config.jobfile import JobFile
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import InputFileError, LimitExceeded, OptionsError
 from pipeline.flows.followup import follow_up_sweep
@@ -48,6 +49,7 @@ from pipeline.inputs.read import ReadOptions, read_file
 from pipeline.plan.prepare import display_name
 from pipeline.send.progress import Progress
 from pipeline.store.journal import JOURNAL_NAME
+from pipeline.store.ratememo import start_at_remembered
 from pipeline.store.rundir import exclusive, make_run_dir, remove_unstarted, seal
 
 __all__ = ["STATE_NAME", "SweepItem", "sweep_exit_code", "sweep_job", "sweep_lock"]
@@ -100,7 +102,7 @@ def sweep_lock(folder: Path, job_name: str) -> AbstractContextManager[None]:
 def sweep_job(
     job: JobFile,
     *,
-    cli: dict[str, Any],
+    overrides: Options | None = None,
     env: Environment,
     confirm: Confirm | None = None,
     progress_factory: ProgressFactory = Progress,
@@ -113,7 +115,7 @@ def sweep_job(
     `on_item` is told each file's outcome, `on_event` what the log should show before
     (`file_started`: path, rows, runDir; for a resumed run what it resumes).
     """
-    options = resolve_options(cli=cli, job=job, env=env)
+    options = start_at_remembered(resolve_options(overrides, job=job, env=env), job)
     folder = state_folder(job)
     with sweep_lock(folder, job.job_name):
         state = SweepState(folder / STATE_NAME)
@@ -121,7 +123,7 @@ def sweep_job(
             sweep = Sweep(
                 job,
                 state,
-                cli=cli,
+                overrides=overrides,
                 env=env,
                 options=options,
                 confirm=confirm,
@@ -149,7 +151,7 @@ class Sweep:
         job: JobFile,
         state: SweepState,
         *,
-        cli: dict[str, Any],
+        overrides: Options | None,
         env: Environment,
         options: RunOptions,
         confirm: Confirm | None,
@@ -158,7 +160,7 @@ class Sweep:
         now: Callable[[], float],
     ) -> None:
         self.job, self.state = job, state
-        self.cli, self.env, self.options = cli, env, options
+        self.overrides, self.env, self.options = overrides, env, options
         self.confirm, self.progress_factory = confirm, progress_factory
         self.event, self.now = on_event, now
         self.pace = Pace.for_settings(options.api)  # one rate across the sweep's files
@@ -269,7 +271,7 @@ class Sweep:
         )
         result = resume_run(
             run_dir,
-            cli=self.cli,
+            overrides=self.overrides,
             env=self.env,
             progress_factory=self.progress_factory,
             pace=self.pace,
