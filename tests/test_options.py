@@ -109,3 +109,15 @@ def test_a_misspelt_job_key_names_the_closest_known_one(
     with pytest.raises(JobFileError) as refused:
         load_job(job_path)
     assert message in str(refused.value)
+
+
+def test_run_options_built_in_python_refuse_a_misspelt_name_too() -> None:
+    from pipeline.config.settings import ApiSettings
+
+    with pytest.raises(
+        OptionsError, match=r"unknown option 'max_cancel' \(did you mean 'max_cancels'\?\)"
+    ):
+        RunOptions(action="cancel", max_cancel=1)  # type: ignore[call-arg]
+    with pytest.raises(OptionsError, match=r"did you mean 'rate_per_s'"):
+        ApiSettings(rate_per_second=2.0)  # type: ignore[call-arg]
+    assert RunOptions(action="cancel", max_cancels=1).max_cancels == 1

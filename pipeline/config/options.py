@@ -15,9 +15,11 @@ left out (a guard left off):
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -44,6 +46,24 @@ def check_names(given: Iterable[str], known: Iterable[str], *, what: str = "opti
     unknown = [unknown_name(name, known, what=what) for name in given if name not in known]
     if unknown:
         raise OptionsError("; ".join(unknown) + f"; the {what}s are: {', '.join(known)}")
+
+
+T = TypeVar("T", bound=type)
+
+
+def named_fields(cls: T) -> T:
+    """A frozen dataclass of options (RunOptions, ApiSettings) whose constructor refuses a
+    misspelt name with the closest known one, as `Options` does, not with a bare TypeError."""
+    init = cls.__init__  # type: ignore[misc]
+    known = [field.name for field in dataclasses.fields(cls)]
+
+    @functools.wraps(init)
+    def checked(self: Any, *args: Any, **values: Any) -> None:
+        check_names(values, known)
+        init(self, *args, **values)
+
+    cls.__init__ = checked  # type: ignore[misc]
+    return cls
 
 
 class Options(BaseModel):

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.api.profile import ApiProfile, ProfileSettings, apply_settings
 from pipeline.api.rate.spec import parse_rate
-from pipeline.config.options import Options
+from pipeline.config.options import Options, named_fields
 from pipeline.core.errors import OptionsError
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ DEFAULT_RETRIES = 4
 DEFAULT_TIMEOUT_S = 30.0
 
 
+@named_fields
 @dataclass(frozen=True, kw_only=True)
 class ApiSettings:
     """How to talk to the API; no secrets, so it is saved in the run's manifest."""
@@ -168,6 +169,7 @@ def check_base_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
+@named_fields
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
     """Everything a run needs besides inputs and credentials; saved in the manifest."""
