@@ -16,6 +16,7 @@ import click
 
 from pipeline.api.rate.spec import RATE_HELP, parse_rate
 from pipeline.core.errors import OptionsError, QuivoBulkError, UsageError
+from pipeline.core.outcomes import EXIT_STOPPED, EXIT_USAGE, TRANSIENT_ERROR_CODES, ErrorCode
 
 if TYPE_CHECKING:
     from pipeline.config.jobfile import JobFile
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
 ACTIONS = click.Choice(["update", "address", "cancel"], case_sensitive=False)
 ADDRESS_TYPES = click.Choice(["DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE"], case_sensitive=False)
 
@@ -53,10 +53,6 @@ def check_rate(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
-# Shorter "secrets" would scrub ordinary words out of every message; they protect nothing.
-MIN_SECRET_CHARS = 4
-
-
 class Redactor(logging.Filter):
     """Replaces every known secret value in log records and messages with ***."""
 
@@ -65,10 +61,9 @@ class Redactor(logging.Filter):
         self.secrets: list[str] = []
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if len(secret) >= MIN_SECRET_CHARS:
-                text = text.replace(secret, "***")
-        return text
+        from pipeline.config.settings import scrub
+
+        return scrub(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.scrub(record.getMessage())
@@ -312,9 +307,6 @@ def cron_options(fn: F) -> F:
     return log_format_option(fn)  # type: ignore[no-any-return]
 
 
-TRANSIENT_CODES = frozenset({"rate_limited", "server_error", "timeout", "network", "bad_response"})
-
-
 def next_step(summary: RunSummary, run_dir: Path) -> str | None:
     """What to do after this run (docs/reference/outputs.md), or None when nothing is left.
 
@@ -326,7 +318,7 @@ def next_step(summary: RunSummary, run_dir: Path) -> str | None:
     if summary.stopped:
         return f"finish the run with: quivo-bulk resume {run_dir}"
     expected = set(summary.expected_failures)
-    to_fix = set(codes) - TRANSIENT_CODES - {"not_verified", "aborted"} - expected
+    to_fix = set(codes) - set(TRANSIENT_ERROR_CODES) - {ErrorCode.NOT_VERIFIED} - expected
     steps = []
     if outcomes.get("invalid") or to_fix:
         errors = run_dir / ("errors.xlsx" if (run_dir / "errors.xlsx").exists() else "errors.csv")
@@ -339,7 +331,11 @@ def next_step(summary: RunSummary, run_dir: Path) -> str | None:
                 f" (first delete its {rows} rows with errorCode {named}: expected, not to resend)"
             )
         steps.append(step)
-    if outcomes.get("unverified") or outcomes.get("not_attempted") or set(codes) & TRANSIENT_CODES:
+    if (
+        outcomes.get("unverified")
+        or outcomes.get("not_attempted")
+        or set(codes) & TRANSIENT_ERROR_CODES
+    ):
         steps.append(f"send again what did not land: quivo-bulk rerun {run_dir}")
     return "; ".join(steps) or None
 

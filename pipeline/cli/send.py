@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.common import (
-    EXIT_STOPPED,
     REDACTOR,
     announce_finished,
     api_options,
@@ -32,6 +31,7 @@ from pipeline.cli.common import (
 )
 from pipeline.cli.logs import log_format_option
 from pipeline.cli.runs import rerun_command
+from pipeline.core.outcomes import EXIT_STOPPED
 
 if TYPE_CHECKING:
     from pipeline.config.options import Options

@@ -109,6 +109,21 @@ def read_environment() -> Environment:
         ) from None
 
 
+# Shorter "secrets" would scrub ordinary words out of every message; they protect nothing.
+MIN_SECRET_CHARS = 4
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every secret value replaced by *** (for logs, messages and pages).
+
+    scrub(str(error), env.credentials().secrets())
+    """
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET_CHARS:
+            text = text.replace(secret, "***")
+    return text
+
+
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
     api_key: SecretStr | None = None

@@ -26,7 +26,7 @@ from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
 from pipeline.core.manifest import Origin, RunSummary
-from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.core.outcomes import EXIT_OK, TRANSIENT_ERROR_CODES, ErrorCode, Outcome
 from pipeline.flows.resume import _open, is_finished, prepare_again
 from pipeline.flows.run import (
     ProgressFactory,
@@ -50,16 +50,6 @@ log = logging.getLogger(__name__)
 
 RERUN_MARK = "rerun-by.json"
 NOTHING_TO_RERUN = "nothing_to_rerun"  # marks the log record of a rerun with nothing to send
-TRANSIENT = frozenset(
-    {
-        ErrorCode.RATE_LIMITED,
-        ErrorCode.SERVER_ERROR,
-        ErrorCode.TIMEOUT,
-        ErrorCode.NETWORK,
-        ErrorCode.BAD_RESPONSE,
-        ErrorCode.ABORTED,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -90,7 +80,7 @@ def wanted(outcome: Outcome, code: ErrorCode | None, *, include_permanent: bool)
     if outcome in (Outcome.UNVERIFIED, Outcome.NOT_ATTEMPTED):
         return True
     if outcome is Outcome.FAILED:
-        return include_permanent or code is None or code in TRANSIENT
+        return include_permanent or code is None or code in TRANSIENT_ERROR_CODES
     return False
 
 
@@ -282,7 +272,7 @@ def _nothing_to_rerun(sources: list[Path], notes: list[str]) -> RunResult:
         error_codes={},
         requests=0,
         stopped=None,
-        exit_code=0,
+        exit_code=EXIT_OK,
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         note="nothing to rerun: no row failed transiently, was unverified or not attempted",
         rerun_notes=notes,

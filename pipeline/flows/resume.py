@@ -22,7 +22,7 @@ from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
 from pipeline.core.manifest import Manifest, read_summary
-from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.core.outcomes import EXIT_FINISHED, ErrorCode, Outcome
 from pipeline.flows.run import ProgressFactory, RunResult, execute
 from pipeline.inputs.read import sha256_of
 from pipeline.plan.prepare import Prepared, prepare
@@ -160,7 +160,7 @@ def is_finished(journal: Journal, manifest: Manifest, run_dir: Path) -> bool:
         summary = read_summary(json.loads((run_dir / "summary.json").read_text()))
     except (OSError, ValueError, RunDirError):
         return False
-    return summary.exit_code in (0, 1)
+    return summary.exit_code in EXIT_FINISHED
 
 
 def resume_run(

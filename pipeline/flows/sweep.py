@@ -33,6 +33,7 @@ from pipeline.config.jobfile import JobFile
 from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import InputFileError, LimitExceeded, OptionsError
+from pipeline.core.outcomes import EXIT_OK, EXIT_STOPPED, EXIT_USAGE
 from pipeline.flows.followup import follow_up_sweep
 from pipeline.flows.inbox import (
     CHANGED_WHILE_READ,
@@ -74,14 +75,14 @@ class SweepItem:
         if self.followup is not None:
             return int(self.followup["exitCode"])
         if self.status == "rejected":
-            return 2
-        return self.result.exit_code if self.result is not None else 0
+            return EXIT_USAGE
+        return self.result.exit_code if self.result is not None else EXIT_OK
 
 
 def sweep_exit_code(items: list[SweepItem]) -> int:
     """3 if a run stopped early, else the worst of the files (2 rejected, 1 rows not ok)."""
     codes = [item.exit_code for item in items]
-    return 3 if 3 in codes else max(codes, default=0)
+    return EXIT_STOPPED if EXIT_STOPPED in codes else max(codes, default=EXIT_OK)
 
 
 def state_folder(job: JobFile) -> Path:
@@ -276,7 +277,7 @@ class Sweep:
             progress_factory=self.progress_factory,
             pace=self.pace,
         )
-        status = "stopped" if result.exit_code == 3 else "done"
+        status = "stopped" if result.exit_code == EXIT_STOPPED else "done"
         self.state.finished(
             Path(record.path), record.sha256, status=status, exit_code=result.exit_code, rows=rows
         )
@@ -329,7 +330,7 @@ class Sweep:
             if not (run_dir / JOURNAL_NAME).exists():
                 remove_unstarted(run_dir)
             raise
-        status = "stopped" if result.exit_code == 3 else "done"
+        status = "stopped" if result.exit_code == EXIT_STOPPED else "done"
         rows = result.summary.rows
         self.state.finished(path, digest, status=status, exit_code=result.exit_code, rows=rows)
         return SweepItem(path, status, result, "; ".join(notes), digest)

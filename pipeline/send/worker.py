@@ -24,14 +24,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.api.answers import Answer
-from pipeline.api.client import NOT_SENT, QuivoClient
+from pipeline.api.client import QuivoClient
 from pipeline.api.profile import ApiProfile
 from pipeline.api.rate.adaptive import AdaptiveRate
 from pipeline.api.rate.shared import Pace
 from pipeline.config.settings import Credentials, RunOptions
 from pipeline.core.changes import Change, Value, after_writes
 from pipeline.core.errors import OutputError
-from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.core.outcomes import NOT_SENT, ErrorCode, Outcome
 from pipeline.plan.guards import Breaker
 from pipeline.plan.sequence import OrderWork, Plan
 from pipeline.send.executor import run_on_each

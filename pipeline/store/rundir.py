@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipeline.core.errors import RunDirError, UsageError
 from pipeline.core.manifest import read_summary
+from pipeline.core.outcomes import EXIT_FINISHED
 from pipeline.store.oslock import try_lock, unlock
 
 DIR_MODE = 0o700
@@ -65,7 +66,7 @@ def _ended(run_dir: Path) -> bool:
         summary = read_summary(json.loads((run_dir / "summary.json").read_text()))
     except (OSError, ValueError, RunDirError):
         return False
-    return summary.exit_code in (0, 1)
+    return summary.exit_code in EXIT_FINISHED
 
 
 def make_run_dir(run_dir: Path) -> None:

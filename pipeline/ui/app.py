@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from pipeline.config.settings import Environment, RunOptions
+from pipeline.config.settings import Environment, RunOptions, scrub
 from pipeline.core.errors import QuivoBulkError
 from pipeline.ui.drafts import Draft
 from pipeline.ui.history import CONTENT_TYPES, list_runs
@@ -24,7 +24,6 @@ from pipeline.ui.tasks import Tasks
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-MIN_SECRET_CHARS = 4  # as the CLI's redactor: shorter ones would scrub ordinary words
 PAGE_ROWS_MAX = 500  # rows per window of a grid (check, results)
 
 
@@ -72,14 +71,6 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
         **context,
     )
     return web.Response(text=page, status=status, content_type="text/html")
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """`text` with every credential value replaced by *** (a message can quote input)."""
-    for secret in secrets:
-        if len(secret) >= MIN_SECRET_CHARS:
-            text = text.replace(secret, "***")
-    return text
 
 
 def problem(request: web.Request, message: str, *, status: int = 400) -> web.Response:
