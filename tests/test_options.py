@@ -121,3 +121,13 @@ def test_run_options_built_in_python_refuse_a_misspelt_name_too() -> None:
     with pytest.raises(OptionsError, match=r"did you mean 'rate_per_s'"):
         ApiSettings(rate_per_second=2.0)  # type: ignore[call-arg]
     assert RunOptions(action="cancel", max_cancels=1).max_cancels == 1
+
+
+def test_the_ui_form_is_checked_by_the_same_model() -> None:
+    from pipeline.ui.draft_views import _choices
+
+    assert _choices({"action": "cancel"}) == {
+        "action": "cancel", "address_type": "DELIVERY", "sheet": None,
+    }  # fmt: skip
+    with pytest.raises(OptionsError, match="action: Input should be 'update', 'address'"):
+        _choices({"action": "delete"})
