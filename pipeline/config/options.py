@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -131,8 +131,3 @@ def describe_errors(error: ValidationError) -> str:
         name = ".".join(str(part) for part in item["loc"]) or "options"
         problems.append(f"{name}: {str(item['msg']).removeprefix('Value error, ')}")
     return "; ".join(problems)
-
-
-def options_of(values: Mapping[str, Any]) -> Options:
-    """`Options` from a mapping of option names (the UI's form, a saved draft)."""
-    return Options(**dict(values))
