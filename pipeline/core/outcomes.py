@@ -94,8 +94,8 @@ class ErrorCode(StrEnum):
     SHIPPED = "shipped"
 
 
-# Failures worth sending again as they were: the cause was passing (the README's
-# "Rerun: send again what did not land"); `rerun` takes these without --include-permanent.
+# Failures worth sending again as they were: the cause was passing (docs/reference/commands.md,
+# `quivo-bulk rerun`); `rerun` takes these without --include-permanent.
 TRANSIENT_ERROR_CODES = frozenset(
     {
         ErrorCode.RATE_LIMITED,
@@ -107,7 +107,7 @@ TRANSIENT_ERROR_CODES = frozenset(
     }
 )
 
-# Exit codes of every command but `doctor` (README: "Exit codes").
+# Exit codes of every command but `doctor` (docs/reference/exit-codes.md).
 EXIT_OK = 0  # every row applied, unchanged or a duplicate (or a clean dry run)
 EXIT_ROWS_FAILED = 1  # the run finished; some rows did not succeed
 EXIT_USAGE = 2  # the input, job or options could not be used; nothing was sent
