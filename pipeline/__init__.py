@@ -4,8 +4,8 @@ read -> validate -> plan -> send -> refetch/verify -> report, with a journal
 that makes every run resumable. The CLI (`pipeline.cli`) is a thin layer over
 these library functions, which a notebook can call directly:
 
-    from pipeline import Environment, load_results, rerun_run
-    result = rerun_run(Path("runs/last-night"), cli={}, env=Environment())
+    from pipeline import Environment, Options, load_results, rerun_run
+    result = rerun_run(Path("runs/last-night"), overrides=Options(rate=2.0), env=Environment())
     result.results.filter(pl.col("outcome") != "applied")
 
 Names are imported on first use, so `quivo-bulk --help` stays fast.
@@ -41,6 +41,7 @@ _EXPORTS = {
     "load_job": "pipeline.config.jobfile",
     "Environment": "pipeline.config.settings",
     "RunOptions": "pipeline.config.settings",
+    "Options": "pipeline.config.options",
     "resolve_options": "pipeline.config.settings",
 }
 __all__ = sorted(_EXPORTS)

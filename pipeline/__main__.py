@@ -1,5 +1,5 @@
 """`python -m pipeline` is the same as the `quivo-bulk` command."""
 
-from pipeline.cli import main
+from pipeline.cli import entry
 
-main()
+entry()

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.flows.run import RunResult
 from pipeline.sandbox import (
@@ -238,13 +239,11 @@ def env_for(
     )
 
 
-def options_for(target: SandboxThread | str, **cli: Any) -> RunOptions:
+def options_for(target: SandboxThread | str, **given: Any) -> RunOptions:
     """Fast options for tests against a sandbox (or a base URL): high rate, tiny backoff."""
     base_url = target if isinstance(target, str) else target.base_url
     options = resolve_options(
-        cli={"base_url": base_url, "rate": 500.0, "concurrency": 8} | cli,
-        job=None,
-        env=None,
+        Options(**{"base_url": base_url, "rate": 500.0, "concurrency": 8, **given})
     )
     return replace(options, api=replace(options.api, backoff_base_s=0.01, backoff_cap_s=0.05))
 

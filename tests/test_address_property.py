@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.api.payloads import RESPONSE_FIELD
+from pipeline.config.options import Options
 from pipeline.flows.run import run_files
 from pipeline.flows.undo import undo_run
 from pipeline.inputs.countries import rules_for
@@ -184,7 +185,7 @@ def test_an_address_row_changes_exactly_what_it_names_and_undo_restores_it(
                 else:
                     wanted = before[target]  # the other address type is not touched
                 assert not same(after[target], wanted), (target, cells, same(after[target], wanted))
-            undone = undo_run(folder / "run", env=env, apply=True, cli={"rate": 500.0})
+            undone = undo_run(folder / "run", env=env, apply=True, overrides=Options(rate=500.0))
             if undone.run is not None:
                 assert undone.run.exit_code == 0, undone.run.results.row(0, named=True)
             restored = read(order_id)

@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from pipeline.api.health import Outage, counts_as_failure
+from pipeline.config.options import Options
 from pipeline.config.settings import ApiSettings, Environment, resolve_options
 from pipeline.core.errors import OptionsError
 from pipeline.flows.run import run_files
@@ -166,8 +167,6 @@ def test_what_counts_against_the_api_health(status: int | None, failure: bool) -
 
 def test_rate_0_is_refused_for_a_real_api() -> None:
     with pytest.raises(OptionsError, match="unpaced"):
-        resolve_options(cli={"rate": "0", "base_url": "https://api.quivo.co"}, job=None, env=None)
-    loopback = resolve_options(
-        cli={"rate": "0", "base_url": "http://127.0.0.1:8787"}, job=None, env=None
-    )
+        resolve_options(Options(rate="0", base_url="https://api.quivo.co"))
+    loopback = resolve_options(Options(rate="0", base_url="http://127.0.0.1:8787"))
     assert loopback.api.rate_per_s is None

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.config.jobfile import load_job
+from pipeline.config.options import Options
 from pipeline.config.settings import resolve_options
 from pipeline.flows.resume import resume_run
 from pipeline.flows.run import run_files
@@ -175,7 +176,7 @@ def test_max_cancels_exits_2_before_any_mutation(sandbox: SandboxThread, tmp_pat
 def test_the_nightly_job_sets_max_cancels() -> None:
     job = load_job(REPO / "jobs" / "nightly-cancellation-sweep.toml")
     assert job.max_cancels is not None
-    options = resolve_options(cli={}, job=job, env=None)
+    options = resolve_options(Options(), job=job, env=None)
     assert options.max_cancels == job.max_cancels
 
 
@@ -199,7 +200,7 @@ def test_the_breaker_stops_a_systematically_wrong_file(
     assert outcomes.count("not_attempted") >= 40
     assert sum(mutations(sandbox, i) for i in good) == 0  # stopped before the real orders
     # The file was right after all: the stopped run is finished without the breaker.
-    finished = resume_run(tmp_path / "run", cli={"no_breaker": True}, env=env)
+    finished = resume_run(tmp_path / "run", overrides=Options(breaker=False), env=env)
     assert finished.results["outcome"].to_list().count("applied") == 40
 
 

@@ -151,7 +151,7 @@ def test_archive_moves_finished_and_rejected_files(sandbox: SandboxThread, tmp_p
     broken = tmp_path / "inbox" / "0-broken.csv"
     broken.write_text("Kunde\n1\n")
     settled(broken)
-    items = sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox))
+    items = sweep_job(load_job(job_path), overrides=FAST, env=env_for(sandbox))
     assert [item.status for item in items] == ["rejected", "done"]
     inbox = tmp_path / "inbox"
     assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == []
@@ -173,10 +173,10 @@ def test_a_file_still_being_copied_is_left_for_a_later_sweep(
     job_path = sweep_job_in(tmp_path, [])
     growing = tmp_path / "inbox" / "late.csv"
     growing.write_text("orderId\n4100003\n")  # just written: may still be growing
-    first = sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox))
+    first = sweep_job(load_job(job_path), overrides=FAST, env=env_for(sandbox))
     assert [item.status for item in first] == ["waiting"]
     assert state_of(sandbox).stats.requests == 0
     later = time.time() + 60
-    taken = sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox), now=lambda: later)
+    taken = sweep_job(load_job(job_path), overrides=FAST, env=env_for(sandbox), now=lambda: later)
     assert [item.status for item in taken] == ["done"]
     assert os.path.exists(taken[0].result.run_dir if taken[0].result else "")

@@ -181,12 +181,12 @@ def test_rerun_takes_exactly_the_rows_that_did_not_land(
     )
     assert wanted["row"].to_list() == [4, 6]  # Excel's row numbers
     assert set(wanted["errorCode"]) == {"status_conflict"}  # permanent: needs a person
-    nothing = rerun_run(tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "none")
+    nothing = rerun_run(tmp_path / "night", env=env_for(sandbox), out=tmp_path / "none")
     assert nothing.summary.rows == 0
     assert not (tmp_path / "none").exists()
     # From a notebook: a library call that gives a DataFrame back.
     again = rerun_run(
-        tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "again",
+        tmp_path / "night", env=env_for(sandbox), out=tmp_path / "again",
         include_permanent=True,
     )  # fmt: skip
     assert isinstance(again.results, pl.DataFrame)
@@ -197,10 +197,10 @@ def test_rerun_takes_exactly_the_rows_that_did_not_land(
     assert set(again.results["outcome"]) == {"failed"}  # still PENDING / COMPLETED
     sent = state_of(sandbox).stats.requests
     with pytest.raises(RunDirError, match=r"already rerun by .*; pass --again"):
-        rerun_run(tmp_path / "night", cli={}, env=env_for(sandbox), include_permanent=True)
+        rerun_run(tmp_path / "night", env=env_for(sandbox), include_permanent=True)
     assert state_of(sandbox).stats.requests == sent
     third = rerun_run(
-        tmp_path / "night", cli={}, env=env_for(sandbox), out=tmp_path / "third",
+        tmp_path / "night", env=env_for(sandbox), out=tmp_path / "third",
         include_permanent=True, again=True,
     )  # fmt: skip
     assert third.results["orderId"].to_list() == wanted["orderId"].to_list()
@@ -237,7 +237,7 @@ def test_rerun_runs_with_nothing_to_rerun_says_so_and_returns_no_run_directory(
     run_files([path], options=options, env=env_for(sandbox), out=tmp_path / "runs" / "night")
     sent = state_of(sandbox).stats.requests
     with caplog.at_level("WARNING", logger="pipeline"):
-        result = rerun_runs([tmp_path / "runs" / "*"], cli={}, env=env_for(sandbox))
+        result = rerun_runs([tmp_path / "runs" / "*"], env=env_for(sandbox))
     assert result.run_dir is None
     assert result.summary.run_dir is None
     assert result.exit_code == 0
@@ -256,7 +256,7 @@ def test_rerun_refuses_an_unfinished_run(sandbox: SandboxThread, tmp_path: Path)
     with sqlite3.connect(run.run_dir / "journal.sqlite") as db:
         db.execute("DELETE FROM results WHERE idx = 0")
     with pytest.raises(RunDirError, match="unfinished"):
-        rerun_run(run.run_dir, cli={}, env=env_for(sandbox))
+        rerun_run(run.run_dir, env=env_for(sandbox))
 
 
 def test_report_rebuild_writes_the_reports_from_the_journal(

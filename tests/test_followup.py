@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.config.jobfile import load_job
+from pipeline.config.options import Options
 from pipeline.flows.sweep import sweep_exit_code, sweep_job
 from pipeline.sandbox import SandboxThread, create_app
 from pipeline.sandbox.config import Faults, SandboxConfig
@@ -21,7 +22,7 @@ from tests.conftest import env_for, order_ids, state_of
 from tests.test_cli import cli_env
 from tests.test_jobs import settled
 
-FAST = {"rate": 500.0, "concurrency": 8}
+FAST = Options(rate=500.0, concurrency=8)
 CANCEL_DELAY_S = 1.0
 
 
@@ -68,7 +69,7 @@ def test_the_next_nights_sweep_reports_cancelled_and_shipped(
     ids = order_ids(shipping_sandbox, "PROCESSING", 100)
     job = load_job(nightly_job(tmp_path, ids))
     env = env_for(shipping_sandbox)
-    first_night = sweep_job(job, cli=FAST, env=env)
+    first_night = sweep_job(job, overrides=FAST, env=env)
     assert [item.status for item in first_night] == ["done"]  # nothing to follow up yet
     run = first_night[0].result
     assert run is not None
@@ -79,7 +80,7 @@ def test_the_next_nights_sweep_reports_cancelled_and_shipped(
     before = state_of(shipping_sandbox).stats.requests
     searched_before = searches(shipping_sandbox)
 
-    second_night = sweep_job(job, cli=FAST, env=env)
+    second_night = sweep_job(job, overrides=FAST, env=env)
 
     [followup] = [item for item in second_night if item.status == "followup"]
     assert second_night[0] is followup  # before the night's files
@@ -102,7 +103,7 @@ def test_the_next_nights_sweep_reports_cancelled_and_shipped(
     assert (run.run_dir / "followup.csv").stat().st_mode & 0o077 == 0
     # The third night: every order is final, nothing is read again.
     quiet = state_of(shipping_sandbox).stats.requests
-    third_night = sweep_job(job, cli=FAST, env=env)
+    third_night = sweep_job(job, overrides=FAST, env=env)
     assert [item.status for item in third_night] == ["skipped"]
     assert state_of(shipping_sandbox).stats.requests == quiet
 
@@ -113,7 +114,7 @@ def test_followup_command_names_the_shipped_orders(
 ) -> None:
     ids = order_ids(shipping_sandbox, "PROCESSING", 30)
     job = load_job(nightly_job(tmp_path, ids))
-    [night] = sweep_job(job, cli=FAST, env=env_for(shipping_sandbox))
+    [night] = sweep_job(job, overrides=FAST, env=env_for(shipping_sandbox))
     assert night.result is not None
     run_dir = night.result.run_dir
     runner = CliRunner()
@@ -142,10 +143,10 @@ def test_a_follow_up_that_cannot_log_in_is_reported_and_the_sweep_goes_on(
 ) -> None:
     ids = order_ids(shipping_sandbox, "PROCESSING", 5)
     job = load_job(nightly_job(tmp_path, ids))
-    sweep_job(job, cli=FAST, env=env_for(shipping_sandbox))
+    sweep_job(job, overrides=FAST, env=env_for(shipping_sandbox))
     (tmp_path / "inbox" / "late.csv").write_text("orderId\n4100399\n")
     settled(tmp_path / "inbox" / "late.csv")
-    refused = sweep_job(job, cli=FAST, env=env_for(shipping_sandbox, password="wrong"))
+    refused = sweep_job(job, overrides=FAST, env=env_for(shipping_sandbox, password="wrong"))
     assert [item.status for item in refused] == ["followup", "skipped", "stopped"]
     event = refused[0].followup
     assert event is not None

@@ -14,13 +14,14 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.config.jobfile import load_job
+from pipeline.config.options import Options
 from pipeline.core.errors import JobFileError, OptionsError
 from pipeline.flows.sweep import STATE_NAME, sweep_exit_code, sweep_job, sweep_lock
 from pipeline.sandbox import SandboxThread
 from tests.conftest import REPO, SAMPLE_DATA, env_for, state_of
 from tests.test_cli import cli_env
 
-FAST = {"rate": 500.0, "concurrency": 8}
+FAST = Options(rate=500.0, concurrency=8)
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "jobs").glob("*.toml")), ids=lambda p: p.name)
@@ -92,7 +93,7 @@ def test_options_override_the_job_and_relative_paths_follow_the_job(tmp_path: Pa
 
     job = load_job(REPO / "jobs/address-corrections.toml")
     assert job.input_paths() == [SAMPLE_DATA / "address-corrections.csv"]
-    options = resolve_options(cli={"rate": 9.0}, job=job, env=None)
+    options = resolve_options(Options(rate=9.0), job=job, env=None)
     assert options.api.rate_per_s == 9.0
     assert options.api.concurrency == job.concurrency
     assert options.action == "address"
@@ -121,12 +122,12 @@ def sweep_job_in(tmp_path: Path, inbox_files: list[Path]) -> Path:
 
 def test_the_sweep_processes_each_file_once(sandbox: SandboxThread, tmp_path: Path) -> None:
     job = load_job(sweep_job_in(tmp_path, sorted((SAMPLE_DATA / "inbox").glob("*.csv"))))
-    first = sweep_job(job, cli=FAST, env=env_for(sandbox))
+    first = sweep_job(job, overrides=FAST, env=env_for(sandbox))
     assert [item.status for item in first] == ["done", "done"]
     assert sweep_exit_code(first) == 1  # one order in the second file is COMPLETED
     sent = state_of(sandbox).stats.requests
     accepted = sum(state_of(sandbox).stats.accepted_mutations.values())
-    second = sweep_job(job, cli=FAST, env=env_for(sandbox))
+    second = sweep_job(job, overrides=FAST, env=env_for(sandbox))
     [followup] = [item.followup for item in second if item.followup is not None]
     second = [item for item in second if item.followup is None]
     assert [item.status for item in second] == ["skipped", "skipped"]
@@ -137,7 +138,7 @@ def test_the_sweep_processes_each_file_once(sandbox: SandboxThread, tmp_path: Pa
     # A new file dropped into the inbox is taken by the next sweep.
     (tmp_path / "inbox" / "late.csv").write_text("orderId\n4100003\n")
     settled(tmp_path / "inbox" / "late.csv")
-    third = sweep_job(job, cli=FAST, env=env_for(sandbox))
+    third = sweep_job(job, overrides=FAST, env=env_for(sandbox))
     third = [item for item in third if item.followup is None]
     assert [item.status for item in third] == ["skipped", "skipped", "done"]
 
@@ -146,12 +147,12 @@ def test_an_interrupted_file_is_resumed_by_the_next_sweep(
     sandbox: SandboxThread, tmp_path: Path
 ) -> None:
     job = load_job(sweep_job_in(tmp_path, sorted((SAMPLE_DATA / "inbox").glob("*.csv"))))
-    refused = sweep_job(job, cli=FAST, env=env_for(sandbox, password="wrong"))
+    refused = sweep_job(job, overrides=FAST, env=env_for(sandbox, password="wrong"))
     assert [item.status for item in refused] == ["stopped"]  # the sweep stops at the first
     assert sweep_exit_code(refused) == 3
     stopped_run = refused[0].result
     assert stopped_run is not None
-    again = sweep_job(job, cli=FAST, env=env_for(sandbox))
+    again = sweep_job(job, overrides=FAST, env=env_for(sandbox))
     assert [item.status for item in again] == ["done", "done"]
     resumed = again[0].result
     assert resumed is not None
@@ -175,7 +176,7 @@ def test_a_file_that_cannot_be_used_does_not_stop_the_sweep(
     job_path = sweep_job_in(tmp_path, [sorted((SAMPLE_DATA / "inbox").glob("*.csv"))[0]])
     (tmp_path / "inbox" / "0-broken.csv").write_text("Kunde\n1\n")
     settled(tmp_path / "inbox" / "0-broken.csv")
-    items = sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox))
+    items = sweep_job(load_job(job_path), overrides=FAST, env=env_for(sandbox))
     assert [item.status for item in items] == ["rejected", "done"]
     assert "no order key column" in items[0].message
     assert sweep_exit_code(items) == 2
@@ -187,7 +188,7 @@ def test_a_file_over_max_cancels_is_rejected_before_any_cancel(
     files = sorted((SAMPLE_DATA / "inbox").glob("*.csv"))  # 7 and 4 orders
     job_path = sweep_job_in(tmp_path, files)
     job_path.write_text(job_path.read_text() + "max_cancels = 5\n")
-    items = sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox))
+    items = sweep_job(load_job(job_path), overrides=FAST, env=env_for(sandbox))
     assert [item.status for item in items] == ["rejected", "done"]
     assert "would cancel 7 orders, more than --max-cancels 5" in items[0].message
     assert sweep_exit_code(items) == 2
@@ -201,7 +202,7 @@ def test_two_sweeps_at_once_do_not_both_run(sandbox: SandboxThread, tmp_path: Pa
     job = load_job(sweep_job_in(tmp_path, sorted((SAMPLE_DATA / "inbox").glob("*.csv"))))
     with sweep_lock(tmp_path / "state", job.job_name):
         with pytest.raises(OptionsError, match="another sweep of job 'sweep' is running"):
-            sweep_job(job, cli=FAST, env=env_for(sandbox))
+            sweep_job(job, overrides=FAST, env=env_for(sandbox))
         result = CliRunner().invoke(
             main, ["run", "--job", str(job.folder / "sweep.toml")], env=cli_env(sandbox)
         )
@@ -267,7 +268,7 @@ def test_a_job_run_goes_under_its_runs_dir(
 
 
 def test_every_job_key_is_in_the_job_files_table() -> None:
-    from pipeline.config.jobfile import JobFile
+    from pipeline.config.jobfile import COMMAND_LINE_ONLY, JobFile
     from tests.readme import section
 
     table = section("# Job files", page="docs/reference/job-files.md").split(
@@ -275,4 +276,5 @@ def test_every_job_key_is_in_the_job_files_table() -> None:
     )[0]
     first_cells = [row.split("|")[1] for row in table.splitlines() if row.startswith("| `")]
     keys = {key for cell in first_cells for key in re.findall(r"`\[?(\w+)\]?`", cell)}
-    assert set(JobFile.model_fields) - {"folder"} - keys == set()  # folder: not a key
+    # folder: not a key; dry_run: the command line's only
+    assert set(JobFile.model_fields) - {"folder", *COMMAND_LINE_ONLY} - keys == set()

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from pipeline import apply_plan, plan_files, plan_frame, undo_run
 from pipeline.cli import main
+from pipeline.config.options import Options
 from pipeline.core.errors import LimitExceeded, OptionsError, RunDirError
 from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxThread
@@ -192,7 +193,7 @@ def test_undo_round_trip_restores_every_field(sandbox: SandboxThread, tmp_path: 
     applied = run.results.filter(pl.col("outcome") == "applied")["orderId"].to_list()
     assert len(applied) == 6
     assert any(snapshot_orders(sandbox)[i] != before[i] for i in applied)
-    undone = undo_run(run.run_dir, env=env, apply=True, cli={"rate": 500.0})
+    undone = undo_run(run.run_dir, env=env, apply=True, overrides=Options(rate=500.0))
     assert undone.undo_csv == run.run_dir / "undo" / "undo.csv"
     assert undone.not_undoable == 0
     assert undone.run is not None
@@ -282,7 +283,7 @@ def test_undo_apply_leaves_an_order_changed_since_stale(
     applied = run.results.filter(pl.col("outcome") == "applied")["orderId"].to_list()
     moved = applied[0]
     other_client_patch(sandbox, moved, {"address": {"city": "Changed Later"}})
-    undone = undo_run(run.run_dir, env=env, apply=True, cli={"rate": 500.0})
+    undone = undo_run(run.run_dir, env=env, apply=True, overrides=Options(rate=500.0))
     assert undone.run is not None
     rows = {r["orderId"]: r for r in undone.run.results.iter_rows(named=True)}
     assert rows[moved]["outcome"] == "stale"
@@ -303,7 +304,7 @@ def test_apply_guards_trip_before_anything_is_sent(sandbox: SandboxThread, tmp_p
     )
     logins = state_of(sandbox).stats.logins
     with pytest.raises(LimitExceeded, match="would change 6 orders"):
-        apply_plan(planned.plan_dir, env=env, cli={"max_changes": 5})
+        apply_plan(planned.plan_dir, env=env, overrides=Options(max_changes=5))
     assert all_mutations(sandbox) == 0
     assert state_of(sandbox).stats.logins == logins
 
@@ -348,7 +349,7 @@ def test_undo_restores_both_addresses_of_a_delivery_and_invoice_row(
         out=tmp_path / "runs" / "both",
     )
     assert run.results["outcome"].to_list() == ["applied"]
-    undone = undo_run(run.run_dir, env=env, apply=True, cli={"rate": 500.0})
+    undone = undo_run(run.run_dir, env=env, apply=True, overrides=Options(rate=500.0))
     rows = pl.read_csv(undone.undo_csv, infer_schema=False)
     assert rows.select("action", "addressType").rows() == [
         ("address", "DELIVERY"),

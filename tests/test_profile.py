@@ -27,7 +27,8 @@ from click.testing import CliRunner
 
 from pipeline.api.profile import ApiProfile, ProfileSettings, apply_settings
 from pipeline.cli import main
-from pipeline.config.jobfile import load_job
+from pipeline.config.jobfile import JobFile, load_job
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.flows.plan import plan_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
@@ -179,7 +180,7 @@ def test_a_plan_reads_each_order_through_the_profile(
         path, rows = changes_file(sandbox, tmp_path)
         settings = {k.removeprefix("QUIVO_").lower(): v for k, v in variables.items()}
         env = Environment(**env_for(sandbox).model_dump(exclude=set(settings)), **settings)
-        options = resolve_options(cli={"rate": 500.0}, job=None, env=env)
+        options = resolve_options(Options(rate=500.0), job=None, env=env)
         result = plan_files([path], options=options, env=env, out=tmp_path / "plan")
         stats = state_of(sandbox).stats
         assert dict(stats.auth_failures) == {}
@@ -197,7 +198,7 @@ def test_a_job_file_api_table_sets_the_profile_and_refuses_unknown_keys(tmp_path
     job.write_text(
         'input = "x.csv"\n[api]\nauth_scheme = "bearer"\ntoken_field = "data.jwt"\nverify = "get"\n'
     )
-    options = resolve_options(cli={}, job=load_job(job), env=None)
+    options = resolve_options(Options(), job=load_job(job), env=None)
     assert options.api.profile == ApiProfile(
         auth_scheme="bearer", token_field="data.jwt", verify="get"
     )
@@ -212,8 +213,8 @@ def test_the_job_table_wins_over_the_environment() -> None:
         api_key=None, username=None, password=None, token=None, base_url=None,
         auth_scheme="bearer", read="get",
     )  # fmt: skip
-    job = type("Job", (), {"api": ProfileSettings(auth_scheme="raw")})()
-    profile = resolve_options(cli={}, job=job, env=env).api.profile
+    job = JobFile(input="x.csv", api=ProfileSettings(auth_scheme="raw"))
+    profile = resolve_options(Options(), job=job, env=env).api.profile
     assert (profile.auth_scheme, profile.read) == ("raw", "get")
 
 

@@ -13,6 +13,7 @@ from pipeline.api.rate.adaptive import AdaptiveRate, cubic_per_s, slow_start_per
 from pipeline.api.rate.pacer import WINDOW_MARGIN_S, Pacer, bounds_for
 from pipeline.api.rate.shared import Pace
 from pipeline.api.rate.spec import RateChoice, parse_rate
+from pipeline.config.options import Options
 from pipeline.config.settings import ApiSettings, resolve_options
 from pipeline.core.errors import OptionsError
 from pipeline.store.ratememo import resumed_rate
@@ -59,12 +60,12 @@ def test_parse_rate_refuses_with_what_to_do(value: str, message: str) -> None:
 
 
 def test_resolve_options_keeps_the_period_and_auto() -> None:
-    api = resolve_options(cli={"rate": "100/min"}, job=None, env=None).api
+    api = resolve_options(Options(rate="100/min")).api
     assert (api.rate_per_s, api.rate_period_s, api.rate_auto) == (pytest.approx(100 / 60), 60, 0)
-    api = resolve_options(cli={"rate": "auto"}, job=None, env=None).api
+    api = resolve_options(Options(rate="auto")).api
     assert (api.rate_per_s, api.rate_auto) == (50.0, True)
-    loopback = {"rate": 0, "base_url": "http://127.0.0.1:8787"}  # unpaced: loopback only
-    assert resolve_options(cli=loopback, job=None, env=None).api.rate_per_s is None
+    loopback = Options(rate=0, base_url="http://127.0.0.1:8787")  # unpaced: loopback only
+    assert resolve_options(loopback).api.rate_per_s is None
 
 
 @pytest.mark.parametrize(
@@ -292,10 +293,10 @@ def test_rule_2_a_known_limit_starts_in_the_hold_just_below_it_not_in_slow_start
 def test_resume_continues_at_the_rate_its_sessions_found(
     found: dict[str, Any] | None, expected_start: float | None, expected_known: float | None
 ) -> None:
-    options = resolve_options(cli={"rate": "auto:60"}, job=None, env=None)
+    options = resolve_options(Options(rate="auto:60"))
     api = resumed_rate(options, found).api
     assert (api.rate_start_per_s, api.rate_known_limit_per_s) == (expected_start, expected_known)
-    fixed = resolve_options(cli={"rate": "10"}, job=None, env=None)
+    fixed = resolve_options(Options(rate="10"))
     assert resumed_rate(fixed, found) == fixed  # `resume --rate 10`: the rate given
 
 
@@ -303,7 +304,7 @@ def _sends_in_loops(rates: list[str], per_loop: int) -> list[float]:
     """Send times through one shared Pace, `per_loop` sends (two senders at once) in each
     of a series of event loops, one loop per rate: a sweep's files, on a virtual clock."""
     clock = VirtualClock()
-    settings = [resolve_options(cli={"rate": rate}, job=None, env=None).api for rate in rates]
+    settings = [resolve_options(Options(rate=rate)).api for rate in rates]
     pace = Pace.for_settings(settings[0], clock=clock)
     times: list[float] = []
 
@@ -345,7 +346,7 @@ def test_a_pace_shared_by_successive_event_loops_keeps_every_window(
 
 
 def test_the_next_client_of_a_pace_goes_on_at_the_adapted_rate() -> None:
-    api = resolve_options(cli={"rate": "auto:60"}, job=None, env=None).api
+    api = resolve_options(Options(rate="auto:60")).api
     pace = Pace.for_settings(api)
     assert pace.adaptive is not None
     start = pace.adaptive.current_per_s
@@ -357,13 +358,13 @@ def test_the_next_client_of_a_pace_goes_on_at_the_adapted_rate() -> None:
     again = pace.follow(api)
     assert again.adaptive is not None
     assert again.adaptive.current_per_s == climbed
-    other = pace.follow(resolve_options(cli={"rate": "auto:20"}, job=None, env=None).api)
+    other = pace.follow(resolve_options(Options(rate="auto:20")).api)
     assert other.adaptive is not None
     assert other.adaptive.current_per_s == start  # another rate: a new controller
 
 
 def test_a_resume_that_comes_first_keeps_the_limit_its_run_found() -> None:
-    options = resolve_options(cli={"rate": "auto:60"}, job=None, env=None)
+    options = resolve_options(Options(rate="auto:60"))
     pace = Pace.for_settings(options.api)  # a sweep's pace, before any answer
     found = {"auto": True, "final_per_s": 18.0, "found_per_s": 20.0, "settled_per_s": 19.4}
     resumed = pace.follow(resumed_rate(options, found).api)

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from pipeline.api.profile import ApiProfile, ProfileSettings
 from pipeline.cli import main
 from pipeline.config.jobfile import load_job
+from pipeline.config.options import Options
 from pipeline.config.settings import resolve_options
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app
 from tests.conftest import API_KEY, PASSWORD, REPO, USERNAME
@@ -59,7 +60,7 @@ def test_the_api_table_example_sets_the_profile(tmp_path: Path) -> None:
     [table] = blocks(text_of(API), "toml")
     job = tmp_path / "job.toml"
     job.write_text('input = "x.csv"\n' + table)
-    profile = resolve_options(cli={}, job=load_job(job), env=None).api.profile
+    profile = resolve_options(Options(), job=load_job(job), env=None).api.profile
     assert profile == ApiProfile(auth_scheme="bearer", token_field="accessToken")
 
 

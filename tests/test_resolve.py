@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.config.options import Options
 from pipeline.core.outcomes import ErrorCode
 from pipeline.flows.run import run_files
 from pipeline.inputs.ids import KEY_SEPARATOR
@@ -212,7 +213,7 @@ def test_the_resolution_is_kept_for_rebuild_and_resume(
     lookups = state_of(sandbox).stats.by_endpoint["list"]
     rebuilt = rebuild_reports(tmp_path / "run")
     assert rebuilt.results["orderId"].to_list() == run.results["orderId"].to_list()
-    resumed = resume_run(tmp_path / "run", cli={}, env=env_for(sandbox))
+    resumed = resume_run(tmp_path / "run", overrides=Options(), env=env_for(sandbox))
     assert resumed.results["orderId"].to_list() == [o["orderId"] for o in orders]
     assert state_of(sandbox).stats.by_endpoint["list"] == lookups  # not looked up again
 

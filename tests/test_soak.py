@@ -109,7 +109,7 @@ def check_invariants(
 
 
 def soak_options(sandbox: SandboxThread) -> Any:
-    options = options_for(sandbox, rate=300.0, concurrency=16, retries=6, timeout=1.0)
+    options = options_for(sandbox, rate=300.0, concurrency=16, retries=6, timeout_s=1.0)
     return replace(options, api=replace(options.api, backoff_base_s=0.05, backoff_cap_s=1.0))
 
 

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from pipeline.config.jobfile import load_job
+from pipeline.config.options import Options
 from pipeline.flows.inbox import cut_off, is_writing_name
 from pipeline.flows.sweep import SweepItem, sweep_job
 from pipeline.sandbox import SandboxThread
@@ -85,7 +86,9 @@ def test_a_half_copied_file_is_not_sent_and_the_finished_file_once(
     assert full[:250].endswith(b"\r\n4100737")
     assert 4100737 in state_of(big_sandbox).store.ids()  # somebody else's order
 
-    first = sweep_job(load_job(job), cli={**FAST, "rate": 20.0}, env=env_for(big_sandbox))
+    first = sweep_job(
+        load_job(job), overrides=Options(**{**FAST.given(), "rate": 20.0}), env=env_for(big_sandbox)
+    )
     assert [(item.path.name, item.status) for item in first] == [
         ("a-cancellations.csv", "done"),
         ("b-cancellations.csv", "waiting"),
@@ -97,11 +100,11 @@ def test_a_half_copied_file_is_not_sent_and_the_finished_file_once(
     with half.open("ab") as writer:  # the copy finishes
         writer.write(full[250:])
     time.sleep(0.35)  # settle_s
-    second = sweep_job(load_job(job), cli=FAST, env=env_for(big_sandbox))
+    second = sweep_job(load_job(job), overrides=FAST, env=env_for(big_sandbox))
     assert [item.status for item in second] == ["skipped", "done"]
     assert second[1].result is not None
     assert second[1].result.summary.rows == 41
-    third = sweep_job(load_job(job), cli=FAST, env=env_for(big_sandbox))
+    third = sweep_job(load_job(job), overrides=FAST, env=env_for(big_sandbox))
     assert [item.status for item in third] == ["skipped", "skipped"]
 
     sent = cancels_per_order(big_sandbox)
@@ -124,7 +127,7 @@ def test_a_file_that_changes_while_it_is_read_is_held(
         return time.time()
 
     items = sweep_job(
-        load_job(job), cli=FAST, env=env_for(sandbox), now=clock_while_a_writer_appends
+        load_job(job), overrides=FAST, env=env_for(sandbox), now=clock_while_a_writer_appends
     )
     assert [item.status for item in items] == ["waiting"]
     assert "changed while it was read" in items[0].message
@@ -141,7 +144,7 @@ def test_names_of_files_being_written_are_never_taken(
         settled(tmp_path / "inbox" / name)
     assert all(is_writing_name(name) for name in names)
     assert not is_writing_name("cancellations.csv")
-    assert sweep_job(load_job(job), cli=FAST, env=env_for(sandbox)) == []
+    assert sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox)) == []
     assert state_of(sandbox).stats.requests == 0
 
 
@@ -150,13 +153,13 @@ def test_a_ready_marker_announces_a_complete_file(sandbox: SandboxThread, tmp_pa
     path = tmp_path / "inbox" / "list.csv"
     path.write_text("orderId\n4100003\n")
     settled(path)
-    waiting = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    waiting = sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))
     assert [(i.status, i.message) for i in waiting] == [
         ("waiting", "waiting for its ready marker list.csv.done")
     ]
     assert state_of(sandbox).stats.requests == 0
     (tmp_path / "inbox" / "list.csv.done").touch()
-    taken = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    taken = sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))
     assert [i.status for i in taken] == ["done"]  # the marker itself is not an input
     assert sorted(p.name for p in (tmp_path / "inbox" / "done").iterdir()) == [
         "list.csv",
@@ -171,7 +174,9 @@ def test_an_unterminated_last_line_is_allowed_by_a_job_key(
     path = tmp_path / "inbox" / "list.csv"
     path.write_text("orderId\n4100003")
     settled(path)
-    assert [i.status for i in sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))] == ["done"]
+    assert [i.status for i in sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))] == [
+        "done"
+    ]
 
 
 def test_cut_off_files_of_every_kind_are_held() -> None:
@@ -204,10 +209,10 @@ def test_a_file_refused_by_max_cancels_is_taken_once_the_job_allows_it(
     path = tmp_path / "inbox" / "probe-c-600.csv"
     path.write_text("orderId\n" + "".join(f"{i}\n" for i in ids))
     settled(path)
-    refused = sweep_job(load_job(job), cli=FAST, env=env_for(big_sandbox))
+    refused = sweep_job(load_job(job), overrides=FAST, env=env_for(big_sandbox))
     assert [i.status for i in refused] == ["rejected"]
     assert "would cancel 600 orders, more than --max-cancels 500" in refused[0].message
-    again = sweep_job(load_job(job), cli=FAST, env=env_for(big_sandbox))
+    again = sweep_job(load_job(job), overrides=FAST, env=env_for(big_sandbox))
     assert [i.status for i in again] == ["skipped"]
     assert "refused on " in again[0].message
     assert "once the job's limit allows it" in again[0].message
@@ -216,7 +221,7 @@ def test_a_file_refused_by_max_cancels_is_taken_once_the_job_allows_it(
     assert state_of(big_sandbox).stats.requests == 0
 
     job.write_text(job.read_text().replace("max_cancels = 500", "max_cancels = 1000"))
-    taken = sweep_job(load_job(job), cli=FAST, env=env_for(big_sandbox))
+    taken = sweep_job(load_job(job), overrides=FAST, env=env_for(big_sandbox))
     assert [i.status for i in taken] == ["done"]
     assert "taken again" in taken[0].message
     sent = cancels_per_order(big_sandbox)
@@ -231,12 +236,12 @@ def test_a_refused_file_put_back_from_rejected_is_taken_again(
     path = tmp_path / "inbox" / "three.csv"
     path.write_text("orderId\n4100003\n4100004\n4100005\n")
     settled(path)
-    refused = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    refused = sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))
     assert [i.status for i in refused] == ["rejected"]
     named_paths_exist(refused)
     job.write_text(job.read_text().replace("max_cancels = 2", "max_cancels = 3"))
     shutil.move(tmp_path / "inbox" / "rejected" / "three.csv", path)  # put back
-    taken = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    taken = sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))
     assert [i.status for i in taken] == ["done"]
     assert "put back into the inbox" in taken[0].message
 
@@ -248,15 +253,15 @@ def test_a_file_refused_for_its_content_is_taken_when_it_changes(
     path = tmp_path / "inbox" / "export.csv"
     path.write_text("Kunde\n4100003\n")
     settled(path)
-    refused = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    refused = sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))
     assert [i.status for i in refused] == ["rejected"]
-    same = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    same = sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))
     assert [i.status for i in same] == ["skipped"]
     assert "when its content changes" in same[0].message
     named_paths_exist([*refused, *same])
     path.write_text("orderId\n4100003\n")
     settled(path)
-    taken = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    taken = sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))
     assert [i.status for i in taken] == ["done"]
 
 
@@ -267,11 +272,11 @@ def test_a_path_already_run_whose_content_changed_is_named_as_such(
     path = tmp_path / "inbox" / "today.csv"
     path.write_text("orderId\n4100003\n4100004\n")
     settled(path)
-    first = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    first = sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))
     assert first[0].result is not None
     path.write_text("orderId\n4100003\n4100004\n4100005\n")
     settled(path)
-    second = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    second = sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))
     assert [i.status for i in second] == ["done"]
     message = second[0].message
     assert "was run before, on " in message
@@ -287,7 +292,7 @@ def test_load_sweeps_counts_files_that_never_got_a_run_directory(
     job_path = sweep_job_in(tmp_path, sorted((SAMPLE_DATA / "inbox").glob("*.csv")))
     (tmp_path / "inbox" / "0-broken.csv").write_text("Kunde\n1\n")
     settled(tmp_path / "inbox" / "0-broken.csv")
-    sweep_job(load_job(job_path), cli=FAST, env=env_for(sandbox))
+    sweep_job(load_job(job_path), overrides=FAST, env=env_for(sandbox))
     sweeps = load_sweeps(job_path)
     assert sweeps.height == 3
     never_ran = sweeps.filter(pl.col("runDir").is_null())
@@ -314,7 +319,7 @@ def test_the_readme_load_sweeps_example_runs_as_printed(
     for path in (tmp_path / "sample_data" / "inbox").iterdir():
         settled(path)
     job = load_job(tmp_path / "jobs" / "nightly-cancellation-sweep.toml")
-    sweep_job(job, cli=FAST, env=env_for(sandbox))
+    sweep_job(job, overrides=FAST, env=env_for(sandbox))
     monkeypatch.chdir(tmp_path)
     example = blocks(section("## From a notebook", page="docs/guide/notebook.md"), "python")[1]
     assert "load_sweeps(" in example
@@ -355,7 +360,7 @@ def test_a_state_from_before_refusals_were_recorded_is_taken_over(
 
     before = load_sweeps(tmp_path / "state")  # read as it is, without converting it
     assert before["runDir"].to_list() == [None]
-    items = sweep_job(load_job(job), cli=FAST, env=env_for(sandbox))
+    items = sweep_job(load_job(job), overrides=FAST, env=env_for(sandbox))
     assert [i.status for i in items] == ["done"]
     assert "before sweeps recorded why" in items[0].message
     named_paths_exist(items)

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.config.options import Options
 from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxThread
 from pipeline.ui.security import HEADER
@@ -213,7 +214,7 @@ async def test_a_job_file_sets_how_the_upload_is_read(
     expected = await asyncio.to_thread(
         validate_files,
         job.input_paths(),
-        options=resolve_options(cli={}, job=job, env=None),
+        options=resolve_options(Options(), job=job, env=None),
         out=tmp_path / "cli",
     )
     runs = tmp_path / "runs"

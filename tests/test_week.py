@@ -139,7 +139,7 @@ def test_a_week_counted_per_night_by_decided_at_is_what_the_api_received(
     world.failing = set(batch[3][:3])
 
     def third() -> None:
-        assert resume_run(dirs[2], cli={}, env=env).exit_code == 0
+        assert resume_run(dirs[2], env=env).exit_code == 0
         assert run(3) == 1
 
     night(third)
@@ -168,8 +168,8 @@ def test_a_week_counted_per_night_by_decided_at_is_what_the_api_received(
     rerun: list[Path | None] = []
 
     def fifth() -> None:
-        assert resume_run(dirs[4], cli={}, env=env).exit_code == 0
-        rerun.append(rerun_runs([str(runs / f"*-{JOB}-*")], cli={}, env=env).run_dir)
+        assert resume_run(dirs[4], env=env).exit_code == 0
+        rerun.append(rerun_runs([str(runs / f"*-{JOB}-*")], env=env).run_dir)
 
     night(fifth)
 
@@ -231,7 +231,7 @@ def test_a_run_from_before_decided_at_still_reports_and_resumes(
     assert rebuilt.results["decidedAt"].null_count() == 3
     assert rebuilt.exit_code == 3  # unfinished: interim reports
     started = datetime.now(UTC)
-    resumed = resume_run(out, cli={}, env=env_for(sandbox))
+    resumed = resume_run(out, env=env_for(sandbox))
     assert resumed.exit_code == 0
     decided = resumed.results["decidedAt"].to_list()
     assert decided[:2] == [None, None]
@@ -256,7 +256,7 @@ def test_load_results_latest_keeps_each_source_rows_last_outcome(
     )
     assert first.results["outcome"].to_list() == ["applied", "failed", "applied", "applied"]
     world.failing = set()
-    again = rerun_runs([str(runs / f"*-{JOB}-*")], cli={}, env=env_for(sandbox))
+    again = rerun_runs([str(runs / f"*-{JOB}-*")], env=env_for(sandbox))
     assert again.run_dir is not None
     assert again.run_dir.parent == runs
     assert again.run_dir.name.endswith(f"-rerun-{JOB}")

@@ -40,14 +40,13 @@ from pipeline.api.transport import Exchange, Transport
 from pipeline.api.verdict import Step, TokenState, classify
 from pipeline.config.settings import ApiSettings, Credentials
 from pipeline.core.errors import ApiUnusable
-from pipeline.core.outcomes import ErrorCode
+from pipeline.core.outcomes import NOT_SENT, ErrorCode
 
-__all__ = ["NOT_SENT", "Answer", "QuivoClient", "RequestObserver", "error_message"]
+__all__ = ["Answer", "QuivoClient", "RequestObserver", "error_message"]
 
 log = logging.getLogger(__name__)
 
 # The journal's note on a request the run stopped before it went out (it changed nothing).
-NOT_SENT = "not sent: the run stopped first"
 
 
 class RequestObserver(Protocol):

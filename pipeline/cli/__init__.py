@@ -6,6 +6,7 @@ nowhere else). Heavy imports (polars, aiohttp) happen inside the commands so
 `quivo-bulk --help` starts fast.
 """
 
+import gc
 import logging
 
 import click
@@ -36,7 +37,8 @@ from pipeline.cli.ui import ui
     show_default=True,
     help="text: timestamped lines without a terminal (cron); json: one JSON object per line.",
 )
-def main(log_level: str, log_format: str) -> None:
+@click.pass_context
+def main(ctx: click.Context, log_level: str, log_format: str) -> None:
     """Bulk changes to Quivo fulfillment orders: validate, send, verify, report.
 
     \b
@@ -59,6 +61,25 @@ def main(log_level: str, log_format: str) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(log_level.upper())
     configure_stderr(log_format)
+    if _ONE_COMMAND_PROCESS and ctx.invoked_subcommand != "ui":
+        from pipeline.plan.bulk import after_bulk_objects
+
+        # Its row objects live until this process ends: keep collections from walking
+        # them again (the technique of CPython's gc.freeze docs). Not for the UI, which
+        # prepares many times in one process: frozen objects are never freed.
+        after_bulk_objects(gc.freeze)
+
+
+# True in the `quivo-bulk` process (entry), False when main is called in a library's
+# process (tests' CliRunner, a notebook).
+_ONE_COMMAND_PROCESS = False
+
+
+def entry() -> None:
+    """The `quivo-bulk` command: one command in its own process."""
+    global _ONE_COMMAND_PROCESS
+    _ONE_COMMAND_PROCESS = True
+    main()
 
 
 for command in (
@@ -80,4 +101,4 @@ for command in (
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    entry()

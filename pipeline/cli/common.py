@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,15 +16,17 @@ import click
 
 from pipeline.api.rate.spec import RATE_HELP, parse_rate
 from pipeline.core.errors import OptionsError, QuivoBulkError, UsageError
+from pipeline.core.outcomes import EXIT_STOPPED, EXIT_USAGE, TRANSIENT_ERROR_CODES, ErrorCode
 
 if TYPE_CHECKING:
-    from pipeline.config.settings import Environment
+    from pipeline.config.jobfile import JobFile
+    from pipeline.config.options import Options
+    from pipeline.config.settings import Environment, RunOptions
     from pipeline.core.manifest import RunSummary
     from pipeline.flows.run import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
 ACTIONS = click.Choice(["update", "address", "cancel"], case_sensitive=False)
 ADDRESS_TYPES = click.Choice(["DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE"], case_sensitive=False)
 
@@ -51,10 +53,6 @@ def check_rate(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
-# Shorter "secrets" would scrub ordinary words out of every message; they protect nothing.
-MIN_SECRET_CHARS = 4
-
-
 class Redactor(logging.Filter):
     """Replaces every known secret value in log records and messages with ***."""
 
@@ -63,10 +61,9 @@ class Redactor(logging.Filter):
         self.secrets: list[str] = []
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if len(secret) >= MIN_SECRET_CHARS:
-                text = text.replace(secret, "***")
-        return text
+        from pipeline.config.settings import scrub
+
+        return scrub(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.scrub(record.getMessage())
@@ -223,17 +220,39 @@ def library_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def resolve(cli: dict[str, Any], job_path: Path | None, env: Environment | None) -> Any:
+# The CLI's spellings of Options' names; the library never sees these.
+CLI_SPELLINGS = {"timeout": "timeout_s", "yes": "assume_yes"}
+NEGATED_FLAGS = {"no_refetch": "refetch", "no_breaker": "breaker"}
+CLI_ONLY = frozenset({"log_format"})
+
+
+def options_from_cli(params: Mapping[str, Any]) -> Options:
+    """A command's click parameters as `Options`: a flag not given and an option left out
+    are not given (None), `--no-refetch` is `refetch=False`, `--timeout` is `timeout_s`."""
+    from pipeline.config.options import Options
+
+    values: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in CLI_ONLY or value is None or value is False:
+            continue  # not given: a flag is False unless given
+        if name in NEGATED_FLAGS:
+            values[NEGATED_FLAGS[name]] = False
+        else:
+            values[CLI_SPELLINGS.get(name, name)] = value
+    return Options(**values)
+
+
+def resolve(
+    params: Mapping[str, Any], job_path: Path | None, env: Environment | None
+) -> tuple[JobFile | None, RunOptions]:
+    """The job file named (if any) and the run's options: the command line's, over the job's."""
     from pipeline.config.jobfile import load_job
     from pipeline.config.settings import resolve_options
+    from pipeline.store.ratememo import start_at_remembered
 
     job = load_job(job_path) if job_path else None
-    rate = cli.get("rate") if cli.get("rate") is not None else getattr(job, "rate", None)
-    if job is not None and rate is not None and parse_rate(rate).auto:
-        from pipeline.store.ratememo import remembered_rate
-
-        cli["rate_start_per_s"] = remembered_rate(job)  # also for the sweep's runs
-    return job, resolve_options(cli=cli, job=job, env=env)
+    options = resolve_options(options_from_cli(params), job=job, env=env)
+    return job, start_at_remembered(options, job)
 
 
 def remember_found_rate(job: Any, result: RunResult) -> None:
@@ -288,9 +307,6 @@ def cron_options(fn: F) -> F:
     return log_format_option(fn)  # type: ignore[no-any-return]
 
 
-TRANSIENT_CODES = frozenset({"rate_limited", "server_error", "timeout", "network", "bad_response"})
-
-
 def next_step(summary: RunSummary, run_dir: Path) -> str | None:
     """What to do after this run (docs/reference/outputs.md), or None when nothing is left.
 
@@ -302,7 +318,7 @@ def next_step(summary: RunSummary, run_dir: Path) -> str | None:
     if summary.stopped:
         return f"finish the run with: quivo-bulk resume {run_dir}"
     expected = set(summary.expected_failures)
-    to_fix = set(codes) - TRANSIENT_CODES - {"not_verified", "aborted"} - expected
+    to_fix = set(codes) - set(TRANSIENT_ERROR_CODES) - {ErrorCode.NOT_VERIFIED} - expected
     steps = []
     if outcomes.get("invalid") or to_fix:
         errors = run_dir / ("errors.xlsx" if (run_dir / "errors.xlsx").exists() else "errors.csv")
@@ -315,7 +331,11 @@ def next_step(summary: RunSummary, run_dir: Path) -> str | None:
                 f" (first delete its {rows} rows with errorCode {named}: expected, not to resend)"
             )
         steps.append(step)
-    if outcomes.get("unverified") or outcomes.get("not_attempted") or set(codes) & TRANSIENT_CODES:
+    if (
+        outcomes.get("unverified")
+        or outcomes.get("not_attempted")
+        or set(codes) & TRANSIENT_ERROR_CODES
+    ):
         steps.append(f"send again what did not land: quivo-bulk rerun {run_dir}")
     return "; ".join(steps) or None
 

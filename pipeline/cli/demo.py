@@ -16,6 +16,7 @@ import polars as pl
 from pydantic import SecretStr
 
 from pipeline.config.jobfile import load_job
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import OptionsError
 from pipeline.flows.plan import plan_files
@@ -67,28 +68,28 @@ def run_demo(*, out_root: Path, echo: Callable[[str], None]) -> Iterator[RunResu
     with SandboxThread(app) as sandbox:
         echo(f"Sandbox listening on {sandbox.base_url}")
         env = demo_environment(sandbox.base_url)
-        fast = {"base_url": sandbox.base_url, "rate": 50.0, "concurrency": 8}
+        fast = Options(base_url=sandbox.base_url, rate=50.0, concurrency=8)
         job = load_job(JOBS / "address-corrections.toml")
         runs: list[tuple[str, list[Path], RunOptions]] = [
             (
                 "address corrections from a semicolon CSV (job file)",
                 job.input_paths(),
-                resolve_options(cli=fast, job=job, env=env),
+                resolve_options(fast, job=job, env=env),
             ),
             (
                 "mixed updates and cancellations from Excel",
                 [SAMPLES / "mixed-changes.xlsx"],
-                resolve_options(cli=fast, job=None, env=env),
+                resolve_options(fast, env=env),
             ),
             (
                 "a Parquet cancellation list",
                 [SAMPLES / "cancellations.parquet"],
-                resolve_options(cli={**fast, "action": "cancel"}, job=None, env=env),
+                resolve_options(Options(**fast.given(), action="cancel"), env=env),
             ),
             (
                 "a shop's workbook: title rows, German headers, shop order numbers, numeric zips",
                 [SAMPLES / "shop-orders.xlsx"],
-                resolve_options(cli={**fast, "action": "address"}, job=None, env=env),
+                resolve_options(Options(**fast.given(), action="address"), env=env),
             ),
         ]
         for number, (title, inputs, options) in enumerate(runs, start=1):
@@ -103,7 +104,7 @@ def run_demo(*, out_root: Path, echo: Callable[[str], None]) -> Iterator[RunResu
                 show_rows_to_fix(result, echo=echo)
             if number == 1:
                 echo(f"\n[{number}/{len(runs)}] ... and taken back: quivo-bulk undo {out} --apply")
-                undone = undo_run(out, env=env, apply=True, cli=fast)
+                undone = undo_run(out, env=env, apply=True, overrides=fast)
                 echo(f"undo: {undone.rows} rows in {undone.undo_csv}")
                 echo(f"not undoable: {undone.not_undoable} rows in {undone.not_undoable_csv}")
                 if undone.run is not None:

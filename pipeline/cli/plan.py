@@ -19,13 +19,22 @@ from pipeline.cli.common import (
     input_options,
     input_paths,
     library_errors,
+    options_from_cli,
     progress_for,
     resolve,
     show_result,
 )
 
-OVERRIDES = ("base_url", "rate", "concurrency", "retries", "timeout", "yes", "expected_failures")
-GUARDS = ("max_changes", "max_cancels", "no_breaker", "snapshot")
+OVERRIDES = (
+    "base_url",
+    "rate",
+    "concurrency",
+    "retries",
+    "timeout_s",
+    "assume_yes",
+    "expected_failures",
+)
+GUARDS = ("max_changes", "max_cancels", "breaker", "snapshot")
 
 
 @click.command()
@@ -103,11 +112,10 @@ def apply(plan_dir: Path, out: Path | None, max_age: str, quiet: bool, **cli: An
     """
     from pipeline.flows.apply import apply_plan, parse_age
 
-    given = {k: v for k, v in cli.items() if k in OVERRIDES + GUARDS and v is not None}
     result = apply_plan(
         plan_dir,
         env=environment(),
-        cli=given,
+        overrides=options_from_cli(cli).only(OVERRIDES + GUARDS),
         out=out,
         max_age=parse_age(max_age),
         confirm=confirm_cancels if sys.stdin.isatty() else None,
@@ -142,13 +150,12 @@ def undo(run_dir: Path, apply_now: bool, out: Path | None, quiet: bool, **cli: A
     """
     from pipeline.flows.undo import undo_run
 
-    given = {k: v for k, v in cli.items() if k in OVERRIDES + GUARDS and v is not None}
     result = undo_run(
         run_dir,
         env=environment() if apply_now else None,
         out=out,
         apply=apply_now,
-        cli=given,
+        overrides=options_from_cli(cli).only(OVERRIDES + GUARDS),
         confirm=confirm_cancels if sys.stdin.isatty() else None,
         progress_factory=progress_for(quiet),
     )

@@ -16,18 +16,20 @@ from pipeline.cli.common import (
     environment,
     guard_options,
     library_errors,
+    options_from_cli,
     progress_for,
     show_result,
 )
 
 if TYPE_CHECKING:
+    from pipeline.config.options import Options
     from pipeline.config.settings import Environment
 
 
 def rerun_command(
     run_dirs: list[Path],
     *,
-    cli: dict[str, Any],
+    overrides: Options,
     env: Environment,
     out: Path | None,
     quiet: bool,
@@ -38,7 +40,6 @@ def rerun_command(
 
     from pipeline.flows.rerun import NOTHING_TO_RERUN, rerun_runs
 
-    given = {k: v for k, v in cli.items() if k in RERUN_OPTIONS}
     library_log = logging.getLogger("pipeline.flows.rerun")
 
     def not_ours(record: logging.LogRecord) -> bool:  # said below, with the CLI's options
@@ -48,7 +49,7 @@ def rerun_command(
     try:
         result = rerun_runs(
             run_dirs,
-            cli=given,
+            overrides=overrides.only(RERUN_OPTIONS),
             env=env,
             out=out,
             include_permanent=include_permanent,
@@ -74,8 +75,8 @@ def rerun_command(
 
 
 RERUN_OPTIONS = (
-    "base_url", "rate", "concurrency", "retries", "timeout", "dry_run", "no_refetch",
-    "expected_failures", "max_changes", "max_cancels", "no_breaker", "snapshot",
+    "base_url", "rate", "concurrency", "retries", "timeout_s", "dry_run", "refetch",
+    "expected_failures", "max_changes", "max_cancels", "breaker", "snapshot",
 )  # fmt: skip
 
 
@@ -117,7 +118,7 @@ def rerun(
     """
     rerun_command(
         list(run_dirs),
-        cli=cli,
+        overrides=options_from_cli(cli),
         env=environment(),
         out=out,
         quiet=quiet,
@@ -143,7 +144,9 @@ def resume(run_dir: Path, quiet: bool, **cli: Any) -> None:
     from pipeline.flows.resume import resume_run
 
     env = environment()
-    result = resume_run(run_dir, cli=cli, env=env, progress_factory=progress_for(quiet))
+    result = resume_run(
+        run_dir, overrides=options_from_cli(cli), env=env, progress_factory=progress_for(quiet)
+    )
     if result.finished_before:
         click.echo(
             f"{run_dir} is finished (exit code {result.exit_code}); nothing to resume,"
@@ -214,7 +217,7 @@ def followup(run_dirs: tuple[Path, ...], **cli: Any) -> None:
     from pipeline.cli.logs import finished_line
     from pipeline.flows.followup import follow_up_runs
 
-    result = follow_up_runs(list(run_dirs), env=environment(), cli=cli)
+    result = follow_up_runs(list(run_dirs), env=environment(), overrides=options_from_cli(cli))
     if not result.runs:
         click.echo("no cancel request left to follow up: every one is cancelled or shipped")
     else:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.common import (
-    EXIT_STOPPED,
     REDACTOR,
     announce_finished,
     api_options,
@@ -24,6 +23,7 @@ from pipeline.cli.common import (
     input_paths,
     job_run_dir,
     library_errors,
+    options_from_cli,
     progress_for,
     remember_found_rate,
     resolve,
@@ -31,8 +31,10 @@ from pipeline.cli.common import (
 )
 from pipeline.cli.logs import log_format_option
 from pipeline.cli.runs import rerun_command
+from pipeline.core.outcomes import EXIT_STOPPED
 
 if TYPE_CHECKING:
+    from pipeline.config.options import Options
     from pipeline.config.settings import Environment
 
 
@@ -66,18 +68,15 @@ def run(
     job_file, options = resolve(cli, job, env)
     confirm = confirm_cancels if sys.stdin.isatty() else None
     if not inputs and job_file is not None and job_file.rerun is not None:
-        from_job = {
-            "base_url": job_file.base_url,
-            "rate": job_file.rate,
-            "concurrency": job_file.concurrency,
-            "retries": job_file.retries,
-            "timeout": job_file.timeout_s,
-        }
-        given = {k: cli.get(k) if cli.get(k) is not None else v for k, v in from_job.items()}
-        rerun_command(job_file.rerun_dirs(), cli={**cli, **given}, env=env, out=out, quiet=quiet)
+        # A rerun job's API options are its own; the command line's win.
+        from_job = job_file.options().only(
+            ("base_url", "rate", "concurrency", "retries", "timeout_s")
+        )
+        overrides = options_from_cli(cli).under(from_job)
+        rerun_command(job_file.rerun_dirs(), overrides=overrides, env=env, out=out, quiet=quiet)
         return
     if not inputs and job_file is not None and job_file.is_sweep():
-        _sweep(job_file, cli=cli, env=env, confirm=confirm, quiet=quiet)
+        _sweep(job_file, overrides=options_from_cli(cli), env=env, confirm=confirm, quiet=quiet)
         return
     result = run_files(
         input_paths(inputs, job_file),
@@ -94,7 +93,7 @@ def run(
     sys.exit(result.exit_code)
 
 
-def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, quiet: bool) -> None:
+def _sweep(job: Any, *, overrides: Options, env: Environment, confirm: Any, quiet: bool) -> None:
     """A sweep's log: `sweep_started`, per file `file_started` (from the sweep), the run's
     summary and `run_finished` or one `file_<status>` line, then one `sweep_finished`, also
     when the sweep is refused (the lock) or stops on an error."""
@@ -149,7 +148,7 @@ def _sweep(job: Any, *, cli: dict[str, Any], env: Environment, confirm: Any, qui
     try:
         sweep_job(
             job,
-            cli=cli,
+            overrides=overrides,
             env=env,
             confirm=confirm,
             progress_factory=progress_for(quiet),

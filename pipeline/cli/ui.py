@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli.common import api_options, environment, library_errors
+from pipeline.cli.common import api_options, environment, library_errors, options_from_cli
 
 
 @click.command()
@@ -51,7 +51,7 @@ def ui(port: int, no_browser: bool, runs_dir: Path, max_upload_mb: int, **cli: A
     config = UiConfig(
         runs_dir=runs_dir,
         token=new_token(),
-        options=resolve_options(cli=cli, job=None, env=env),
+        options=resolve_options(options_from_cli(cli), env=env),
         max_upload_bytes=max_upload_mb * 1024 * 1024,
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -24,13 +24,17 @@ from pydantic import (
 )
 
 from pipeline.api.profile import ProfileSettings
-from pipeline.api.rate.spec import parse_rate
-from pipeline.core.errors import JobFileError, OptionsError
+from pipeline.config.options import Options, unknown_name
+from pipeline.core.errors import JobFileError
 from pipeline.inputs.columns import ATTRIBUTE_PREFIX, CANONICAL
 
+# Options a run takes from its command line only: a job file that sets one is refused.
+COMMAND_LINE_ONLY = ("dry_run",)
 
-class JobFile(BaseModel):
-    """The keys a job file may have; any other key is an error."""
+
+class JobFile(Options):
+    """The keys a job file may have: the `Options` (but dry_run) and the job's own; any
+    other key is an error naming the closest known key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,30 +43,11 @@ class JobFile(BaseModel):
         default=None, description="a path or glob, or a list of them"
     )
     rerun: str | None = Field(default=None, description="a run directory, or a glob: every match")
-    action: Literal["update", "address", "cancel"] | None = None
-    address_type: Literal["DELIVERY", "INVOICE", "DELIVERY_AND_INVOICE"] | None = None
-    sheet: str | None = None
-    header_row: int | None = Field(None, ge=1)
-    skip_hidden_rows: bool = False
-    columns: dict[str, str] = {}
-    base_url: str | None = None
-    rate: str | float | None = Field(default=None, description="like --rate: 5, 100/min, 2.5, auto")
-    concurrency: int | None = Field(default=None, ge=1, le=64)
-    retries: int | None = Field(default=None, ge=0, le=10)
-    timeout_s: float | None = Field(default=None, gt=0)
+    columns: dict[str, str] = Field(default_factory=dict)
     runs_dir: str = "runs"
     state_dir: str | None = None
-    assume_yes: bool = False
-    refetch: bool = True
     api: ProfileSettings | None = Field(
         default=None, description="the [api] table: API profile settings"
-    )
-    snapshot: Literal["always", "changes", "never"] | None = None
-    max_changes: int | None = Field(None, ge=0)
-    max_cancels: int | None = Field(None, ge=0)
-    breaker: bool = True
-    expected_failures: list[str] | None = Field(
-        default=None, description="errorCodes that count as fine for the exit code"
     )
     archive: bool = Field(
         default=False, description="move finished inbox files to done/, rejected to rejected/"
@@ -84,6 +69,9 @@ class JobFile(BaseModel):
         description="a sweep first follows up the cancel requests of the job's earlier runs",
     )
 
+    def __init__(self, **values: Any) -> None:
+        BaseModel.__init__(self, **values)  # load_job names an unknown key, as a key
+
     # Set by load_job: where relative paths start.
     folder: Path = Field(default=Path("."), exclude=True)
 
@@ -92,16 +80,6 @@ class JobFile(BaseModel):
         if (self.input is None) == (self.rerun is None):
             raise ValueError("give exactly one of 'input' (files) and 'rerun' (a run directory)")
         return self
-
-    @field_validator("rate")
-    @classmethod
-    def _readable_rate(cls, rate: str | float | None) -> str | float | None:
-        if rate is not None:
-            try:
-                parse_rate(rate)
-            except OptionsError as error:
-                raise ValueError(str(error).removeprefix("--")) from None
-        return rate
 
     @field_validator("columns")
     @classmethod
@@ -115,6 +93,10 @@ class JobFile(BaseModel):
                     f" {', '.join(CANONICAL)} or customAttributes.<key>"
                 )
         return columns
+
+    def options(self) -> Options:
+        """The options this job gives (its keys that are `Options`)."""
+        return Options(**{k: v for k, v in self.given().items() if k in Options.model_fields})
 
     @property
     def job_name(self) -> str:
@@ -166,6 +148,14 @@ def load_job(path: Path) -> JobFile:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise JobFileError(f"job file {path}: not valid TOML ({error})") from None
     data.setdefault("name", path.stem)
+    known = [name for name in JobFile.model_fields if name not in (*COMMAND_LINE_ONLY, "folder")]
+    if "folder" in data or any(name in data for name in COMMAND_LINE_ONLY):
+        keys = [name for name in data if name in (*COMMAND_LINE_ONLY, "folder")]
+        raise JobFileError(
+            f"job file {path}: "
+            + "; ".join(unknown_name(key, known, what="key") for key in keys)
+            + " (dry_run is the command line's --dry-run)"
+        )
     try:
         return JobFile.model_validate({**data, "folder": path.resolve().parent})
     except ValidationError as error:
@@ -173,7 +163,8 @@ def load_job(path: Path) -> JobFile:
         for item in error.errors(include_url=False):
             key = ".".join(str(part) for part in item["loc"]) or "(top level)"
             if item["type"] == "extra_forbidden":
-                problems.append(f"unknown key '{key}'")
+                among = ProfileSettings.model_fields if item["loc"][0] == "api" else known
+                problems.append(unknown_name(key, among, what="key"))
             elif item["type"] == "missing":
                 problems.append(f"'{key}' is required")
             elif key == "(top level)":

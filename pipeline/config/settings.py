@@ -5,7 +5,7 @@ Command-line option > job file > environment (QUIVO_*, a `.env` file) > defaults
 Secrets live only in `Credentials` as `SecretStr`, are read from the
 environment, and never reach a manifest, a report or a message.
 
-    options = resolve_options(cli={"rate": 20.0}, job=None, env=Environment())
+    options = resolve_options(Options(rate=20.0), env=Environment())
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
@@ -21,7 +21,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.api.profile import ApiProfile, ProfileSettings, apply_settings
 from pipeline.api.rate.spec import parse_rate
+from pipeline.config.options import Options, named_fields
 from pipeline.core.errors import OptionsError
+
+if TYPE_CHECKING:
+    from pipeline.config.jobfile import JobFile
 
 DEFAULT_BASE_URL = "https://api.quivo.co"
 # Defaults safe for the real API: a low rate and a few requests in flight.
@@ -31,6 +35,7 @@ DEFAULT_RETRIES = 4
 DEFAULT_TIMEOUT_S = 30.0
 
 
+@named_fields
 @dataclass(frozen=True, kw_only=True)
 class ApiSettings:
     """How to talk to the API; no secrets, so it is saved in the run's manifest."""
@@ -104,6 +109,21 @@ def read_environment() -> Environment:
         ) from None
 
 
+# Shorter "secrets" would scrub ordinary words out of every message; they protect nothing.
+MIN_SECRET_CHARS = 4
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every secret value replaced by *** (for logs, messages and pages).
+
+    scrub(str(error), env.credentials().secrets())
+    """
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET_CHARS:
+            text = text.replace(secret, "***")
+    return text
+
+
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
     api_key: SecretStr | None = None
@@ -164,6 +184,7 @@ def check_base_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
+@named_fields
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
     """Everything a run needs besides inputs and credentials; saved in the manifest."""
@@ -220,42 +241,43 @@ def _pick(*values: Any) -> Any:
 
 
 def resolve_options(
+    overrides: Options | None = None,
     *,
-    cli: Mapping[str, Any],
-    job: Any | None,
-    env: Environment | None,
+    job: JobFile | None = None,
+    env: Environment | None = None,
     base: RunOptions | None = None,
 ) -> RunOptions:
-    """Merge option sources: `cli` (None = not given) > `job` > `env` > `base` > defaults.
+    """Merge option sources: `overrides` (None = not given) > `job` > `env` > `base` > defaults.
 
     `base` is a previous run's options, for `resume` and `rerun`.
+
+        resolve_options(Options(action="address"), env=Environment())
     """
+    given = overrides if overrides is not None else Options()
+    if not isinstance(given, Options):
+        raise OptionsError(
+            f"options must be an Options object, not {type(given).__name__}:"
+            " e.g. resolve_options(Options(action='address'), env=Environment())"
+        )
     start = base or RunOptions()
-
-    def job_value(name: str) -> Any:
-        return getattr(job, name, None) if job is not None else None
-
+    # A job file's keys are the same Options (plus its own); the caller's win.
+    chosen = given.under(job.options()) if job is not None else given
     env_url = env.base_url if env is not None else None
-    base_url = _pick(cli.get("base_url"), job_value("base_url"), env_url if base is None else None)
-    retries = _pick(cli.get("retries"), job_value("retries"))
-    rate = _pick(cli.get("rate"), job_value("rate"))
+    base_url = _pick(chosen.base_url, env_url if base is None else None)
     api = ApiSettings(
         **{
             **asdict(start.api),
             "base_url": check_base_url(base_url or start.api.base_url or DEFAULT_BASE_URL),
-            **_rate_settings(rate),
-            **(
-                {"rate_start_per_s": cli["rate_start_per_s"]} if cli.get("rate_start_per_s") else {}
+            **_rate_settings(chosen.rate),
+            "concurrency": _pick(chosen.concurrency, start.api.concurrency),
+            "max_attempts": (
+                chosen.retries + 1 if chosen.retries is not None else start.api.max_attempts
             ),
-            "concurrency": _pick(
-                cli.get("concurrency"), job_value("concurrency"), start.api.concurrency
-            ),
-            "max_attempts": retries + 1 if retries is not None else start.api.max_attempts,
-            "timeout_s": _pick(cli.get("timeout"), job_value("timeout_s"), start.api.timeout_s),
+            "timeout_s": _pick(chosen.timeout_s, start.api.timeout_s),
             # A resumed run keeps its profile; only a job's [api] table may change it.
             "profile": apply_settings(
                 start.api.profile,
-                job_value("api"),
+                job.api if job is not None else None,
                 env.profile_settings() if env is not None and base is None else None,
             ),
         }
@@ -265,26 +287,21 @@ def resolve_options(
     check_unpaced(api)
     return RunOptions(
         api=api,
-        action=_pick(cli.get("action"), job_value("action"), start.action),
-        address_type=_pick(cli.get("address_type"), job_value("address_type"), start.address_type),
-        columns=dict(job_value("columns") or start.columns),
-        sheet=_pick(cli.get("sheet"), job_value("sheet"), start.sheet),
-        header_row=_pick(cli.get("header_row"), job_value("header_row"), start.header_row),
-        skip_hidden_rows=bool(
-            cli.get("skip_hidden_rows") or job_value("skip_hidden_rows") or start.skip_hidden_rows
-        ),
-        dry_run=bool(cli.get("dry_run")),
-        refetch=not cli.get("no_refetch") and (job_value("refetch") is not False) and start.refetch,
-        assume_yes=bool(_pick(cli.get("yes") or None, job_value("assume_yes"), start.assume_yes)),
-        job_name=_pick(job_value("name"), start.job_name),
-        snapshot=_pick(cli.get("snapshot"), job_value("snapshot"), start.snapshot),
-        max_changes=_pick(cli.get("max_changes"), job_value("max_changes"), start.max_changes),
-        max_cancels=_pick(cli.get("max_cancels"), job_value("max_cancels"), start.max_cancels),
-        breaker=not cli.get("no_breaker") and (job_value("breaker") is not False) and start.breaker,
-        expected_failures=expected_codes(
-            _pick(cli.get("expected_failures"), job_value("expected_failures"))
-        )
-        or start.expected_failures,
+        action=_pick(chosen.action, start.action),
+        address_type=_pick(chosen.address_type, start.address_type),
+        columns=dict((job.columns if job is not None else None) or start.columns),
+        sheet=_pick(chosen.sheet, start.sheet),
+        header_row=_pick(chosen.header_row, start.header_row),
+        skip_hidden_rows=bool(chosen.skip_hidden_rows or start.skip_hidden_rows),
+        dry_run=bool(given.dry_run),
+        refetch=chosen.refetch is not False and start.refetch,
+        assume_yes=bool(_pick(chosen.assume_yes, start.assume_yes)),
+        job_name=_pick(job.name if job is not None else None, start.job_name),
+        snapshot=_pick(chosen.snapshot, start.snapshot),
+        max_changes=_pick(chosen.max_changes, start.max_changes),
+        max_cancels=_pick(chosen.max_cancels, start.max_cancels),
+        breaker=chosen.breaker is not False and start.breaker,
+        expected_failures=expected_codes(chosen.expected_failures) or start.expected_failures,
     )
 
 

@@ -92,3 +92,29 @@ class ErrorCode(StrEnum):
     ABORTED = "aborted"
     # A cancel's follow-up: the warehouse shipped the order after the cancel request.
     SHIPPED = "shipped"
+
+
+# Failures worth sending again as they were: the cause was passing (docs/reference/commands.md,
+# `quivo-bulk rerun`); `rerun` takes these without --include-permanent.
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.SERVER_ERROR,
+        ErrorCode.TIMEOUT,
+        ErrorCode.NETWORK,
+        ErrorCode.BAD_RESPONSE,
+        ErrorCode.ABORTED,
+    }
+)
+
+# Exit codes of every command but `doctor` (docs/reference/exit-codes.md).
+EXIT_OK = 0  # every row applied, unchanged or a duplicate (or a clean dry run)
+EXIT_ROWS_FAILED = 1  # the run finished; some rows did not succeed
+EXIT_USAGE = 2  # the input, job or options could not be used; nothing was sent
+EXIT_STOPPED = 3  # the run stopped early (resumable) or could not finish its reports
+# The exit codes of a run that reached its end (a stopped run's is EXIT_STOPPED).
+EXIT_FINISHED = frozenset({EXIT_OK, EXIT_ROWS_FAILED})
+
+# The journal's error text of a request journaled but never sent: the run stopped while
+# it waited for the pacer. Such a request changed nothing and is not counted as sent.
+NOT_SENT = "not sent: the run stopped first"

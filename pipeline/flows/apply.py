@@ -16,11 +16,11 @@ rerun, undo.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import OptionsError, RunDirError
 from pipeline.core.manifest import Manifest, Origin
@@ -59,7 +59,7 @@ def apply_plan(
     plan_dir: Path,
     *,
     env: Environment,
-    cli: Mapping[str, Any] | None = None,
+    overrides: Options | None = None,
     out: Path | None = None,
     max_age: timedelta = DEFAULT_MAX_AGE,
     confirm: Confirm | None = None,
@@ -68,7 +68,7 @@ def apply_plan(
 ) -> RunResult:
     """Send a plan's `will_change` rows with its per-order freshness check.
 
-    `cli` overrides the plan's options as for `resume` (rate, concurrency, yes,
+    `overrides` replace the plan's options as for `resume` (rate, concurrency, yes,
     max_changes, ...). The run directory defaults to `apply-<plan>` beside the plan.
     """
     manifest = read_plan(plan_dir)
@@ -77,7 +77,7 @@ def apply_plan(
     if not manifest.apply_inputs:
         raise RunDirError(f"{plan_dir}: the plan has no row that will change; nothing to apply")
     base = RunOptions.from_manifest(manifest.options)
-    options = resolve_options(cli=dict(cli or {}), job=None, env=None, base=base)
+    options = resolve_options(overrides, base=base)
     inputs = [plan_dir / entry.path for entry in manifest.apply_inputs]
     for path in inputs:
         if not path.exists():

@@ -34,6 +34,7 @@ import polars as pl
 from pipeline.api.client import QuivoClient
 from pipeline.api.interrupts import stop_on_signals
 from pipeline.api.rate.shared import Pace
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, settle_base_url
 from pipeline.core.errors import ApiUnusable, OutputError, RunDirError
 from pipeline.core.outcomes import ErrorCode
@@ -271,9 +272,10 @@ def follow_up_runs(
     run_dirs: Sequence[Path],
     *,
     env: Environment,
-    cli: dict[str, Any] | None = None,
+    overrides: Options | None = None,
 ) -> FollowupResult:
-    """`quivo-bulk followup RUN_DIR...`: the API settings of the first run, `cli` over them."""
+    """`quivo-bulk followup RUN_DIR...`: the API settings of the first run, `overrides` over
+    them."""
     from pipeline.config.settings import resolve_options
     from pipeline.store.journal import JOURNAL_NAME, Journal
 
@@ -284,7 +286,7 @@ def follow_up_runs(
         base = RunOptions.from_manifest(journal.manifest.options)
     finally:
         journal.close()
-    options = resolve_options(cli=dict(cli or {}), job=None, env=None, base=base)
+    options = resolve_options(overrides, base=base)
     return follow_up(run_dirs, options=options, env=env)
 
 

@@ -1,7 +1,7 @@
 """`rerun`: a new run of the rows of finished runs that did not land (docs/reference/commands.md).
 
-    rerun_runs([Path("runs/nightly/a"), Path("runs/nightly/b")], cli={}, env=Environment())
-    rerun_runs(["runs/nightly/*-sweep-*"], cli={}, env=Environment())   # a glob
+    rerun_runs([Path("runs/nightly/a"), Path("runs/nightly/b")], env=Environment())
+    rerun_runs(["runs/nightly/*-sweep-*"], env=Environment())   # a glob
 
 Sent again: `failed` with a transient cause, `unverified`, `not_attempted`. Permanent
 failures need a person (`include_permanent=True` sends them too); `invalid` rows
@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
 from pipeline.core.manifest import Origin, RunSummary
-from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.core.outcomes import EXIT_OK, TRANSIENT_ERROR_CODES, ErrorCode, Outcome
 from pipeline.flows.resume import _open, is_finished, prepare_again
 from pipeline.flows.run import (
     ProgressFactory,
@@ -50,16 +50,6 @@ log = logging.getLogger(__name__)
 
 RERUN_MARK = "rerun-by.json"
 NOTHING_TO_RERUN = "nothing_to_rerun"  # marks the log record of a rerun with nothing to send
-TRANSIENT = frozenset(
-    {
-        ErrorCode.RATE_LIMITED,
-        ErrorCode.SERVER_ERROR,
-        ErrorCode.TIMEOUT,
-        ErrorCode.NETWORK,
-        ErrorCode.BAD_RESPONSE,
-        ErrorCode.ABORTED,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -77,7 +67,7 @@ def wanted(outcome: Outcome, code: ErrorCode | None, *, include_permanent: bool)
     if outcome in (Outcome.UNVERIFIED, Outcome.NOT_ATTEMPTED):
         return True
     if outcome is Outcome.FAILED:
-        return include_permanent or code is None or code in TRANSIENT
+        return include_permanent or code is None or code in TRANSIENT_ERROR_CODES
     return False
 
 
@@ -98,7 +88,7 @@ def _mark(run_dir: Path, rerun_dir: Path) -> None:
 
 
 def _source(
-    run_dir: Path, *, cli: dict[str, Any], include_permanent: bool, again: bool
+    run_dir: Path, *, overrides: Options | None, include_permanent: bool, again: bool
 ) -> Source | str:
     """The run's rows to rerun, or why it is left out."""
     if not again and (taken := reruns_of(run_dir)):
@@ -111,7 +101,7 @@ def _source(
                 f" finish it first with 'quivo-bulk resume {run_dir}'"
             )
         base = RunOptions.from_manifest(manifest.options)
-        options = resolve_options(cli=cli, job=None, env=None, base=base)
+        options = resolve_options(overrides, base=base)
         options = rerun_rate(options, run_dir=run_dir, found=journal.rates())
         indexes = [
             r.index
@@ -129,7 +119,7 @@ def _source(
 def rerun_runs(
     run_dirs: Sequence[Path | str],
     *,
-    cli: dict[str, Any],
+    overrides: Options | None = None,
     env: Environment,
     out: Path | None = None,
     include_permanent: bool = False,
@@ -149,7 +139,9 @@ def rerun_runs(
     notes: list[str] = []
     for run_dir in sources_dirs:
         with run_lock(run_dir):
-            found = _source(run_dir, cli=cli, include_permanent=include_permanent, again=again)
+            found = _source(
+                run_dir, overrides=overrides, include_permanent=include_permanent, again=again
+            )
         if isinstance(found, Source):
             sources.append(found)
         elif found:
@@ -267,7 +259,7 @@ def _nothing_to_rerun(sources: list[Path], notes: list[str]) -> RunResult:
         error_codes={},
         requests=0,
         stopped=None,
-        exit_code=0,
+        exit_code=EXIT_OK,
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         note="nothing to rerun: no row failed transiently, was unverified or not attempted",
         rerun_notes=notes,
@@ -278,7 +270,7 @@ def _nothing_to_rerun(sources: list[Path], notes: list[str]) -> RunResult:
 def rerun_run(
     run_dir: Path,
     *,
-    cli: dict[str, Any],
+    overrides: Options | None = None,
     env: Environment,
     out: Path | None = None,
     include_permanent: bool = False,
@@ -288,7 +280,7 @@ def rerun_run(
     """`rerun_runs` of one run directory."""
     return rerun_runs(
         [run_dir],
-        cli=cli,
+        overrides=overrides,
         env=env,
         out=out,
         include_permanent=include_permanent,

@@ -1,7 +1,7 @@
 """Runs that outlive their process: resume, rerun, and reports rebuilt from the journal
 (docs/durability.md).
 
-    resume_run(Path("runs/x"), cli={}, env=Environment())     # finish an interrupted run
+    resume_run(Path("runs/x"), env=Environment())     # finish an interrupted run
     load_results(Path("runs/x"))                               # polars DataFrame of results
 
 `resume` (and `rerun`, in rerun.py) reuse the original run's options from its manifest (options
@@ -14,15 +14,15 @@ import glob
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from pipeline.api.rate.shared import Pace
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
 from pipeline.core.manifest import Manifest, read_summary
-from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.core.outcomes import EXIT_FINISHED, ErrorCode, Outcome
 from pipeline.flows.run import ProgressFactory, RunResult, execute
 from pipeline.inputs.read import sha256_of
 from pipeline.plan.diff import row_changes
@@ -160,13 +160,13 @@ def is_finished(journal: Journal, manifest: Manifest, run_dir: Path) -> bool:
         summary = read_summary(json.loads((run_dir / "summary.json").read_text()))
     except (OSError, ValueError, RunDirError):
         return False
-    return summary.exit_code in (0, 1)
+    return summary.exit_code in EXIT_FINISHED
 
 
 def resume_run(
     run_dir: Path,
     *,
-    cli: dict[str, Any],
+    overrides: Options | None = None,
     env: Environment,
     progress_factory: ProgressFactory = Progress,
     pace: Pace | None = None,
@@ -185,7 +185,7 @@ def resume_run(
                 journal.close()
                 return _finished_result(run_dir)
             base = RunOptions.from_manifest(manifest.options)
-            options = resolve_options(cli=cli, job=None, env=None, base=base)
+            options = resolve_options(overrides, base=base)
             options = resumed_rate(options, journal.rates())
             prepared = prepare_again(run_dir, manifest, options)
             # Shared by the lookups and the sends: one rate, one login.

@@ -12,7 +12,7 @@ adaptive rate. The server sees one sender: no window of the rate's period holds
 more than its count across a file boundary, and with `--rate auto` the next
 file starts at the rate the previous one found.
 
-    results = sweep_job(job, cli={}, env=Environment())
+    results = sweep_job(job, env=Environment())
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from typing import Any
 
 from pipeline.api.rate.shared import Pace
 from pipeline.config.jobfile import JobFile
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import InputFileError, LimitExceeded, OptionsError
+from pipeline.core.outcomes import EXIT_OK, EXIT_STOPPED, EXIT_USAGE
 from pipeline.flows.followup import follow_up_sweep
 from pipeline.flows.inbox import (
     CHANGED_WHILE_READ,
@@ -47,6 +49,7 @@ from pipeline.inputs.read import ReadOptions, read_file
 from pipeline.plan.prepare import display_name
 from pipeline.send.progress import Progress
 from pipeline.store.journal import JOURNAL_NAME
+from pipeline.store.ratememo import start_at_remembered
 from pipeline.store.rundir import exclusive, make_run_dir, remove_unstarted, seal
 from pipeline.store.sweeps import STATE_NAME, Record, SweepState, state_folder
 
@@ -72,14 +75,14 @@ class SweepItem:
         if self.followup is not None:
             return int(self.followup["exitCode"])
         if self.status == "rejected":
-            return 2
-        return self.result.exit_code if self.result is not None else 0
+            return EXIT_USAGE
+        return self.result.exit_code if self.result is not None else EXIT_OK
 
 
 def sweep_exit_code(items: list[SweepItem]) -> int:
     """3 if a run stopped early, else the worst of the files (2 rejected, 1 rows not ok)."""
     codes = [item.exit_code for item in items]
-    return 3 if 3 in codes else max(codes, default=0)
+    return EXIT_STOPPED if EXIT_STOPPED in codes else max(codes, default=EXIT_OK)
 
 
 def sweep_lock(folder: Path, job_name: str) -> AbstractContextManager[None]:
@@ -96,7 +99,7 @@ def sweep_lock(folder: Path, job_name: str) -> AbstractContextManager[None]:
 def sweep_job(
     job: JobFile,
     *,
-    cli: dict[str, Any],
+    overrides: Options | None = None,
     env: Environment,
     confirm: Confirm | None = None,
     progress_factory: ProgressFactory = Progress,
@@ -109,7 +112,7 @@ def sweep_job(
     `on_item` is told each file's outcome, `on_event` what the log should show before
     (`file_started`: path, rows, runDir; for a resumed run what it resumes).
     """
-    options = resolve_options(cli=cli, job=job, env=env)
+    options = start_at_remembered(resolve_options(overrides, job=job, env=env), job)
     folder = state_folder(job)
     with sweep_lock(folder, job.job_name):
         state = SweepState(folder / STATE_NAME)
@@ -117,7 +120,7 @@ def sweep_job(
             sweep = Sweep(
                 job,
                 state,
-                cli=cli,
+                overrides=overrides,
                 env=env,
                 options=options,
                 confirm=confirm,
@@ -145,7 +148,7 @@ class Sweep:
         job: JobFile,
         state: SweepState,
         *,
-        cli: dict[str, Any],
+        overrides: Options | None,
         env: Environment,
         options: RunOptions,
         confirm: Confirm | None,
@@ -154,7 +157,7 @@ class Sweep:
         now: Callable[[], float],
     ) -> None:
         self.job, self.state = job, state
-        self.cli, self.env, self.options = cli, env, options
+        self.overrides, self.env, self.options = overrides, env, options
         self.confirm, self.progress_factory = confirm, progress_factory
         self.event, self.now = on_event, now
         self.pace = Pace.for_settings(options.api)  # one rate across the sweep's files
@@ -265,12 +268,12 @@ class Sweep:
         )
         result = resume_run(
             run_dir,
-            cli=self.cli,
+            overrides=self.overrides,
             env=self.env,
             progress_factory=self.progress_factory,
             pace=self.pace,
         )
-        status = "stopped" if result.exit_code == 3 else "done"
+        status = "stopped" if result.exit_code == EXIT_STOPPED else "done"
         self.state.finished(
             Path(record.path), record.sha256, status=status, exit_code=result.exit_code, rows=rows
         )
@@ -323,7 +326,7 @@ class Sweep:
             if not (run_dir / JOURNAL_NAME).exists():
                 remove_unstarted(run_dir)
             raise
-        status = "stopped" if result.exit_code == 3 else "done"
+        status = "stopped" if result.exit_code == EXIT_STOPPED else "done"
         rows = result.summary.rows
         self.state.finished(path, digest, status=status, exit_code=result.exit_code, rows=rows)
         return SweepItem(path, status, result, "; ".join(notes), digest)

@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.api.payloads import RESPONSE_FIELD
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import RunDirError
 from pipeline.core.manifest import Origin
@@ -180,7 +181,7 @@ def undo_run(
     env: Environment | None = None,
     out: Path | None = None,
     apply: bool = False,
-    cli: Mapping[str, Any] | None = None,
+    overrides: Options | None = None,
     confirm: Confirm | None = None,
     progress_factory: ProgressFactory = Progress,
 ) -> UndoResult:
@@ -218,7 +219,7 @@ def undo_run(
         base = RunOptions.from_manifest(journal.manifest.options)
     finally:
         journal.close()
-    options = resolve_options(cli=dict(cli or {}), job=None, env=None, base=base)
+    options = resolve_options(overrides, base=base)
     options = RunOptions(
         api=options.api,
         refetch=options.refetch,

@@ -24,7 +24,7 @@ import polars as pl
 from pipeline.api.client import Answer
 from pipeline.config.settings import RunOptions
 from pipeline.core.manifest import PlanSummary
-from pipeline.core.outcomes import Outcome
+from pipeline.core.outcomes import EXIT_OK, EXIT_ROWS_FAILED, EXIT_STOPPED, Outcome
 from pipeline.plan.diff import (
     CANCEL_FIELD,
     current,
@@ -205,7 +205,7 @@ def plan_summary(
             ],
             "warnings": list(prepared.table.warnings),
             "stopped": stopped,
-            "exit_code": 3 if stopped else (0 if fine else 1),
+            "exit_code": EXIT_STOPPED if stopped else (EXIT_OK if fine else EXIT_ROWS_FAILED),
         }
     )
 

@@ -19,7 +19,14 @@ import polars as pl
 
 from pipeline.core.errors import OutputError
 from pipeline.core.manifest import RunSummary
-from pipeline.core.outcomes import LEADING_COLUMNS, SUCCESS, Outcome
+from pipeline.core.outcomes import (
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    EXIT_STOPPED,
+    LEADING_COLUMNS,
+    SUCCESS,
+    Outcome,
+)
 from pipeline.inputs.csvsafe import guard_frame
 from pipeline.inputs.read import InputTable
 from pipeline.reports.orderfile import ORDER_KEYS, write_order_parquet
@@ -219,6 +226,6 @@ def exit_code_for(outcomes: dict[str, int], *, stopped: bool) -> int:
 
     See docs/reference/exit-codes.md."""
     if stopped:
-        return 3
+        return EXIT_STOPPED
     fine = {o.value for o in SUCCESS} | {Outcome.DRY_RUN.value}
-    return 0 if set(outcomes) <= fine else 1
+    return EXIT_OK if set(outcomes) <= fine else EXIT_ROWS_FAILED

@@ -26,7 +26,7 @@ from typing import Any
 
 from pipeline.core.errors import OutputError, RunDirError
 from pipeline.core.manifest import Manifest, read_manifest
-from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.core.outcomes import NOT_SENT, ErrorCode, Outcome
 from pipeline.store.codec import OrderCodec
 from pipeline.store.schema import RESULT_COLUMNS, SCHEMA, RowResult
 
@@ -345,9 +345,9 @@ class Journal:
         query = (
             "SELECT row_idx, COUNT(*) FROM requests WHERE row_idx IS NOT NULL"
             " AND (status IS NULL OR status NOT IN (401, 403))"
-            " AND (error IS NULL OR error != 'not sent: the run stopped first') GROUP BY row_idx"
+            " AND (error IS NULL OR error != ?) GROUP BY row_idx"
         )
-        return dict(self._db.execute(query).fetchall())
+        return dict(self._db.execute(query, (NOT_SENT,)).fetchall())
 
     def orders(self) -> Iterator[tuple[int, str]]:
         """Every stored order as (order_id, JSON text), one at a time, by order ID."""

@@ -47,6 +47,16 @@ def remembered_rate(job: JobFile) -> float | None:
     return _read(rate_file(job))
 
 
+def start_at_remembered(options: RunOptions, job: JobFile | None) -> RunOptions:
+    """A job's `--rate auto` run (or sweep) starts at the rate its last auto run found."""
+    if job is None or not options.api.rate_auto:
+        return options
+    start = remembered_rate(job)
+    if not start:
+        return options
+    return replace(options, api=replace(options.api, rate_start_per_s=start))
+
+
 def remember_rate(job: JobFile, summary: RunSummary) -> Path | None:
     """Keep the rate an auto run found; return the file, or None when there is nothing to keep."""
     return _write(rate_file(job), summary)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from pipeline.api.client import NOT_SENT
 from pipeline.api.profile import ApiProfile
 from pipeline.core.errors import OutputError
+from pipeline.core.outcomes import NOT_SENT
 from pipeline.store.journal import Journal
 
 

@@ -12,7 +12,6 @@ A run directory holds personal data, so it is readable by its owner only.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import glob
 import json
 import os
@@ -22,6 +21,8 @@ from pathlib import Path
 
 from pipeline.core.errors import RunDirError, UsageError
 from pipeline.core.manifest import read_summary
+from pipeline.core.outcomes import EXIT_FINISHED
+from pipeline.store.oslock import try_lock, unlock
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -66,7 +67,7 @@ def _ended(run_dir: Path) -> bool:
         summary = read_summary(json.loads((run_dir / "summary.json").read_text()))
     except (OSError, ValueError, RunDirError):
         return False
-    return summary.exit_code in (0, 1)
+    return summary.exit_code in EXIT_FINISHED
 
 
 def make_run_dir(run_dir: Path) -> None:
@@ -101,20 +102,22 @@ def seal(run_dir: Path) -> None:
 
 @contextlib.contextmanager
 def exclusive(path: Path, *, busy: str, error: type[UsageError] = RunDirError) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (flock); raise at once if another process has it.
+    """Hold an exclusive lock on `path`; raise at once if another process has it.
 
     `busy` is the message when it is taken ("{holder}" names the holder's pid).
-    The lock goes with the process: a killed holder never leaves a stale lock.
+    The lock goes with the process (flock on POSIX, msvcrt.locking on Windows): a
+    killed holder never leaves a stale lock (see `pipeline.store.oslock`).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     with os.fdopen(fd, "r+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not try_lock(handle, path):
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise error(busy.format(holder=holder)) from None
+            try:
+                holder = handle.read().strip() or "another process"
+            except OSError:  # Windows: a locked region cannot be read
+                holder = "another process"
+            raise error(busy.format(holder=holder))
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}")
@@ -124,7 +127,7 @@ def exclusive(path: Path, *, busy: str, error: type[UsageError] = RunDirError) -
         finally:
             handle.seek(0)
             handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            unlock(handle, path)
 
 
 def run_lock(run_dir: Path) -> contextlib.AbstractContextManager[None]:

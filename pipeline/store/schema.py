@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pipeline.core.outcomes import ErrorCode, Outcome
+from pipeline.core.outcomes import NOT_SENT, ErrorCode, Outcome
 
 # Orders and before-images are stored packed by OrderCodec (zlib with the `codec`
 # table's dictionary); a body written as text by an older version still reads.
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS manifest (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS results (
     idx INTEGER PRIMARY KEY, outcome TEXT NOT NULL, order_id INTEGER, action TEXT,
@@ -33,9 +33,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     finished_at REAL, stopped TEXT
 );
 -- The requests that went out: not those journaled and then never sent because the run
--- stopped while they waited for the pacer (the client's NOT_SENT). Counts read this.
+-- stopped while they waited for the pacer (pipeline.core.outcomes.NOT_SENT). Counts read this.
 CREATE VIEW IF NOT EXISTS sent_requests AS SELECT * FROM requests
-    WHERE error IS NULL OR error != 'not sent: the run stopped first';
+    WHERE error IS NULL OR error != '{NOT_SENT}';
 CREATE TABLE IF NOT EXISTS codec (id INTEGER PRIMARY KEY CHECK (id = 1), zdict BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS rates (
     session INTEGER PRIMARY KEY, auto INTEGER NOT NULL, final_per_s REAL,

@@ -14,10 +14,10 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from pipeline.config.settings import Environment
+from pipeline.config.settings import Environment, scrub
 from pipeline.core.errors import QuivoBulkError
 from pipeline.ui.history import list_runs
-from pipeline.ui.pages import STATE, UiConfig, UiState, problem, render, scrub, state
+from pipeline.ui.pages import STATE, UiConfig, UiState, problem, render, state
 from pipeline.ui.security import guard
 from pipeline.ui.tasks import Tasks
 

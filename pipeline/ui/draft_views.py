@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from pipeline.config.options import Options
 from pipeline.config.settings import RunOptions
 from pipeline.core.errors import InputFileError, OptionsError
 from pipeline.core.manifest import Origin
@@ -111,13 +112,13 @@ def _job_choices(jobs: dict[str, Path], name: str | None) -> dict[str, Any]:
 
 
 def _choices(form: dict[str, Any]) -> dict[str, Any]:
-    action = form.get("action") or None
-    if action is not None and action not in ACTIONS:
-        raise OptionsError(f"unknown action {action!r}; choose one of {', '.join(ACTIONS)}")
-    address_type = form.get("address_type") or "DELIVERY"
-    if address_type not in ADDRESS_TYPES:
-        raise OptionsError(f"unknown address type {address_type!r}")
-    return {"action": action, "address_type": address_type, "sheet": form.get("sheet") or None}
+    """The form's choices, checked as every other way in checks them (`Options`)."""
+    given = Options(
+        action=form.get("action") or None,
+        address_type=form.get("address_type") or "DELIVERY",
+        sheet=form.get("sheet") or None,
+    )
+    return {"action": given.action, "address_type": given.address_type, "sheet": given.sheet}
 
 
 async def columns_page(request: web.Request) -> web.Response:

@@ -22,6 +22,7 @@ import polars as pl
 from pipeline.core.errors import RunDirError
 from pipeline.core.manifest import PlanSummary, RunSummary, read_plan_summary
 from pipeline.core.manifest import read_summary as read_run_summary
+from pipeline.core.outcomes import EXIT_STOPPED
 from pipeline.store.journal import JOURNAL_NAME
 from pipeline.ui.drafts import DRAFT_FILE
 
@@ -60,7 +61,7 @@ class RunInfo:
 
 def _state(path: Path, summary: RunSummary | PlanSummary | None) -> str:
     if summary is not None:
-        if summary.stopped or summary.exit_code == 3:
+        if summary.stopped or summary.exit_code == EXIT_STOPPED:
             return "stopped"
         return "finished"
     if (path / JOURNAL_NAME).exists():

@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from pipeline.config.settings import Environment, RunOptions
+from pipeline.config.settings import Environment, RunOptions, scrub
 from pipeline.ui.drafts import Draft
 from pipeline.ui.history import CONTENT_TYPES
 from pipeline.ui.i18n import COOKIE, LANGUAGES, NAMES, pick_language, translations_for
@@ -25,9 +25,6 @@ from pipeline.ui.security import HEADER
 from pipeline.ui.tasks import Tasks
 
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-
-
-MIN_SECRET_CHARS = 4  # as the CLI's redactor: shorter ones would scrub ordinary words
 
 
 PAGE_ROWS_MAX = 500  # rows per window of a grid (check, results)
@@ -151,14 +148,6 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     if request.query.get("lang") in LANGUAGES:  # the switch: remembered for the next pages
         response.set_cookie(COOKIE, lang, samesite="Strict", httponly=True, max_age=31536000)
     return response
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """`text` with every credential value replaced by *** (a message can quote input)."""
-    for secret in secrets:
-        if len(secret) >= MIN_SECRET_CHARS:
-            text = text.replace(secret, "***")
-    return text
 
 
 def problem(request: web.Request, message: str, *, status: int = 400) -> web.Response:

@@ -306,7 +306,7 @@ async def resume(request: web.Request) -> web.Response:
     ui.tasks.start(
         run_dir,
         "resume",
-        lambda progress: resume_run(run_dir, cli={}, env=ui.env, progress_factory=progress),
+        lambda progress: resume_run(run_dir, env=ui.env, progress_factory=progress),
     )
     return web.json_response({"next": f"/run/{run_dir.name}/send"})
 
@@ -333,9 +333,7 @@ async def rerun(request: web.Request) -> web.Response:
     ui.tasks.start(
         target,
         "rerun",
-        lambda progress: rerun_run(
-            source, cli={}, env=ui.env, out=target, progress_factory=progress
-        ),
+        lambda progress: rerun_run(source, env=ui.env, out=target, progress_factory=progress),
     )
     return web.json_response({"next": f"/run/{target.name}/send"})
 

@@ -160,6 +160,7 @@ def bench_plan_cancels(count: int, workdir: Path) -> list[Figure]:
 
 def _ui_once(workdir: Path, name: str, count: int, *, stale_check: str) -> tuple[float, float]:
     """The UI's Preview (plan_files) then Send (run_files with its preconditions)."""
+    from pipeline.config.options import Options
     from pipeline.config.settings import Environment, resolve_options
     from pipeline.core.manifest import Origin
     from pipeline.flows.plan import plan_files
@@ -178,9 +179,7 @@ def _ui_once(workdir: Path, name: str, count: int, *, stale_check: str) -> tuple
             password=SecretStr(CREDENTIALS["QUIVO_PASSWORD"]),
             token=None,
         )
-        options = resolve_options(
-            cli={"base_url": url, "rate": RATE, "action": "address"}, job=None, env=None
-        )
+        options = resolve_options(Options(base_url=url, rate=RATE, action="address"))
         profile = replace(options.api.profile, stale_check=stale_check)
         options = replace(options, api=replace(options.api, profile=profile))
         started = time.perf_counter()
