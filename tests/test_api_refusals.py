@@ -15,8 +15,9 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from pipeline.api.health import Outage, counts_as_failure
+from pipeline.api.settings import ApiSettings
 from pipeline.config.options import Options
-from pipeline.config.settings import ApiSettings, Environment, resolve_options
+from pipeline.config.settings import Environment, resolve_options
 from pipeline.core.errors import OptionsError
 from pipeline.flows.run import run_files
 from pipeline.sandbox import SandboxConfig, SandboxThread, create_app

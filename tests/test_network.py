@@ -19,7 +19,8 @@ from pydantic import SecretStr
 
 from pipeline.api.answers import error_message
 from pipeline.api.client import QuivoClient
-from pipeline.config.settings import ApiSettings, Credentials, check_base_url
+from pipeline.api.settings import ApiSettings, Credentials
+from pipeline.config.settings import check_base_url
 from pipeline.core.errors import OptionsError
 from pipeline.core.outcomes import ErrorCode
 from pipeline.sandbox.serve import running_sandbox

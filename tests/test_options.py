@@ -112,7 +112,7 @@ def test_a_misspelt_job_key_names_the_closest_known_one(
 
 
 def test_run_options_built_in_python_refuse_a_misspelt_name_too() -> None:
-    from pipeline.config.settings import ApiSettings
+    from pipeline.api.settings import ApiSettings
 
     with pytest.raises(
         OptionsError, match=r"unknown option 'max_cancel' \(did you mean 'max_cancels'\?\)"

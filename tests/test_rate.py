@@ -13,8 +13,9 @@ from pipeline.api.rate.adaptive import AdaptiveRate, cubic_per_s, slow_start_per
 from pipeline.api.rate.pacer import WINDOW_MARGIN_S, Pacer, bounds_for
 from pipeline.api.rate.shared import Pace
 from pipeline.api.rate.spec import RateChoice, parse_rate
+from pipeline.api.settings import ApiSettings
 from pipeline.config.options import Options
-from pipeline.config.settings import ApiSettings, resolve_options
+from pipeline.config.settings import resolve_options
 from pipeline.core.errors import OptionsError
 from pipeline.store.ratememo import resumed_rate
 from tests.conftest import VirtualClock

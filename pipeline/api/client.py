@@ -36,9 +36,9 @@ from pipeline.api.payloads import LoginPayload
 from pipeline.api.rate.pacer import turn_unless_stopped
 from pipeline.api.rate.shared import Pace
 from pipeline.api.retry import RetryPolicy
+from pipeline.api.settings import ApiSettings, Credentials
 from pipeline.api.transport import Exchange, Transport
 from pipeline.api.verdict import Step, TokenState, classify
-from pipeline.config.settings import ApiSettings, Credentials
 from pipeline.core.errors import ApiUnusable
 from pipeline.core.outcomes import NOT_SENT, ErrorCode
 

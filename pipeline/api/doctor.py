@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pipeline.api.answers import error_message, is_success
 from pipeline.api.profile import TOKEN_HINT, ApiProfile, AuthScheme
+from pipeline.api.settings import ApiSettings, Credentials
 from pipeline.api.transport import Exchange, Transport
-from pipeline.config.settings import ApiSettings, Credentials
 
 Verdict = Literal["ok", "differs", "failed", "skipped"]
 # What verification reads from a refetched order (docs/design/sending.md).

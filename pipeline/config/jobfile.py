@@ -24,8 +24,9 @@ from pydantic import (
 )
 
 from pipeline.api.profile import ProfileSettings
-from pipeline.config.options import Options, unknown_name
+from pipeline.config.options import Options
 from pipeline.core.errors import JobFileError
+from pipeline.core.names import unknown_name
 from pipeline.inputs.columns import ATTRIBUTE_PREFIX, CANONICAL
 
 # Options a run takes from its command line only: a job file that sets one is refused.

@@ -28,7 +28,8 @@ import polars as pl
 
 from pipeline.api.client import Answer, QuivoClient
 from pipeline.api.rate.shared import Pace
-from pipeline.config.settings import Credentials, Environment, RunOptions, settle_base_url
+from pipeline.api.settings import Credentials
+from pipeline.config.settings import Environment, RunOptions, settle_base_url
 from pipeline.core.errors import OutputError, RunDirError
 from pipeline.core.executor import run_on_each
 from pipeline.core.manifest import Manifest, PlanInput, PlanSummary, read_manifest

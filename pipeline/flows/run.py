@@ -21,13 +21,8 @@ from typing import Any
 import polars as pl
 
 from pipeline.api.rate.shared import Pace
-from pipeline.config.settings import (
-    Credentials,
-    Environment,
-    RunOptions,
-    is_loopback,
-    settle_base_url,
-)
+from pipeline.api.settings import Credentials
+from pipeline.config.settings import Environment, RunOptions, is_loopback, settle_base_url
 from pipeline.core.errors import OptionsError
 from pipeline.core.manifest import InputFile, Manifest, Origin, RunSummary
 from pipeline.core.outcomes import Outcome

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.config.settings import (
-    RunOptions,
-)
+from pipeline.config.settings import RunOptions
 from pipeline.core.errors import InputFileError
 from pipeline.core.outcomes import Outcome
 from pipeline.inputs.read import InputTable, ReadOptions, read_inputs

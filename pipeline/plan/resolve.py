@@ -25,7 +25,8 @@ from pipeline.api.client import QuivoClient
 from pipeline.api.interrupts import stop_on_signals
 from pipeline.api.profile import ApiProfile
 from pipeline.api.rate.shared import Pace
-from pipeline.config.settings import Credentials, RunOptions
+from pipeline.api.settings import Credentials
+from pipeline.config.settings import RunOptions
 from pipeline.core.errors import ApiUnusable
 from pipeline.core.executor import run_on_each
 from pipeline.core.manifest import Manifest

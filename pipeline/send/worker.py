@@ -27,7 +27,8 @@ from pipeline.api.client import QuivoClient
 from pipeline.api.interrupts import finish_grace_s, stop_on_signals
 from pipeline.api.rate.adaptive import AdaptiveRate
 from pipeline.api.rate.shared import Pace
-from pipeline.config.settings import Credentials, RunOptions
+from pipeline.api.settings import Credentials
+from pipeline.config.settings import RunOptions
 from pipeline.core.executor import run_on_each
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.inputs.changes import Change, Value, after_writes

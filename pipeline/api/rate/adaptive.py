@@ -40,7 +40,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from pipeline.config.settings import DEFAULT_RATE_PER_S, ApiSettings
+from pipeline.api.settings import DEFAULT_RATE_PER_S, ApiSettings
 
 DEFAULT_START_PER_S = DEFAULT_RATE_PER_S  # auto starts at the safe default
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pipeline.api.auth import SessionToken
 from pipeline.api.rate.adaptive import AdaptiveRate, adaptive_rate_for
 from pipeline.api.rate.pacer import Clock, Pacer
-from pipeline.config.settings import ApiSettings
+from pipeline.api.settings import ApiSettings
 
 RateKey = tuple[float | None, float, bool]
 
