@@ -23,10 +23,11 @@ from pipeline.config.settings import RunOptions
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.flows.plan import plan_files
 from pipeline.flows.run import run_files, validate_files
-from pipeline.inputs.changes import Change, Value, merged_address, request_address
+from pipeline.inputs.address import Value, merged_address, request_address
+from pipeline.inputs.changes import Change
 from pipeline.inputs.rows import RowDefaults, validate_rows
 from pipeline.sandbox import Faults, SandboxThread
-from pipeline.send.worker import Refetch, judge
+from pipeline.send.judge import Refetch, judge
 from tests.conftest import (
     API_KEY,
     PASSWORD,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.inputs.changes import merged_address
+from pipeline.inputs.address import merged_address
 from pipeline.inputs.countries import country_from_name, zip_problem
 from pipeline.inputs.rows import _check, _Valid
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.cli.common import next_step
+from pipeline.cli.show import next_step
 from pipeline.core.manifest import RunSummary
 from pipeline.flows.sweep import sweep_lock
 from pipeline.sandbox import SandboxThread

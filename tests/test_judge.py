@@ -11,7 +11,7 @@ from pipeline.api.answers import Answer
 from pipeline.core.outcomes import ErrorCode, Outcome
 from pipeline.inputs.changes import Change
 from pipeline.plan.diff import decide, decide_order
-from pipeline.send.worker import Refetch, judge
+from pipeline.send.judge import Refetch, judge
 
 CANCEL = Change(index=0, order_id=7, action="cancel", address_type=None)
 REQUESTED = {"orderStatus": "PROCESSING", "cancelRequestedAt": "2026-11-24T01:00:00Z"}

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.cli.common import REDACTOR, next_step
+from pipeline.cli.common import REDACTOR
+from pipeline.cli.show import next_step
 from pipeline.config.settings import RunOptions, scrub
 from pipeline.core.manifest import RunSummary
 from pipeline.core.outcomes import TRANSIENT_ERROR_CODES, ErrorCode

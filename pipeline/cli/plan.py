@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from pipeline.cli.common import (
-    announce_finished,
     api_options,
     confirm_again,
     confirm_cancels,
@@ -22,8 +21,8 @@ from pipeline.cli.common import (
     options_from_cli,
     progress_for,
     resolve,
-    show_result,
 )
+from pipeline.cli.show import announce_finished, show_result
 
 OVERRIDES = (
     "base_url",
@@ -57,7 +56,8 @@ def plan(
       quivo-bulk plan fixes.csv --action address --out runs/plan-fixes
       quivo-bulk apply runs/plan-fixes
     """
-    from pipeline.cli.common import echo_warnings, job_run_dir
+    from pipeline.cli.common import job_run_dir
+    from pipeline.cli.show import echo_warnings
     from pipeline.flows.plan import plan_files
     from pipeline.plan.predict import summary_lines
 

@@ -10,7 +10,6 @@ import click
 
 from pipeline.cli.common import (
     REDACTOR,
-    announce_finished,
     api_options,
     cron_options,
     environment,
@@ -18,8 +17,8 @@ from pipeline.cli.common import (
     library_errors,
     options_from_cli,
     progress_for,
-    show_result,
 )
+from pipeline.cli.show import announce_finished, show_result
 
 if TYPE_CHECKING:
     from pipeline.config.options import Options

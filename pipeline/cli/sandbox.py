@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import library_errors, show_result
+from pipeline.cli.common import library_errors
+from pipeline.cli.show import show_result
 
 UI_HINT = (
     "In a browser: `quivo-bulk ui` serves the same steps as pages on 127.0.0.1"

@@ -11,7 +11,6 @@ import click
 
 from pipeline.cli.common import (
     REDACTOR,
-    announce_finished,
     api_options,
     confirm_again,
     confirm_cancels,
@@ -27,10 +26,10 @@ from pipeline.cli.common import (
     progress_for,
     remember_found_rate,
     resolve,
-    show_result,
 )
 from pipeline.cli.logs import log_format_option
 from pipeline.cli.runs import rerun_command
+from pipeline.cli.show import announce_finished, show_result
 from pipeline.core.outcomes import EXIT_STOPPED
 
 if TYPE_CHECKING:

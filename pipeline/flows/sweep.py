@@ -18,13 +18,10 @@ file starts at the rate the previous one found.
 from __future__ import annotations
 
 import hashlib
-import json
-import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,14 @@ from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, resolve_options
 from pipeline.core.errors import InputFileError, LimitExceeded, OptionsError
 from pipeline.core.outcomes import EXIT_OK, EXIT_STOPPED, EXIT_USAGE
+from pipeline.flows.earlier import (
+    has_journal,
+    iso,
+    retry_rule,
+    rows_in_common,
+    run_progress,
+    still_refused,
+)
 from pipeline.flows.followup import follow_up_sweep
 from pipeline.flows.inbox import (
     CHANGED_WHILE_READ,
@@ -45,7 +50,6 @@ from pipeline.flows.inbox import (
 )
 from pipeline.flows.resume import resume_run
 from pipeline.flows.run import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
-from pipeline.inputs.read import ReadOptions, read_file
 from pipeline.plan.prepare import display_name
 from pipeline.send.progress import Progress
 from pipeline.store.journal import JOURNAL_NAME
@@ -368,54 +372,3 @@ class Sweep:
             reason.write_text(f"{message}\n")
             message = f"{message} (moved to {target}; the reason is in {reason})"
         return replace(item, path=target, message=message)
-
-
-def retry_rule(refusal: str) -> str:
-    if refusal == "guard":
-        return "a later sweep takes it again once the job's limit allows it, or when it is put back"
-    return "a later sweep takes it again when its content changes, or when it is put back"
-
-
-def still_refused(record: Record) -> str:
-    reason = (record.reason or "").split("; nothing was sent")[0]
-    return f"refused on {record.when}: {reason}; {retry_rule(record.refusal or 'content')}"
-
-
-def has_journal(record: Record) -> bool:
-    return record.run_dir is not None and (Path(record.run_dir) / JOURNAL_NAME).exists()
-
-
-def iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def run_progress(run_dir: Path) -> tuple[int, int]:
-    """(rows with a final outcome, rows) of a run, read from its journal without a lock."""
-    try:
-        connection = sqlite3.connect(f"file:{run_dir / JOURNAL_NAME}?mode=ro", uri=True)
-        try:
-            body = connection.execute("SELECT body FROM manifest WHERE id = 1").fetchone()
-            query = "SELECT COUNT(*) FROM results WHERE error_code IS NOT 'aborted'"
-            done = int(connection.execute(query).fetchone()[0])
-        finally:
-            connection.close()
-        return done, int(json.loads(body[0])["row_count"]) if body else 0
-    except (sqlite3.Error, ValueError, KeyError):
-        return 0, 0
-
-
-def rows_in_common(new: Path, old: Path, job: JobFile) -> tuple[int, int] | None:
-    """(rows of `new` that `old` holds too, rows of `new`), comparing whole rows by the
-    columns both have; None when either cannot be read."""
-    options = ReadOptions(mapping=job.columns, sheet=job.sheet, header_row=job.header_row)
-    try:
-        new_source, new_frame, _ = read_file(new, name=new.name, options=options)
-        old_source, old_frame, _ = read_file(old, name=old.name, options=options)
-    except (InputFileError, OSError):
-        return None
-    shared = [h for h in new_source.headers if h in old_source.headers]
-    if not shared:
-        return 0, new_frame.height
-    before = set(old_frame.select(shared).iter_rows())
-    common = sum(1 for row in new_frame.select(shared).iter_rows() if row in before)
-    return common, new_frame.height

@@ -34,7 +34,8 @@ from pipeline.core.outcomes import Outcome
 from pipeline.flows.plan import private_dir, private_files
 from pipeline.flows.resume import prepare_again
 from pipeline.flows.run import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
-from pipeline.inputs.changes import CLEAR, REQUEST_FIELD, TYPE_OF_TARGET, Change
+from pipeline.inputs.address import CLEAR, REQUEST_FIELD
+from pipeline.inputs.changes import TYPE_OF_TARGET, Change
 from pipeline.plan.diff import current, field_changes
 from pipeline.reports.report import write_csv
 from pipeline.send.progress import Progress

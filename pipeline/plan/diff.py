@@ -24,7 +24,8 @@ from typing import Any
 from pipeline.api.client import Answer
 from pipeline.api.payloads import RESPONSE_FIELD
 from pipeline.core.outcomes import ErrorCode, Outcome
-from pipeline.inputs.changes import Change, Value
+from pipeline.inputs.address import Value
+from pipeline.inputs.changes import Change
 from pipeline.plan.sequence import Plan
 from pipeline.plan.verify import cancel_landed, lookup, status_explanation
 from pipeline.store.schema import RowResult

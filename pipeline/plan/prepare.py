@@ -19,7 +19,8 @@ from pipeline.config.settings import RunOptions
 from pipeline.core.errors import InputFileError
 from pipeline.core.outcomes import Outcome
 from pipeline.inputs.read import InputTable, ReadOptions, read_inputs
-from pipeline.inputs.rows import Resolution, RowDefaults, unsent_cells, validate_rows
+from pipeline.inputs.rows import Resolution, RowDefaults, validate_rows
+from pipeline.inputs.unsent import unsent_cells
 from pipeline.plan.bulk import bulk_objects
 from pipeline.plan.sequence import Plan, plan_changes
 from pipeline.store.schema import RowResult

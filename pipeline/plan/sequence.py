@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline.core.outcomes import ErrorCode
-from pipeline.inputs.changes import Change, Value
+from pipeline.inputs.address import Value
+from pipeline.inputs.changes import Change
 from pipeline.inputs.rows import CheckedRows, Rejection
 
 

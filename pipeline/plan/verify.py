@@ -17,7 +17,8 @@ import re
 import unicodedata
 from typing import Any
 
-from pipeline.inputs.changes import Change, Value
+from pipeline.inputs.address import Value
+from pipeline.inputs.changes import Change
 
 UPDATABLE = frozenset({"PROCESSING"})
 CANCELLABLE = frozenset({"PENDING", "PROCESSING"})

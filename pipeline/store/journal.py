@@ -28,7 +28,7 @@ from pipeline.core.errors import OutputError, RunDirError
 from pipeline.core.manifest import Manifest, read_manifest
 from pipeline.core.outcomes import NOT_SENT, ErrorCode, Outcome
 from pipeline.store.codec import OrderCodec
-from pipeline.store.schema import RESULT_COLUMNS, SCHEMA, RowResult
+from pipeline.store.schema import RESULT_COLUMNS, SCHEMA, RowResult, add_missing_columns
 
 JOURNAL_NAME = "journal.sqlite"
 
@@ -38,14 +38,6 @@ COMMIT_EVERY_S = 0.05
 # Orders (~6 KB each) kept, not yet written: past this a run waits for the writer (`keep_up`).
 MAX_BACKLOG_ORDERS = 500
 INSERT_RESULT = f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
-
-
-def _add_missing_columns(connection: sqlite3.Connection) -> None:
-    """Columns added since a journal was written: `results.decided_at` (rows of an older
-    run have none: their `decidedAt` stays empty)."""
-    have = {row[1] for row in connection.execute("PRAGMA table_info(results)")}
-    if "decided_at" not in have:
-        connection.execute("ALTER TABLE results ADD COLUMN decided_at REAL")
 
 
 class Journal:
@@ -101,7 +93,7 @@ class Journal:
             connection = cls._connect(path)
             connection.execute("SELECT body FROM manifest").fetchone()
             connection.executescript(SCHEMA)  # a journal from before a table was added
-            _add_missing_columns(connection)
+            add_missing_columns(connection)
         except sqlite3.Error as error:
             raise RunDirError(
                 f"{path}: the journal cannot be read ({error}); the run cannot be resumed"
@@ -379,31 +371,10 @@ class Journal:
         for order_id, body in self._db.execute(query):
             yield order_id, self._codec.unpack(body)
 
-    def requests_by_kind(self, *, login_path: str, orders_path: str) -> dict[str, int]:
-        """Requests by kind: login, lookup (GET /orders for shop order numbers), search
-        (GET /orders for orders' status and lastModified, journaled with order 0), read
-        (of an order before its first change in a session), mutation (a row's request)
-        and refetch (after)."""
-        # One pass in request order: a request for an order is a read until a row's
-        # request for that order went out in the same session (a correlated subquery
-        # over all requests would be quadratic: hours at 100,000 rows).
-        counts = dict.fromkeys(("login", "lookup", "search", "read", "mutation", "refetch"), 0)
-        changed: set[tuple[int, int]] = set()
+    def sent_requests(self) -> Iterator[tuple[int, int | None, int | None, str, str]]:
+        """(session, order_id, row_idx, method, path) of every request, in the order sent."""
         query = "SELECT session, order_id, row_idx, method, path FROM sent_requests ORDER BY id"
-        for session, order_id, row_idx, method, path in self._db.execute(query):
-            if path == login_path:
-                kind = "login"
-            elif row_idx is not None:
-                kind = "mutation"
-                changed.add((session, order_id))
-            elif method == "GET" and path == orders_path:
-                kind = "lookup" if order_id is None else "search"
-            elif order_id is not None and (session, order_id) not in changed:
-                kind = "read"
-            else:
-                kind = "refetch"
-            counts[kind] += 1
-        return counts
+        yield from self._db.execute(query)
 
     def request_counts(self, *, login_path: str) -> dict[str, float]:
         """Requests, retries, 429s and logins (requests to `login_path`) of every session;

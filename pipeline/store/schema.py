@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -79,3 +80,11 @@ class RowResult:
 
 
 RESULT_COLUMNS = tuple(f.name for f in fields(RowResult))
+
+
+def add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Columns added since a journal was written: `results.decided_at` (rows of an older
+    run have none: their `decidedAt` stays empty)."""
+    have = {row[1] for row in connection.execute("PRAGMA table_info(results)")}
+    if "decided_at" not in have:
+        connection.execute("ALTER TABLE results ADD COLUMN decided_at REAL")

@@ -10,13 +10,11 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from aiohttp import web
 
 from pipeline.core.errors import OptionsError, RunDirError
-from pipeline.core.manifest import PlanSummary, RunSummary
 from pipeline.flows.resume import load_results
 from pipeline.flows.run import ProgressFactory, RunResult
 from pipeline.ui.history import (
@@ -24,9 +22,8 @@ from pipeline.ui.history import (
     error_groups,
     run_info,
     run_path,
-    undo_of,
-    undoable_rows,
 )
+from pipeline.ui.offers import notes_of, rerun_offer, stale_rows, undo_offer
 from pipeline.ui.pages import attachment, grid_window, render, state
 from pipeline.ui.tasks import Task
 
@@ -175,59 +172,7 @@ async def results_page(request: web.Request) -> web.Response:
     )
 
 
-def notes_of(summary: RunSummary | PlanSummary | None) -> list[str]:
-    """How the file was read (the run's warnings); hidden rows are said by the Check step
-    in words, not by the command-line flag the CLI's warning names."""
-    warnings = summary.warnings if summary is not None else []
-    return [str(w) for w in warnings if "--skip-hidden-rows" not in str(w)]
-
-
 _NOTHING_HERE = "nothing was sent in this run, so it has no results; see the history"
-
-
-def undo_offer(run_dir: Path, state: str, results: pl.DataFrame | None) -> dict[str, Any]:
-    """Whether undo applies: {"rows": n} to offer it, {"done": name} once it was done,
-    {} when there is nothing to set back (a cancel-only or validate run, no before-images)."""
-    if state != "finished" or not (run_dir / "before.parquet").exists():
-        return {}
-    done = undo_of(run_dir)
-    if done is not None:
-        return {"done": done.name}
-    rows = undoable_rows(results)
-    return {"rows": rows} if rows else {}
-
-
-def rerun_offer(run_dir: Path, state: str, results: pl.DataFrame | None) -> dict[str, Any]:
-    """Whether a rerun applies: {"rows": n}, {"done": name} once rerun, else {}."""
-    from pipeline.core.outcomes import ErrorCode, Outcome
-    from pipeline.flows.rerun import reruns_of, wanted
-
-    if state != "finished" or results is None:
-        return {}
-    if taken := reruns_of(run_dir):
-        return {"done": Path(taken[-1]).name}
-
-    def code_of(code: str | None) -> ErrorCode | None:
-        try:
-            return ErrorCode(code or "")
-        except ValueError:
-            return None
-
-    rows = sum(
-        wanted(Outcome(outcome), code_of(code), include_permanent=False)
-        for outcome, code in results.select("outcome", "errorCode").iter_rows()
-    )
-    return {"rows": rows} if rows else {}
-
-
-def stale_rows(results: pl.DataFrame | None, *, shown: int = 20) -> dict[str, Any] | None:
-    """The rows left unsent because their orders changed since the preview: count, rows."""
-    if results is None:
-        return None
-    stale = results.filter(pl.col("outcome") == "stale")
-    if stale.is_empty():
-        return None
-    return {"count": stale.height, "rows": stale["row"].head(shown).to_list()}
 
 
 async def result_rows(request: web.Request) -> web.Response:
