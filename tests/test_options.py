@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pipeline.cli.common import options_from_cli
@@ -15,6 +16,7 @@ from pipeline.config.jobfile import JobFile, load_job
 from pipeline.config.options import Options
 from pipeline.config.settings import RunOptions, resolve_options
 from pipeline.core.errors import JobFileError, OptionsError
+from pipeline.flows.frame import run_frame
 
 
 def test_a_misspelt_option_names_the_closest_known_one() -> None:
@@ -131,3 +133,16 @@ def test_the_ui_form_is_checked_by_the_same_model() -> None:
     }  # fmt: skip
     with pytest.raises(OptionsError, match="action: Input should be 'update', 'address'"):
         _choices({"action": "delete"})
+
+
+def test_run_frame_names_a_misspelt_keyword_and_a_misspelt_action(tmp_path: Path) -> None:
+    """A notebook's `run_frame(df, action="cancel", max_cancel=1)` gave a bare TypeError,
+    and `action="cancle"` made a run of invalid rows; both now refuse before any run
+    directory is made, naming the closest name and where a run's options go."""
+    frame = pl.DataFrame({"orderId": ["4100001"]})
+    out = tmp_path / "run"
+    with pytest.raises(OptionsError, match=r"'max_cancel' \(did you mean 'max_cancels'\?\)"):
+        run_frame(frame, action="cancel", out=out, max_cancel=1)
+    with pytest.raises(OptionsError, match=r"action 'cancle' \(did you mean 'cancel'\?\)"):
+        run_frame(frame, action="cancle", out=out)
+    assert not out.exists()

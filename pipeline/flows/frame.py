@@ -16,12 +16,29 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.config.options import Options
 from pipeline.config.settings import Environment, RunOptions, settle_base_url
-from pipeline.core.errors import RunDirError
+from pipeline.core.errors import OptionsError, RunDirError
+from pipeline.core.names import check_names, closest_name, unknown_name
 from pipeline.flows.run import Confirm, ProgressFactory, RunResult, default_run_dir, run_files
+from pipeline.inputs.changes import ACTIONS
 from pipeline.send.progress import Progress
 from pipeline.store.journal import JOURNAL_NAME
 from pipeline.store.rundir import check_fresh, make_run_dir, remove_unstarted, seal
+
+RUN_FRAME_KEYWORDS = ("action", "options", "env", "out", "name", "confirm", "progress_factory")
+
+
+def _misspelt(name: str) -> str:
+    """What to say of a keyword run_frame does not take: the closest name, and where the
+    run's options go."""
+    close = closest_name(name, [*RUN_FRAME_KEYWORDS, *Options.model_fields])
+    if close is None or close in RUN_FRAME_KEYWORDS:
+        return unknown_name(name, RUN_FRAME_KEYWORDS)
+    return (
+        f"unknown option '{name}' (did you mean '{close}'?): a run's options go in"
+        f" options=resolve_options(Options({close}=...))"
+    )
 
 
 def run_frame(
@@ -34,15 +51,21 @@ def run_frame(
     name: str = "frame",
     confirm: Confirm | None = None,
     progress_factory: ProgressFactory = Progress,
+    **misspelt: object,
 ) -> RunResult:
     """`run_files` for a polars DataFrame (one row per change, the input's columns).
 
     The frame is kept as `inputs/<name>.parquet` in the run directory (every cell as
-    text, as a file would be read); reports name its rows as rows of `<name>`.
+    text, as a file would be read); reports name its rows as rows of `<name>`. A name
+    it does not know (`max_cancel=1`) is an error naming the closest one; the options
+    of a run go in `options=` (RunOptions, or `resolve_options(Options(...))`).
     """
+    if misspelt:
+        raise OptionsError("; ".join(_misspelt(name) for name in misspelt))
     env = env if env is not None else Environment()
     options = options or RunOptions()
     if action is not None:
+        check_names([action], ACTIONS, what="action")
         options = replace(options, action=action)
     options = settle_base_url(options, env)
     if frame.height:
