@@ -279,3 +279,29 @@ def test_a_readable_env_file_is_warned_about(
     env_file.chmod(0o600)
     quiet = CliRunner().invoke(main, args, env=cli_env(sandbox))
     assert "chmod 600" not in quiet.stderr
+
+
+def test_a_files_line_follows_its_runs_story_and_the_follow_up_is_no_file(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """On-call reads a file's run (summary, run_finished) and then the file's own line,
+    with its exit code and run directory; the next night's follow-up of the cancel
+    requests has its own `followup` line and is not listed among the files (a new user's
+    trial read `file_done` before the run's summary, and the runs folder as a file)."""
+    ids = order_ids(sandbox, "PROCESSING", 3)
+    first = tmp_path / "a.csv"
+    first.write_text("orderId\n" + "".join(f"{i}\n" for i in ids))
+    job_path = sweep_job_in(tmp_path, [first])
+    args = ["run", "--job", str(job_path), "--log-format", "json"]
+    night = CliRunner().invoke(main, args, env=cli_env(sandbox))
+    events = [json.loads(line) for line in night.output.splitlines() if line.startswith("{")]
+    names = [event["event"] for event in events]
+    assert names.index("summary") < names.index("run_finished") < names.index("file_done")
+    done = events[names.index("file_done")]
+    assert done["exitCode"] == 0
+    assert done["runDir"] == events[names.index("run_finished")]["runDir"]
+    second = CliRunner().invoke(main, args, env=cli_env(sandbox))
+    events = [json.loads(line) for line in second.output.splitlines() if line.startswith("{")]
+    assert "followup" in [event["event"] for event in events]
+    [finished] = [event for event in events if event["event"] == "sweep_finished"]
+    assert [f["status"] for f in finished["files"]] == ["skipped"]

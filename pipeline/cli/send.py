@@ -111,16 +111,22 @@ def _sweep(job: Any, *, overrides: Options, env: Environment, confirm: Any, quie
                 click.echo(message)
             event_line("followup", **item.followup)
             return
-        if json_mode():
-            name = {"rejected": "file_refused"}.get(item.status, f"file_{item.status}")
-            fields = {"path": str(item.path), "status": item.status, "message": message or None}
-            event_line(name, **fields)
-        else:
-            click.echo(f"{item.path}: {item.status}" + (f"; {message}" if message else ""))
-        if item.result is not None:
+        if item.result is not None:  # the run's story first, then the file's line
             show_result(item.result)
             remember_found_rate(job, item.result)
             announce_finished(item.result)
+        if json_mode():
+            name = {"rejected": "file_refused"}.get(item.status, f"file_{item.status}")
+            fields = {
+                "path": str(item.path),
+                "status": item.status,
+                "exitCode": item.exit_code,
+                "runDir": str(item.result.run_dir) if item.result is not None else None,
+                "message": message or None,
+            }
+            event_line(name, **fields)
+        else:
+            click.echo(f"{item.path}: {item.status}" + (f"; {message}" if message else ""))
 
     def on_event(name: str, fields: dict[str, Any]) -> None:
         if "message" in fields:
@@ -140,6 +146,7 @@ def _sweep(job: Any, *, overrides: Options, env: Environment, confirm: Any, quie
                     "runDir": str(item.result.run_dir) if item.result is not None else None,
                 }
                 for item in items
+                if item.followup is None  # the files only; the follow-up has its own line
             ],
             **extra,
         )

@@ -139,13 +139,24 @@ def run_lock(run_dir: Path) -> contextlib.AbstractContextManager[None]:
     )
 
 
+def is_run_dir(path: Path) -> bool:
+    """A folder a run (or a plan) wrote: it has a journal or a results file."""
+    return path.is_dir() and any(
+        (path / name).exists() for name in ("journal.sqlite", "results.parquet", "plan.json")
+    )
+
+
 def expand_run_dirs(run_dirs: Sequence[Path | str]) -> list[Path]:
     """Run directories, globs expanded (sorted: names start with their UTC time)."""
     found: list[Path] = []
     for given in run_dirs:
         text = str(given)
-        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
-        found.extend(Path(m) for m in matches if Path(m).is_dir() or not glob.has_magic(text))
+        if not glob.has_magic(text):
+            found.append(Path(text))
+            continue
+        # A glob takes run directories only: a folder of demo runs or a job's state
+        # folder beside the runs (`runs/*`) is not one.
+        found.extend(Path(m) for m in sorted(glob.glob(text)) if is_run_dir(Path(m)))
     unique = list(dict.fromkeys(found))
     if not unique:
         raise RunDirError(f"no run directory matches {', '.join(map(str, run_dirs))}")
