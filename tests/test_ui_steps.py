@@ -146,3 +146,20 @@ def test_the_send_page_names_the_pacing(rate_per_s: float | None, auto: bool, sh
     from pipeline.ui.run_views import rate_label
 
     assert rate_label(rate_per_s=rate_per_s, auto=auto) == shown
+
+
+async def test_a_file_without_an_action_column_is_told_in_her_words(
+    ui: tuple[str, str, object],
+) -> None:
+    """Uploaded with "as the file's action column says" and no such column, the Columns
+    page said `no --action ... (job key action)`: words of the command line, in English,
+    on a German page. It says what to choose in this form, in her language."""
+    url, _, client = ui
+    assert isinstance(client, aiohttp.ClientSession)
+    name = await upload(ui, "liste.csv", b"orderId,comment\n4100031,bitte klingeln\n")
+    async with client.get(f"{url}/draft/{name}/columns?lang=de") as answer:
+        page = await answer.text()
+    assert "Ihre Datei hat keine Aktionsspalte: Wählen Sie oben" in page
+    assert "--action" not in page
+    async with client.get(f"{url}/draft/{name}/columns?lang=en") as answer:
+        assert "Your file has no action column: choose above" in await answer.text()

@@ -23,7 +23,7 @@ from pipeline.inputs.columns import CANONICAL, NOT_USED, normalize
 from pipeline.store.journal import JOURNAL_NAME
 from pipeline.ui.drafts import Check, Draft
 from pipeline.ui.history import run_path
-from pipeline.ui.pages import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state
+from pipeline.ui.pages import PAGE_ROWS_MAX, attachment, grid_window, json_body, render, state, tr
 
 
 def draft_of(request: web.Request) -> Draft:
@@ -129,6 +129,11 @@ async def columns_page(request: web.Request) -> web.Response:
         error = None
     except InputFileError as problem:
         check, error = None, str(problem)
+        if "no action column" in error:  # the CLI's words name --action; hers, this form
+            error = tr(request).gettext(
+                "Your file has no action column: choose above what to do with its rows"
+                " (the address only, an update, or a cancellation), then read it again."
+            )
     rows = []
     for source in check.prepared.table.files if check else ():
         for header in source.headers:
