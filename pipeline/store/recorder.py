@@ -31,15 +31,17 @@ class RunRecorder:
     ) -> int:
         """Journal the request before it is sent.
 
-        A cancel waits until its record is committed: repeating a cancel that landed
-        is refused, and only the record tells a resume after kill -9 that the refusal
-        means `applied`, not `unchanged`. A repeated update simply lands again, and
-        refetches change nothing, so they do not wait for the commit.
+        Every row's change waits until its record is committed (one shared group commit,
+        started at once): only the record tells a resume that the change went out, so a
+        resumed row whose order already shows it is `applied`, not `unchanged`, and a
+        cancel the API refuses as repeated is `applied`. When the record cannot be
+        written (a full disk) the run stops and the change is not sent. Reads and
+        refetches change nothing: they do not wait.
         """
         request_id = self._journal.sending(
             order_id=order_id, method=method, path=path, attempt=attempt, row=row
         )
-        if row is not None and self._profile.is_cancel(method, path):
+        if row is not None:
             try:
                 await self._journal.durable()
             except asyncio.CancelledError:  # stopped before it went out: it changed nothing
